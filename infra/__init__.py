@@ -1,0 +1,1 @@
+"""What wires the functions together besides template.yaml: template reading, the local runner, redrive."""

@@ -1,0 +1,1 @@
+"""Switchboard shared package: models, channel adapters, ticket logic and data access."""

@@ -1,0 +1,70 @@
+"""The agents' read API: GET /tickets and GET /tickets/{ticket_id}.
+
+API Gateway's JWT authorizer has verified the token before we run; the claims it passes on are
+checked again here so that a route deployed without the authorizer fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.errors import InvalidRequest, NotFound, SwitchboardError, Unauthorized
+from switchboard.http import error_response, json_response
+from switchboard.models import Ticket, TicketMessage, TicketStatus
+from switchboard.store.tickets_table import TicketStore
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+
+def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str, Any]:
+    try:
+        _require_agent(event)
+        route = event.get("routeKey")
+        if route == "GET /tickets":
+            return _list(event.get("queryStringParameters") or {}, store)
+        if route == "GET /tickets/{ticket_id}":
+            return _get((event.get("pathParameters") or {}).get("ticket_id", ""), store)
+        raise NotFound(f"no route {route!r}")
+    except SwitchboardError as error:
+        return error_response(error)
+
+
+def _require_agent(event: Mapping[str, Any]) -> None:
+    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
+    if not (jwt.get("claims") or {}).get("sub"):
+        raise Unauthorized("a bearer token from the configured issuer is required")
+
+
+def _list(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+    status = query.get("status")
+    if status is not None and status not in TicketStatus:
+        raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TicketStatus)}")
+    limit = _page_size(query.get("limit"))
+    page = store.list_tickets(status=TicketStatus(status) if status else None, limit=limit, cursor=query.get("cursor"))
+    return json_response(200, {"tickets": [ticket_json(t) for t in page.tickets], "next_cursor": page.next_cursor})
+
+
+def _get(ticket_id: str, store: TicketStore) -> dict[str, Any]:
+    found = store.ticket_with_messages(ticket_id) if ticket_id else None
+    if found is None:
+        raise NotFound(f"ticket {ticket_id!r} does not exist")
+    ticket, messages = found
+    return json_response(200, {"ticket": ticket_json(ticket), "messages": [message_json(m) for m in messages]})
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    return ticket.model_dump(mode="json")
+
+
+def message_json(message: TicketMessage) -> dict[str, Any]:
+    return message.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""One adapter module per provider, each behind the `ChannelAdapter` interface in `base`."""

@@ -1,0 +1,223 @@
+"""WhatsApp Cloud API (Meta) webhooks.
+
+Shape: {"object": "whatsapp_business_account", "entry": [{"id": <WABA id>, "changes": [{"field":
+"messages", "value": {"metadata": {"phone_number_id"}, "contacts": [...], "messages": [...],
+"statuses": [...]}}]}]}. One POST can carry several entries, changes and messages.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from switchboard.channels import meta
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest
+from switchboard.errors import MalformedPayload
+from switchboard.models import (
+    Attachment,
+    Channel,
+    DeliveryReceipt,
+    DeliveryStatus,
+    InboundMessage,
+    Location,
+    SenderIdentity,
+)
+
+MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+MAX_TIMESTAMP = 253402300799  # 9999-12-31, the last second datetime can hold
+KNOWN_TYPES = {"text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "reaction", "order", "system"}
+
+
+class _Lenient(BaseModel):
+    # Meta adds fields without notice; only what we rely on is validated.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Profile(_Lenient):
+    name: str | None = None
+
+
+class _Contact(_Lenient):
+    wa_id: str
+    profile: _Profile | None = None
+
+
+class _Metadata(_Lenient):
+    phone_number_id: str = Field(min_length=1)
+    display_phone_number: str | None = None
+
+
+class _Message(_Lenient):
+    id: str = Field(min_length=1)
+    from_: str = Field(alias="from", min_length=1)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
+    type: str = Field(min_length=1)
+    context: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Status(_Lenient):
+    id: str = Field(min_length=1)
+    status: str
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
+    recipient_id: str = Field(min_length=1)
+    errors: list[dict[str, Any]] = []
+
+
+class _Value(_Lenient):
+    metadata: _Metadata
+    contacts: list[_Contact] = []
+    messages: list[_Message] = []
+    statuses: list[_Status] = []
+
+
+class _Change(_Lenient):
+    field: str
+    value: dict[str, Any]
+
+
+class _Entry(_Lenient):
+    id: str
+    changes: list[_Change]
+
+
+class _Webhook(_Lenient):
+    object: str
+    entry: list[_Entry]
+
+
+class WhatsAppAdapter:
+    name = Channel.WHATSAPP.value
+
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> None:
+        meta.verify_signature(request, secrets.get("app_secret", ""))
+
+    def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
+        return meta.answer_handshake(request, secrets)
+
+    def parse(self, body: bytes, received_at: datetime) -> InboundEvents:
+        try:
+            webhook = _Webhook.model_validate(json.loads(body))
+            if webhook.object != "whatsapp_business_account":
+                raise MalformedPayload(f"object is {webhook.object!r}, expected 'whatsapp_business_account'")
+            events: list[InboundMessage | DeliveryReceipt] = []
+            for entry in webhook.entry:
+                for change in entry.changes:
+                    # Other fields (account_update, templates, ...) carry no customer messages.
+                    if change.field == "messages":
+                        events.extend(_events_of(_Value.model_validate(change.value), received_at))
+            return events
+        except MalformedPayload:
+            raise
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError, ValidationError) as exc:
+            raise MalformedPayload(f"not a WhatsApp Cloud API webhook: {_first_line(exc)}") from exc
+
+
+ADAPTER = WhatsAppAdapter()
+
+
+def _events_of(value: _Value, received_at: datetime) -> list[InboundMessage | DeliveryReceipt]:
+    account = value.metadata.phone_number_id
+    names = {c.wa_id: (c.profile.name if c.profile else None) for c in value.contacts}
+    events: list[InboundMessage | DeliveryReceipt] = [
+        _message(account, message, names.get(message.from_), received_at) for message in value.messages
+    ]
+    events.extend(_receipt(account, status) for status in value.statuses if status.status in DeliveryStatus)
+    return events
+
+
+def _message(account: str, message: _Message, name: str | None, received_at: datetime) -> InboundMessage:
+    body = message.model_extra or {}
+    content = body.get(message.type)
+    content = content if isinstance(content, dict) else {}
+    text, attachments, location = _content(message.type, content, body)
+    reply_to = (message.context or {}).get("id")
+    if message.type == "reaction":
+        reply_to = content.get("message_id") or reply_to
+    return InboundMessage(
+        channel=Channel.WHATSAPP,
+        channel_account_id=account,
+        conversation_id=message.from_,
+        external_id=message.id,
+        sender=SenderIdentity(external_id=message.from_, display_name=name, phone_e164=_e164(message.from_)),
+        message_type=message.type,
+        known_type=message.type in KNOWN_TYPES,
+        text=text,
+        attachments=attachments,
+        location=location,
+        reply_to_external_id=reply_to if isinstance(reply_to, str) else None,
+        provider_timestamp=datetime.fromtimestamp(message.timestamp, UTC),
+        received_at=received_at,
+    )
+
+
+def _content(kind: str, content: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
+    if kind == "text":
+        return _str(content.get("body")), (), None
+    if kind in MEDIA_TYPES:
+        attachment = Attachment(
+            kind=kind,
+            provider_media_id=_str(content.get("id")),
+            mime_type=_str(content.get("mime_type")),
+            sha256=_str(content.get("sha256")),
+            filename=_str(content.get("filename")),
+        )
+        return _str(content.get("caption")), (attachment,), None
+    if kind == "location":
+        location = Location(
+            latitude=float(content["latitude"]),
+            longitude=float(content["longitude"]),
+            name=_str(content.get("name")),
+            address=_str(content.get("address")),
+        )
+        return _str(content.get("name")), (), location
+    if kind == "contacts":
+        cards = body.get("contacts") if isinstance(body.get("contacts"), list) else []
+        return "\n".join(_contact_card(card) for card in cards if isinstance(card, dict)) or None, (), None
+    if kind == "interactive":
+        reply = content.get(content.get("type", "")) if isinstance(content.get("type"), str) else None
+        reply = reply if isinstance(reply, dict) else {}
+        return _str(reply.get("title")) or _str(reply.get("body")), (), None
+    if kind == "button":
+        return _str(content.get("text")) or _str(content.get("payload")), (), None
+    if kind == "reaction":
+        return _str(content.get("emoji")), (), None
+    if kind == "order":
+        return _str(content.get("text")), (), None
+    if kind == "system":
+        return _str(content.get("body")), (), None
+    return None, (), None
+
+
+def _contact_card(card: dict[str, Any]) -> str:
+    name = card.get("name") if isinstance(card.get("name"), dict) else {}
+    phones = [p.get("phone") for p in card.get("phones", []) if isinstance(p, dict) and p.get("phone")]
+    return " ".join(filter(None, [_str(name.get("formatted_name")), *map(str, phones)]))
+
+
+def _receipt(account: str, status: _Status) -> DeliveryReceipt:
+    return DeliveryReceipt(
+        channel=Channel.WHATSAPP,
+        channel_account_id=account,
+        external_id=status.id,
+        recipient_id=status.recipient_id,
+        status=DeliveryStatus(status.status),
+        errors=tuple(str(e.get("title") or e.get("code")) for e in status.errors),
+        provider_timestamp=datetime.fromtimestamp(status.timestamp, UTC),
+    )
+
+
+def _e164(wa_id: str) -> str | None:
+    # wa_id is the customer's phone number in international format without the "+".
+    return f"+{wa_id}" if wa_id.isdigit() and 7 <= len(wa_id) <= 15 and wa_id[0] != "0" else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]

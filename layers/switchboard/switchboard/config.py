@@ -1,0 +1,30 @@
+"""Settings per function, read from the environment once and validated; logic receives them as arguments."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None):
+        source = os.environ if env is None else env
+        names = {field.alias or name for name, field in cls.model_fields.items()}
+        return cls.model_validate({name: source[name] for name in names if name in source})
+
+
+class TableSettings(_Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+
+
+class WebhookSettings(_Settings):
+    inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL", min_length=1)
+
+
+class WhatsAppWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)

@@ -1,0 +1,242 @@
+"""Normalized models shared by every channel, the queue, the writer and the read API.
+
+A provider adapter turns a webhook into `InboundMessage`s and `DeliveryReceipt`s; those travel
+on the inbound queue as `InboundEvent`s; the writer turns them into `Contact`s, `Ticket`s and
+`TicketMessage`s. Nothing provider-specific survives past the adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+
+class Channel(StrEnum):
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    LINE = "line"
+    TELEGRAM = "telegram"
+    KAKAO = "kakao"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+# Receipts can arrive out of order (Meta may deliver "read" before "delivered"); a status
+# never moves backwards, and "failed" is final.
+DELIVERY_STATUS_RANK = {
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.FAILED: 4,
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sortable_time(moment: datetime) -> str:
+    """Fixed-width UTC timestamp, so that string order is time order in sort keys."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    """Deterministic id: the same input always yields the same id, which keeps retries idempotent."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"{prefix}_{digest[:24]}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Attachment(_Model):
+    """Metadata of a media item; bytes are fetched later by the media job (never in the webhook)."""
+
+    kind: str = Field(min_length=1, description="image, audio, video, document, sticker, file ...")
+    provider_media_id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    size_bytes: int | None = Field(default=None, ge=0)
+    url: str | None = None
+
+
+class Location(_Model):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = None
+    address: str | None = None
+
+
+class SenderIdentity(_Model):
+    """Who wrote the message, as the channel knows them."""
+
+    external_id: str = Field(min_length=1, max_length=256)
+    display_name: str | None = Field(default=None, max_length=256)
+    phone_e164: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+
+
+class InboundMessage(_Model):
+    kind: Literal["message"] = "message"
+    channel: Channel
+    channel_account_id: str = Field(min_length=1, max_length=256)
+    conversation_id: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The customer's conversation within the account (the sender, or a group).",
+    )
+    external_id: str = Field(min_length=1, max_length=512)
+    sender: SenderIdentity
+    message_type: str = Field(min_length=1, max_length=64)
+    known_type: bool = Field(default=True, description="False when the provider type is new to us; kept, never dropped")
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    reply_to_external_id: str | None = None
+    provider_timestamp: datetime
+    received_at: datetime
+
+    @field_validator("provider_timestamp", "received_at")
+    @classmethod
+    def _aware_utc(cls, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return moment.astimezone(UTC)
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:{self.conversation_id}"
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.external_id}"
+
+
+class DeliveryReceipt(_Model):
+    """A provider's report on a message we sent (sent, delivered, read, failed)."""
+
+    kind: Literal["receipt"] = "receipt"
+    channel: Channel
+    channel_account_id: str = Field(min_length=1, max_length=256)
+    external_id: str = Field(min_length=1, max_length=512)
+    recipient_id: str = Field(min_length=1, max_length=256)
+    status: DeliveryStatus
+    errors: tuple[str, ...] = ()
+    provider_timestamp: datetime
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:{self.recipient_id}"
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.external_id}:{self.status}"
+
+
+InboundEvent = Annotated[InboundMessage | DeliveryReceipt, Field(discriminator="kind")]
+INBOUND_EVENT = TypeAdapter(InboundEvent)
+
+
+class ChannelIdentity(_Model):
+    channel: Channel
+    channel_account_id: str
+    external_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:{self.external_id}"
+
+
+class Contact(_Model):
+    id: str
+    display_name: str | None = None
+    phone_e164: str | None = None
+    identities: tuple[ChannelIdentity, ...]
+    created_at: datetime
+
+
+class Requester(_Model):
+    contact_id: str
+    display_name: str | None = None
+
+
+class Ticket(_Model):
+    id: str
+    number: int = Field(ge=1)
+    status: TicketStatus
+    priority: Priority = Priority.NORMAL
+    channel: Channel
+    channel_account_id: str
+    conversation_key: str
+    subject: str
+    requester: Requester
+    assignee_id: str | None = None
+    group_id: str | None = None
+    tags: tuple[str, ...] = ()
+    follow_up_of: str | None = Field(default=None, description="The closed ticket this one follows up")
+    message_count: int = Field(default=0, ge=0)
+    created_at: datetime
+    updated_at: datetime
+    first_customer_message_at: datetime | None = None
+    last_customer_message_at: datetime | None = None
+
+
+class TicketMessage(_Model):
+    id: str
+    ticket_id: str
+    channel: Channel
+    external_id: str
+    direction: Direction
+    author_kind: AuthorKind
+    public: bool = True
+    message_type: str
+    known_type: bool = True
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    reply_to_external_id: str | None = None
+    sender_name: str | None = None
+    delivery_status: DeliveryStatus | None = None
+    created_at: datetime = Field(description="When the author sent it (provider time)")
+    received_at: datetime

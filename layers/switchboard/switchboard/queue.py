@@ -1,0 +1,58 @@
+"""The inbound FIFO queue between webhooks and the ticket writer."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+from switchboard.errors import EnqueueFailed
+from switchboard.models import INBOUND_EVENT, DeliveryReceipt, InboundMessage
+
+SQS_BATCH_LIMIT = 10
+_GROUP_ID_SAFE = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
+
+
+def message_group_id(event: InboundMessage | DeliveryReceipt) -> str:
+    """One group per conversation: SQS FIFO keeps one customer's messages in order, others run in parallel."""
+    key = event.conversation_key
+    return key if _GROUP_ID_SAFE.match(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def deduplication_id(event: InboundMessage | DeliveryReceipt) -> str:
+    """Channel + provider id: a redelivery within SQS's 5-minute window is dropped by the queue itself."""
+    return hashlib.sha256(event.dedup_key.encode()).hexdigest()
+
+
+def encode(event: InboundMessage | DeliveryReceipt) -> str:
+    return event.model_dump_json()
+
+
+def decode(body: str | bytes) -> InboundMessage | DeliveryReceipt:
+    return INBOUND_EVENT.validate_json(body)
+
+
+class InboundQueue:
+    def __init__(self, sqs_client, queue_url: str) -> None:
+        self._sqs = sqs_client
+        self._url = queue_url
+
+    def send(self, events: Sequence[InboundMessage | DeliveryReceipt]) -> None:
+        """Enqueues every event or raises EnqueueFailed, so the provider redelivers; dedup makes that safe."""
+        for start in range(0, len(events), SQS_BATCH_LIMIT):
+            chunk = events[start : start + SQS_BATCH_LIMIT]
+            response = self._sqs.send_message_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": encode(event),
+                        "MessageGroupId": message_group_id(event),
+                        "MessageDeduplicationId": deduplication_id(event),
+                    }
+                    for index, event in enumerate(chunk)
+                ],
+            )
+            if response.get("Failed"):
+                codes = sorted({failure.get("Code", "?") for failure in response["Failed"]})
+                raise EnqueueFailed(f"{len(response['Failed'])} events were not enqueued ({', '.join(codes)})")

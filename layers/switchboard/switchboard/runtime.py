@@ -1,0 +1,71 @@
+"""Per-container wiring: AWS clients and collaborators are built lazily, once, and handed to logic.
+
+Handlers call these; logic never does, so tests pass their own (moto-backed) collaborators.
+`reset()` forgets everything, for tests that switch environments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+from switchboard.config import TableSettings, WhatsAppWebhookSettings
+
+if TYPE_CHECKING:
+    from switchboard.channels.base import ChannelSecrets
+    from switchboard.queue import InboundQueue
+    from switchboard.store.tickets_table import TicketStore
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@cache
+def _client(service: str):
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts: a webhook must answer the provider quickly, and a stuck call is retried by the queue.
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, config=config)
+
+
+@cache
+def _secrets_provider():
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=_client("secretsmanager"))
+
+
+def secret_source(secret_arn: str) -> Callable[[], ChannelSecrets]:
+    """A reader of one channel's secret JSON, cached for five minutes so rotation takes effect without a deploy."""
+
+    def read() -> ChannelSecrets:
+        value = _secrets_provider().get(secret_arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        return value if isinstance(value, dict) else {}
+
+    return read
+
+
+@cache
+def whatsapp_settings() -> WhatsAppWebhookSettings:
+    return WhatsAppWebhookSettings.from_env()
+
+
+@cache
+def inbound_queue(queue_url: str) -> InboundQueue:
+    from switchboard.queue import InboundQueue
+
+    return InboundQueue(_client("sqs"), queue_url)
+
+
+@cache
+def ticket_store() -> TicketStore:
+    from switchboard.store.tickets_table import TicketStore
+
+    return TicketStore(_client("dynamodb"), TableSettings.from_env().table_name)
+
+
+def reset() -> None:
+    for cached in (_client, _secrets_provider, whatsapp_settings, inbound_queue, ticket_store):
+        cached.cache_clear()

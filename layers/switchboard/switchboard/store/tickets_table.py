@@ -1,0 +1,401 @@
+"""The tickets table: one DynamoDB table holds contacts, tickets and their timelines.
+
+| item           | pk                              | sk                   | index keys                                   | serves                                   |
+|----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
+| ticket         | TICKET#<ticket_id>              | TICKET               | ByStatus: status_pk=STATUS#<s>, created_sk   | get a ticket; list by status, newest first |
+|                |                                 |                      | ByCreated: created_pk=TICKETS, created_sk    | list all tickets, newest first           |
+| message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, in order (one Query)|
+| message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
+| conversation   | CONVERSATION#<conversation key> | CONVERSATION         |                                              | the current ticket of a conversation     |
+| identity       | IDENTITY#<identity key>         | IDENTITY             |                                              | channel identity -> contact              |
+| contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
+| ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
+
+created_sk is "<created at, fixed-width UTC>#<ticket_id>". Every write that must not happen twice is
+conditional and the writes of one inbound message commit in one transaction, so a crash between
+calls leaves nothing half-written. Mirrored in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from switchboard.errors import InvalidRequest
+from switchboard.models import (
+    DELIVERY_STATUS_RANK,
+    ChannelIdentity,
+    Contact,
+    DeliveryStatus,
+    Direction,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    sortable_time,
+)
+
+_KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank"}
+_TICKET_SK = "TICKET"
+_ALL_TICKETS = "TICKETS"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class AlreadyStored(Exception):
+    """The inbound message is already in the table: a provider or queue redelivery."""
+
+
+class WriteConflict(Exception):
+    """Something we read changed before our write committed; re-read and try again."""
+
+
+@dataclass(frozen=True)
+class VersionedTicket:
+    """A ticket as read, with the version a conditional write must still find to succeed."""
+
+    ticket: Ticket
+    version: int
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    ticket_id: str
+    message_sk: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str | None
+
+
+def _ticket_pk(ticket_id: str) -> str:
+    return f"TICKET#{ticket_id}"
+
+
+def _message_index_pk(channel: str, external_id: str) -> str:
+    # DynamoDB keys are capped at 2 KB; provider ids are short, but a hostile one must not break the write.
+    key = f"{channel}#{external_id}"
+    return f"MESSAGE#{key if len(key) <= 512 else hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _message_sk(message: TicketMessage, sequence: int) -> str:
+    # Provider time first (customers' order), then arrival sequence to order same-second messages.
+    return f"MSG#{sortable_time(message.created_at)}#{sequence:08d}"
+
+
+def _to_attributes(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_dynamo_value(value)) for key, value in document.items() if value is not None}
+
+
+def _dynamo_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_dynamo_value(v) for v in value]
+    return value
+
+
+def _from_attributes(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items() if key not in _KEY_ATTRIBUTES}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+class TicketStore:
+    def __init__(self, dynamodb_client, table_name: str) -> None:
+        self._db = dynamodb_client
+        self._table = table_name
+
+    # -- inbound writes -------------------------------------------------------------------------
+
+    def current_ticket_id(self, conversation_key: str) -> str | None:
+        item = self._get(_key(f"CONVERSATION#{conversation_key}", "CONVERSATION"))
+        return item["ticket_id"]["S"] if item else None
+
+    def ticket(self, ticket_id: str) -> VersionedTicket | None:
+        item = self._get(_key(_ticket_pk(ticket_id), _TICKET_SK))
+        return VersionedTicket(_ticket_of(item), int(item["version"]["N"])) if item else None
+
+    def contact_and_next_number(self, identity: ChannelIdentity) -> tuple[str | None, int]:
+        """The contact already known for this identity (if any) and the next free ticket number, in one request."""
+        identity_key = _key(f"IDENTITY#{identity.key}", "IDENTITY")
+        counter_key = _key("COUNTER", "TICKET_NUMBER")
+        found = self._batch_get([identity_key, counter_key])
+        contact = found.get(("IDENTITY#" + identity.key, "IDENTITY"))
+        counter = found.get(("COUNTER", "TICKET_NUMBER"))
+        return (contact["contact_id"]["S"] if contact else None, self._next_number(counter))
+
+    def next_ticket_number(self) -> int:
+        return self._next_number(self._get(_key("COUNTER", "TICKET_NUMBER")))
+
+    def open_ticket_for(
+        self,
+        *,
+        ticket: Ticket,
+        first_message: TicketMessage,
+        new_contact: Contact | None,
+        follows_up: Ticket | None,
+    ) -> None:
+        """Creates a ticket with its first message, its number, and (if new) its contact, all or nothing.
+
+        `follows_up` is the closed ticket the conversation moves on from; otherwise this is the
+        conversation's first ticket. Raises AlreadyStored on redelivery, WriteConflict if another
+        writer got there first (the caller re-reads and appends instead).
+        """
+        conversation_key = _key(f"CONVERSATION#{ticket.conversation_key}", "CONVERSATION")
+        actions: list[dict[str, Any]] = [
+            self._message_index_put(first_message, _message_sk(first_message, 1)),
+            self._put(self._message_item(first_message, 1), "attribute_not_exists(pk)"),
+            self._put(self._ticket_item(ticket, version=1), "attribute_not_exists(pk)"),
+            self._counter_claim(ticket.number),
+        ]
+        if follows_up is None:
+            actions.append(
+                self._put({**conversation_key, "ticket_id": {"S": ticket.id}}, "attribute_not_exists(pk)")
+            )
+        else:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": conversation_key,
+                        "UpdateExpression": "SET ticket_id = :new",
+                        "ConditionExpression": "ticket_id = :closed",
+                        "ExpressionAttributeValues": {":new": {"S": ticket.id}, ":closed": {"S": follows_up.id}},
+                    }
+                }
+            )
+        if new_contact is not None:
+            for identity in new_contact.identities:
+                actions.append(
+                    self._put(
+                        {**_key(f"IDENTITY#{identity.key}", "IDENTITY"), "contact_id": {"S": new_contact.id}},
+                        "attribute_not_exists(pk)",
+                    )
+                )
+            contact_item = {**_key(f"CONTACT#{new_contact.id}", "CONTACT"), **_to_attributes(new_contact.model_dump(mode="json"))}
+            actions.append(self._put(contact_item, "attribute_not_exists(pk)"))
+        self._transact(actions)
+
+    def append_message(self, *, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage) -> None:
+        """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile."""
+        sequence = ticket_after.message_count
+        version = current.version
+        ticket_item = self._ticket_item(ticket_after, version=version + 1)
+        self._transact(
+            [
+                self._message_index_put(message, _message_sk(message, sequence)),
+                self._put(self._message_item(message, sequence), "attribute_not_exists(pk)"),
+                self._put(ticket_item, "version = :seen", {":seen": {"N": str(version)}}),
+            ]
+        )
+
+    # -- delivery receipts ----------------------------------------------------------------------
+
+    def message_ref(self, channel: str, external_id: str) -> MessageRef | None:
+        item = self._get(_key(_message_index_pk(channel, external_id), "MESSAGE"))
+        if not item:
+            return None
+        return MessageRef(item["ticket_id"]["S"], item["message_sk"]["S"], Direction(item["direction"]["S"]))
+
+    def record_delivery_status(self, ref: MessageRef, status: DeliveryStatus) -> bool:
+        """Moves an outbound message's delivery status forward only; False when it already is at or past it."""
+        rank = DELIVERY_STATUS_RANK[status]
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(_ticket_pk(ref.ticket_id), ref.message_sk),
+                UpdateExpression="SET delivery_status = :status, delivery_rank = :rank",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
+                ExpressionAttributeValues={":status": {"S": status.value}, ":rank": {"N": str(rank)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- agent reads ----------------------------------------------------------------------------
+
+    def list_tickets(self, *, status: TicketStatus | None, limit: int, cursor: str | None) -> TicketPage:
+        if status is None:
+            index, key_name, key_value = "ByCreated", "created_pk", _ALL_TICKETS
+        else:
+            index, key_name, key_value = "ByStatus", "status_pk", f"STATUS#{status.value}"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": {":v": {"S": key_value}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = _decode_cursor(cursor, key_name, key_value)
+        response = self._db.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return TicketPage(
+            tickets=[_ticket_of(item) for item in response.get("Items", [])],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
+
+    def ticket_with_messages(self, ticket_id: str) -> tuple[Ticket, list[TicketMessage]] | None:
+        """The ticket and its whole timeline in order: one partition, read with one paginated Query."""
+        ticket: Ticket | None = None
+        messages: list[TicketMessage] = []
+        for item in self._query_partition(_ticket_pk(ticket_id)):
+            if item["sk"]["S"] == _TICKET_SK:
+                ticket = _ticket_of(item)
+            elif item["sk"]["S"].startswith("MSG#"):
+                messages.append(TicketMessage.model_validate(_from_attributes(item)))
+        return (ticket, messages) if ticket else None
+
+    def contact(self, contact_id: str) -> Contact | None:
+        item = self._get(_key(f"CONTACT#{contact_id}", "CONTACT"))
+        return Contact.model_validate(_from_attributes(item)) if item else None
+
+    # -- outbound (agent replies) ---------------------------------------------------------------
+
+    def append_outbound(self, current: VersionedTicket, message: TicketMessage) -> None:
+        """Records a message we sent, so its provider receipts and replies find it."""
+        ticket = current.ticket
+        after = ticket.model_copy(update={"message_count": ticket.message_count + 1, "updated_at": message.received_at})
+        self.append_message(current=current, ticket_after=after, message=message)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        return self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while pending:
+            response = self._db.batch_get_item(RequestItems=pending)
+            for item in response.get("Responses", {}).get(self._table, []):
+                found[(item["pk"]["S"], item["sk"]["S"])] = item
+            pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _query_partition(self, pk: str) -> Iterable[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._db.query(**request)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """Commits all actions or none. The first action is always the message index put, so a failed
+        condition there means the message is already stored; any other cancellation is a conflict."""
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise AlreadyStored() from error
+            raise WriteConflict(",".join(r.get("Code", "?") for r in reasons)) from error
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return {"Put": put}
+
+    def _message_index_put(self, message: TicketMessage, message_sk: str) -> dict[str, Any]:
+        item = {
+            **_key(_message_index_pk(message.channel.value, message.external_id), "MESSAGE"),
+            "ticket_id": {"S": message.ticket_id},
+            "message_sk": {"S": message_sk},
+            "direction": {"S": message.direction.value},
+        }
+        return self._put(item, "attribute_not_exists(pk)")
+
+    def _counter_claim(self, number: int) -> dict[str, Any]:
+        # Claiming number n requires the counter to stand at n-1: concurrent creators conflict and
+        # retry instead of both taking n, and a failed transaction leaves no gap.
+        condition = "attribute_not_exists(pk)" if number == 1 else "last_number = :previous"
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key("COUNTER", "TICKET_NUMBER"),
+            "UpdateExpression": "SET last_number = :number",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {":number": {"N": str(number)}},
+        }
+        if number > 1:
+            update["ExpressionAttributeValues"][":previous"] = {"N": str(number - 1)}
+        return {"Update": update}
+
+    @staticmethod
+    def _next_number(counter: dict[str, Any] | None) -> int:
+        return int(counter["last_number"]["N"]) + 1 if counter else 1
+
+    def _message_item(self, message: TicketMessage, sequence: int) -> dict[str, Any]:
+        item = {**_key(_ticket_pk(message.ticket_id), _message_sk(message, sequence))}
+        item.update(_to_attributes(message.model_dump(mode="json")))
+        if message.delivery_status is not None:
+            item["delivery_rank"] = {"N": str(DELIVERY_STATUS_RANK[message.delivery_status])}
+        return item
+
+    def _ticket_item(self, ticket: Ticket, version: int) -> dict[str, Any]:
+        created_sk = f"{sortable_time(ticket.created_at)}#{ticket.id}"
+        item = {
+            **_key(_ticket_pk(ticket.id), _TICKET_SK),
+            "status_pk": {"S": f"STATUS#{ticket.status.value}"},
+            "created_pk": {"S": _ALL_TICKETS},
+            "created_sk": {"S": created_sk},
+            "version": {"N": str(version)},
+        }
+        item.update(_to_attributes(ticket.model_dump(mode="json")))
+        return item
+
+
+def _ticket_of(item: dict[str, Any]) -> Ticket:
+    return Ticket.model_validate(_from_attributes(item))
+
+
+def _encode_cursor(last_evaluated_key: dict[str, Any]) -> str:
+    plain = {name: value["S"] for name, value in last_evaluated_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, key_name: str, key_value: str) -> dict[str, Any]:
+    """Cursors are opaque to clients; one from another listing or a forged one is a 400, not a 500."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("cursor is not one this API returned") from exc
+    expected = {"pk", "sk", key_name, "created_sk"}
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != expected
+        or not all(isinstance(v, str) and v for v in plain.values())
+        or plain[key_name] != key_value
+        or plain["sk"] != _TICKET_SK
+    ):
+        raise InvalidRequest("cursor does not belong to this listing")
+    return {name: {"S": value} for name, value in plain.items()}

@@ -1,0 +1,1 @@
+"""Ticket logic: threading, lifecycle and reopen rules. Pure logic; storage goes through switchboard.store."""

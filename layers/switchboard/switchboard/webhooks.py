@@ -1,0 +1,43 @@
+"""Inbound webhook flow for every channel: verify, then parse, then enqueue; nothing is stored before verify."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from switchboard.channels.base import ChannelAdapter, ChannelSecrets, WebhookRequest
+from switchboard.errors import MethodNotAllowed, SwitchboardError
+from switchboard.http import error_response, json_response, text_response
+from switchboard.models import utc_now
+from switchboard.observability import logger, metrics
+from switchboard.queue import InboundQueue
+
+
+def handle_webhook_event(
+    event: Mapping[str, Any],
+    adapter: ChannelAdapter,
+    queue: InboundQueue,
+    secrets: Callable[[], ChannelSecrets],
+) -> dict[str, Any]:
+    """Serves a channel's webhook route: GET is the provider's subscription handshake, POST a delivery."""
+    try:
+        request = WebhookRequest.from_http_api_event(event)
+        if request.method == "GET" and hasattr(adapter, "answer_handshake"):
+            return text_response(200, adapter.answer_handshake(request, secrets()))
+        if request.method != "POST":
+            raise MethodNotAllowed(f"{request.method} is not served on this webhook")
+        return _receive(request, adapter, queue, secrets())
+    except SwitchboardError as error:
+        logger.warning("webhook rejected", extra={"channel": adapter.name, "error": error.code, "reason": error.message})
+        metrics.add_metric(name=f"WebhookRejected_{error.code}", unit="Count", value=1)
+        return error_response(error)
+
+
+def _receive(request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQueue, secrets: ChannelSecrets) -> dict[str, Any]:
+    adapter.verify(request, secrets)
+    events = adapter.parse(request.body, received_at=utc_now())
+    if events:
+        queue.send(events)
+    logger.info("webhook accepted", extra={"channel": adapter.name, "events": len(events)})
+    metrics.add_metric(name="InboundEventsEnqueued", unit="Count", value=len(events))
+    return json_response(200, {"received": len(events)})
