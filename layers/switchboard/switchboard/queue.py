@@ -6,6 +6,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from switchboard.errors import EnqueueFailed
 from switchboard.models import INBOUND_EVENT, DeliveryReceipt, InboundMessage
 
@@ -28,8 +30,17 @@ def encode(event: InboundMessage | DeliveryReceipt) -> str:
     return event.model_dump_json()
 
 
+class UndecodableEvent(ValueError):
+    """A queued body that is not an inbound event. Its text is kept out of the error: it may hold a message."""
+
+
 def decode(body: str | bytes) -> InboundMessage | DeliveryReceipt:
-    return INBOUND_EVENT.validate_json(body)
+    try:
+        return INBOUND_EVENT.validate_json(body)
+    except ValidationError as exc:
+        # pydantic's message quotes the input (customer text, phone numbers); logs must not.
+        fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})[:5]
+        raise UndecodableEvent(f"queued event does not decode ({exc.error_count()} errors at {fields})") from None
 
 
 class InboundQueue:
