@@ -1,0 +1,165 @@
+"""HS256 tokens for the local stand-in of API Gateway's JWT authorizer.
+
+In AWS the authorizer checks RS256 tokens against the issuer's JWKS; locally there is no identity
+provider, so the runner signs its own dev token with a key that lives only as long as the process.
+The checks mirror the authorizer's: signature, `exp`, `nbf`, `iss`, and `aud` (or `client_id`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEV_SUBJECT = "dev-agent"
+DEV_SCOPES = ("tickets:read",)
+DEV_TOKEN_LIFETIME_SECONDS = 12 * 3600
+
+
+class InvalidToken(Exception):
+    """The request must be refused with 401, as API Gateway does, before any function runs."""
+
+
+def new_signing_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken("token segment is not base64url") from exc
+
+
+def encode(claims: Mapping[str, Any], key: bytes) -> str:
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64(json.dumps(dict(claims), separators=(",", ":")).encode())
+    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def dev_token(key: bytes, issuer: str, audience: str, now: float | None = None) -> str:
+    issued_at = int(time.time() if now is None else now)
+    return encode(
+        {
+            "sub": DEV_SUBJECT,
+            "iss": issuer,
+            "aud": audience,
+            "iat": issued_at,
+            "exp": issued_at + DEV_TOKEN_LIFETIME_SECONDS,
+            "scope": " ".join(DEV_SCOPES),
+        },
+        key,
+    )
+
+
+@dataclass(frozen=True)
+class JwtAuthorizer:
+    issuer: str
+    audiences: tuple[str, ...]
+    key: bytes
+
+    def claims_of(self, authorization: str | None, now: float | None = None) -> dict[str, Any]:
+        """The verified claims of an Authorization header value, or InvalidToken."""
+        if not authorization:
+            raise InvalidToken("no Authorization header")
+        # API Gateway accepts the token with or without the Bearer scheme.
+        token = authorization.strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        claims = _verified(token, self.key)
+        moment = time.time() if now is None else now
+        exp = claims.get("exp")
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool) or exp <= moment:
+            raise InvalidToken("token is expired or has no exp")
+        nbf = claims.get("nbf")
+        if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > moment):
+            raise InvalidToken("token is not valid yet")
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("token has another issuer")
+        if not self.audiences_match(claims):
+            raise InvalidToken("token is for another audience")
+        return claims
+
+    def audiences_match(self, claims: Mapping[str, Any]) -> bool:
+        aud = claims.get("aud")
+        offered = [aud] if isinstance(aud, str) else list(aud) if isinstance(aud, list) else []
+        # Cognito access tokens carry the app client in client_id instead of aud.
+        if isinstance(claims.get("client_id"), str):
+            offered.append(claims["client_id"])
+        return any(isinstance(a, str) and a in self.audiences for a in offered)
+
+
+def _verified(token: str, key: bytes) -> dict[str, Any]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidToken("token is not a JWS compact serialization")
+    header_b64, payload_b64, signature_b64 = parts
+    try:
+        header = json.loads(_unb64(header_b64))
+    except ValueError as exc:
+        raise InvalidToken("token header is not JSON") from exc
+    # Only the algorithm we sign with: "none" or an asymmetric alg must never be accepted.
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise InvalidToken("token algorithm must be HS256")
+    expected = hmac.new(key, f"{header_b64}.{payload_b64}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, _unb64(signature_b64)):
+        raise InvalidToken("token signature does not match")
+    try:
+        claims = json.loads(_unb64(payload_b64))
+    except ValueError as exc:
+        raise InvalidToken("token payload is not JSON") from exc
+    if not isinstance(claims, dict):
+        raise InvalidToken("token payload is not a JSON object")
+    return claims
+
+
+def gateway_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """Claims as API Gateway hands them to the function: every value a string, lists as "[a b]"."""
+    return {name: _claim_text(value) for name, value in claims.items()}
+
+
+def _claim_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(v) for v in value) + "]"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def scopes_of(claims: Mapping[str, Any]) -> list[str] | None:
+    """API Gateway reads scopes from `scope` (space separated) or `scp`; null when the token has none."""
+    raw = claims.get("scope", claims.get("scp"))
+    if isinstance(raw, str):
+        return raw.split() or None
+    if isinstance(raw, Iterable) and not isinstance(raw, (bytes, Mapping)):
+        return [str(s) for s in raw] or None
+    return None
+
+
+def authorizer_of_api(api_properties: Mapping[str, Any], resolve, key: bytes) -> JwtAuthorizer | None:
+    """The HttpApi's default JWT authorizer, with its issuer and audiences resolved; None when the API has none."""
+    auth = api_properties.get("Auth") or {}
+    name = auth.get("DefaultAuthorizer")
+    if not name:
+        return None
+    config = ((auth.get("Authorizers") or {}).get(name) or {}).get("JwtConfiguration")
+    if not config:
+        return None
+    audience = resolve(config.get("audience"))
+    audiences = (audience,) if isinstance(audience, str) else tuple(str(a) for a in audience or ())
+    return JwtAuthorizer(issuer=str(resolve(config.get("issuer"))), audiences=audiences, key=key)
