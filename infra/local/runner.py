@@ -1,0 +1,203 @@
+"""Brings the whole stack up from template.yaml, keeps it running, and takes it down in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.local import jwt
+from infra.local.aws import LocalAws, start_local_aws
+from infra.local.http_gateway import GatewayRoute, HttpGateway
+from infra.local.pollers import QueueBinding, SqsPoller
+from infra.local.schedules import ScheduledRule, rules_for
+from infra.local.workers import FunctionPool, WorkerSpec, WorkerStartFailed, lambda_environment
+from infra.provision import LOCAL_JWT_AUDIENCE, LOCAL_JWT_ISSUER, REGION
+from infra.template import ROOT, FunctionSpec, functions, resources_of_type
+
+log = logging.getLogger("switchboard.local")
+
+STATE_FILE = "local.json"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class StartupError(Exception):
+    """The stack cannot come up for a reason the developer can fix (a busy port, a function that fails to import)."""
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    port: int
+    moto_port: int
+    state_dir: Path
+    redelivery_seconds: int
+    concurrency: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> RunnerSettings:
+        source = os.environ if env is None else env
+        return cls(
+            port=_int(source, "SWITCHBOARD_PORT", 3000, 0, 65535),
+            moto_port=_int(source, "SWITCHBOARD_MOTO_PORT", 0, 0, 65535),
+            state_dir=Path(source.get("SWITCHBOARD_STATE_DIR") or ROOT / ".switchboard").resolve(),
+            redelivery_seconds=_int(source, "SWITCHBOARD_LOCAL_REDELIVERY_SECONDS", 1, 0, 43200),
+            concurrency=_int(source, "SWITCHBOARD_LOCAL_CONCURRENCY", 2, 1, 16),
+        )
+
+
+def _int(source, name: str, default: int, low: int, high: int) -> int:
+    raw = source.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return int(raw)
+
+
+class LocalRunner:
+    def __init__(self, settings: RunnerSettings) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.aws: LocalAws | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.gateway: HttpGateway | None = None
+        self.pollers: list[SqsPoller] = []
+        self.rules: list[ScheduledRule] = []
+        self.dev_token = ""
+        self.jwt_issuer = self.jwt_audience = ""
+        self.specs: list[FunctionSpec] = []
+        self._wrote_state = False
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.state_dir / STATE_FILE
+
+    def start(self) -> None:
+        self.aws = start_local_aws(self.settings.moto_port)
+        stack = self.aws.stack
+        self.specs = functions(stack.template)
+        for spec in self.specs:
+            worker = WorkerSpec(
+                function_name=spec.logical_id,
+                code_dir=spec.code_dir,
+                handler=spec.handler,
+                timeout_seconds=spec.timeout,
+                environment=lambda_environment(spec, stack.environment_of(spec.logical_id), self.aws.environment),
+            )
+            self.pools[spec.logical_id] = FunctionPool(worker, self.settings.concurrency)
+        # Interpreters start in parallel; waiting for them one by one would add up their import times.
+        for pool in self.pools.values():
+            pool.start()
+        try:
+            for pool in self.pools.values():
+                pool.wait_ready()
+        except WorkerStartFailed as exc:
+            raise StartupError(str(exc)) from exc
+
+        key = jwt.new_signing_key()
+        authorizer = self._authorizer(key)
+        # The token carries whatever issuer and audience the template's authorizer resolves to locally.
+        self.jwt_issuer, self.jwt_audience = (
+            (authorizer.issuer, authorizer.audiences[0]) if authorizer else (LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE)
+        )
+        self.dev_token = jwt.dev_token(key, self.jwt_issuer, self.jwt_audience)
+        routes = [
+            GatewayRoute(
+                route.method, route.path, self.pools[spec.logical_id], route.authorized and authorizer is not None
+            )
+            for spec in self.specs
+            for route in spec.routes
+        ]
+        try:
+            self.gateway = HttpGateway(routes, authorizer, self.settings.port)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on 127.0.0.1:{self.settings.port} ({exc.strerror}); set SWITCHBOARD_PORT to a free port"
+            ) from exc
+        self.gateway.start()
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        for spec in self.specs:
+            for source in spec.queue_sources:
+                binding = QueueBinding(
+                    source=source,
+                    queue_url=stack.ref(source.queue_logical_id),
+                    queue_arn=stack.attribute(source.queue_logical_id, "Arn"),
+                    region=REGION,
+                )
+                self.pollers.append(
+                    SqsPoller(
+                        binding, self.pools[spec.logical_id], sqs, self.settings.redelivery_seconds, self.stopping
+                    )
+                )
+            self.rules.extend(rules_for(spec.logical_id, spec.schedules, self.pools[spec.logical_id], self.stopping))
+        for poller in self.pollers:
+            poller.start()
+        for rule in self.rules:
+            rule.start()
+        self._write_state()
+
+    def _authorizer(self, key: bytes) -> jwt.JwtAuthorizer | None:
+        stack = self.aws.stack
+        apis = resources_of_type(stack.template, "AWS::Serverless::HttpApi")
+        for body in apis.values():
+            authorizer = jwt.authorizer_of_api(body.get("Properties") or {}, stack.resolver.resolve, key)
+            if authorizer is not None:
+                return authorizer
+        return None
+
+    def state(self) -> dict[str, Any]:
+        stack = self.aws.stack
+        return {
+            "api_url": self.gateway.url,
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "region": REGION,
+            "dev_token": self.dev_token,
+            "jwt": {"issuer": self.jwt_issuer, "audience": self.jwt_audience},
+            "resources": {logical_id: str(value) for logical_id, value in stack.resolver.refs.items()},
+            "secrets": stack.channel_secrets,
+            "routes": [
+                {
+                    "method": route.method,
+                    "path": route.path,
+                    "url": self.gateway.url + route.path,
+                    "function": spec.logical_id,
+                    "authorized": route.authorized,
+                }
+                for spec in self.specs
+                for route in spec.routes
+            ],
+            "pid": os.getpid(),
+        }
+
+    def _write_state(self) -> None:
+        # Written last and atomically: its presence tells tools and tests the stack is ready.
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.state_path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self.state(), indent=2) + "\n")
+        os.replace(partial, self.state_path)
+        self._wrote_state = True
+
+    def stop(self) -> None:
+        """Stops intake first, then lets in-flight invocations finish, then the workers, then AWS."""
+        self.stopping.set()
+        if self._wrote_state:
+            # The endpoints it names are about to disappear; a stale file would send tools to a dead port.
+            self.state_path.unlink(missing_ok=True)
+        if self.gateway is not None:
+            self.gateway.stop()
+        for thread in [*self.pollers, *self.rules]:
+            thread.join()
+        for pool in self.pools.values():
+            pool.stop()
+        if self.aws is not None:
+            self.aws.stop()
