@@ -1,0 +1,80 @@
+"""Fixtures shared by the unit and integration suites (activated per suite, see their conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import moto_atomic
+from infra.template import load_template
+from switchboard import runtime
+from tests.support.drivers import DRIVERS, ChannelDriver
+from tests.support.drivers.whatsapp import WhatsAppDriver
+from tests.support.stack import ChannelHarness, LocalStack
+
+# Lambda sets a function's environment before importing its code, and Powertools reads its settings
+# (metrics namespace, service) at import. This process imports the shared layer once, possibly while
+# collecting unit tests, so the template's Globals are in place before anything imports it.
+for _name, _value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
+    if isinstance(_value, str):
+        os.environ.setdefault(_name, _value)
+
+_AWS_CONFIG = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no endpoint overrides, so nothing can reach a real account or a local server."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in _AWS_CONFIG:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples."""
+    moto_atomic.install()
+    with mock_aws():
+        runtime.reset()
+        # A fresh default session, warmed up: functions build their clients from it lazily, and boto3
+        # does not make first-time session setup safe across threads.
+        boto3.setup_default_session()
+        for service in ("dynamodb", "sqs", "secretsmanager"):
+            boto3.client(service)
+        yield LocalStack.provision(monkeypatch, DRIVERS)
+        runtime.reset()
+
+
+@pytest.fixture(params=DRIVERS, ids=lambda driver: driver.name)
+def driver(request: pytest.FixtureRequest) -> ChannelDriver:
+    return request.param
+
+
+@pytest.fixture
+def channel(stack: LocalStack, driver: ChannelDriver) -> ChannelHarness:
+    """The webhook of each channel in turn: tests using it run once per driver."""
+    return stack.channel(driver)
+
+
+@pytest.fixture
+def whatsapp(stack: LocalStack) -> ChannelHarness:
+    return stack.channel(WhatsAppDriver())
+
+
+@pytest.fixture
+def queue_dedup_window_lapsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers redeliver for days (Meta: up to 7), long after SQS FIFO's 5-minute deduplication window,
+    so the queue no longer drops the copy and the table must catch it. moto's window is made zero."""
+    import moto.sqs.models
+
+    monkeypatch.setattr(moto.sqs.models, "DEDUPLICATION_TIME_IN_SECONDS", 0)

@@ -1,0 +1,90 @@
+"""Channel drivers: what a test needs to know to speak one provider's webhook dialect.
+
+The reliability and end-to-end suites are written once against `ChannelDriver` and run for every
+driver in `DRIVERS`; adding a channel means adding a driver, not copying tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from hypothesis import strategies as st
+
+from switchboard.models import Channel, DeliveryStatus
+
+
+class _Signed:
+    def __repr__(self) -> str:
+        return "SIGNED"
+
+
+SIGNED = _Signed()
+"""Sign the body the way the provider does, with the channel's sample secrets."""
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer as a channel knows them."""
+
+    external_id: str
+    display_name: str | None = None
+
+
+class ChannelDriver(ABC):
+    channel: Channel
+    webhook_path: str
+    # The channel account our adapter reports the messages under (WhatsApp: the business phone number id).
+    account_id: str
+    # The channel's secrets as seeded into the stack's secret (template Metadata.Switchboard.LocalSecrets).
+    secrets: Mapping[str, str]
+    # The header carrying the provider's proof of origin.
+    signature_header: str
+    supports_receipts: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.channel.value
+
+    @abstractmethod
+    def customer(self, number: int, display_name: str | None = None) -> Customer:
+        """A customer id in the channel's own format; the same number gives the same customer."""
+
+    @abstractmethod
+    def message_id(self, label: str) -> str:
+        """A provider message id in the channel's own format; the same label gives the same id."""
+
+    @abstractmethod
+    def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
+        """The raw webhook body the provider sends when `customer` writes `text`."""
+
+    @abstractmethod
+    def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
+        """The raw webhook body reporting the delivery status of a message we sent to `recipient`."""
+
+    @abstractmethod
+    def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
+        """The request headers the provider sends with `body`.
+
+        `signature` is SIGNED (sign with the sample secrets), None (leave the signature header out) or
+        the literal header value to send.
+        """
+
+    @abstractmethod
+    def forged_signatures(self) -> st.SearchStrategy[str | None]:
+        """Signature header values (None: no header) that must not pass for a body."""
+
+    @abstractmethod
+    def malformed_bodies(self) -> st.SearchStrategy[bytes]:
+        """Bodies with the provider's envelope but broken where the adapter relies on them: always refused."""
+
+    @abstractmethod
+    def well_formed_text(self) -> st.SearchStrategy[tuple[bytes, str]]:
+        """Valid text-message bodies carrying arbitrary customer text, with that text."""
+
+
+from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
+
+DRIVERS: list[ChannelDriver] = [WhatsAppDriver()]

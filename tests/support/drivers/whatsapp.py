@@ -1,0 +1,310 @@
+"""WhatsApp Cloud API webhooks as Meta sends them, and the driver the channel-generic suites use.
+
+Payload builders follow Meta's webhook reference: {"object": "whatsapp_business_account", "entry":
+[{"id": <WABA id>, "changes": [{"field": "messages", "value": {...}}]}]}. Bodies are serialized the
+way Meta does (compact, non-ASCII escaped as \\uXXXX) and signed over those exact bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+from switchboard.models import Channel, DeliveryStatus
+from tests.support.drivers import SIGNED, ChannelDriver, Customer
+
+WABA_ID = "102290129340398"
+PHONE_NUMBER_ID = "106540352242922"
+DISPLAY_PHONE_NUMBER = "15550783881"
+SAMPLE_APP_SECRET = "sample-app-secret"
+SAMPLE_VERIFY_TOKEN = "sample-verify-token"
+SIGNATURE_HEADER = "x-hub-signature-256"
+LAST_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the adapter's upper bound
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def webhook(*values: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry whose changes carry the given `messages` values (the usual shape of a delivery)."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"value": dict(value), "field": "messages"} for value in values]}],
+    }
+
+
+def messages_value(
+    messages: Iterable[Mapping[str, Any]] = (),
+    *,
+    contacts: Iterable[Mapping[str, Any]] = (),
+    statuses: Iterable[Mapping[str, Any]] = (),
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER, "phone_number_id": phone_number_id},
+    }
+    if contacts := list(contacts):
+        value["contacts"] = contacts
+    if messages := list(messages):
+        value["messages"] = messages
+    if statuses := list(statuses):
+        value["statuses"] = statuses
+    return value
+
+
+def contact(wa_id: str, name: str | None) -> dict[str, Any]:
+    return {"profile": {"name": name}, "wa_id": wa_id} if name is not None else {"wa_id": wa_id}
+
+
+def message_item(
+    kind: str,
+    *,
+    wamid: str,
+    sender: str,
+    timestamp: int,
+    content: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A `messages[]` item; `content` goes under the key named after the type, as Meta nests it."""
+    item: dict[str, Any] = {"from": sender, "id": wamid, "timestamp": str(timestamp), "type": kind}
+    if context is not None:
+        item["context"] = dict(context)
+    if content is not None:
+        item[kind] = dict(content)
+    item.update(extra)
+    return item
+
+
+def text_item(*, wamid: str, sender: str, body: str, timestamp: int, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return message_item("text", wamid=wamid, sender=sender, timestamp=timestamp, content={"body": body}, context=context)
+
+
+def status_item(
+    *, wamid: str, recipient: str, state: str, timestamp: int, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": wamid, "status": state, "timestamp": str(timestamp), "recipient_id": recipient}
+    if state in ("sent", "delivered"):
+        item["conversation"] = {"id": "CONVERSATION_ID", "origin": {"type": "service"}}
+        item["pricing"] = {"billable": False, "pricing_model": "PMP", "category": "service"}
+    if errors is not None:
+        item["errors"] = errors
+    return item
+
+
+def encode(payload: Any) -> bytes:
+    """Meta's serialization: compact, with non-ASCII escaped as \\uXXXX."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def meta_signature(body: bytes, app_secret: str = SAMPLE_APP_SECRET) -> str:
+    """X-Hub-Signature-256, computed here independently of the adapter under test."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def wamid(label: str) -> str:
+    """A message id shaped like Meta's: "wamid." and base64 of an opaque binary id."""
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x14" + hashlib.sha1(label.encode("utf-8", "surrogatepass")).digest()).decode()
+
+
+class WhatsAppDriver(ChannelDriver):
+    channel = Channel.WHATSAPP
+    webhook_path = "/webhooks/whatsapp"
+    account_id = PHONE_NUMBER_ID
+    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN}
+    signature_header = SIGNATURE_HEADER
+
+    def customer(self, number: int, display_name: str | None = None) -> Customer:
+        # A Korean mobile number in wa_id form: country code, no "+".
+        return Customer(external_id=f"8210{number:08d}", display_name=display_name)
+
+    def message_id(self, label: str) -> str:
+        return wamid(label)
+
+    def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
+        item = text_item(wamid=message_id, sender=customer.external_id, body=text, timestamp=epoch(sent_at))
+        return encode(webhook(messages_value([item], contacts=[contact(customer.external_id, customer.display_name)])))
+
+    def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
+        item = status_item(wamid=message_id, recipient=recipient.external_id, state=status.value, timestamp=epoch(at))
+        return encode(webhook(messages_value(statuses=[item])))
+
+    def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
+        headers = {"content-type": "application/json", "user-agent": "facebookexternalua"}
+        if signature is SIGNED:
+            # Meta still sends the legacy SHA-1 signature next to the SHA-256 one.
+            headers["x-hub-signature"] = "sha1=" + hmac.new(SAMPLE_APP_SECRET.encode(), body, hashlib.sha1).hexdigest()
+            headers[SIGNATURE_HEADER] = meta_signature(body)
+        elif signature is not None:
+            headers[SIGNATURE_HEADER] = str(signature)
+        return headers
+
+    def forged_signatures(self) -> st.SearchStrategy[str | None]:
+        hex_digest = st.binary(min_size=32, max_size=32).map(bytes.hex)
+        return st.one_of(
+            st.none(),
+            st.text(max_size=80),
+            hex_digest,
+            hex_digest.map(lambda digest: "sha256=" + digest),
+            hex_digest.map(lambda digest: "sha1=" + digest[:40]),
+            st.binary(max_size=64).map(lambda other: meta_signature(b"other body:" + other)),
+            st.text(min_size=1, max_size=40).map(lambda secret: meta_signature(b"", "wrong:" + secret)),
+        )
+
+    def malformed_bodies(self) -> st.SearchStrategy[bytes]:
+        return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).flatmap(
+            lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
+        )
+
+    def well_formed_text(self) -> st.SearchStrategy[tuple[bytes, str]]:
+        customer = self.customer(7, "Hypothesis")
+        sent_at = datetime.fromtimestamp(1749416383, UTC)
+        # The id follows the text, so a repeated draw is a redelivery of the same message, not a new one.
+        return st.text(max_size=300).map(
+            lambda words: (self.text_message(customer, message_id=wamid(f"generated:{words}"), text=words, sent_at=sent_at), words)
+        )
+
+
+def _serialize(payload: Any, ascii_only: bool) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=True).encode(
+        "utf-8", errors="surrogatepass"
+    )
+
+
+# -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
+
+_DELETE = object()
+_SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
+_SMALL_LISTS = st.lists(st.integers(), max_size=3)
+_SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
+_NESTED = st.integers(1, 60).map(lambda depth: _nested(depth))
+_NOT_STR = st.one_of(_SCALARS, _SMALL_LISTS, _SMALL_DICTS, _NESTED)
+_EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
+_NOT_LIST = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_DICTS)
+_NOT_DICT = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_LISTS, _NESTED)
+_NOT_DICT_OR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), _SMALL_LISTS)
+_BAD_TIMESTAMP = st.one_of(
+    st.integers(max_value=-1),
+    st.integers(min_value=LAST_TIMESTAMP + 1),
+    st.floats().filter(lambda number: not number.is_integer()),
+    st.from_regex(r"\A[a-z]{1,12}\Z"),
+    st.none(),
+    _SMALL_LISTS,
+    _SMALL_DICTS,
+)
+_BAD_COORDINATE = st.one_of(
+    st.floats(min_value=90, exclude_min=True),
+    st.floats(max_value=-90, exclude_max=True),
+    st.from_regex(r"\A[a-z]{1,12}\Z").filter(lambda word: word not in ("nan", "inf", "infinity")),
+    st.none(),
+    _SMALL_LISTS,
+    _SMALL_DICTS,
+)
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _text_delivery() -> dict[str, Any]:
+    item = text_item(wamid=wamid("malformed-text"), sender="821012345678", body="환불 가능할까요?", timestamp=1749416383)
+    return webhook(messages_value([item], contacts=[contact("821012345678", "김민준")]))
+
+
+def _status_delivery() -> dict[str, Any]:
+    item = status_item(wamid=wamid("malformed-status"), recipient="821012345678", state="delivered", timestamp=1749416500)
+    return webhook(messages_value(statuses=[item]))
+
+
+def _location_delivery() -> dict[str, Any]:
+    item = message_item(
+        "location",
+        wamid=wamid("malformed-location"),
+        sender="821012345678",
+        timestamp=1749416383,
+        content={"latitude": 37.5665, "longitude": 126.978, "name": "서울시청", "address": "서울특별시 중구 세종대로 110"},
+    )
+    return webhook(messages_value([item]))
+
+
+_VALUE = ("entry", 0, "changes", 0, "value")
+_MESSAGE = (*_VALUE, "messages", 0)
+_STATUS = (*_VALUE, "statuses", 0)
+
+# (delivery, path, what to put there). Only fields whose breakage the adapter must refuse: a broken
+# `text.body` is not among them, since an unreadable body is kept as a message without text.
+_BREAKAGES: list[tuple[Any, tuple, Any]] = [
+    (_text_delivery, ("object",), st.one_of(_NOT_STR, st.text().filter(lambda word: word != "whatsapp_business_account"))),
+    (_text_delivery, ("object",), _DELETE),
+    (_text_delivery, ("entry",), _NOT_LIST),
+    (_text_delivery, ("entry",), _DELETE),
+    (_text_delivery, ("entry", 0), _NOT_DICT),
+    (_text_delivery, ("entry", 0, "id"), _NOT_STR),
+    (_text_delivery, ("entry", 0, "id"), _DELETE),
+    (_text_delivery, ("entry", 0, "changes"), _NOT_LIST),
+    (_text_delivery, ("entry", 0, "changes"), _DELETE),
+    (_text_delivery, ("entry", 0, "changes", 0), _NOT_DICT),
+    (_text_delivery, ("entry", 0, "changes", 0, "field"), _NOT_STR),
+    (_text_delivery, ("entry", 0, "changes", 0, "field"), _DELETE),
+    (_text_delivery, _VALUE, _NOT_DICT),
+    (_text_delivery, _VALUE, _DELETE),
+    (_text_delivery, (*_VALUE, "metadata"), _NOT_DICT),
+    (_text_delivery, (*_VALUE, "metadata"), _DELETE),
+    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), _DELETE),
+    (_text_delivery, (*_VALUE, "contacts"), _NOT_LIST),
+    (_text_delivery, (*_VALUE, "contacts", 0), _NOT_DICT),
+    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), _NOT_STR),
+    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), _DELETE),
+    (_text_delivery, (*_VALUE, "messages"), _NOT_LIST),
+    (_text_delivery, _MESSAGE, _NOT_DICT),
+    (_text_delivery, (*_MESSAGE, "id"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "id"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "from"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "from"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "timestamp"), _BAD_TIMESTAMP),
+    (_text_delivery, (*_MESSAGE, "timestamp"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "type"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "type"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "context"), _NOT_DICT_OR_NULL),
+    (_status_delivery, (*_VALUE, "statuses"), _NOT_LIST),
+    (_status_delivery, _STATUS, _NOT_DICT),
+    (_status_delivery, (*_STATUS, "id"), _EMPTY_OR_NOT_STR),
+    (_status_delivery, (*_STATUS, "status"), _NOT_STR),
+    (_status_delivery, (*_STATUS, "status"), _DELETE),
+    (_status_delivery, (*_STATUS, "timestamp"), _BAD_TIMESTAMP),
+    (_status_delivery, (*_STATUS, "recipient_id"), _EMPTY_OR_NOT_STR),
+    (_status_delivery, (*_STATUS, "recipient_id"), _DELETE),
+    (_location_delivery, (*_MESSAGE, "location", "latitude"), _BAD_COORDINATE),
+    (_location_delivery, (*_MESSAGE, "location", "longitude"), _DELETE),
+]
+
+
+def _broken_payload(breakage: tuple[Any, tuple, Any]) -> st.SearchStrategy[Any]:
+    delivery, path, replacement = breakage
+    if replacement is _DELETE:
+        return st.just(_replaced(delivery(), path, _DELETE))
+    return replacement.map(lambda value: _replaced(delivery(), path, value))
+
+
+def _replaced(payload: Any, path: tuple, value: Any) -> Any:
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    if value is _DELETE:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return payload

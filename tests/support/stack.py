@@ -1,0 +1,403 @@
+"""A Switchboard stack in moto, provisioned from template.yaml, whose functions run in-process.
+
+Each function is invoked through its real handler with its own template environment, the way Lambda
+would: HTTP routes are matched against the template's HttpApi events, and the ticket writer is fed
+from the inbound queue by a poller that behaves like Lambda's SQS event source mapping (batches of
+the template's BatchSize, successful records deleted, reported failures left for redelivery).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.functions import LambdaContext, load_function
+from infra.provision import REGION, Stack, provision
+from infra.template import FunctionSpec, HttpRoute, functions, resources_of_type
+from switchboard import runtime
+from switchboard.store.tickets_table import TicketStore
+from tests.support.drivers import SIGNED, ChannelDriver
+from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
+
+# SQS accepts only these characters in a message body; moto accepts anything, so the poller checks.
+_SQS_REFUSES = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_refuses(body: str) -> str | None:
+    """The first character of `body` SQS would refuse, if any."""
+    found = _SQS_REFUSES.search(body)
+    return found.group() if found else None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message as a webhook put it on the inbound queue: what a redelivery puts back, byte for byte."""
+
+    body: str
+    group_id: str
+    deduplication_id: str
+
+
+@dataclass
+class DrainReport:
+    """What the poller did: writer invocations, records handed over, and records the writer gave back."""
+
+    batches: int = 0
+    records: int = 0
+    failed_records: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, records: int, failed: int) -> None:
+        with self._lock:
+            self.batches += 1
+            self.records += records
+            self.failed_records += failed
+
+
+class RequestCounter:
+    """Counts the requests one runtime client sends (a botocore event hook; retries count separately)."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request, event_name: str, **_: Any) -> None:
+        with self._lock:
+            self.operations.append(event_name.rsplit(".", 1)[-1])
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+
+class _FunctionEnvironments:
+    """One process hosts every function, so the environment is switched per invocation: a function sees
+    exactly its template variables (so a missing one fails here, not after deploy). Invocations of the
+    same function may overlap; a different function waits until they are done."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, environments: Mapping[str, Mapping[str, str]]) -> None:
+        self._monkeypatch = monkeypatch
+        self._environments = environments
+        self._all_names = {name for environment in environments.values() for name in environment}
+        self._changed = threading.Condition()
+        self._active: str | None = None
+        self._in_flight = 0
+
+    @contextmanager
+    def of(self, logical_id: str) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0 or self._active == logical_id)
+            if self._active != logical_id:
+                environment = self._environments[logical_id]
+                for name in self._all_names - environment.keys():
+                    self._monkeypatch.delenv(name, raising=False)
+                for name, value in environment.items():
+                    self._monkeypatch.setenv(name, value)
+                self._active = logical_id
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+
+_HANDLERS: dict[tuple[str, str], Callable[[dict, Any], Any]] = {}
+
+
+def _load(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
+    # Loaded once per test session: handler modules hold no state of their own (the runtime caches do,
+    # and those are reset around every test).
+    key = (str(spec.code_dir), spec.handler)
+    if key not in _HANDLERS:
+        _HANDLERS[key] = load_function(spec)
+    return _HANDLERS[key]
+
+
+class LocalStack:
+    def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.stack = stack
+        self._monkeypatch = monkeypatch
+        self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
+        self._environments = _FunctionEnvironments(
+            monkeypatch, {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
+        )
+        session = boto3.Session(region_name=REGION)
+        self.sqs = session.client("sqs")
+        self.dynamodb = session.client("dynamodb")
+
+        writer = next(spec for spec in self.functions.values() if spec.queue_sources)
+        source = writer.queue_sources[0]
+        self.writer = writer.logical_id
+        self.batch_size = source.batch_size
+        self.queue_url = stack.ref(source.queue_logical_id)
+        self.queue_arn = stack.attribute(source.queue_logical_id, "Arn")
+        redrive = stack.template["Resources"][source.queue_logical_id]["Properties"]["RedrivePolicy"]
+        self.max_receive_count = int(redrive["maxReceiveCount"])
+        self.dead_letter_queue_url = stack.ref(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+        (table_id,) = resources_of_type(stack.template, "AWS::DynamoDB::Table")
+        self.table_name = stack.ref(table_id)
+
+    @classmethod
+    def provision(cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver]) -> LocalStack:
+        seed = {driver.name: dict(driver.secrets) for driver in drivers}
+        return cls(provision(boto3.Session(region_name=REGION), seed=seed), monkeypatch)
+
+    # -- invoking functions ---------------------------------------------------------------------
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        spec = self.functions[logical_id]
+        with self._environments.of(logical_id):
+            # Imported under the function's environment, as Lambda does on a cold start.
+            handler = _load(spec)
+            return handler(event, LambdaContext(logical_id, str(uuid.uuid4()), timeout_seconds=spec.timeout))
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        base64_body: bool = False,
+        claims: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """A request through API Gateway: routed by the template, JWT claims passed on protected routes."""
+        spec, route, path_parameters = self._route(method, path)
+        event = http_api_event(
+            method=method,
+            path=path,
+            route_key=f"{route.method} {route.path}",
+            headers=headers,
+            query=query,
+            path_parameters=path_parameters,
+            body=body,
+            base64_body=base64_body,
+            claims=claims if route.authorized else None,
+            request_id=uuid.uuid4().hex[:16],
+        )
+        return HttpResponse.of(self.invoke(spec.logical_id, event))
+
+    def api_get(
+        self, path: str, query: Mapping[str, str] | None = None, *, claims: Mapping[str, str] | None = AGENT_CLAIMS
+    ) -> HttpResponse:
+        return self.http("GET", path, query=query, claims=claims)
+
+    def channel(self, driver: ChannelDriver) -> ChannelHarness:
+        return ChannelHarness(self, driver)
+
+    def _route(self, method: str, path: str) -> tuple[FunctionSpec, HttpRoute, dict[str, str]]:
+        for spec in self.functions.values():
+            for route in spec.routes:
+                pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
+                match = re.fullmatch(pattern, path)
+                if route.method == method and match:
+                    return spec, route, match.groupdict()
+        raise LookupError(f"template.yaml has no route {method} {path}")
+
+    # -- the inbound queue ----------------------------------------------------------------------
+
+    def drain_queue(self, *, workers: int = 1, at_least_once: bool = False) -> DrainReport:
+        """Feeds the writer from the inbound queue until nothing is left to receive.
+
+        As Lambda's event source mapping does, successful records are deleted and records the writer
+        reports in batchItemFailures stay; their visibility timeout is made to lapse at once so they are
+        redelivered (or dead-lettered after maxReceiveCount receives). `at_least_once` also redelivers
+        every record once after success, as SQS may. `workers` pollers run side by side.
+        """
+        report = DrainReport()
+        if workers == 1:
+            self._poll(report, at_least_once)
+        else:
+            run_together([functools.partial(self._poll, report, at_least_once)] * workers)
+        return report
+
+    def _poll(self, report: DrainReport, at_least_once: bool) -> None:
+        while messages := self._receive(self.batch_size):
+            for message in messages:
+                refused = sqs_refuses(message["Body"])
+                assert refused is None, f"SQS would have refused this body (character {refused!r})"
+            records = [
+                sqs_record(
+                    message_id=message["MessageId"],
+                    receipt_handle=message["ReceiptHandle"],
+                    body=message["Body"],
+                    attributes=message["Attributes"],
+                    queue_arn=self.queue_arn,
+                )
+                for message in messages
+            ]
+            response = self.invoke(self.writer, sqs_event(records))
+            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+            report.add(len(messages), len(failed))
+            for message in messages:
+                first_receive = message["Attributes"]["ApproximateReceiveCount"] == "1"
+                if message["MessageId"] in failed or (at_least_once and first_receive):
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _receive(self, count: int, queue_url: str | None = None) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(
+            QueueUrl=queue_url or self.queue_url,
+            MaxNumberOfMessages=count,
+            MessageSystemAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+
+    def take_queued(self) -> list[QueuedMessage]:
+        """Removes everything the webhooks enqueued, in queue order, without running the writer."""
+        taken: list[QueuedMessage] = []
+        while messages := self._receive(10):
+            for message in messages:
+                attributes = message["Attributes"]
+                taken.append(QueuedMessage(message["Body"], attributes["MessageGroupId"], attributes["MessageDeduplicationId"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return taken
+
+    def enqueue(self, messages: Sequence[QueuedMessage]) -> None:
+        """Puts taken messages back, as the webhook sent them (same group and deduplication ids)."""
+        for start in range(0, len(messages), 10):
+            response = self.sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": message.body,
+                        "MessageGroupId": message.group_id,
+                        "MessageDeduplicationId": message.deduplication_id,
+                    }
+                    for index, message in enumerate(messages[start : start + 10])
+                ],
+            )
+            assert not response.get("Failed"), response["Failed"]
+
+    def queued_count(self) -> int:
+        return self._message_count(self.queue_url)
+
+    def dead_lettered_count(self) -> int:
+        return self._message_count(self.dead_letter_queue_url)
+
+    def _message_count(self, queue_url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    # -- the tickets table ----------------------------------------------------------------------
+
+    def ticket_store(self) -> TicketStore:
+        """The store on the harness's own client: for Given steps (agent actions) that are not under test."""
+        return TicketStore(self.dynamodb, self.table_name)
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item in the table as DynamoDB holds it, in key order: the ground truth a run leaves behind."""
+        items: list[dict[str, Any]] = []
+        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True):
+            items.extend(page["Items"])
+        return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+    def empty_table(self) -> None:
+        for item in self.table_items():
+            self.dynamodb.delete_item(TableName=self.table_name, Key={"pk": item["pk"], "sk": item["sk"]})
+
+    # -- the read API, for Then steps -----------------------------------------------------------
+
+    def tickets(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every ticket the read API lists, following its cursor to the end."""
+        tickets: list[dict[str, Any]] = []
+        query = {"limit": "100", **({"status": status} if status else {})}
+        while True:
+            response = self.api_get("/tickets", query)
+            assert response.status == 200, response
+            page = response.json()
+            tickets.extend(page["tickets"])
+            if not page["next_cursor"]:
+                return tickets
+            query["cursor"] = page["next_cursor"]
+
+    def ticket(self, ticket_id: str) -> dict[str, Any]:
+        """The read API's view of one ticket: {"ticket": ..., "messages": [...]}."""
+        response = self.api_get(f"/tickets/{ticket_id}")
+        assert response.status == 200, response
+        return response.json()
+
+    def only_ticket(self) -> dict[str, Any]:
+        (listed,) = self.tickets()
+        return self.ticket(listed["id"])
+
+    # -- reaching into the functions' runtime wiring --------------------------------------------
+
+    @contextmanager
+    def requests_sent(self, service: str) -> Iterator[RequestCounter]:
+        """Counts what the functions' shared `service` client sends inside the block."""
+        counter = RequestCounter()
+        events = runtime._client(service).meta.events
+        events.register(f"before-send.{service}", counter)
+        try:
+            yield counter
+        finally:
+            events.unregister(f"before-send.{service}", counter)
+
+    def wrap_runtime_client(self, service: str, wrap: Callable[[Any], Any]) -> None:
+        """From now on the functions' `service` client is `wrap(real client)` (for fault injection)."""
+        real_client = runtime._client
+
+        @functools.cache
+        def client(name: str):
+            return wrap(real_client(name)) if name == service else real_client(name)
+
+        self._monkeypatch.setattr(runtime, "_client", client)
+        runtime.reset()
+
+
+class ChannelHarness:
+    """One channel's webhook, spoken through its driver."""
+
+    def __init__(self, stack: LocalStack, driver: ChannelDriver) -> None:
+        self.stack = stack
+        self.driver = driver
+
+    def deliver(self, body: bytes, *, signature: object = SIGNED, base64_body: bool = False) -> HttpResponse:
+        """POSTs `body` to the channel's webhook as the provider would (signed unless told otherwise)."""
+        return self.stack.http(
+            "POST", self.driver.webhook_path, headers=self.driver.headers(body, signature), body=body, base64_body=base64_body
+        )
+
+    def handshake(self, query: Mapping[str, str]) -> HttpResponse:
+        return self.stack.http("GET", self.driver.webhook_path, query=query)
+
+
+def run_together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Runs the calls on their own threads, released at the same moment; results in call order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[index] = call()
+        except BaseException as error:  # noqa: BLE001 (re-raised on the caller's thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
