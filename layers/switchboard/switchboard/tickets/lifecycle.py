@@ -80,14 +80,16 @@ def opened_ticket(
 
 
 def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
-    last = ticket.last_customer_message_at
+    first, last = ticket.first_customer_message_at, ticket.last_customer_message_at
+    sent = message.provider_timestamp
     return ticket.model_copy(
         update={
             "status": status_after_customer_message(ticket.status),
             "message_count": ticket.message_count + 1,
             "updated_at": max(ticket.updated_at, message.received_at),
-            "first_customer_message_at": ticket.first_customer_message_at or message.provider_timestamp,
-            "last_customer_message_at": message.provider_timestamp if last is None else max(last, message.provider_timestamp),
+            # Providers may deliver out of order, so the ticket can open on a later message.
+            "first_customer_message_at": sent if first is None else min(first, sent),
+            "last_customer_message_at": sent if last is None else max(last, sent),
             "requester": ticket.requester
             if ticket.requester.display_name or not message.sender.display_name
             else ticket.requester.model_copy(update={"display_name": message.sender.display_name}),
