@@ -26,8 +26,13 @@ def deduplication_id(event: InboundMessage | DeliveryReceipt) -> str:
     return hashlib.sha256(event.dedup_key.encode()).hexdigest()
 
 
+# SQS refuses a body with any character outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
+# JSON already escapes control characters; the noncharacters U+FFFE and U+FFFF would go out raw.
+_SQS_REFUSED = re.compile("[\ufffe\uffff]")
+
+
 def encode(event: InboundMessage | DeliveryReceipt) -> str:
-    return event.model_dump_json()
+    return _SQS_REFUSED.sub(lambda found: f"\\u{ord(found.group()):04x}", event.model_dump_json())
 
 
 class UndecodableEvent(ValueError):
