@@ -1,0 +1,127 @@
+"""Writes the sample events in this folder: `python -m events.generate` from the repository root.
+
+Webhook bodies are the provider samples in ../shared/fixtures, byte for byte, signed with the sample
+app secret; the writer's batch holds what the webhook enqueues for those same samples; the API events
+read the ticket that batch opens. Regenerate after changing any of them, and commit the result.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from infra.functions import use_layer
+
+use_layer()
+
+from switchboard import queue  # noqa: E402
+from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
+from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
+from switchboard.tickets import lifecycle  # noqa: E402
+from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
+from tests.support.lambda_events import ACCOUNT_ID, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
+from tests.support.paths import EVENTS_DIR, provider_fixture  # noqa: E402
+
+WHATSAPP = WhatsAppDriver()
+WEBHOOK_SAMPLES = {"text": "text.json", "image": "image.constructed.json", "status": "status.constructed.json"}
+INBOUND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-InboundQueue-1XH4D2ZLE3N7Q.fifo"
+WEBHOOK_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-WhatsAppWebhookFunction"
+_IDS = uuid.UUID("8f14e45f-ceea-467f-a0e6-2e4f2b5c3a1d")
+
+
+def build_events() -> dict[str, dict[str, Any]]:
+    """File name -> event, for every sample event."""
+    events: dict[str, dict[str, Any]] = {}
+    queued: list[InboundMessage | DeliveryReceipt] = []
+    for kind, sample in WEBHOOK_SAMPLES.items():
+        body = provider_fixture("whatsapp", sample)
+        arrived_at = _sent_at(body) + timedelta(seconds=1)
+        events[f"whatsapp-{kind}.json"] = http_api_event(
+            method="POST",
+            path=WHATSAPP.webhook_path,
+            route_key=f"POST {WHATSAPP.webhook_path}",
+            headers=WHATSAPP.headers(body),
+            body=body,
+            request_id=_id(f"request:{kind}").hex[:16],
+            at=arrived_at,
+        )
+        queued.extend(ADAPTER.parse(body, received_at=arrived_at))
+    events["whatsapp-handshake.json"] = http_api_event(
+        method="GET",
+        path=WHATSAPP.webhook_path,
+        route_key=f"GET {WHATSAPP.webhook_path}",
+        headers={"user-agent": "facebookplatform/1.0 (+http://developers.facebook.com)"},
+        query={"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": SAMPLE_VERIFY_TOKEN},
+        request_id=_id("request:handshake").hex[:16],
+    )
+    events["ticket-writer-batch.json"] = sqs_event([_record(position, event) for position, event in enumerate(queued)])
+    events["tickets-list-new.json"] = http_api_event(
+        method="GET",
+        path="/tickets",
+        route_key="GET /tickets",
+        headers={"authorization": "Bearer <access token>"},
+        query={"status": "new", "limit": "25"},
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:list").hex[:16],
+    )
+    first_message = next(event for event in queued if isinstance(event, InboundMessage))
+    ticket_id = lifecycle.opened_ticket(first_message, number=1, contact_id="-", follows_up=None).id
+    events["tickets-get.json"] = http_api_event(
+        method="GET",
+        path=f"/tickets/{ticket_id}",
+        route_key="GET /tickets/{ticket_id}",
+        headers={"authorization": "Bearer <access token>"},
+        path_parameters={"ticket_id": ticket_id},
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:get").hex[:16],
+    )
+    return events
+
+
+def _record(position: int, event: InboundMessage | DeliveryReceipt) -> dict[str, Any]:
+    sent_ms = int(_received_at(event).timestamp() * 1000)
+    return sqs_record(
+        message_id=str(_id(f"message:{event.dedup_key}")),
+        receipt_handle="AQEB" + _id(f"receipt:{event.dedup_key}").hex * 4,
+        body=queue.encode(event),
+        attributes={
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(sent_ms),
+            "SequenceNumber": f"{18876000000000000000 + position:020d}",
+            "MessageGroupId": queue.message_group_id(event),
+            "SenderId": WEBHOOK_SENDER_ID,
+            "MessageDeduplicationId": queue.deduplication_id(event),
+            "ApproximateFirstReceiveTimestamp": str(sent_ms + 40),
+        },
+        queue_arn=INBOUND_QUEUE_ARN,
+    )
+
+
+def _sent_at(body: bytes) -> datetime:
+    return max(event.provider_timestamp for event in ADAPTER.parse(body, received_at=datetime.now().astimezone()))
+
+
+def _received_at(event: InboundMessage | DeliveryReceipt) -> datetime:
+    # Receipts carry no arrival time; they arrive a second after Meta stamps them, like the samples' webhooks.
+    return event.received_at if isinstance(event, InboundMessage) else event.provider_timestamp + timedelta(seconds=1)
+
+
+def _id(name: str) -> uuid.UUID:
+    return uuid.uuid5(_IDS, name)
+
+
+def write(directory: Path = EVENTS_DIR) -> list[Path]:
+    written = []
+    for name, event in build_events().items():
+        path = directory / name
+        path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(path.relative_to(EVENTS_DIR.parent))
