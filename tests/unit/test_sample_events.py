@@ -1,0 +1,126 @@
+"""events/*.json, the samples for `sam local invoke -e`: each reaches a function of the template, webhook
+bodies are the provider samples signed with the documented sample secret, the writer's batch decodes,
+and the files are exactly what events/generate.py writes."""
+
+import importlib
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from infra.template import functions, load_template
+from switchboard import queue
+from switchboard.api.tickets import handle_tickets_api
+from switchboard.channels.base import WebhookRequest
+from switchboard.channels.whatsapp import ADAPTER
+from switchboard.store.tickets_table import TicketStore
+from tests.support.drivers.whatsapp import SAMPLE_APP_SECRET, SAMPLE_VERIFY_TOKEN
+from tests.support.fakes import RecordingDynamoDB
+from tests.support.lambda_events import HttpResponse
+from tests.support.paths import EVENTS_DIR, SHARED_FIXTURES
+from tests.support.webhook_logic import call_whatsapp_webhook
+
+SAMPLE_SECRETS = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN}
+EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
+TEMPLATE_FUNCTIONS = {spec.logical_id: spec for spec in functions(load_template())}
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+def target_of(event: dict) -> str:
+    """The function API Gateway or the SQS event source would hand this event to."""
+    if "Records" in event:
+        return next(spec.logical_id for spec in TEMPLATE_FUNCTIONS.values() if spec.queue_sources)
+    method, path = event["routeKey"].split(" ", 1)
+    return next(
+        spec.logical_id
+        for spec in TEMPLATE_FUNCTIONS.values()
+        for route in spec.routes
+        if (route.method, route.path) == (method, path)
+    )
+
+
+def webhook_events() -> list[str]:
+    return [path.name for path in EVENT_FILES if path.name.startswith("whatsapp-") and load(path.name)["requestContext"]["http"]["method"] == "POST"]
+
+
+def test_committed_events_are_what_generate_writes():
+    generate = importlib.import_module("events.generate")
+
+    assert {path.name: json.loads(path.read_text()) for path in EVENT_FILES} == generate.build_events()
+
+
+def test_every_function_has_a_sample_event():
+    assert {target_of(load(path.name)) for path in EVENT_FILES} == set(TEMPLATE_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", [path.name for path in EVENT_FILES if "routeKey" in load(path.name)])
+def test_api_event_is_a_payload_2_0_request_on_a_template_route(name):
+    event = load(name)
+
+    spec = TEMPLATE_FUNCTIONS[target_of(event)]
+    route = next(r for r in spec.routes if f"{r.method} {r.path}" == event["routeKey"])
+    assert event["version"] == "2.0"
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    for parameter, value in (event.get("pathParameters") or {}).items():
+        assert route.path.replace(f"{{{parameter}}}", value) == event["rawPath"]
+    assert ("authorizer" in event["requestContext"]) is route.authorized
+
+
+@pytest.mark.parametrize("name", webhook_events())
+def test_webhook_event_carries_a_provider_sample_signed_with_the_sample_secret(name):
+    event = load(name)
+    request = WebhookRequest.from_http_api_event(event)
+    samples = {path.read_bytes(): path.name for path in (SHARED_FIXTURES / "whatsapp").glob("*.json")}
+
+    assert request.body in samples, "the body must be a provider sample, byte for byte"
+    ADAPTER.verify(request, SAMPLE_SECRETS)
+    response, sqs = call_whatsapp_webhook(event, secrets=SAMPLE_SECRETS)
+    assert response.status == 200
+    assert len(sqs.sent) == len(ADAPTER.parse(request.body, received_at=datetime.now(UTC))) == 1
+
+
+def test_handshake_event_gets_its_challenge_with_the_sample_verify_token():
+    response, _ = call_whatsapp_webhook(load("whatsapp-handshake.json"), secrets=SAMPLE_SECRETS)
+
+    assert (response.status, response.body) == (200, "1158201444")
+
+
+def test_writer_batch_holds_what_the_webhook_enqueues_for_the_samples():
+    # Given what the adapter makes of each webhook sample, received when API Gateway stamped the request
+    expected = []
+    for name in webhook_events():
+        event = load(name)
+        received_at = datetime.fromtimestamp(event["requestContext"]["timeEpoch"] / 1000, UTC)
+        expected.extend(ADAPTER.parse(WebhookRequest.from_http_api_event(event).body, received_at=received_at))
+    # When the writer's batch is decoded
+    records = load("ticket-writer-batch.json")["Records"]
+    decoded = [queue.decode(record["body"]) for record in records]
+    # Then it holds those events, with the group and deduplication ids the queue gives them
+    assert sorted(decoded, key=lambda e: e.dedup_key) == sorted(expected, key=lambda e: e.dedup_key)
+    for record, event in zip(records, decoded, strict=True):
+        assert record["attributes"]["MessageGroupId"] == queue.message_group_id(event)
+        assert record["attributes"]["MessageDeduplicationId"] == queue.deduplication_id(event)
+        assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(".fifo")
+
+
+def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
+    database = RecordingDynamoDB()
+
+    response = HttpResponse.of(handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets")))
+
+    assert response.status == 200
+    assert database.queries[0]["ExpressionAttributeValues"] == {":v": {"S": "STATUS#new"}}
+    assert database.queries[0]["Limit"] == 25
+
+
+def test_get_event_asks_for_the_ticket_the_text_sample_opens():
+    database = RecordingDynamoDB()
+
+    response = HttpResponse.of(handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets")))
+
+    assert response.status == 404  # nothing in this table; tests/integration/test_sample_events.py reads it back
+    assert database.queries[0]["ExpressionAttributeValues"] == {":pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]}}
