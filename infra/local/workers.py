@@ -176,23 +176,24 @@ class Worker:
                 except WorkerStartFailed as exc:
                     return Invocation(error={"errorType": "Runtime.ImportModuleError", "errorMessage": str(exc)})
             request_id = str(uuid.uuid4())
-            self._conn.send(("invoke", request_id, json.dumps(event)))
-            # A little grace over the function timeout: the handler's own deadline should fire first.
-            if not self._conn.poll(self.spec.timeout_seconds + 1):
-                self._discard()
-                return Invocation(
-                    error={
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": f"{request_id} Task timed out after {self.spec.timeout_seconds:.2f} seconds",
-                    }
-                )
+            exited = Invocation(
+                error={"errorType": "Runtime.ExitError", "errorMessage": f"{request_id} the runtime exited"}
+            )
             try:
+                self._conn.send(("invoke", request_id, json.dumps(event)))
+                # Lambda stops the function at its timeout; the extra second covers the pipe round trip.
+                if not self._conn.poll(self.spec.timeout_seconds + 1):
+                    self._discard()
+                    return Invocation(
+                        error={
+                            "errorType": "Sandbox.Timedout",
+                            "errorMessage": f"{request_id} Task timed out after {self.spec.timeout_seconds:.2f} seconds",
+                        }
+                    )
                 status, payload = self._conn.recv()
             except (EOFError, OSError):
                 self._discard()
-                return Invocation(
-                    error={"errorType": "Runtime.ExitError", "errorMessage": f"{request_id} the runtime exited"}
-                )
+                return exited
             if status == "ok":
                 return Invocation(result=json.loads(payload))
             return Invocation(error=payload)

@@ -23,6 +23,8 @@ PROBE = textwrap.dedent(
             raise ValueError("the probe was asked to fail")
         if event.get("sleep"):
             time.sleep(event["sleep"])
+        if event.get("exit"):
+            os._exit(3)
         if event.get("unserializable"):
             return {"when": object()}
         return {
@@ -100,6 +102,14 @@ def test_timeout_kills_the_environment_and_the_next_invocation_gets_a_new_one(pr
     # Then it fails as a Lambda timeout, promptly, and the next invocation runs in a fresh process
     assert timed_out.error["errorType"] == "Sandbox.Timedout"
     assert time.monotonic() - started < 5
+    after = probe.invoke({})
+    assert not after.failed
+    assert after.result["pid"] != pid
+
+
+def test_a_crashed_environment_is_an_exit_error_and_is_replaced(probe):
+    pid = probe.invoke({}).result["pid"]
+    assert probe.invoke({"exit": True}).error["errorType"] == "Runtime.ExitError"
     after = probe.invoke({})
     assert not after.failed
     assert after.result["pid"] != pid
