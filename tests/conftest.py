@@ -12,9 +12,10 @@ from moto import mock_aws
 from infra import moto_atomic
 from infra.template import load_template
 from switchboard import runtime
+from tests.support import moto_fidelity
 from tests.support.drivers import DRIVERS, ChannelDriver
 from tests.support.drivers.whatsapp import WhatsAppDriver
-from tests.support.stack import ChannelHarness, LocalStack
+from tests.support.stack import ChannelHarness, LocalStack, aws_session
 
 # Lambda sets a function's environment before importing its code, and Powertools reads its settings
 # (metrics namespace, service) at import. This process imports the shared layer once, possibly while
@@ -44,11 +45,12 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples."""
     moto_atomic.install()
+    moto_fidelity.install()
     with mock_aws():
         runtime.reset()
-        # A fresh default session, warmed up: functions build their clients from it lazily, and boto3
-        # does not make first-time session setup safe across threads.
-        boto3.setup_default_session()
+        # The functions build their clients lazily from boto3's default session. It is shared and warmed
+        # up here: boto3 does not make a session's first client creation safe across threads.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", aws_session())
         for service in ("dynamodb", "sqs", "secretsmanager"):
             boto3.client(service)
         yield LocalStack.provision(monkeypatch, DRIVERS)

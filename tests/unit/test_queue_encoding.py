@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from switchboard import queue
 from switchboard.models import Channel, DeliveryReceipt, DeliveryStatus, InboundMessage, SenderIdentity
-from tests.support.stack import sqs_refuses
+from tests.support.moto_fidelity import sqs_refuses
 
 SENT = datetime(2025, 6, 8, 20, 59, 43, tzinfo=UTC)
 
