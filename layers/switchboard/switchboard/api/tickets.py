@@ -6,6 +6,7 @@ checked again here so that a route deployed without the authorizer fails closed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from switchboard.store.tickets_table import TicketStore
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
+# ASCII digits only: str.isdigit() also passes "²", which int() refuses, and int() refuses over 4300 digits.
+_PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 
 def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str, Any]:
@@ -57,7 +60,7 @@ def _get(ticket_id: str, store: TicketStore) -> dict[str, Any]:
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not _PAGE_SIZE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
 
