@@ -46,6 +46,7 @@ from switchboard.models import (
 _KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank"}
 _TICKET_SK = "TICKET"
 _ALL_TICKETS = "TICKETS"
+_MAX_PARTITION_KEY_BYTES = 2048  # DynamoDB refuses longer keys even on reads (ValidationException)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -257,9 +258,12 @@ class TicketStore:
 
     def ticket_with_messages(self, ticket_id: str) -> tuple[Ticket, list[TicketMessage]] | None:
         """The ticket and its whole timeline in order: one partition, read with one paginated Query."""
+        pk = _ticket_pk(ticket_id)
+        if len(pk.encode()) > _MAX_PARTITION_KEY_BYTES:
+            return None  # an id from a URL no ticket of ours can have
         ticket: Ticket | None = None
         messages: list[TicketMessage] = []
-        for item in self._query_partition(_ticket_pk(ticket_id)):
+        for item in self._query_partition(pk):
             if item["sk"]["S"] == _TICKET_SK:
                 ticket = _ticket_of(item)
             elif item["sk"]["S"].startswith("MSG#"):
