@@ -1,0 +1,142 @@
+"""Runs one function as Lambda would: a fresh interpreter whose environment holds only what the
+Lambda runtime provides plus the variables template.yaml gives that function.
+
+    python tests/infra/function_probe.py <FunctionLogicalId> <result.json>
+
+The stack is provisioned in moto (in-process), the handler is loaded from its CodeUri with the shared
+layer on the path, and the sample events (events/) that reach the function are played against it. Every AWS call the
+function makes is recorded as the IAM action and resource ARN it is authorized against, next to the
+function role's statements from the SAM-translated template, so the caller can compare the two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from deployed_stack import iam_requests, resolved_statements, translate  # noqa: E402
+
+# What the Lambda runtime itself puts in every function's environment (credentials are the role's).
+LAMBDA_RUNTIME_ENVIRONMENT = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+}
+EVENTS_DIR = ROOT / "events"
+
+
+def sample_events_for(spec) -> dict[str, dict[str, Any]]:
+    """The committed sample events (events/) that reach this function: its HTTP routes or its queue."""
+    routes = {f"{route.method} {route.path}" for route in spec.routes}
+    chosen = {}
+    for path in sorted(EVENTS_DIR.glob("*.json")):
+        event = json.loads(path.read_text())
+        if event.get("routeKey") in routes or (spec.queue_sources and "Records" in event):
+            chosen[path.name] = event
+    if not chosen:
+        raise LookupError(f"no sample event in {EVENTS_DIR.name}/ reaches {spec.logical_id}")
+    return chosen
+
+
+def observe(stack, admin) -> dict[str, int]:
+    """What the events left behind: messages waiting on the inbound queue, tickets in the table."""
+    attributes = admin.client("sqs").get_queue_attributes(
+        QueueUrl=stack.ref("InboundQueue"), AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    tickets = admin.client("dynamodb").query(
+        TableName=stack.ref("TicketsTable"),
+        IndexName="ByCreated",
+        KeyConditionExpression="created_pk = :all",
+        ExpressionAttributeValues={":all": {"S": "TICKETS"}},
+    )
+    return {"queued": int(attributes["ApproximateNumberOfMessages"]), "tickets": tickets["Count"]}
+
+
+def _arn_resolver(stack):
+    by_physical = {}
+    for (logical_id, attribute), value in stack.resolver.attributes.items():
+        if attribute == "Arn":
+            by_physical[stack.resolver.refs.get(logical_id)] = value
+
+    def arn_of(service: str, name: str) -> str:
+        if service == "secretsmanager" and name.startswith("arn:"):
+            return name
+        return by_physical[name]
+
+    return arn_of
+
+
+def run(logical_id: str) -> dict[str, Any]:
+    import boto3
+    from moto import mock_aws
+
+    from infra.functions import LambdaContext, load_function, use_layer
+    from infra.provision import REGION, provision
+    from infra.template import functions
+
+    use_layer()
+    # The sample events are signed with the driver's sample secrets (only models are imported by it:
+    # nothing that reads the environment is loaded before the function's own import below).
+    from tests.support.drivers import DRIVERS
+
+    with mock_aws():
+        admin = boto3.Session(region_name=REGION)
+        stack = provision(admin, prefix="probe", seed={driver.name: dict(driver.secrets) for driver in DRIVERS})
+        spec = next(f for f in functions(stack.template) if f.logical_id == logical_id)
+        statements = resolved_statements(translate(stack.template), logical_id, stack.resolver)
+        template_environment = stack.environment_of(logical_id)
+
+        os.environ.clear()
+        os.environ.update(LAMBDA_RUNTIME_ENVIRONMENT | {"AWS_LAMBDA_FUNCTION_NAME": logical_id} | template_environment)
+
+        calls: list[dict[str, Any]] = []
+        arn_of = _arn_resolver(stack)
+
+        def record(params, model, **_):
+            service = model.service_model.signing_name
+            for action, resource in iam_requests(service, model.name, params, arn_of):
+                calls.append({"operation": f"{service}:{model.name}", "action": action, "resource": resource})
+
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+
+        handler = load_function(spec)
+        context = LambdaContext(logical_id, "probe-request", spec.timeout)
+        played = [
+            {"event": name, "request": event, "response": handler(event, context)}
+            for name, event in sample_events_for(spec).items()
+        ]
+        return {
+            "function": logical_id,
+            "environment": sorted(template_environment),
+            "played": played,
+            "left_behind": observe(stack, admin),
+            "calls": calls,
+            "statements": [{"effect": s.effect, "actions": s.actions, "resources": s.resources} for s in statements],
+        }
+
+
+def main() -> int:
+    logical_id, result_path = sys.argv[1], Path(sys.argv[2])
+    try:
+        result = run(logical_id)
+    except Exception:  # the caller shows the child's traceback in its assertion message
+        result = {"function": logical_id, "error": traceback.format_exc()}
+    result_path.write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Every function in template.yaml is wired to code that exists, gets the configuration that code
+reads, and holds the permissions for the AWS calls that code makes."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from botocore import xform_name
+from botocore.session import get_session
+
+from deployed_stack import Statement, allows, iam_requests, resolved_statements
+from infra.functions import LAYER_DIR, load_function
+from infra.template import ROOT, FunctionSpec, functions, load_template
+
+PACKAGE_DIR = LAYER_DIR / "switchboard"
+CONFIG_MODULE = PACKAGE_DIR / "config.py"
+RUNTIME_MODULE = PACKAGE_DIR / "runtime.py"
+STORE_MODULE = PACKAGE_DIR / "store" / "tickets_table.py"
+STORE_CLASS = "TicketStore"
+STORE_CLIENT_ATTRIBUTE = "_db"
+AWS_SDK_PACKAGES = {"boto3", "botocore"}
+
+FUNCTION_IDS = [spec.logical_id for spec in functions(load_template())]
+
+
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _module_path(module: str) -> Path | None:
+    """Source file of a `switchboard.*` module inside the layer, or None for anything else."""
+    if module != "switchboard" and not module.startswith("switchboard."):
+        return None
+    base = LAYER_DIR.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _imported_modules(tree: ast.Module) -> set[str]:
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def _constant_str(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _is_os_environ(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+
+
+def _literal_environment_reads(tree: ast.Module) -> set[str]:
+    """Names read as os.environ["X"], os.environ.get("X") or os.getenv("X")."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and _is_os_environ(node.value) and _constant_str(node.slice):
+            names.add(_constant_str(node.slice))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            getter = node.func
+            reads_environ = getter.attr == "get" and _is_os_environ(getter.value)
+            reads_getenv = getter.attr == "getenv" and isinstance(getter.value, ast.Name) and getter.value.id == "os"
+            if (reads_environ or reads_getenv) and _constant_str(node.args[0]):
+                names.add(_constant_str(node.args[0]))
+    return names
+
+
+def _settings_aliases(tree: ast.Module) -> set[str]:
+    """Environment variable names declared as pydantic Field aliases in the settings module."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Field":
+            for keyword in node.keywords:
+                if keyword.arg == "alias" and _constant_str(keyword.value):
+                    names.add(_constant_str(keyword.value))
+    return names
+
+
+def _code_files() -> list[Path]:
+    return sorted([*PACKAGE_DIR.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
+
+
+def _handler_path(spec: FunctionSpec) -> Path:
+    return spec.code_dir / (spec.module_name.replace(".", "/") + ".py")
+
+
+def _runtime_attributes_used(spec: FunctionSpec) -> set[str]:
+    return {
+        node.attr
+        for node in ast.walk(_parse(_handler_path(spec)))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "runtime"
+    }
+
+
+def _settings_classes_reached(runtime_names: set[str]) -> set[str]:
+    """Settings classes (from switchboard.config) that the given runtime.* functions use, transitively."""
+    runtime = _parse(RUNTIME_MODULE)
+    config_names = {
+        alias.asname or alias.name
+        for node in runtime.body
+        if isinstance(node, ast.ImportFrom) and node.module == "switchboard.config"
+        for alias in node.names
+    }
+    definitions = {node.name: node for node in runtime.body if isinstance(node, ast.FunctionDef)}
+    classes, seen, pending = set(), set(), list(runtime_names)
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        for node in ast.walk(definitions[name]):
+            if isinstance(node, ast.Name):
+                if node.id in config_names:
+                    classes.add(node.id)
+                elif node.id in definitions:
+                    pending.append(node.id)
+    return classes
+
+
+def _settings_environment(class_names: set[str]) -> set[str]:
+    from switchboard import config
+
+    return {
+        field.alias or name
+        for class_name in class_names
+        for name, field in getattr(config, class_name).model_fields.items()
+    }
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_handler_resolves_to_a_callable(function_specs, logical_id):
+    handler = load_function(function_specs[logical_id])
+    assert callable(handler)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_function_folder_holds_only_a_thin_handler(function_specs, logical_id):
+    # Given the function's CodeUri folder
+    spec = function_specs[logical_id]
+    assert spec.code_dir.is_dir(), f"{logical_id}: CodeUri {spec.code_dir} does not exist"
+    assert sorted(p.name for p in spec.code_dir.glob("*.py")) == [_handler_path(spec).name]
+    tree = _parse(_handler_path(spec))
+    # Then the handler module talks to no AWS SDK and reads no environment itself
+    sdk_imports = {m for m in _imported_modules(tree) if m.split(".")[0] in AWS_SDK_PACKAGES}
+    assert not sdk_imports, f"{logical_id} imports {sorted(sdk_imports)}; AWS clients belong in switchboard.runtime"
+    assert not _literal_environment_reads(tree) and "os" not in _imported_modules(tree)
+    # And it is only wiring: imports, a docstring, and handlers that look collaborators up and return one
+    # call, without branches or loops (those are logic, and belong in the layer)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            *lookups, last = node.body
+            assert isinstance(last, ast.Return) and isinstance(last.value, ast.Call), f"{logical_id}.{node.name}"
+            assert all(isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) for s in lookups), (
+                f"{logical_id}.{node.name} holds logic: {[ast.unparse(s) for s in lookups]}"
+            )
+        else:
+            is_docstring = isinstance(node, ast.Expr) and _constant_str(node.value) is not None
+            assert isinstance(node, (ast.Import, ast.ImportFrom)) or is_docstring, ast.unparse(node)
+
+
+def test_every_environment_variable_the_code_reads_is_set_for_some_function(function_specs):
+    read = _settings_aliases(_parse(CONFIG_MODULE))
+    for path in _code_files():
+        read |= _literal_environment_reads(_parse(path))
+    assert read, "found no environment reads at all: the scan is broken"
+    provided = set().union(*(spec.environment for spec in function_specs.values()))
+    assert read - provided == set(), "read by the code but set for no function in template.yaml"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_function_environment_holds_the_settings_its_handler_reads(function_specs, logical_id):
+    spec = function_specs[logical_id]
+    classes = _settings_classes_reached(_runtime_attributes_used(spec))
+    assert classes, f"{logical_id} reads no settings class through switchboard.runtime: the scan is broken"
+    missing = _settings_environment(classes) - set(spec.environment)
+    assert not missing, f"{logical_id} reads {sorted(missing)} ({', '.join(sorted(classes))}) but template.yaml does not set it"
+
+
+def test_powertools_is_configured_for_every_function(function_specs):
+    service_names = [spec.environment.get("POWERTOOLS_SERVICE_NAME") for spec in function_specs.values()]
+    assert all(service_names) and len(set(service_names)) == len(service_names), service_names
+    for spec in function_specs.values():
+        # Metrics.log_metrics refuses to flush without a namespace.
+        if "log_metrics" in _handler_path(spec).read_text():
+            assert spec.environment.get("POWERTOOLS_METRICS_NAMESPACE"), spec.logical_id
+
+
+# -- run in a fresh interpreter with only the template's environment (function_probe.py) ----------
+
+def _probe_result(probes, logical_id: str) -> dict:
+    result = probes[logical_id]
+    if "error" in result:
+        pytest.fail(f"{logical_id} failed in its probe:\n{result['error']}", pytrace=False)
+    return result
+
+
+def _body(response: dict) -> dict:
+    return json.loads(response["body"])
+
+
+def _webhook_answers_meta(result):
+    enqueued = 0
+    for played in result["played"]:
+        request, response = played["request"], played["response"]
+        assert response["statusCode"] == 200, played
+        if request["requestContext"]["http"]["method"] == "GET":
+            assert response["body"] == request["queryStringParameters"]["hub.challenge"]
+        else:
+            enqueued += _body(response)["received"]
+    assert enqueued >= 1 and result["left_behind"]["queued"] == enqueued
+
+
+def _writer_records_every_message(result):
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played["event"]
+    assert result["left_behind"]["tickets"] >= 1
+
+
+def _api_serves_its_routes(result):
+    # The table is empty: listings answer with no tickets, and a ticket route answers "no such ticket"
+    # (so the template's path parameter reaches the code's route, rather than "no route").
+    for played in result["played"]:
+        response, route = played["response"], played["request"]["routeKey"]
+        if route == "GET /tickets":
+            assert response["statusCode"] == 200 and _body(response) == {"tickets": [], "next_cursor": None}, played
+        else:
+            assert response["statusCode"] == 404 and _body(response)["error"] == "not_found", played
+            assert "does not exist" in _body(response)["message"]
+
+
+EXPECTED_OUTCOMES = {
+    "WhatsAppWebhookFunction": _webhook_answers_meta,
+    "TicketWriterFunction": _writer_records_every_message,
+    "TicketsApiFunction": _api_serves_its_routes,
+}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_function_works_with_only_the_environment_the_template_gives_it(probes, logical_id):
+    result = _probe_result(probes, logical_id)
+    assert logical_id in EXPECTED_OUTCOMES, f"say what {logical_id} must do with its sample events"
+    EXPECTED_OUTCOMES[logical_id](result)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_every_aws_call_the_function_makes_is_allowed_by_its_role(probes, logical_id):
+    result = _probe_result(probes, logical_id)
+    assert result["calls"], f"{logical_id} made no AWS call in its probe: the recording is broken"
+    statements = [Statement(s["effect"], tuple(s["actions"]), tuple(s["resources"])) for s in result["statements"]]
+    denied = [call for call in result["calls"] if not allows(statements, call["action"], call["resource"])]
+    assert not denied, f"{logical_id}'s role does not allow: {denied}"
+
+
+# -- the table permissions every store method needs, from the store's source ----------------------
+
+def _store_methods() -> dict[str, ast.FunctionDef]:
+    store_class = next(
+        node for node in _parse(STORE_MODULE).body if isinstance(node, ast.ClassDef) and node.name == STORE_CLASS
+    )
+    return {node.name: node for node in store_class.body if isinstance(node, ast.FunctionDef)}
+
+
+def _dynamodb_requests_of(method_names: set[str], table_arn: str, index_names: list[str]) -> set[tuple[str, str]]:
+    """(IAM action, resource) pairs the given TicketStore methods need: their `self._db.<operation>(` calls,
+    following `self.<helper>(` calls, with transaction item kinds and index use read from the same code."""
+    methods = _store_methods()
+    operations, transaction_kinds, uses_index = set(), set(), False
+    seen, pending = set(), list(method_names)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(methods[name]):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id == "self" and node.func.attr in methods:
+                    pending.append(node.func.attr)
+                elif (
+                    isinstance(receiver, ast.Attribute)
+                    and receiver.attr == STORE_CLIENT_ATTRIBUTE
+                    and isinstance(receiver.value, ast.Name)
+                    and receiver.value.id == "self"
+                ):
+                    operations.add(node.func.attr)
+            elif isinstance(node, ast.Dict):
+                transaction_kinds |= {k.value for k in node.keys if isinstance(k, ast.Constant)} & {"Put", "Update", "Delete", "ConditionCheck"}
+            elif _constant_str(node) == "IndexName":
+                uses_index = True
+
+    api_names = {xform_name(name): name for name in get_session().get_service_model("dynamodb").operation_names}
+    table_name = "tickets"
+
+    def arn_of(service: str, name: str) -> str:
+        return table_arn
+
+    requests = set()
+    for operation in operations:
+        api_name = api_names[operation]
+        if api_name == "TransactWriteItems":
+            params = {"TransactItems": [{kind: {"TableName": table_name}} for kind in sorted(transaction_kinds)]}
+        elif api_name.startswith("Batch"):
+            params = {"RequestItems": {table_name: {}}}
+        else:
+            params = {"TableName": table_name}
+        requests |= set(iam_requests("dynamodb", api_name, params, arn_of))
+        if api_name == "Query" and uses_index:
+            requests |= {("dynamodb:Query", f"{table_arn}/index/{index}") for index in index_names}
+    return requests
+
+
+def _store_methods_called_by(spec: FunctionSpec) -> set[str]:
+    """Public TicketStore methods called from the handler's module and the switchboard modules it
+    imports, transitively (the store package itself excluded)."""
+    public = {name for name in _store_methods() if not name.startswith("_")}
+    called, seen = set(), set()
+    pending = [_handler_path(spec)]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = _parse(path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in public:
+                called.add(node.func.attr)
+        for module in _imported_modules(tree):
+            source = _module_path(module)
+            if source and not module.startswith("switchboard.store") and source != RUNTIME_MODULE:
+                pending.append(source)
+    return called
+
+
+def _table(template) -> tuple[str, dict]:
+    tables = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert len(tables) == 1, "the store serves one table"
+    return next(iter(tables.items()))
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_role_allows_every_table_operation_the_store_methods_it_calls_make(template, translated, provisioned_stack, function_specs, logical_id):
+    # Given the store methods this function's code calls, and the table requests those make
+    spec = function_specs[logical_id]
+    table_id, table = _table(template)
+    indexes = [index["IndexName"] for index in table["Properties"].get("GlobalSecondaryIndexes", [])]
+    needed = _dynamodb_requests_of(_store_methods_called_by(spec), provisioned_stack.attribute(table_id, "Arn"), indexes)
+    # Then the function's role, as deployed, allows each of them
+    statements = resolved_statements(translated, logical_id, provisioned_stack.resolver)
+    denied = sorted(request for request in needed if not allows(statements, *request))
+    assert not denied, f"{logical_id} calls the store in ways its role does not allow: {denied}"
+    if not needed:
+        granted = [action for s in statements for action in s.actions if action.lower().startswith("dynamodb:")]
+        assert not granted, f"{logical_id} never touches the table but is granted {granted}"
+
+
+def test_store_scan_finds_the_read_and_write_paths(function_specs, provisioned_stack, template):
+    # Guards the scan itself: the writer transacts and the API queries the indexes.
+    table_id, _ = _table(template)
+    arn = provisioned_stack.attribute(table_id, "Arn")
+    writer = _dynamodb_requests_of(_store_methods_called_by(function_specs["TicketWriterFunction"]), arn, ["ByCreated"])
+    api = _dynamodb_requests_of(_store_methods_called_by(function_specs["TicketsApiFunction"]), arn, ["ByCreated"])
+    assert {("dynamodb:PutItem", arn), ("dynamodb:UpdateItem", arn), ("dynamodb:BatchGetItem", arn)} <= writer
+    assert {("dynamodb:Query", arn), ("dynamodb:Query", f"{arn}/index/ByCreated")} <= api
+    assert not any(action in {"dynamodb:PutItem", "dynamodb:UpdateItem"} for action, _ in api)

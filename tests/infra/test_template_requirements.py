@@ -1,0 +1,197 @@
+"""The properties the deployed stack must have: runtime, queueing and dead-lettering, alarms, table
+durability, route authorization, and secrets kept out of the template. Checked on the template as SAM
+translates it where SAM fills things in (Globals, HttpApi routes), on the template as written elsewhere."""
+
+from __future__ import annotations
+
+import re
+
+from infra.template import ROOT, local_secret_parameters, resources_of_type
+
+DATA_MODEL_DOC = ROOT / "docs" / "data-model.md"
+STORE_MODULE = ROOT / "layers" / "switchboard" / "switchboard" / "store" / "tickets_table.py"
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+DEAD_LETTER_AFTER_RECEIVES = 5
+# Lambda's guidance for SQS event sources: queue visibility timeout at least six times the function timeout.
+VISIBILITY_TO_TIMEOUT_RATIO = 6
+
+
+def _properties(template: dict, logical_id: str) -> dict:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def _writer_queue(function_specs) -> tuple[str, str]:
+    """(function, queue) for the one SQS event source in the template: the inbound queue and its consumer."""
+    sources = [(spec.logical_id, source.queue_logical_id) for spec in function_specs.values() for source in spec.queue_sources]
+    assert len(sources) == 1, sources
+    return sources[0]
+
+
+def _dead_letter_queue(template: dict, queue_id: str) -> str:
+    target = _properties(template, queue_id)["RedrivePolicy"]["deadLetterTargetArn"]
+    assert target["Fn::GetAtt"][1] == "Arn", target
+    return target["Fn::GetAtt"][0]
+
+
+def _openapi_routes(translated: dict) -> dict[str, dict]:
+    """'GET /tickets' -> its OpenAPI operation, from the HttpApi SAM generates."""
+    (api,) = resources_of_type(translated, "AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    return {f"{method.upper()} {path}": operation for path, methods in paths.items() for method, operation in methods.items()}
+
+
+def _jwt_authorizers(translated: dict) -> dict[str, dict]:
+    (api,) = resources_of_type(translated, "AWS::ApiGatewayV2::Api").values()
+    schemes = api["Properties"]["Body"]["components"]["securitySchemes"]
+    return {
+        name: scheme["x-amazon-apigateway-authorizer"]
+        for name, scheme in schemes.items()
+        if scheme.get("x-amazon-apigateway-authorizer", {}).get("type") == "jwt"
+    }
+
+
+def test_every_function_runs_python313_on_arm64(translated):
+    lambdas = resources_of_type(translated, "AWS::Lambda::Function")
+    assert lambdas
+    for logical_id, body in lambdas.items():
+        assert body["Properties"]["Runtime"] == RUNTIME, logical_id
+        assert body["Properties"]["Architectures"] == [ARCHITECTURE], logical_id
+
+
+def test_shared_layer_is_built_for_the_same_runtime_and_architecture(template):
+    layers = resources_of_type(template, "AWS::Serverless::LayerVersion")
+    assert layers
+    for logical_id, body in layers.items():
+        assert RUNTIME in body["Properties"]["CompatibleRuntimes"], logical_id
+        assert ARCHITECTURE in body["Properties"]["CompatibleArchitectures"], logical_id
+        assert body["Metadata"] == {"BuildMethod": RUNTIME, "BuildArchitecture": ARCHITECTURE}, logical_id
+
+
+def test_inbound_queue_is_fifo_and_deduplicates_by_explicit_id(template, function_specs):
+    # The webhook sets MessageDeduplicationId = channel + provider message id; content-based
+    # deduplication would instead drop two different messages that happen to have the same body.
+    _, queue_id = _writer_queue(function_specs)
+    queue = _properties(template, queue_id)
+    assert queue["FifoQueue"] is True
+    assert queue["ContentBasedDeduplication"] is False
+
+
+def test_inbound_queue_dead_letters_after_five_receives(template, function_specs):
+    _, queue_id = _writer_queue(function_specs)
+    assert _properties(template, queue_id)["RedrivePolicy"]["maxReceiveCount"] == DEAD_LETTER_AFTER_RECEIVES
+    dead_letter = _properties(template, _dead_letter_queue(template, queue_id))
+    # A FIFO queue's dead-letter queue must be FIFO too; keep messages long enough to investigate.
+    assert dead_letter["FifoQueue"] is True
+    assert dead_letter["MessageRetentionPeriod"] >= _properties(template, queue_id)["MessageRetentionPeriod"]
+
+
+def test_inbound_queue_visibility_outlasts_the_writer(template, function_specs):
+    writer_id, queue_id = _writer_queue(function_specs)
+    visibility = _properties(template, queue_id)["VisibilityTimeout"]
+    assert visibility >= VISIBILITY_TO_TIMEOUT_RATIO * function_specs[writer_id].timeout
+
+
+def test_queue_consumers_report_partial_batch_failures(function_specs):
+    sources = [source for spec in function_specs.values() for source in spec.queue_sources]
+    assert sources and all(source.report_batch_item_failures for source in sources)
+
+
+def test_an_alarm_fires_as_soon_as_the_dead_letter_queue_holds_a_message(template, function_specs):
+    _, queue_id = _writer_queue(function_specs)
+    dead_letter_id = _dead_letter_queue(template, queue_id)
+    alarms = [
+        body["Properties"]
+        for body in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}} in body["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1, f"expected one alarm on {dead_letter_id}"
+    alarm = alarms[0]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["EvaluationPeriods"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    (action,) = alarm["AlarmActions"]
+    assert template["Resources"][action["Ref"]]["Type"] == "AWS::SNS::Topic"
+
+
+def test_ticket_table_is_on_demand_recoverable_encrypted_and_expiring(template):
+    (table,) = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"]["Enabled"] is True and props["TimeToLiveSpecification"]["AttributeName"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_every_index_is_documented_in_the_data_model(template):
+    doc = DATA_MODEL_DOC.read_text()
+    (table,) = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    indexes = table["Properties"]["GlobalSecondaryIndexes"]
+    assert indexes
+    for index in indexes:
+        assert index["IndexName"] in doc, f"{index['IndexName']} is not in {DATA_MODEL_DOC.name}"
+        for key in index["KeySchema"]:
+            assert key["AttributeName"] in doc, f"{index['IndexName']} key {key['AttributeName']} is not documented"
+
+
+def test_every_item_type_of_the_store_is_documented_in_the_data_model():
+    # The key-schema table at the top of the store module is the source; docs/data-model.md mirrors it.
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in STORE_MODULE.read_text().splitlines()
+        if line.startswith("|") and not line.startswith("|-")
+    ]
+    documented = [(item, pk, sk) for item, pk, sk, *_ in rows[1:] if item]
+    assert rows and rows[0][:3] == ["item", "pk", "sk"], "could not read the key-schema table of the store module"
+    doc = DATA_MODEL_DOC.read_text()
+    for item, pk, sk in documented:
+        assert pk in doc and sk in doc, f"{item} ({pk} / {sk}) is not in {DATA_MODEL_DOC.name}"
+
+
+def test_ticket_routes_require_a_jwt_and_webhook_routes_are_public(translated, function_specs):
+    routes = _openapi_routes(translated)
+    authorizers = _jwt_authorizers(translated)
+    assert set(authorizers) == {"AgentJwt"}
+    declared = {f"{route.method} {route.path}": route for spec in function_specs.values() for route in spec.routes}
+    assert set(routes) == set(declared)
+    for route_key, operation in routes.items():
+        schemes = {name for requirement in operation["security"] for name in requirement}
+        if route_key.split(" ", 1)[1].startswith("/webhooks/"):
+            # Providers cannot present our tokens; their requests are authenticated by signature instead.
+            assert schemes == {"NONE"}, route_key
+        else:
+            assert schemes == {"AgentJwt"}, route_key
+    assert {"GET /tickets", "GET /tickets/{ticket_id}"} <= set(routes)
+
+
+def test_jwt_authorizer_checks_issuer_and_audience_from_parameters(translated):
+    authorizer = _jwt_authorizers(translated)["AgentJwt"]
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    assert authorizer["jwtConfiguration"] == {"issuer": {"Ref": "JwtIssuer"}, "audience": {"Ref": "JwtAudience"}}
+
+
+def test_new_routes_are_protected_by_default(template):
+    (api,) = resources_of_type(template, "AWS::Serverless::HttpApi").values()
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AgentJwt"
+
+
+def test_channel_secrets_come_from_secrets_named_by_parameters(template, function_specs):
+    secret_parameters = local_secret_parameters(template)
+    assert "WhatsAppSecretArn" in secret_parameters
+    for parameter in secret_parameters:
+        declared = template["Parameters"][parameter]
+        assert declared["Type"] == "String" and "Default" not in declared, parameter
+        readers = [spec for spec in function_specs.values() if {"Ref": parameter} in spec.environment.values()]
+        assert readers, f"no function is given {parameter}"
+        for spec in readers:
+            policies = _properties(template, spec.logical_id)["Policies"]
+            assert {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": parameter}}} in policies
+
+
+def test_no_secret_value_is_written_into_the_template(template):
+    text = (ROOT / "template.yaml").read_text()
+    for spec in local_secret_parameters(template).values():
+        for key in spec["keys"]:
+            # Keys may be named (metadata, descriptions); they must never be assigned a value.
+            assert not re.search(rf"\b{key}\s*[:=]\s*\S", text, re.IGNORECASE), key
