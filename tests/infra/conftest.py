@@ -10,9 +10,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from deployed_stack import translate
 from moto import mock_aws
 
-from deployed_stack import translate
 from infra.provision import REGION, Stack, provision
 from infra.template import ROOT, FunctionSpec, functions, load_template
 

@@ -16,7 +16,12 @@ from typing import Any
 from infra.template import Resolver, load_template
 
 _LOCAL_CODE = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
-_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 # IAM authorizes a few API operations under another operation's action.
 _AUTHORIZED_AS = {("sqs", "SendMessageBatch"): "SendMessage", ("sqs", "DeleteMessageBatch"): "DeleteMessage"}
 
@@ -94,7 +99,7 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], arn_of) -
         if operation in ("TransactWriteItems", "TransactGetItems"):
             requests = []
             for item in params["TransactItems"]:
-                (kind, body), = item.items()
+                ((kind, body),) = item.items()
                 action = "GetItem" if kind == "Get" else _TRANSACT_ACTIONS[kind]
                 requests.append((f"dynamodb:{action}", arn_of("dynamodb", body["TableName"])))
             return requests

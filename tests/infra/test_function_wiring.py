@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from botocore import xform_name
 from botocore.session import get_session
-
 from deployed_stack import Statement, allows, iam_requests, resolved_statements
+
 from infra.functions import LAYER_DIR, load_function
 from infra.template import ROOT, FunctionSpec, functions, load_template
 
@@ -57,7 +57,12 @@ def _constant_str(node: ast.AST | None) -> str | None:
 
 
 def _is_os_environ(node: ast.AST) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def _literal_environment_reads(tree: ast.Module) -> set[str]:
@@ -183,7 +188,9 @@ def test_function_environment_holds_the_settings_its_handler_reads(function_spec
     classes = _settings_classes_reached(_runtime_attributes_used(spec))
     assert classes, f"{logical_id} reads no settings class through switchboard.runtime: the scan is broken"
     missing = _settings_environment(classes) - set(spec.environment)
-    assert not missing, f"{logical_id} reads {sorted(missing)} ({', '.join(sorted(classes))}) but template.yaml does not set it"
+    assert not missing, (
+        f"{logical_id} reads {sorted(missing)} ({', '.join(sorted(classes))}) but template.yaml does not set it"
+    )
 
 
 def test_powertools_is_configured_for_every_function(function_specs):
@@ -196,6 +203,7 @@ def test_powertools_is_configured_for_every_function(function_specs):
 
 
 # -- run in a fresh interpreter with only the template's environment (function_probe.py) ----------
+
 
 def _probe_result(probes, logical_id: str) -> dict:
     result = probes[logical_id]
@@ -263,6 +271,7 @@ def test_every_aws_call_the_function_makes_is_allowed_by_its_role(probes, logica
 
 # -- the table permissions every store method needs, from the store's source ----------------------
 
+
 def _store_methods() -> dict[str, ast.FunctionDef]:
     store_class = next(
         node for node in _parse(STORE_MODULE).body if isinstance(node, ast.ClassDef) and node.name == STORE_CLASS
@@ -294,7 +303,12 @@ def _dynamodb_requests_of(method_names: set[str], table_arn: str, index_names: l
                 ):
                     operations.add(node.func.attr)
             elif isinstance(node, ast.Dict):
-                transaction_kinds |= {k.value for k in node.keys if isinstance(k, ast.Constant)} & {"Put", "Update", "Delete", "ConditionCheck"}
+                transaction_kinds |= {k.value for k in node.keys if isinstance(k, ast.Constant)} & {
+                    "Put",
+                    "Update",
+                    "Delete",
+                    "ConditionCheck",
+                }
             elif _constant_str(node) == "IndexName":
                 uses_index = True
 
@@ -348,12 +362,16 @@ def _table(template) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize("logical_id", FUNCTION_IDS)
-def test_role_allows_every_table_operation_the_store_methods_it_calls_make(template, translated, provisioned_stack, function_specs, logical_id):
+def test_role_allows_every_table_operation_the_store_methods_it_calls_make(
+    template, translated, provisioned_stack, function_specs, logical_id
+):
     # Given the store methods this function's code calls, and the table requests those make
     spec = function_specs[logical_id]
     table_id, table = _table(template)
     indexes = [index["IndexName"] for index in table["Properties"].get("GlobalSecondaryIndexes", [])]
-    needed = _dynamodb_requests_of(_store_methods_called_by(spec), provisioned_stack.attribute(table_id, "Arn"), indexes)
+    needed = _dynamodb_requests_of(
+        _store_methods_called_by(spec), provisioned_stack.attribute(table_id, "Arn"), indexes
+    )
     # Then the function's role, as deployed, allows each of them
     statements = resolved_statements(translated, logical_id, provisioned_stack.resolver)
     denied = sorted(request for request in needed if not allows(statements, *request))

@@ -37,7 +37,16 @@ def build(sam, cli_environment, tmp_path_factory):
     """`sam build` into a scratch folder with the same settings as `make build` (samconfig's cached/parallel)."""
     scratch = tmp_path_factory.mktemp("sam-build")
     result = subprocess.run(
-        [sam, "build", "--build-dir", str(scratch / "build"), "--cache-dir", str(scratch / "cache"), "--template", "template.yaml"],
+        [
+            sam,
+            "build",
+            "--build-dir",
+            str(scratch / "build"),
+            "--cache-dir",
+            str(scratch / "cache"),
+            "--template",
+            "template.yaml",
+        ],
         cwd=ROOT,
         env=cli_environment,
         capture_output=True,

@@ -23,7 +23,9 @@ def _properties(template: dict, logical_id: str) -> dict:
 
 def _writer_queue(function_specs) -> tuple[str, str]:
     """(function, queue) for the one SQS event source in the template: the inbound queue and its consumer."""
-    sources = [(spec.logical_id, source.queue_logical_id) for spec in function_specs.values() for source in spec.queue_sources]
+    sources = [
+        (spec.logical_id, source.queue_logical_id) for spec in function_specs.values() for source in spec.queue_sources
+    ]
     assert len(sources) == 1, sources
     return sources[0]
 
@@ -38,7 +40,11 @@ def _openapi_routes(translated: dict) -> dict[str, dict]:
     """'GET /tickets' -> its OpenAPI operation, from the HttpApi SAM generates."""
     (api,) = resources_of_type(translated, "AWS::ApiGatewayV2::Api").values()
     paths = api["Properties"]["Body"]["paths"]
-    return {f"{method.upper()} {path}": operation for path, methods in paths.items() for method, operation in methods.items()}
+    return {
+        f"{method.upper()} {path}": operation
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+    }
 
 
 def _jwt_authorizers(translated: dict) -> dict[str, dict]:
@@ -103,7 +109,8 @@ def test_an_alarm_fires_as_soon_as_the_dead_letter_queue_holds_a_message(templat
     alarms = [
         body["Properties"]
         for body in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}} in body["Properties"]["Dimensions"]
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}}
+        in body["Properties"]["Dimensions"]
     ]
     assert len(alarms) == 1, f"expected one alarm on {dead_letter_id}"
     alarm = alarms[0]
