@@ -1,0 +1,111 @@
+"""Runs every benchmark and prints one compact report."""
+
+from __future__ import annotations
+
+import platform
+import time
+from importlib.metadata import version
+
+import boto3
+from moto import mock_aws
+
+from bench import cold_start, dynamodb_cost, webhook_cpu, writer_throughput
+from bench.workload import WHATSAPP
+from infra import moto_atomic
+from infra.provision import REGION, provision
+
+UNITS_METHOD = """\
+   Units are computed, not reported (moto returns no ConsumedCapacity), with DynamoDB's sizing rules:
+   item size = attribute name + value bytes; a table write costs ceil(max(size before, after) / 1 KB),
+   x2 inside a transaction; each index entry put, updated or deleted ceil(entry size / 1 KB); a strongly
+   consistent read ceil(size / 4 KB), 1 for a missing item. A cancelled transaction shows no units.
+   On-demand bills these numbers as request units."""
+
+MOTO_TRANSACTIONS = """\
+   moto deep-copies the table once per transaction item (to roll back), so its transactions slow down
+   as the table grows; the ratio says more about moto than about DynamoDB."""
+
+
+def _stack(session, name: str):
+    # The channel's sample secrets, which the driver signs deliveries with.
+    return provision(session, prefix=f"bench-{name}", seed={WHATSAPP.name: dict(WHATSAPP.secrets)})
+
+
+def _ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x"
+
+
+def _report_dynamodb(costs: list[dynamodb_cost.CostRow]) -> None:
+    print("\n1. DynamoDB per inbound message (writer handler; requests counted by a botocore before-call hook)")
+    print(f"   {'case':<32} {'requests':>8} {'items written':>14} {'WCU table':>10} {'WCU GSI':>8} {'RCU':>4}  calls")
+    for row in costs:
+        cost = row.cost
+        note = f"  ({', '.join(cost.failed)}: already stored)" if cost.failed else ""
+        print(
+            f"   {row.case:<32} {cost.requests:>8} {cost.items_written:>14} {cost.table_write_units:>10}"
+            f" {cost.index_write_units:>8} {cost.read_units:>4}  {', '.join(cost.operations)}{note}"
+        )
+    print(UNITS_METHOD)
+
+
+def _report_webhook(cpu: webhook_cpu.WebhookCpu) -> None:
+    print(f"\n2. Webhook CPU per request ({cpu.requests:,} requests, {cpu.body_bytes}-byte signed text delivery)")
+    print(f"   {'time.process_time_ns per call':<46} {'p50 us':>8} {'p99 us':>8}  {'p50 ratio':>9}  {'p99 ratio':>9}")
+    rows = (
+        ("handler as deployed (Powertools, no-op queue)", cpu.handler),
+        ("logic only: verify + parse + enqueue call", cpu.logic),
+        ("baseline: hmac sha256 hexdigest + json.loads", cpu.baseline),
+    )
+    for label, figures in rows:
+        print(
+            f"   {label:<46} {figures.p50_us:>8.1f} {figures.p99_us:>8.1f}"
+            f"  {_ratio(figures.p50_us, cpu.baseline.p50_us):>9}  {_ratio(figures.p99_us, cpu.baseline.p99_us):>9}"
+        )
+
+
+def _report_imports(imports: list[cold_start.ImportTime]) -> None:
+    baseline_ms = next(entry.median_ms for entry in imports if entry.target == cold_start.BASELINE)
+    print(f"\n3. Cold import in a fresh interpreter (median of {cold_start.ROUNDS}, bytecode cached)")
+    print(f"   {'target':<32} {'ms':>8}  {'vs ' + cold_start.BASELINE:>22}")
+    for entry in imports:
+        print(f"   {entry.target:<32} {entry.median_ms:>8.1f}  {_ratio(entry.median_ms, baseline_ms):>22}")
+
+
+def _report_throughput(throughput: writer_throughput.Throughput) -> None:
+    print(
+        f"\n4. Writer throughput on moto in-process ({throughput.messages} messages from {throughput.customers}"
+        f" customers, SQS batches of {writer_throughput.SQS_BATCH_SIZE}, interleaved with the baseline)"
+    )
+    print(f"   {'writer handler':<32} {throughput.writer_per_second:>8.0f} messages/s")
+    print(f"   {'bare put_item loop, same items':<32} {throughput.put_item_per_second:>8.0f} items/s")
+    print(f"   {'writer / put_item':<32} {_ratio(throughput.writer_per_second, throughput.put_item_per_second):>8}")
+    share = throughput.writer_seconds_in_dynamodb / throughput.writer_seconds
+    outside_ms = (throughput.writer_seconds - throughput.writer_seconds_in_dynamodb) / throughput.messages * 1000
+    print(f"   writer time inside DynamoDB calls (botocore + moto): {share:.0%}; outside: {outside_ms:.2f} ms/message")
+    print(MOTO_TRANSACTIONS)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    with mock_aws():
+        moto_atomic.install()
+        session = boto3.Session(region_name=REGION)
+        costs = dynamodb_cost.measure(_stack(session, "cost"))
+        cpu = webhook_cpu.measure(_stack(session, "webhook"))
+        throughput = writer_throughput.measure(_stack(session, "throughput"))
+        imports = cold_start.measure(_stack(session, "imports"))
+
+    print(
+        f"Switchboard bench: Python {platform.python_version()} on {platform.machine()},"
+        f" moto {version('moto')} in-process, boto3 {version('boto3')}."
+        " Every figure is measured next to its baseline in this run."
+    )
+    _report_dynamodb(costs)
+    _report_webhook(cpu)
+    _report_imports(imports)
+    _report_throughput(throughput)
+    print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
