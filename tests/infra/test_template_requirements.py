@@ -75,8 +75,8 @@ def test_shared_layer_is_built_for_the_same_runtime_and_architecture(template):
 
 
 def test_inbound_queue_is_fifo_and_deduplicates_by_explicit_id(template, function_specs):
-    # The webhook sets MessageDeduplicationId = channel + provider message id; content-based
-    # deduplication would instead drop two different messages that happen to have the same body.
+    # The webhook sets MessageDeduplicationId from channel + provider message id. Content-based
+    # deduplication would miss redeliveries: each is normalized again with a new received_at.
     _, queue_id = _writer_queue(function_specs)
     queue = _properties(template, queue_id)
     assert queue["FifoQueue"] is True
