@@ -19,11 +19,13 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 from infra.functions import LambdaContext, load_function
 from infra.provision import REGION, Stack, provision
 from infra.template import FunctionSpec, HttpRoute, functions, resources_of_type
 from switchboard import runtime
+from switchboard.models import Contact
 from switchboard.store.tickets_table import TicketStore
 from tests.support.drivers import SIGNED, ChannelDriver
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
@@ -39,18 +41,31 @@ class QueuedMessage:
 
 @dataclass
 class DrainReport:
-    """What the poller did: writer invocations, records handed over, and records the writer gave back."""
+    """What the poller did: writer invocations, records handed over, records the writer gave back
+    (reported in batchItemFailures, or all of a batch whose invocation raised), and what it raised."""
 
     batches: int = 0
     records: int = 0
     failed_records: int = 0
+    invocation_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, records: int, failed: int) -> None:
+    def add(self, outcome: WriterOutcome) -> None:
         with self._lock:
             self.batches += 1
-            self.records += records
-            self.failed_records += failed
+            self.records += outcome.records
+            self.failed_records += len(outcome.failed)
+            if outcome.error is not None:
+                self.invocation_errors.append(outcome.error)
+
+
+@dataclass(frozen=True)
+class WriterOutcome:
+    """One writer invocation as Lambda's SQS event source sees it."""
+
+    records: int
+    failed: frozenset[str]
+    error: str | None = None
 
 
 class RequestCounter:
@@ -230,17 +245,26 @@ class LocalStack:
                 )
                 for message in messages
             ]
-            response = self.invoke(self.writer, sqs_event(records))
-            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
-            report.add(len(messages), len(failed))
+            outcome = self.write(sqs_event(records))
+            report.add(outcome)
             for message in messages:
                 first_receive = message["Attributes"]["ApproximateReceiveCount"] == "1"
-                if message["MessageId"] in failed or (at_least_once and first_receive):
+                if message["MessageId"] in outcome.failed or (at_least_once and first_receive):
                     self.sqs.change_message_visibility(
                         QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                     )
                 else:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def write(self, event: dict[str, Any]) -> WriterOutcome:
+        """Invokes the writer with an SQS event. Records it reports in batchItemFailures go back to the
+        queue; if the invocation raises (Powertools does when every record failed), they all do."""
+        message_ids = [record["messageId"] for record in event["Records"]]
+        try:
+            response = self.invoke(self.writer, event)
+        except Exception as error:  # noqa: BLE001 (Lambda turns any function error into a retry)
+            return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
+        return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
 
     def _receive(self, count: int, queue_url: str | None = None) -> list[dict[str, Any]]:
         return self.sqs.receive_message(
@@ -277,6 +301,29 @@ class LocalStack:
             )
             assert not response.get("Failed"), response["Failed"]
 
+    def writer_event(self, messages: Sequence[QueuedMessage], *, receive_count: int = 1) -> dict[str, Any]:
+        """The SQS event Lambda would hand the writer for these messages (for invoking writers directly)."""
+        return sqs_event(
+            [
+                sqs_record(
+                    message_id=str(uuid.uuid4()),
+                    receipt_handle=uuid.uuid4().hex,
+                    body=message.body,
+                    attributes={
+                        "ApproximateReceiveCount": str(receive_count),
+                        "SentTimestamp": "1749416384000",
+                        "SequenceNumber": f"{18876000000000000000 + position:020d}",
+                        "MessageGroupId": message.group_id,
+                        "SenderId": "AROAZ2RJ4EXAMPLE5N7QK:webhook",
+                        "MessageDeduplicationId": message.deduplication_id,
+                        "ApproximateFirstReceiveTimestamp": "1749416384040",
+                    },
+                    queue_arn=self.queue_arn,
+                )
+                for position, message in enumerate(messages)
+            ]
+        )
+
     def queued_count(self) -> int:
         return self._message_count(self.queue_url)
 
@@ -301,6 +348,14 @@ class LocalStack:
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True):
             items.extend(page["Items"])
         return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+    def contacts(self) -> list[Contact]:
+        """Every contact in the table (the key schema is in switchboard/store/tickets_table.py)."""
+        return [
+            Contact.model_validate(TypeDeserializer().deserialize({"M": {k: v for k, v in item.items() if k not in ("pk", "sk")}}))
+            for item in self.table_items()
+            if item["sk"]["S"] == "CONTACT"
+        ]
 
     def empty_table(self) -> None:
         for item in self.table_items():
@@ -344,8 +399,8 @@ class LocalStack:
         finally:
             events.unregister(f"before-send.{service}", counter)
 
-    def wrap_runtime_client(self, service: str, wrap: Callable[[Any], Any]) -> None:
-        """From now on the functions' `service` client is `wrap(real client)` (for fault injection)."""
+    def wrap_runtime_client(self, service: str, wrap: Callable[[Any], Any]) -> Any:
+        """From now on the functions' `service` client is `wrap(real client)`, which is returned."""
         real_client = runtime._client
 
         @functools.cache
@@ -354,6 +409,7 @@ class LocalStack:
 
         self._monkeypatch.setattr(runtime, "_client", client)
         runtime.reset()
+        return runtime._client(service)
 
 
 class ChannelHarness:

@@ -80,10 +80,6 @@ class ChannelDriver(ABC):
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
         """Bodies with the provider's envelope but broken where the adapter relies on them: always refused."""
 
-    @abstractmethod
-    def well_formed_text(self) -> st.SearchStrategy[tuple[bytes, str]]:
-        """Valid text-message bodies carrying arbitrary customer text, with that text."""
-
 
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -163,14 +163,6 @@ class WhatsAppDriver(ChannelDriver):
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
         return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).flatmap(
             lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
-        )
-
-    def well_formed_text(self) -> st.SearchStrategy[tuple[bytes, str]]:
-        customer = self.customer(7, "Hypothesis")
-        sent_at = datetime.fromtimestamp(1749416383, UTC)
-        # The id follows the text, so a repeated draw is a redelivery of the same message, not a new one.
-        return st.text(max_size=300).map(
-            lambda words: (self.text_message(customer, message_id=wamid(f"generated:{words}"), text=words, sent_at=sent_at), words)
         )
 
 
