@@ -7,11 +7,11 @@ Shape: {"object": "whatsapp_business_account", "entry": [{"id": <WABA id>, "chan
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 
 from switchboard.channels import meta
 from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest
@@ -100,7 +100,9 @@ class WhatsAppAdapter:
 
     def parse(self, body: bytes, received_at: datetime) -> InboundEvents:
         try:
-            webhook = _Webhook.model_validate(json.loads(body))
+            # pydantic's parser, unlike json.loads, refuses "\ud800"-style escapes with no partner: such a
+            # string is not text, and once accepted it could not be serialized onto the queue.
+            webhook = _Webhook.model_validate(from_json(body))
             if webhook.object != "whatsapp_business_account":
                 raise MalformedPayload(f"object is {webhook.object!r}, expected 'whatsapp_business_account'")
             events: list[InboundMessage | DeliveryReceipt] = []
