@@ -193,7 +193,7 @@ class CostRow:
 
 
 def measure(stack) -> list[CostRow]:
-    """Replays three messages of one new customer through the writer handler and meters each."""
+    """Replays three messages of one new customer, then a redelivery, through the writer handler; meters each."""
     spec = function_spec(stack, WRITER)
     table = stack.ref("TicketsTable")
     queue_arn = stack.attribute("InboundQueue", "Arn")
