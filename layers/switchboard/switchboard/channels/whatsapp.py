@@ -102,7 +102,12 @@ class WhatsAppAdapter:
         try:
             # pydantic's parser, unlike json.loads, refuses "\ud800"-style escapes with no partner: such a
             # string is not text, and once accepted it could not be serialized onto the queue.
-            webhook = _Webhook.model_validate(from_json(body))
+            try:
+                document = from_json(body)
+            except ValueError as exc:
+                # pydantic-core's message names the position, never the content.
+                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+            webhook = _Webhook.model_validate(document)
             if webhook.object != "whatsapp_business_account":
                 raise MalformedPayload(f"object is {webhook.object!r}, expected 'whatsapp_business_account'")
             events: list[InboundMessage | DeliveryReceipt] = []
@@ -114,8 +119,11 @@ class WhatsAppAdapter:
             return events
         except MalformedPayload:
             raise
-        except (ValueError, TypeError, KeyError, OverflowError, RecursionError, ValidationError) as exc:
-            raise MalformedPayload(f"not a WhatsApp Cloud API webhook: {_first_line(exc)}") from exc
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a WhatsApp Cloud API webhook: {_where(exc)}") from exc
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # Never echo the offending value: it is the customer's content.
+            raise MalformedPayload(f"not a WhatsApp Cloud API webhook: unreadable field ({type(exc).__name__})") from exc
 
 
 ADAPTER = WhatsAppAdapter()
@@ -221,5 +229,7 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200]
+def _where(exc: ValidationError) -> str:
+    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(problems)[:300]

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from switchboard import queue
+from switchboard.masking import mask_phone
 from switchboard.models import DeliveryReceipt, Direction, InboundMessage
 from switchboard.observability import logger, metrics
 from switchboard.store.tickets_table import AlreadyStored, TicketStore, WriteConflict
@@ -84,7 +85,11 @@ def record_receipt(receipt: DeliveryReceipt, store: TicketStore) -> Outcome:
 def record_queued_event(body: str, store: TicketStore) -> Outcome:
     event = queue.decode(body)
     outcome = record_receipt(event, store) if isinstance(event, DeliveryReceipt) else record_inbound(event, store)
-    logger.info("inbound event recorded", extra={"channel": event.channel.value, "kind": event.kind, "outcome": outcome.value})
+    customer = mask_phone(event.sender.phone_e164) if isinstance(event, InboundMessage) else ""
+    logger.info(
+        "inbound event recorded",
+        extra={"channel": event.channel.value, "kind": event.kind, "outcome": outcome.value, "customer": customer},
+    )
     metrics.add_metric(name=f"Inbound_{outcome.value}", unit="Count", value=1)
     return outcome
 
