@@ -15,7 +15,7 @@ from switchboard import runtime
 from tests.support import moto_fidelity
 from tests.support.drivers import DRIVERS, ChannelDriver
 from tests.support.drivers.whatsapp import WhatsAppDriver
-from tests.support.stack import ChannelHarness, LocalStack, aws_session
+from tests.support.stack import ChannelHarness, InProcessStack, aws_session
 
 # Lambda sets a function's environment before importing its code, and Powertools reads its settings
 # (metrics namespace, service) at import. This process imports the shared layer once, possibly while
@@ -42,7 +42,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessStack]:
     """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples."""
     moto_atomic.install()
     moto_fidelity.install()
@@ -53,7 +53,7 @@ def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lo
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", aws_session())
         for service in ("dynamodb", "sqs", "secretsmanager"):
             boto3.client(service)
-        yield LocalStack.provision(monkeypatch, DRIVERS)
+        yield InProcessStack.provision(monkeypatch, DRIVERS)
         runtime.reset()
 
 
@@ -63,13 +63,13 @@ def driver(request: pytest.FixtureRequest) -> ChannelDriver:
 
 
 @pytest.fixture
-def channel(stack: LocalStack, driver: ChannelDriver) -> ChannelHarness:
+def channel(stack: InProcessStack, driver: ChannelDriver) -> ChannelHarness:
     """The webhook of each channel in turn: tests using it run once per driver."""
     return stack.channel(driver)
 
 
 @pytest.fixture
-def whatsapp(stack: LocalStack) -> ChannelHarness:
+def whatsapp(stack: InProcessStack) -> ChannelHarness:
     return stack.channel(WhatsAppDriver())
 
 

@@ -11,6 +11,17 @@ SHEENA = "16505551234"
 REPLIED_AT = datetime(2025, 6, 8, 21, 2, tzinfo=UTC)
 
 
+def test_meta_handshake_is_answered_with_the_verify_token_of_the_channel_secret(whatsapp):
+    # Given the channel's secret in Secrets Manager holds the verify token entered in Meta's dashboard
+    token = whatsapp.driver.secrets["verify_token"]
+    # When Meta checks the callback URL, and someone else tries
+    answered = whatsapp.handshake({"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"})
+    refused = whatsapp.handshake({"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1158201444"})
+    # Then only Meta gets its challenge back
+    assert (answered.status, answered.body) == (200, "1158201444")
+    assert (refused.status, refused.json()["error"]) == (403, "forbidden")
+
+
 def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
     # Given Meta's text-message sample
     body = provider_fixture("whatsapp", "text.json")

@@ -3,7 +3,7 @@
 Each function is invoked through its real handler with its own template environment, the way Lambda
 would: HTTP routes are matched against the template's HttpApi events, and the ticket writer is fed
 from the inbound queue by a poller that behaves like Lambda's SQS event source mapping (batches of
-the template's BatchSize, successful records deleted, reported failures left for redelivery).
+the template's BatchSize, successful records deleted, failed ones left for redelivery).
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from infra.provision import REGION, Stack, provision
 from infra.template import FunctionSpec, HttpRoute, functions, resources_of_type
 from switchboard import runtime
 from switchboard.models import Contact
+from switchboard.queue import SQS_BATCH_LIMIT
 from switchboard.store.tickets_table import TicketStore
 from tests.support.drivers import SIGNED, ChannelDriver
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
+
 
 @dataclass(frozen=True)
 class QueuedMessage:
@@ -78,9 +80,6 @@ class RequestCounter:
     def __call__(self, request, event_name: str, **_: Any) -> None:
         with self._lock:
             self.operations.append(event_name.rsplit(".", 1)[-1])
-
-    def __len__(self) -> int:
-        return len(self.operations)
 
 
 class _FunctionEnvironments:
@@ -135,9 +134,8 @@ def _load(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
     return _HANDLERS[key]
 
 
-class LocalStack:
+class InProcessStack:
     def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.stack = stack
         self._monkeypatch = monkeypatch
         self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
         self._environments = _FunctionEnvironments(
@@ -159,7 +157,7 @@ class LocalStack:
         self.table_name = stack.ref(table_id)
 
     @classmethod
-    def provision(cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver]) -> LocalStack:
+    def provision(cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver]) -> InProcessStack:
         seed = {driver.name: dict(driver.secrets) for driver in drivers}
         return cls(provision(aws_session(), seed=seed), monkeypatch)
 
@@ -266,9 +264,9 @@ class LocalStack:
             return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
         return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
 
-    def _receive(self, count: int, queue_url: str | None = None) -> list[dict[str, Any]]:
+    def _receive(self, count: int) -> list[dict[str, Any]]:
         return self.sqs.receive_message(
-            QueueUrl=queue_url or self.queue_url,
+            QueueUrl=self.queue_url,
             MaxNumberOfMessages=count,
             MessageSystemAttributeNames=["All"],
             WaitTimeSeconds=0,
@@ -277,7 +275,7 @@ class LocalStack:
     def take_queued(self) -> list[QueuedMessage]:
         """Removes everything the webhooks enqueued, in queue order, without running the writer."""
         taken: list[QueuedMessage] = []
-        while messages := self._receive(10):
+        while messages := self._receive(SQS_BATCH_LIMIT):
             for message in messages:
                 attributes = message["Attributes"]
                 taken.append(QueuedMessage(message["Body"], attributes["MessageGroupId"], attributes["MessageDeduplicationId"]))
@@ -286,7 +284,7 @@ class LocalStack:
 
     def enqueue(self, messages: Sequence[QueuedMessage]) -> None:
         """Puts taken messages back, as the webhook sent them (same group and deduplication ids)."""
-        for start in range(0, len(messages), 10):
+        for start in range(0, len(messages), SQS_BATCH_LIMIT):
             response = self.sqs.send_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
@@ -296,7 +294,7 @@ class LocalStack:
                         "MessageGroupId": message.group_id,
                         "MessageDeduplicationId": message.deduplication_id,
                     }
-                    for index, message in enumerate(messages[start : start + 10])
+                    for index, message in enumerate(messages[start : start + SQS_BATCH_LIMIT])
                 ],
             )
             assert not response.get("Failed"), response["Failed"]
@@ -415,7 +413,7 @@ class LocalStack:
 class ChannelHarness:
     """One channel's webhook, spoken through its driver."""
 
-    def __init__(self, stack: LocalStack, driver: ChannelDriver) -> None:
+    def __init__(self, stack: InProcessStack, driver: ChannelDriver) -> None:
         self.stack = stack
         self.driver = driver
 

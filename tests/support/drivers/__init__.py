@@ -1,6 +1,6 @@
 """Channel drivers: what a test needs to know to speak one provider's webhook dialect.
 
-The reliability and end-to-end suites are written once against `ChannelDriver` and run for every
+The reliability and property suites are written once against `ChannelDriver` and run for every
 driver in `DRIVERS`; adding a channel means adding a driver, not copying tests.
 """
 
@@ -36,8 +36,6 @@ class Customer:
 class ChannelDriver(ABC):
     channel: Channel
     webhook_path: str
-    # The channel account our adapter reports the messages under (WhatsApp: the business phone number id).
-    account_id: str
     # The channel's secrets as seeded into the stack's secret (template Metadata.Switchboard.LocalSecrets).
     secrets: Mapping[str, str]
     # The header carrying the provider's proof of origin.

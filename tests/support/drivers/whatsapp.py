@@ -119,7 +119,6 @@ def wamid(label: str) -> str:
 class WhatsAppDriver(ChannelDriver):
     channel = Channel.WHATSAPP
     webhook_path = "/webhooks/whatsapp"
-    account_id = PHONE_NUMBER_ID
     secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN}
     signature_header = SIGNATURE_HEADER
 
