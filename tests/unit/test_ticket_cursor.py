@@ -70,7 +70,7 @@ FORGED = {
     "another-partition": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "created_pk": "CONTACTS"}),
     "not-a-ticket": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "sk": "MSG#2025"}),
     "non-ascii": "커서",
-    # About 4 KB: fits in a URL, and nests deeper than Python's JSON parser recurses.
+    # Valid base64 of valid JSON, about as long as a URL allows, but nested rather than keyed.
     "deeply-nested": base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode().rstrip("="),
 }
 
