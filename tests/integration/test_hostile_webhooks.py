@@ -12,7 +12,7 @@ from tests.support.hostile import hostile_bodies
 pytestmark = pytest.mark.slow
 
 # The stack is built once per test and shared by its examples; nothing an example does may change it.
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 NO_SURROGATES = st.characters(exclude_categories=["Cs"])
 
