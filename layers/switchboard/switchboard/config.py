@@ -28,3 +28,30 @@ class WebhookSettings(_Settings):
 
 class WhatsAppWebhookSettings(WebhookSettings):
     secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
+
+
+class MessengerWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="MESSENGER_SECRET_ARN", min_length=1)
+
+
+class InstagramWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="INSTAGRAM_SECRET_ARN", min_length=1)
+
+
+class LineWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
+
+
+class TelegramWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
+
+
+class KakaoWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="KAKAO_SECRET_ARN", min_length=1)
+    ack_text: str = Field(alias="KAKAO_ACK_TEXT", min_length=1, max_length=1000)
+
+
+class TwilioWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
+    # Empty: reconstruct the URL Twilio called from the request itself.
+    public_base_url: str = Field(default="", alias="TWILIO_PUBLIC_BASE_URL")

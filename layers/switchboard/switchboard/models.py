@@ -110,7 +110,8 @@ class Location(_Model):
 
 
 class SenderIdentity(_Model):
-    """Who wrote the message, as the channel knows them."""
+    """The customer of a conversation, as the channel knows them: the author of what they send, and the
+    recipient of echoes of what the business sent them from elsewhere."""
 
     external_id: str = Field(min_length=1, max_length=256)
     display_name: str | None = Field(default=None, max_length=256)
@@ -134,6 +135,12 @@ class InboundMessage(_Model):
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     reply_to_external_id: str | None = None
+    direction: Direction = Field(
+        default=Direction.INBOUND,
+        description="OUTBOUND for echoes of messages the business sent from another tool (Messenger is_echo)",
+    )
+    reply_token: str | None = Field(default=None, description="LINE: lets an agent reply for free until it expires")
+    reply_token_expires_at: datetime | None = None
     provider_timestamp: datetime
     received_at: datetime
 
@@ -174,7 +181,58 @@ class DeliveryReceipt(_Model):
         return f"{self.channel}:{self.external_id}:{self.status}"
 
 
-InboundEvent = Annotated[InboundMessage | DeliveryReceipt, Field(discriminator="kind")]
+class _ConversationEvent(_Model):
+    channel: Channel
+    channel_account_id: str = Field(min_length=1, max_length=256)
+    conversation_id: str = Field(min_length=1, max_length=256)
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:{self.conversation_id}"
+
+
+class MessageEdit(_ConversationEvent):
+    """The customer changed a message they sent (Telegram edited_message): the stored message is updated."""
+
+    kind: Literal["edit"] = "edit"
+    external_id: str = Field(min_length=1, max_length=512)
+    text: str | None = None
+    edited_at: datetime
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.external_id}:edit:{self.edited_at.timestamp():.0f}"
+
+
+class ReadWatermark(_ConversationEvent):
+    """The customer read everything we sent up to a moment (Messenger/Instagram `read.watermark`)."""
+
+    kind: Literal["read"] = "read"
+    read_up_to: datetime
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.conversation_key}:read:{self.read_up_to.timestamp():.3f}"
+
+
+class FollowChange(_ConversationEvent):
+    """The customer followed/added or unfollowed/blocked the business account (LINE follow/unfollow)."""
+
+    kind: Literal["follow"] = "follow"
+    event_id: str = Field(min_length=1, max_length=256)
+    sender: SenderIdentity
+    following: bool
+    occurred_at: datetime
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:follow:{self.event_id}"
+
+
+InboundEvent = Annotated[
+    InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange, Field(discriminator="kind")
+]
+QueuedEvent = InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange
 INBOUND_EVENT = TypeAdapter(InboundEvent)
 
 
@@ -188,11 +246,19 @@ class ChannelIdentity(_Model):
         return f"{self.channel}:{self.channel_account_id}:{self.external_id}"
 
 
+class FollowState(_Model):
+    following: bool
+    changed_at: datetime
+
+
 class Contact(_Model):
     id: str
     display_name: str | None = None
     phone_e164: str | None = None
     identities: tuple[ChannelIdentity, ...]
+    follows: dict[str, FollowState] = Field(
+        default_factory=dict, description="Per channel identity key: whether they follow the business account"
+    )
     created_at: datetime
 
 
@@ -238,5 +304,9 @@ class TicketMessage(_Model):
     reply_to_external_id: str | None = None
     sender_name: str | None = None
     delivery_status: DeliveryStatus | None = None
+    original_text: str | None = Field(default=None, description="The text as first sent, once the author edited it")
+    edited_at: datetime | None = None
+    reply_token: str | None = None
+    reply_token_expires_at: datetime | None = None
     created_at: datetime = Field(description="When the author sent it (provider time)")
     received_at: datetime

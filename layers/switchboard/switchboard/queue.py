@@ -9,19 +9,19 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from switchboard.errors import EnqueueFailed
-from switchboard.models import INBOUND_EVENT, DeliveryReceipt, InboundMessage
+from switchboard.models import INBOUND_EVENT, QueuedEvent
 
 SQS_BATCH_LIMIT = 10
 _GROUP_ID_SAFE = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
 
 
-def message_group_id(event: InboundMessage | DeliveryReceipt) -> str:
+def message_group_id(event: QueuedEvent) -> str:
     """One group per conversation: SQS FIFO keeps one customer's messages in order, others run in parallel."""
     key = event.conversation_key
     return key if _GROUP_ID_SAFE.match(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def deduplication_id(event: InboundMessage | DeliveryReceipt) -> str:
+def deduplication_id(event: QueuedEvent) -> str:
     """Channel + provider id: a redelivery within SQS's 5-minute window is dropped by the queue itself."""
     return hashlib.sha256(event.dedup_key.encode()).hexdigest()
 
@@ -31,7 +31,7 @@ def deduplication_id(event: InboundMessage | DeliveryReceipt) -> str:
 _SQS_REFUSED = re.compile("[\ufffe\uffff]")
 
 
-def encode(event: InboundMessage | DeliveryReceipt) -> str:
+def encode(event: QueuedEvent) -> str:
     return _SQS_REFUSED.sub(lambda found: f"\\u{ord(found.group()):04x}", event.model_dump_json())
 
 
@@ -39,7 +39,7 @@ class UndecodableEvent(ValueError):
     """A queued body that is not an inbound event. Its text is kept out of the error: it may hold a message."""
 
 
-def decode(body: str | bytes) -> InboundMessage | DeliveryReceipt:
+def decode(body: str | bytes) -> QueuedEvent:
     try:
         return INBOUND_EVENT.validate_json(body)
     except ValidationError as exc:
@@ -53,7 +53,7 @@ class InboundQueue:
         self._sqs = sqs_client
         self._url = queue_url
 
-    def send(self, events: Sequence[InboundMessage | DeliveryReceipt]) -> None:
+    def send(self, events: Sequence[QueuedEvent]) -> None:
         """Enqueues every event or raises EnqueueFailed, so the provider redelivers; dedup makes that safe."""
         for start in range(0, len(events), SQS_BATCH_LIMIT):
             chunk = events[start : start + SQS_BATCH_LIMIT]

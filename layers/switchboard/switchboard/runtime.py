@@ -10,7 +10,16 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from switchboard.config import TableSettings, WhatsAppWebhookSettings
+from switchboard.config import (
+    InstagramWebhookSettings,
+    KakaoWebhookSettings,
+    LineWebhookSettings,
+    MessengerWebhookSettings,
+    TableSettings,
+    TelegramWebhookSettings,
+    TwilioWebhookSettings,
+    WhatsAppWebhookSettings,
+)
 
 if TYPE_CHECKING:
     from switchboard.channels.base import ChannelSecrets
@@ -53,6 +62,36 @@ def whatsapp_settings() -> WhatsAppWebhookSettings:
 
 
 @cache
+def messenger_settings() -> MessengerWebhookSettings:
+    return MessengerWebhookSettings.from_env()
+
+
+@cache
+def instagram_settings() -> InstagramWebhookSettings:
+    return InstagramWebhookSettings.from_env()
+
+
+@cache
+def line_settings() -> LineWebhookSettings:
+    return LineWebhookSettings.from_env()
+
+
+@cache
+def telegram_settings() -> TelegramWebhookSettings:
+    return TelegramWebhookSettings.from_env()
+
+
+@cache
+def kakao_settings() -> KakaoWebhookSettings:
+    return KakaoWebhookSettings.from_env()
+
+
+@cache
+def twilio_settings() -> TwilioWebhookSettings:
+    return TwilioWebhookSettings.from_env()
+
+
+@cache
 def inbound_queue(queue_url: str) -> InboundQueue:
     from switchboard.queue import InboundQueue
 
@@ -67,5 +106,17 @@ def ticket_store() -> TicketStore:
 
 
 def reset() -> None:
-    for cached in (_client, _secrets_provider, whatsapp_settings, inbound_queue, ticket_store):
+    for cached in (
+        _client,
+        _secrets_provider,
+        whatsapp_settings,
+        messenger_settings,
+        instagram_settings,
+        line_settings,
+        telegram_settings,
+        kakao_settings,
+        twilio_settings,
+        inbound_queue,
+        ticket_store,
+    ):
         cached.cache_clear()

@@ -34,10 +34,11 @@ def handle_webhook_event(
 
 
 def _receive(request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQueue, secrets: ChannelSecrets) -> dict[str, Any]:
-    adapter.verify(request, secrets)
-    events = adapter.parse(request.body, received_at=utc_now())
+    account_id = adapter.verify(request, secrets)
+    events = adapter.parse(request.body, received_at=utc_now(), account_id=account_id)
     if events:
         queue.send(events)
     logger.info("webhook accepted", extra={"channel": adapter.name, "events": len(events)})
     metrics.add_metric(name="InboundEventsEnqueued", unit="Count", value=len(events))
-    return json_response(200, {"received": len(events)})
+    acknowledge = getattr(adapter, "acknowledge", None)
+    return acknowledge(events) if acknowledge else json_response(200, {"received": len(events)})

@@ -11,7 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from switchboard.errors import MalformedPayload
-from switchboard.models import DeliveryReceipt, InboundMessage
+from switchboard.models import DeliveryReceipt, FollowChange, InboundMessage, MessageEdit, ReadWatermark
 
 ChannelSecrets = Mapping[str, str]
 
@@ -26,6 +26,15 @@ class WebhookRequest(BaseModel):
     headers: dict[str, str]
     query: dict[str, str]
     body: bytes
+    path_params: dict[str, str] = {}
+    raw_query: str = ""
+
+    @property
+    def url(self) -> str:
+        """The URL as the provider called it, from what API Gateway forwards (Twilio signs it)."""
+        scheme = (self.header("x-forwarded-proto") or "https").split(",")[0].strip()
+        host = self.header("host") or ""
+        return f"{scheme}://{host}{self.path}" + (f"?{self.raw_query}" if self.raw_query else "")
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -48,10 +57,33 @@ class WebhookRequest(BaseModel):
             headers={str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()},
             query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
             body=body,
+            path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
+            raw_query=str(event.get("rawQueryString") or ""),
         )
 
 
-InboundEvents = Sequence[InboundMessage | DeliveryReceipt]
+InboundEvents = Sequence[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange]
+
+
+def account_secrets(secrets: ChannelSecrets, account_id: str | None) -> ChannelSecrets:
+    """The credentials of one channel account.
+
+    A channel's secret holds its default account's credentials at the top level and, for teams with
+    several accounts (two LINE channels, two Telegram bots, several pages), one object per account id
+    under "accounts", whose keys override the defaults.
+    """
+    accounts = secrets.get("accounts")
+    defaults = {key: value for key, value in secrets.items() if key != "accounts"}
+    if account_id and isinstance(accounts, Mapping) and isinstance(accounts.get(account_id), Mapping):
+        return {**defaults, **accounts[account_id]}
+    return defaults
+
+
+def every_account(secrets: ChannelSecrets) -> list[tuple[str | None, ChannelSecrets]]:
+    """The default account (id None) and each named account, for proofs that do not name their account."""
+    accounts = secrets.get("accounts")
+    named = [(str(k), account_secrets(secrets, str(k))) for k in accounts] if isinstance(accounts, Mapping) else []
+    return [(None, account_secrets(secrets, None)), *named]
 
 
 class ChannelAdapter(Protocol):
@@ -59,11 +91,17 @@ class ChannelAdapter(Protocol):
 
     name: str
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> None:
-        """Raises InvalidSignature unless the request provably comes from the provider."""
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
+        """Raises InvalidSignature unless the request provably comes from the provider.
 
-    def parse(self, body: bytes, received_at: datetime) -> InboundEvents:
+        Returns the channel account the proof belongs to when the proof itself identifies it (a
+        Telegram bot's secret token), else None (the payload names its account)."""
+
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
         """Raises MalformedPayload when the body is not the provider's documented shape."""
 
-    # Providers with a subscription handshake on GET (Meta's hub.challenge) also implement
-    # answer_handshake(request, secrets) -> str; others answer GET with 405.
+    # Optional:
+    # - answer_handshake(request, secrets) -> str: a subscription check on GET (Meta's hub.challenge);
+    #   without it GET is answered 405.
+    # - acknowledge(events) -> dict: the HTTP response the provider expects once events are queued
+    #   (Kakao's SkillResponse, Twilio's empty TwiML); without it, 200 {"received": n}.

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets
 from switchboard.errors import MalformedPayload
 from switchboard.models import (
     Attachment,
@@ -92,13 +92,14 @@ class _Webhook(_Lenient):
 class WhatsAppAdapter:
     name = Channel.WHATSAPP.value
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> None:
-        meta.verify_signature(request, secrets.get("app_secret", ""))
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
+        meta.verify_signature(request, account_secrets(secrets, None).get("app_secret", ""))
+        return None
 
     def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
         return meta.answer_handshake(request, secrets)
 
-    def parse(self, body: bytes, received_at: datetime) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
         try:
             # pydantic's parser, unlike json.loads, refuses "\ud800"-style escapes with no partner: such a
             # string is not text, and once accepted it could not be serialized onto the queue.

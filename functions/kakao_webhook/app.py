@@ -1,0 +1,21 @@
+"""POST /webhooks/kakao[/{token}]: check the skill token, enqueue, answer Kakao's SkillResponse within its 5 s."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard import runtime
+from switchboard.channels.kakao import KakaoAdapter
+from switchboard.observability import logger, metrics
+from switchboard.webhooks import handle_webhook_event
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    settings = runtime.kakao_settings()
+    return handle_webhook_event(
+        event,
+        adapter=KakaoAdapter(ack_text=settings.ack_text),
+        queue=runtime.inbound_queue(settings.inbound_queue_url),
+        secrets=runtime.secret_source(settings.secret_arn),
+    )
