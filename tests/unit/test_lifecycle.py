@@ -134,7 +134,7 @@ def test_subject_without_text_says_what_was_sent_and_by_whom(kind, name, subject
 def test_customer_message_on_the_timeline():
     message = inbound()
 
-    entry = lifecycle.customer_message("t_1", message)
+    entry = lifecycle.timeline_message("t_1", message)
 
     assert (entry.ticket_id, entry.direction, entry.author_kind, entry.public) == ("t_1", "inbound", "customer", True)
     assert (entry.text, entry.sender_name, entry.created_at, entry.received_at) == (
@@ -143,4 +143,4 @@ def test_customer_message_on_the_timeline():
         message.provider_timestamp,
         message.received_at,
     )
-    assert entry.id == lifecycle.customer_message("t_other", message).id
+    assert entry.id == lifecycle.timeline_message("t_other", message).id

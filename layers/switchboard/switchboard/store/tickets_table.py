@@ -8,6 +8,7 @@
 | message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
 | conversation   | CONVERSATION#<conversation key> | CONVERSATION         |                                              | the current ticket of a conversation     |
 | identity       | IDENTITY#<identity key>         | IDENTITY             |                                              | channel identity -> contact              |
+| phone          | PHONE#<E.164 number>            | PHONE                |                                              | verified phone -> contact, across channels |
 | contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
 | ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
 
@@ -24,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +45,7 @@ from switchboard.models import (
     sortable_time,
 )
 
-_KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank"}
+_KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
 _TICKET_SK = "TICKET"
 _ALL_TICKETS = "TICKETS"
 _MAX_PARTITION_KEY_BYTES = 2048  # DynamoDB refuses longer keys even on reads (ValidationException)
@@ -72,6 +74,15 @@ class MessageRef:
     ticket_id: str
     message_sk: str
     direction: Direction
+
+
+@dataclass(frozen=True)
+class RequesterLookup:
+    """Who a new ticket's requester is: a contact found by identity, one found by verified phone, or nobody yet."""
+
+    contact_id: str | None
+    found_by_phone: bool
+    next_number: int
 
 
 @dataclass(frozen=True)
@@ -132,14 +143,51 @@ class TicketStore:
         item = self._get(_key(_ticket_pk(ticket_id), _TICKET_SK))
         return VersionedTicket(_ticket_of(item), int(item["version"]["N"])) if item else None
 
-    def contact_and_next_number(self, identity: ChannelIdentity) -> tuple[str | None, int]:
-        """The contact already known for this identity (if any) and the next free ticket number, in one request."""
-        identity_key = _key(f"IDENTITY#{identity.key}", "IDENTITY")
-        counter_key = _key("COUNTER", "TICKET_NUMBER")
-        found = self._batch_get([identity_key, counter_key])
-        contact = found.get(("IDENTITY#" + identity.key, "IDENTITY"))
-        counter = found.get(("COUNTER", "TICKET_NUMBER"))
-        return (contact["contact_id"]["S"] if contact else None, self._next_number(counter))
+    def contact_and_next_number(self, identity: ChannelIdentity, phone_e164: str | None = None) -> RequesterLookup:
+        """The contact known for this identity, else for this verified phone number, and the next free
+        ticket number, in one request. Display names never identify anyone: two customers share names."""
+        keys = [_key(f"IDENTITY#{identity.key}", "IDENTITY"), _key("COUNTER", "TICKET_NUMBER")]
+        if phone_e164:
+            keys.append(_key(f"PHONE#{phone_e164}", "PHONE"))
+        found = self._batch_get(keys)
+        by_identity = found.get(("IDENTITY#" + identity.key, "IDENTITY"))
+        by_phone = found.get((f"PHONE#{phone_e164}", "PHONE")) if phone_e164 else None
+        number = self._next_number(found.get(("COUNTER", "TICKET_NUMBER")))
+        if by_identity:
+            return RequesterLookup(by_identity["contact_id"]["S"], False, number)
+        if by_phone:
+            return RequesterLookup(by_phone["contact_id"]["S"], True, number)
+        return RequesterLookup(None, False, number)
+
+    def contact_id_for(self, identity: ChannelIdentity) -> str | None:
+        item = self._get(_key(f"IDENTITY#{identity.key}", "IDENTITY"))
+        return item["contact_id"]["S"] if item else None
+
+    def create_contact(self, contact: Contact) -> None:
+        """Records a contact before any ticket (someone who followed the account); WriteConflict if their
+        identity or phone number was claimed meanwhile (the caller re-reads)."""
+        self._transact(self._contact_actions(contact), first_is_message_index=False)
+
+    def record_follow(self, contact_id: str, identity: ChannelIdentity, following: bool, at: datetime) -> bool:
+        """Sets whether the contact follows the account on that identity; an older event never overrides a newer one."""
+        moment = sortable_time(at)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(f"CONTACT#{contact_id}", "CONTACT"),
+                UpdateExpression="SET follows.#identity = :state",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(follows.#identity) OR follows.#identity.changed_at < :at)",
+                ExpressionAttributeNames={"#identity": identity.key},
+                ExpressionAttributeValues={
+                    ":state": {"M": {"following": {"BOOL": following}, "changed_at": {"S": moment}}},
+                    ":at": {"S": moment},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def next_ticket_number(self) -> int:
         return self._next_number(self._get(_key("COUNTER", "TICKET_NUMBER")))
@@ -151,8 +199,11 @@ class TicketStore:
         first_message: TicketMessage,
         new_contact: Contact | None,
         follows_up: Ticket | None,
+        link_identity: tuple[str, ChannelIdentity] | None = None,
     ) -> None:
         """Creates a ticket with its first message, its number, and (if new) its contact, all or nothing.
+
+        `link_identity` (contact id, identity) adds a new channel identity to a contact found by phone.
 
         `follows_up` is the closed ticket the conversation moves on from; otherwise this is the
         conversation's first ticket. Raises AlreadyStored on redelivery, WriteConflict if another
@@ -182,16 +233,46 @@ class TicketStore:
                 }
             )
         if new_contact is not None:
-            for identity in new_contact.identities:
-                actions.append(
-                    self._put(
-                        {**_key(f"IDENTITY#{identity.key}", "IDENTITY"), "contact_id": {"S": new_contact.id}},
-                        "attribute_not_exists(pk)",
-                    )
-                )
-            contact_item = {**_key(f"CONTACT#{new_contact.id}", "CONTACT"), **_to_attributes(new_contact.model_dump(mode="json"))}
-            actions.append(self._put(contact_item, "attribute_not_exists(pk)"))
+            actions.extend(self._contact_actions(new_contact))
+        if link_identity is not None:
+            actions.extend(self._link_actions(*link_identity))
         self._transact(actions)
+
+    def _contact_actions(self, contact: Contact) -> list[dict[str, Any]]:
+        actions = [
+            self._put(
+                {**_key(f"IDENTITY#{identity.key}", "IDENTITY"), "contact_id": {"S": contact.id}},
+                "attribute_not_exists(pk)",
+            )
+            for identity in contact.identities
+        ]
+        if contact.phone_e164:
+            # Claimed once: a second contact with the same verified number would split one customer in two.
+            actions.append(
+                self._put({**_key(f"PHONE#{contact.phone_e164}", "PHONE"), "contact_id": {"S": contact.id}}, "attribute_not_exists(pk)")
+            )
+        contact_item = {**_key(f"CONTACT#{contact.id}", "CONTACT"), **_to_attributes(contact.model_dump(mode="json"))}
+        actions.append(self._put(contact_item, "attribute_not_exists(pk)"))
+        return actions
+
+    def _link_actions(self, contact_id: str, identity: ChannelIdentity) -> list[dict[str, Any]]:
+        return [
+            self._put(
+                {**_key(f"IDENTITY#{identity.key}", "IDENTITY"), "contact_id": {"S": contact_id}},
+                "attribute_not_exists(pk)",
+            ),
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _key(f"CONTACT#{contact_id}", "CONTACT"),
+                    "UpdateExpression": "SET identities = list_append(identities, :identity)",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {
+                        ":identity": {"L": [_serializer.serialize(identity.model_dump(mode="json"))]}
+                    },
+                }
+            },
+        ]
 
     def append_message(self, *, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage) -> None:
         """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile."""
@@ -230,6 +311,67 @@ class TicketStore:
                 return False
             raise
         return True
+
+    def record_edit(self, ref: MessageRef, text: str | None, edited_at: datetime) -> bool:
+        """Replaces a message's text with its author's later edit, keeping the text as first sent; an older
+        edit arriving late never overrides a newer one."""
+        key = _key(_ticket_pk(ref.ticket_id), ref.message_sk)
+        stored = self._get(key)
+        if stored is None:
+            return False
+        rank = int(edited_at.timestamp() * 1000)
+        if "edit_rank" in stored and int(stored["edit_rank"]["N"]) >= rank:
+            return False
+        first_text = stored.get("original_text") or stored.get("text") or {"NULL": True}
+        values: dict[str, Any] = {
+            ":original": first_text,
+            ":at": {"S": edited_at.isoformat()},
+            ":rank": {"N": str(rank)},
+        }
+        update = "SET original_text = :original, edited_at = :at, edit_rank = :rank"
+        if text is None:
+            update += " REMOVE #text"
+        else:
+            update = update.replace("SET ", "SET #text = :text, ")
+            values[":text"] = {"S": text}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(edit_rank) OR edit_rank < :rank)",
+                ExpressionAttributeNames={"#text": "text"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def outbound_refs_up_to(self, ticket_id: str, moment: datetime) -> list[MessageRef]:
+        """Messages we sent on a ticket up to a moment and not yet known read (for read watermarks)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "FilterExpression": "direction = :outbound AND (attribute_not_exists(delivery_rank) OR delivery_rank < :read)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _ticket_pk(ticket_id)},
+                ":first": {"S": "MSG#"},
+                ":last": {"S": f"MSG#{sortable_time(moment)}#99999999"},
+                ":outbound": {"S": Direction.OUTBOUND.value},
+                ":read": {"N": str(DELIVERY_STATUS_RANK[DeliveryStatus.READ])},
+            },
+            "ProjectionExpression": "sk",
+            "ConsistentRead": True,
+        }
+        refs: list[MessageRef] = []
+        while True:
+            response = self._db.query(**request)
+            refs.extend(MessageRef(ticket_id, item["sk"]["S"], Direction.OUTBOUND) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return refs
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # -- agent reads ----------------------------------------------------------------------------
 
@@ -311,8 +453,8 @@ class TicketStore:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _transact(self, actions: list[dict[str, Any]]) -> None:
-        """Commits all actions or none. The first action is always the message index put, so a failed
+    def _transact(self, actions: list[dict[str, Any]], first_is_message_index: bool = True) -> None:
+        """Commits all actions or none. For messages the first action is the message index put, so a failed
         condition there means the message is already stored; any other cancellation is a conflict."""
         try:
             self._db.transact_write_items(TransactItems=actions)
@@ -320,7 +462,7 @@ class TicketStore:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if first_is_message_index and reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise AlreadyStored() from error
             raise WriteConflict(",".join(r.get("Code", "?") for r in reasons)) from error
 

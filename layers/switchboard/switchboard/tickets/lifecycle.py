@@ -6,7 +6,9 @@ from switchboard.models import (
     AuthorKind,
     ChannelIdentity,
     Contact,
+    DeliveryStatus,
     Direction,
+    FollowChange,
     InboundMessage,
     Requester,
     Ticket,
@@ -31,21 +33,26 @@ def status_after_customer_message(status: TicketStatus) -> TicketStatus:
     return TicketStatus.OPEN if status in _REOPENS else status
 
 
-def identity_of(message: InboundMessage) -> ChannelIdentity:
+def identity_of(event: InboundMessage | FollowChange) -> ChannelIdentity:
     return ChannelIdentity(
-        channel=message.channel, channel_account_id=message.channel_account_id, external_id=message.sender.external_id
+        channel=event.channel, channel_account_id=event.channel_account_id, external_id=event.sender.external_id
     )
 
 
-def new_contact(message: InboundMessage) -> Contact:
-    identity = identity_of(message)
+def new_contact(event: InboundMessage | FollowChange) -> Contact:
+    identity = identity_of(event)
     return Contact(
         id=stable_id("c", identity.key),
-        display_name=message.sender.display_name,
-        phone_e164=message.sender.phone_e164,
+        display_name=event.sender.display_name,
+        phone_e164=event.sender.phone_e164,
         identities=(identity,),
-        created_at=message.received_at,
+        created_at=event.received_at if isinstance(event, InboundMessage) else event.occurred_at,
     )
+
+
+def is_echo(message: InboundMessage) -> bool:
+    """A message the business sent from another tool (the page inbox, a phone), reported back to us."""
+    return message.direction is Direction.OUTBOUND
 
 
 def subject_of(message: InboundMessage) -> str:
@@ -61,10 +68,12 @@ def opened_ticket(
     message: InboundMessage, *, number: int, contact_id: str, follows_up: Ticket | None
 ) -> Ticket:
     """The ticket a customer's message opens. Its id derives from that message, so a retry rebuilds the same ticket."""
+    customer_time = None if is_echo(message) else message.provider_timestamp
     return Ticket(
         id=stable_id("t", message.dedup_key),
         number=number,
-        status=TicketStatus.NEW,
+        # An agent wrote first (from elsewhere): the ticket waits on the customer.
+        status=TicketStatus.PENDING if is_echo(message) else TicketStatus.NEW,
         channel=message.channel,
         channel_account_id=message.channel_account_id,
         conversation_key=message.conversation_key,
@@ -74,9 +83,17 @@ def opened_ticket(
         message_count=1,
         created_at=message.received_at,
         updated_at=message.received_at,
-        first_customer_message_at=message.provider_timestamp,
-        last_customer_message_at=message.provider_timestamp,
+        first_customer_message_at=customer_time,
+        last_customer_message_at=customer_time,
     )
+
+
+def with_message(ticket: Ticket, message: InboundMessage) -> Ticket:
+    if is_echo(message):
+        return ticket.model_copy(
+            update={"message_count": ticket.message_count + 1, "updated_at": max(ticket.updated_at, message.received_at)}
+        )
+    return with_customer_message(ticket, message)
 
 
 def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
@@ -97,14 +114,19 @@ def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
     )
 
 
-def customer_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
+def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
+    """The message as the ticket's timeline shows it: the customer's, or an echo of an agent's."""
+    echo = is_echo(message)
     return TicketMessage(
         id=stable_id("m", message.dedup_key),
         ticket_id=ticket_id,
         channel=message.channel,
         external_id=message.external_id,
-        direction=Direction.INBOUND,
-        author_kind=AuthorKind.CUSTOMER,
+        direction=message.direction,
+        author_kind=AuthorKind.AGENT if echo else AuthorKind.CUSTOMER,
+        delivery_status=DeliveryStatus.SENT if echo else None,
+        reply_token=message.reply_token,
+        reply_token_expires_at=message.reply_token_expires_at,
         public=True,
         message_type=message.message_type,
         known_type=message.known_type,
@@ -112,7 +134,7 @@ def customer_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
         attachments=message.attachments,
         location=message.location,
         reply_to_external_id=message.reply_to_external_id,
-        sender_name=message.sender.display_name,
+        sender_name=None if echo else message.sender.display_name,
         created_at=message.provider_timestamp,
         received_at=message.received_at,
     )

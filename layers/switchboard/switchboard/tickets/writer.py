@@ -12,11 +12,20 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from switchboard import queue
 from switchboard.masking import mask_phone
-from switchboard.models import DeliveryReceipt, Direction, InboundMessage
+from switchboard.models import (
+    DeliveryReceipt,
+    DeliveryStatus,
+    Direction,
+    FollowChange,
+    InboundMessage,
+    MessageEdit,
+    QueuedEvent,
+    ReadWatermark,
+)
 from switchboard.observability import logger, metrics
 from switchboard.store.tickets_table import AlreadyStored, TicketStore, WriteConflict
 from switchboard.tickets import lifecycle
@@ -30,17 +39,31 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     RECEIPT_RECORDED = "receipt_recorded"
     RECEIPT_IGNORED = "receipt_ignored"
+    EDIT_RECORDED = "edit_recorded"
+    EDIT_IGNORED = "edit_ignored"
+    FOLLOW_RECORDED = "follow_recorded"
+    FOLLOW_IGNORED = "follow_ignored"
+
+
+class AttachmentRequests(Protocol):
+    """Where the writer asks for a stored message's attachments to be fetched (the media job queue)."""
+
+    def request_attachments(self, message: InboundMessage) -> None: ...
+
+
+def _with_retries(attempt_once: Callable[[], Outcome], sleep: Callable[[float], None]) -> Outcome:
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return attempt_once()
+        except WriteConflict:
+            # Another writer changed what we read between our read and write: back off, re-read.
+            sleep(random.uniform(0, 0.02 * 2**attempt))
+    raise WriteConflict(f"still conflicting after {MAX_ATTEMPTS} attempts; the queue will redeliver")
 
 
 def record_inbound(message: InboundMessage, store: TicketStore, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Puts a customer's message on the conversation's ticket, opening one if needed."""
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return _record_once(message, store)
-        except WriteConflict:
-            # Another writer changed the conversation between our read and write: back off, re-read.
-            sleep(random.uniform(0, 0.02 * 2**attempt))
-    raise WriteConflict(f"still conflicting after {MAX_ATTEMPTS} attempts; the queue will redeliver")
+    """Puts a message on the conversation's ticket, opening one if needed."""
+    return _with_retries(lambda: _record_once(message, store), sleep)
 
 
 def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
@@ -48,26 +71,32 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
     current = store.ticket(ticket_id) if ticket_id else None
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
-            after = lifecycle.with_customer_message(current.ticket, message)
+            after = lifecycle.with_message(current.ticket, message)
             store.append_message(
-                current=current, ticket_after=after, message=lifecycle.customer_message(after.id, message)
+                current=current, ticket_after=after, message=lifecycle.timeline_message(after.id, message)
             )
             return Outcome.APPENDED
+        link = None
         if current:
             follows_up = current.ticket
             contact_id, new_contact = follows_up.requester.contact_id, None
             number = store.next_ticket_number()
         else:
             follows_up = None
-            contact_id, number = store.contact_and_next_number(lifecycle.identity_of(message))
-            new_contact = None if contact_id else lifecycle.new_contact(message)
-            contact_id = contact_id or new_contact.id
+            identity = lifecycle.identity_of(message)
+            lookup = store.contact_and_next_number(identity, message.sender.phone_e164)
+            number = lookup.next_number
+            new_contact = None if lookup.contact_id else lifecycle.new_contact(message)
+            contact_id = lookup.contact_id or new_contact.id
+            # A new channel identity with a verified phone number joins the contact who has that number.
+            link = (contact_id, identity) if lookup.found_by_phone else None
         ticket = lifecycle.opened_ticket(message, number=number, contact_id=contact_id, follows_up=follows_up)
         store.open_ticket_for(
             ticket=ticket,
-            first_message=lifecycle.customer_message(ticket.id, message),
+            first_message=lifecycle.timeline_message(ticket.id, message),
             new_contact=new_contact,
             follows_up=follows_up,
+            link_identity=link,
         )
         return Outcome.OPENED
     except AlreadyStored:
@@ -82,9 +111,60 @@ def record_receipt(receipt: DeliveryReceipt, store: TicketStore) -> Outcome:
     return Outcome.RECEIPT_RECORDED if store.record_delivery_status(ref, receipt.status) else Outcome.RECEIPT_IGNORED
 
 
-def record_queued_event(body: str, store: TicketStore) -> Outcome:
+def record_read_watermark(watermark: ReadWatermark, store: TicketStore) -> Outcome:
+    """The customer read everything we sent up to a moment: each such message of the current ticket becomes read."""
+    ticket_id = store.current_ticket_id(watermark.conversation_key)
+    if ticket_id is None:
+        return Outcome.RECEIPT_IGNORED
+    updated = [store.record_delivery_status(ref, DeliveryStatus.READ) for ref in store.outbound_refs_up_to(ticket_id, watermark.read_up_to)]
+    return Outcome.RECEIPT_RECORDED if any(updated) else Outcome.RECEIPT_IGNORED
+
+
+def record_edit(edit: MessageEdit, store: TicketStore) -> Outcome:
+    """The author changed a message: the timeline shows the new text and keeps the original."""
+    ref = store.message_ref(edit.channel.value, edit.external_id)
+    if ref is None:
+        # The original never reached us (sent before the channel was connected): nothing to correct.
+        return Outcome.EDIT_IGNORED
+    return Outcome.EDIT_RECORDED if store.record_edit(ref, edit.text, edit.edited_at) else Outcome.EDIT_IGNORED
+
+
+def record_follow(change: FollowChange, store: TicketStore, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Follow/unfollow is recorded on the contact, creating the contact if this is the first we hear of them."""
+    identity = lifecycle.identity_of(change)
+
+    def attempt() -> Outcome:
+        contact_id = store.contact_id_for(identity)
+        if contact_id is None:
+            contact = lifecycle.new_contact(change)
+            store.create_contact(contact)
+            contact_id = contact.id
+        recorded = store.record_follow(contact_id, identity, change.following, change.occurred_at)
+        return Outcome.FOLLOW_RECORDED if recorded else Outcome.FOLLOW_IGNORED
+
+    return _with_retries(attempt, sleep)
+
+
+def record_event(event: QueuedEvent, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
+    if isinstance(event, DeliveryReceipt):
+        return record_receipt(event, store)
+    if isinstance(event, ReadWatermark):
+        return record_read_watermark(event, store)
+    if isinstance(event, MessageEdit):
+        return record_edit(event, store)
+    if isinstance(event, FollowChange):
+        return record_follow(event, store)
+    outcome = record_inbound(event, store)
+    # Asked again on redelivery too: a crash after the write but before the request must not lose media;
+    # fetching is idempotent per attachment.
+    if media is not None and event.attachments:
+        media.request_attachments(event)
+    return outcome
+
+
+def record_queued_event(body: str, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
     event = queue.decode(body)
-    outcome = record_receipt(event, store) if isinstance(event, DeliveryReceipt) else record_inbound(event, store)
+    outcome = record_event(event, store, media)
     customer = mask_phone(event.sender.phone_e164) if isinstance(event, InboundMessage) else ""
     logger.info(
         "inbound event recorded",
@@ -94,18 +174,20 @@ def record_queued_event(body: str, store: TicketStore) -> Outcome:
     return outcome
 
 
-def write_batch(event: dict[str, Any], context: Any, store: TicketStore) -> dict[str, Any]:
+def write_batch(
+    event: dict[str, Any], context: Any, store: TicketStore, media: AttachmentRequests | None = None
+) -> dict[str, Any]:
     """Processes an SQS FIFO batch. A failed record fails the rest of its message group only (order is kept
     per conversation); Lambda returns just those to the queue, which redelivers and finally dead-letters them."""
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
     return process_partial_response(
         event=event,
-        record_handler=partial(_record_sqs_record, store=store),
+        record_handler=partial(_record_sqs_record, store=store, media=media),
         processor=SqsFifoPartialProcessor(skip_group_on_error=True),
         context=context,
     )
 
 
-def _record_sqs_record(record, store: TicketStore) -> Outcome:
-    return record_queued_event(record.body, store)
+def _record_sqs_record(record, store: TicketStore, media: AttachmentRequests | None) -> Outcome:
+    return record_queued_event(record.body, store, media)
