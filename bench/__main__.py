@@ -9,8 +9,9 @@ from importlib.metadata import version
 import boto3
 from moto import mock_aws
 
-from bench import cold_start, dynamodb_cost, webhook_cpu, writer_throughput
+from bench import channel_cpu, cold_start, dynamodb_cost, webhook_cpu, writer_throughput
 from bench.workload import WHATSAPP
+from tests.support.drivers import DRIVERS
 from infra import moto_atomic
 from infra.provision import REGION, provision
 
@@ -27,8 +28,8 @@ MOTO_TRANSACTIONS = """\
 
 
 def _stack(session, name: str):
-    # The channel's sample secrets, which the driver signs deliveries with.
-    return provision(session, prefix=f"bench-{name}", seed={WHATSAPP.name: dict(WHATSAPP.secrets)})
+    # The channels' sample secrets, which the drivers sign deliveries with.
+    return provision(session, prefix=f"bench-{name}", seed={driver.name: dict(driver.secrets) for driver in DRIVERS})
 
 
 def _ratio(value: float, baseline: float) -> str:
@@ -63,6 +64,18 @@ def _report_webhook(cpu: webhook_cpu.WebhookCpu) -> None:
         )
 
 
+def _report_channels(rows: list[channel_cpu.ChannelCpu]) -> None:
+    print("\n2b. Webhook CPU per request, every channel (handler as deployed, no-op queue; 3,000 requests each)")
+    print("    baseline: hmac sha256 over the body + decoding it (json.loads, or parse_qsl for form posts)")
+    print(f"   {'channel':<12} {'body B':>7} {'p50 us':>8} {'p99 us':>8} {'base p50':>9} {'base p99':>9}  {'p50 ratio':>9}  {'p99 ratio':>9}")
+    for row in rows:
+        print(
+            f"   {row.channel:<12} {row.body_bytes:>7} {row.handler.p50_us:>8.1f} {row.handler.p99_us:>8.1f}"
+            f" {row.baseline.p50_us:>9.1f} {row.baseline.p99_us:>9.1f}"
+            f"  {_ratio(row.handler.p50_us, row.baseline.p50_us):>9}  {_ratio(row.handler.p99_us, row.baseline.p99_us):>9}"
+        )
+
+
 def _report_imports(imports: list[cold_start.ImportTime]) -> None:
     baseline_ms = next(entry.median_ms for entry in imports if entry.target == cold_start.BASELINE)
     print(f"\n3. Cold import in a fresh interpreter (median of {cold_start.ROUNDS}, bytecode cached)")
@@ -92,6 +105,7 @@ def main() -> None:
         session = boto3.Session(region_name=REGION)
         costs = dynamodb_cost.measure(_stack(session, "cost"))
         cpu = webhook_cpu.measure(_stack(session, "webhook"))
+        channels = channel_cpu.measure(_stack(session, "channels"))
         throughput = writer_throughput.measure(_stack(session, "throughput"))
         imports = cold_start.measure(_stack(session, "imports"))
 
@@ -102,6 +116,7 @@ def main() -> None:
     )
     _report_dynamodb(costs)
     _report_webhook(cpu)
+    _report_channels(channels)
     _report_imports(imports)
     _report_throughput(throughput)
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
