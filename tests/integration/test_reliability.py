@@ -97,7 +97,6 @@ class DayOfTraffic:
         driver = channel.driver
         minjun, seoyeon = driver.customer(1, "김민준"), driver.customer(2, "이서연")
         self.reply_id = driver.message_id("agent-reply")
-        self.requester = minjun.display_name
 
         def text(customer, label, words, minutes):
             return driver.text_message(customer, message_id=driver.message_id(label), text=words, sent_at=SENT + timedelta(minutes=minutes))
@@ -130,7 +129,9 @@ class DayOfTraffic:
         self.stack.drain_queue(at_least_once=at_least_once)
         halfway = self.stack.table_items()
         store = self.stack.ticket_store()
-        ticket = next(t for t in store.list_tickets(status=None, limit=100, cursor=None).tickets if t.requester.display_name == self.requester)
+        # The first half opens one ticket, the first customer's (found by position: channels such as
+        # Messenger and LINE carry no display names for a requester to be found by).
+        (ticket,) = store.list_tickets(status=None, limit=100, cursor=None).tickets
         agent_replies(store, ticket.id, external_id=self.reply_id, text="오늘 출고됩니다.", at=SENT + timedelta(minutes=15))
         self.stack.enqueue(self.after_reply)
         self.stack.drain_queue(at_least_once=at_least_once)
@@ -147,7 +148,8 @@ def test_any_single_failed_writer_call_is_redelivered_to_the_same_final_table(st
     writer_dynamodb.disarm()
     clean = traffic.replay()
     calls = list(writer_dynamodb.calls)
-    assert len(calls) >= 20 and "TransactWriteItems" in calls
+    # Enough calls to cover the writer's paths (a channel without receipts, such as Instagram, makes 15)
+    assert len(calls) >= 15 and "TransactWriteItems" in calls
     # When each call in turn fails once, in each way a call can fail, and SQS redelivers
     differences = []
     for fault in Fault:

@@ -79,6 +79,7 @@ class ChannelDriver(ABC):
         """Bodies with the provider's envelope but broken where the adapter relies on them: always refused."""
 
 
+from tests.support.drivers.messenger import InstagramDriver, MessengerDriver  # noqa: E402  (they subclass ChannelDriver)
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
 
-DRIVERS: list[ChannelDriver] = [WhatsAppDriver()]
+DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver()]

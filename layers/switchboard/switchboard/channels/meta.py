@@ -9,14 +9,25 @@ from switchboard.channels.base import ChannelSecrets, WebhookRequest
 from switchboard.errors import Forbidden, InvalidRequest, InvalidSignature
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+LEGACY_SIGNATURE_HEADER = "x-hub-signature"
+ALLOW_SHA1_SETTING = "allow_sha1_signature"
 _PREFIX = "sha256="
+_LEGACY_PREFIX = "sha1="
 
 
-def verify_signature(request: WebhookRequest, app_secret: str) -> None:
-    """Meta signs the raw body bytes as sent (non-ASCII escaped as \\uXXXX); re-serialized JSON would not match."""
+def verify_signature(request: WebhookRequest, app_secret: str, *, allow_sha1: bool = False) -> None:
+    """Meta signs the raw body bytes as sent (non-ASCII escaped as \\uXXXX); re-serialized JSON would not match.
+
+    With `allow_sha1`, a request that carries only the legacy `X-Hub-Signature: sha1=<hex>` (older
+    proxies and relays forward just that one) is checked against it instead. Whenever the SHA-256
+    header is present it alone decides, so a weaker signature can never stand in for a failed stronger one.
+    """
     if not app_secret:
         raise InvalidSignature("no app secret is configured for this channel")
     header = request.header(SIGNATURE_HEADER)
+    if header is None and allow_sha1 and request.header(LEGACY_SIGNATURE_HEADER) is not None:
+        _verify_sha1(request, app_secret)
+        return
     if not header:
         raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
     if not header.startswith(_PREFIX):
@@ -26,9 +37,29 @@ def verify_signature(request: WebhookRequest, app_secret: str) -> None:
         raise InvalidSignature("signature does not match the body")
 
 
+def _verify_sha1(request: WebhookRequest, app_secret: str) -> None:
+    header = request.header(LEGACY_SIGNATURE_HEADER) or ""
+    if not header.startswith(_LEGACY_PREFIX):
+        raise InvalidSignature(f"{LEGACY_SIGNATURE_HEADER} must look like sha1=<hex>")
+    expected = hmac.new(app_secret.encode(), request.body, hashlib.sha1).hexdigest()
+    if not hmac.compare_digest(expected, header[len(_LEGACY_PREFIX) :].strip().lower()):
+        raise InvalidSignature("signature does not match the body")
+
+
+def allows_sha1(secrets: ChannelSecrets) -> bool:
+    """The channel secret's opt-in to the legacy SHA-1 signature: JSON true (or the string "true")."""
+    setting = secrets.get(ALLOW_SHA1_SETTING)
+    return setting is True or (isinstance(setting, str) and setting.strip().lower() == "true")
+
+
 def sign(body: bytes, app_secret: str) -> str:
     """The header value Meta would send for this body (used by tests, samples and the local runner)."""
     return _PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign_sha1(body: bytes, app_secret: str) -> str:
+    """The legacy X-Hub-Signature value Meta sends next to the SHA-256 one."""
+    return _LEGACY_PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha1).hexdigest()
 
 
 def answer_handshake(request: WebhookRequest, secrets: ChannelSecrets) -> str:

@@ -1,0 +1,398 @@
+"""Facebook Messenger and Instagram messaging webhooks (Meta's Messenger Platform).
+
+Shape: {"object": "page" | "instagram", "entry": [{"id": <page or Instagram account id>, "time": <ms>,
+"messaging": [{"sender": {"id"}, "recipient": {"id"}, "timestamp": <ms>, <one event>}]}]}, where the
+event is one of `message`, `postback`, `message_edit`, `delivery` or `read`. One POST batches several
+entries (one per page), each with several events. Instagram sends the Messenger shape with
+"object": "instagram"; one adapter class serves both, parametrized by channel.
+
+What each event becomes:
+- `message` from the customer: an InboundMessage, deduplicated on `message.mid`.
+- `message` with `is_echo: true`: the page (or Instagram account) sent it, from Meta Business Suite,
+  the Instagram app or another tool. It is kept as an OUTBOUND InboundMessage in the customer's
+  conversation (the echo's `recipient`), never as something the customer wrote.
+- `postback` (a button, Get Started or persistent-menu tap): an InboundMessage of type "postback" whose
+  text is the button title. Newer API versions give it a `mid`; older ones do not, and then its id is
+  derived from sender, timestamp and payload, which Meta repeats unchanged on every redelivery.
+- `message_edit` (Messenger): a MessageEdit of the edited message.
+- `delivery` (Messenger): one DeliveryReceipt "delivered" per listed mid of a message we sent.
+- `read`: Messenger reports a watermark (everything sent up to that moment was read): a ReadWatermark.
+  Instagram's `messaging_seen` names the message read instead (`read.mid`): a DeliveryReceipt "read".
+- Anything else (reactions, referrals, opt-ins, handover, account linking, deleted messages) carries no
+  message for agents and is acknowledged without events.
+
+Display names are not in Meta's webhook (they need a Graph API call with the page token), so senders
+carry their page-scoped id only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import from_json
+
+from switchboard.channels import meta
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.models import (
+    Attachment,
+    Channel,
+    DeliveryReceipt,
+    DeliveryStatus,
+    Direction,
+    InboundMessage,
+    Location,
+    MessageEdit,
+    ReadWatermark,
+    SenderIdentity,
+    stable_id,
+)
+
+MAX_TIMESTAMP_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment datetime can hold
+# Attachment types in Meta's Messenger and Instagram webhook references; others are kept as unknown.
+KNOWN_ATTACHMENT_TYPES = {
+    "image",
+    "video",
+    "audio",
+    "file",
+    "location",
+    "fallback",
+    "template",
+    "sticker",
+    "share",
+    "story_mention",
+    "ig_reel",
+    "reel",
+    "ig_post",
+}
+
+
+class _Lenient(BaseModel):
+    # Meta adds fields without notice; only what we rely on is validated.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Party(_Lenient):
+    # Customers are page-scoped ids (PSID/IGSID); chat-plugin guests arrive with a user_ref instead.
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    user_ref: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _identified(self) -> _Party:
+        if self.id is None and self.user_ref is None:
+            raise ValueError("needs an id or a user_ref")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.id or self.user_ref or ""
+
+
+class _Attachment(_Lenient):
+    type: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any] | None = None
+    title: Any = None
+    url: Any = None
+
+
+class _Message(_Lenient):
+    mid: str = Field(min_length=1, max_length=512)
+    is_echo: bool = False
+    is_deleted: bool = False
+    is_unsupported: bool = False
+    text: Any = None
+    attachments: list[_Attachment] = []
+    quick_reply: dict[str, Any] | None = None
+    reply_to: dict[str, Any] | None = None
+    sticker_id: Any = None
+
+
+class _Postback(_Lenient):
+    mid: str | None = Field(default=None, min_length=1, max_length=512)
+    title: Any = None
+    payload: Any = None
+
+
+class _Edit(_Lenient):
+    mid: str = Field(min_length=1, max_length=512)
+    text: Any = None
+
+
+class _Delivery(_Lenient):
+    mids: list[str] = []
+    watermark: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
+
+
+class _Read(_Lenient):
+    watermark: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
+    mid: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class _Messaging(_Lenient):
+    sender: _Party
+    recipient: _Party
+    timestamp: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
+    message: _Message | None = None
+    postback: _Postback | None = None
+    message_edit: _Edit | None = None
+    delivery: _Delivery | None = None
+    read: _Read | None = None
+
+
+class _Entry(_Lenient):
+    id: str = Field(min_length=1, max_length=256)
+    time: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
+    # Entries for other subscriptions (feed `changes`, handover `standby`) carry no `messaging`.
+    messaging: list[_Messaging] = []
+
+
+class _Webhook(_Lenient):
+    object: str
+    entry: list[_Entry]
+
+
+class MetaMessagingAdapter:
+    """Verify and parse for one of Meta's messaging channels (Messenger or Instagram)."""
+
+    def __init__(self, channel: Channel, expected_object: str, product: str) -> None:
+        self.channel = channel
+        self.name = channel.value
+        self.expected_object = expected_object
+        self._product = product
+
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
+        """Meta signs with the app secret of the app the page is subscribed to. Pages of several apps
+        can share this webhook (each app's secret under "accounts"), and the body alone names the page,
+        so the signature passes if any configured app secret made it. The payload then names the account."""
+        first_refusal: InvalidSignature | None = None
+        tried: set[tuple[str, bool]] = set()
+        for _, account in every_account(secrets):
+            app_secret, allow_sha1 = str(account.get("app_secret") or ""), meta.allows_sha1(account)
+            if (app_secret, allow_sha1) in tried:
+                continue
+            tried.add((app_secret, allow_sha1))
+            try:
+                meta.verify_signature(request, app_secret, allow_sha1=allow_sha1)
+                return None
+            except InvalidSignature as refusal:
+                first_refusal = first_refusal or refusal
+        raise first_refusal or InvalidSignature("no app secret is configured for this channel")
+
+    def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
+        return meta.answer_handshake(request, secrets)
+
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+        try:
+            # pydantic's parser, unlike json.loads, refuses "\ud800"-style escapes with no partner: such a
+            # string is not text, and once accepted it could not be serialized onto the queue.
+            try:
+                document = from_json(body)
+            except ValueError as exc:
+                # pydantic-core's message names the position, never the content.
+                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+            webhook = _Webhook.model_validate(document)
+            if webhook.object != self.expected_object:
+                raise MalformedPayload(f"object is not {self.expected_object!r}: not a {self._product} webhook")
+            events: list[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark] = []
+            for entry in webhook.entry:
+                for messaging in entry.messaging:
+                    events.extend(self._events_of(entry, messaging, received_at))
+            return events
+        except MalformedPayload:
+            raise
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a {self._product} webhook: {_where(exc)}") from exc
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # Never echo the offending value: it is the customer's content.
+            raise MalformedPayload(f"not a {self._product} webhook: unreadable field ({type(exc).__name__})") from exc
+
+    # -- one messaging event ---------------------------------------------------------------------
+
+    def _events_of(
+        self, entry: _Entry, event: _Messaging, received_at: datetime
+    ) -> list[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark]:
+        account = entry.id
+        moment = event.timestamp if event.timestamp is not None else entry.time
+        if event.message is not None:
+            if event.message.is_deleted:
+                # Instagram: the customer unsent a message. There is nothing new to show agents.
+                return []
+            return [self._message(account, event, _required_time(moment), received_at)]
+        if event.postback is not None:
+            return [self._postback(account, event, _required_time(moment), received_at)]
+        if event.message_edit is not None:
+            return [self._edit(account, event, _required_time(moment))]
+        if event.delivery is not None:
+            # Meta's delivery samples carry no `timestamp`: the watermark says when the messages were
+            # delivered, which is closer to the truth than the entry's time of sending the webhook.
+            watermark = event.delivery.watermark
+            at = _required_time(next((t for t in (event.timestamp, watermark, entry.time) if t is not None), None))
+            return [
+                DeliveryReceipt(
+                    channel=self.channel,
+                    channel_account_id=account,
+                    external_id=mid,
+                    recipient_id=event.sender.key,
+                    status=DeliveryStatus.DELIVERED,
+                    provider_timestamp=at,
+                )
+                for mid in dict.fromkeys(event.delivery.mids)
+                if mid
+            ]
+        if event.read is not None:
+            return self._read(account, event, moment)
+        return []
+
+    def _message(self, account: str, event: _Messaging, moment: datetime, received_at: datetime) -> InboundMessage:
+        message = event.message
+        assert message is not None
+        # An echo is the page talking: the customer is its recipient, and the conversation is theirs.
+        customer = event.recipient if message.is_echo else event.sender
+        text = _str(message.text)
+        attachments: list[Attachment] = []
+        location: Location | None = None
+        for attachment in message.attachments:
+            if attachment.type == "location":
+                location = location or _location(attachment)
+            else:
+                attachments.append(_attachment(attachment, message.sticker_id))
+            if attachment.type == "fallback" and text is None:
+                # A shared link: its title is what the customer sees in the thread.
+                text = _str(attachment.title) or _str((attachment.payload or {}).get("title"))
+        kinds = [attachment.type for attachment in message.attachments]
+        if message.quick_reply is not None:
+            message_type, known = "quick_reply", True
+        elif kinds:
+            message_type, known = kinds[0], kinds[0] in KNOWN_ATTACHMENT_TYPES
+        elif text is not None:
+            message_type, known = "text", True
+        else:
+            # Instagram flags media it cannot pass on (`is_unsupported`); kept so agents see something came.
+            message_type, known = "unsupported", False
+        reply_to = (message.reply_to or {}).get("mid")
+        return InboundMessage(
+            channel=self.channel,
+            channel_account_id=account,
+            conversation_id=customer.key,
+            external_id=message.mid,
+            sender=SenderIdentity(external_id=customer.key),
+            message_type=message_type,
+            known_type=known,
+            text=text,
+            attachments=tuple(attachments),
+            location=location,
+            reply_to_external_id=reply_to if isinstance(reply_to, str) and reply_to else None,
+            direction=Direction.OUTBOUND if message.is_echo else Direction.INBOUND,
+            provider_timestamp=moment,
+            received_at=received_at,
+        )
+
+    def _postback(self, account: str, event: _Messaging, moment: datetime, received_at: datetime) -> InboundMessage:
+        postback = event.postback
+        assert postback is not None
+        payload = _str(postback.payload)
+        # Without a mid (older API versions), the id must come out the same on every redelivery:
+        # Meta resends the same sender, timestamp and payload.
+        external_id = postback.mid or stable_id(
+            "postback", event.sender.key, str(int(moment.timestamp() * 1000)), payload or "", _str(postback.title) or ""
+        )
+        return InboundMessage(
+            channel=self.channel,
+            channel_account_id=account,
+            conversation_id=event.sender.key,
+            external_id=external_id,
+            sender=SenderIdentity(external_id=event.sender.key),
+            message_type="postback",
+            text=_str(postback.title) or payload,
+            provider_timestamp=moment,
+            received_at=received_at,
+        )
+
+    def _edit(self, account: str, event: _Messaging, moment: datetime) -> MessageEdit:
+        edit = event.message_edit
+        assert edit is not None
+        return MessageEdit(
+            channel=self.channel,
+            channel_account_id=account,
+            conversation_id=event.sender.key,
+            external_id=edit.mid,
+            text=_str(edit.text),
+            edited_at=moment,
+        )
+
+    def _read(self, account: str, event: _Messaging, moment: int | None) -> list[DeliveryReceipt | ReadWatermark]:
+        read = event.read
+        assert read is not None
+        if read.watermark is not None:
+            return [
+                ReadWatermark(
+                    channel=self.channel,
+                    channel_account_id=account,
+                    conversation_id=event.sender.key,
+                    read_up_to=_time(read.watermark),
+                )
+            ]
+        if read.mid is not None:
+            return [
+                DeliveryReceipt(
+                    channel=self.channel,
+                    channel_account_id=account,
+                    external_id=read.mid,
+                    recipient_id=event.sender.key,
+                    status=DeliveryStatus.READ,
+                    provider_timestamp=_required_time(moment),
+                )
+            ]
+        return []
+
+
+MESSENGER = MetaMessagingAdapter(Channel.MESSENGER, "page", "Messenger")
+INSTAGRAM = MetaMessagingAdapter(Channel.INSTAGRAM, "instagram", "Instagram messaging")
+
+
+def _attachment(attachment: _Attachment, sticker_id: Any) -> Attachment:
+    payload = attachment.payload or {}
+    # Meta's CDN URLs are signed and expire; they need no token, so the media job can fetch them as they are.
+    url = _str(payload.get("url")) or _str(attachment.url)
+    # Stickers are images with a sticker_id; Instagram reels and posts name their media.
+    candidates = (payload.get("sticker_id"), sticker_id, payload.get("reel_video_id"), payload.get("attachment_id"))
+    return Attachment(kind=attachment.type, provider_media_id=next(filter(None, map(_id, candidates)), None), url=url)
+
+
+def _id(value: Any) -> str | None:
+    """Meta sends numeric ids as JSON numbers in some places and as strings in others."""
+    if isinstance(value, bool):
+        return None
+    return str(value) if isinstance(value, int) or (isinstance(value, str) and value) else None
+
+
+def _location(attachment: _Attachment) -> Location:
+    coordinates = (attachment.payload or {}).get("coordinates")
+    if not isinstance(coordinates, dict):
+        raise MalformedPayload("location attachment has no payload.coordinates")
+    latitude, longitude = coordinates.get("lat"), coordinates.get("long")
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (latitude, longitude)):
+        raise MalformedPayload("location coordinates must be numbers")
+    return Location(latitude=latitude, longitude=longitude, name=_str(attachment.title))
+
+
+def _required_time(milliseconds: int | None) -> datetime:
+    if milliseconds is None:
+        raise MalformedPayload("messaging event has no timestamp (nor does its entry)")
+    return _time(milliseconds)
+
+
+def _time(milliseconds: int) -> datetime:
+    return datetime.fromtimestamp(milliseconds / 1000, UTC)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _where(exc: ValidationError) -> str:
+    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(problems)[:300]
