@@ -68,15 +68,15 @@ def test_signed_deliveries_that_are_not_provider_webhooks_are_malformed(stack, c
 def test_any_text_a_customer_sends_reaches_agents_unchanged(stack, channel, words):
     # Given a well-formed, signed message whose text is any Unicode at all
     driver = channel.driver
-    message_id = driver.message_id(f"any-text:{words}")
-    body = driver.text_message(driver.customer(3), message_id=message_id, text=words, sent_at=SENT)
+    message_id, customer = driver.message_id(f"any-text:{words}"), driver.customer(3)
+    body = driver.text_message(customer, message_id=message_id, text=words, sent_at=SENT)
     # When it is delivered and written
     response = channel.deliver(body)
     report = stack.drain_queue()
     # Then it is accepted, and agents read exactly what was sent (an empty text is no text)
     assert response.status == 200, response
     assert report.failed_records == 0, report
-    (message,) = [m for m in stack.only_ticket()["messages"] if m["external_id"] == message_id]
+    (message,) = [m for m in stack.only_ticket()["messages"] if m["external_id"] == driver.external_id(customer, message_id)]
     assert message["text"] == (words or None)
 
 

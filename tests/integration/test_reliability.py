@@ -78,7 +78,12 @@ def test_twenty_first_messages_from_a_new_customer_written_at_once_make_one_tick
     assert (ticket["number"], ticket["message_count"], ticket["requester"]["contact_id"]) == (1, 20, contact.id)
     assert [m["text"] for m in found["messages"]] == [f"메시지 {n}" for n in range(20)]
     assert [m["created_at"] for m in found["messages"]] == sorted(m["created_at"] for m in found["messages"])
-    assert (ticket["first_customer_message_at"], ticket["last_customer_message_at"]) == ("2025-06-08T21:00:00Z", "2025-06-08T21:00:19Z")
+    first_and_last = (ticket["first_customer_message_at"], ticket["last_customer_message_at"])
+    if driver.stamps_messages:
+        assert first_and_last == ("2025-06-08T21:00:00Z", "2025-06-08T21:00:19Z")
+    else:
+        # Kakao and Twilio send no time with a message: its arrival stands in for when it was sent.
+        assert first_and_last == (found["messages"][0]["created_at"], found["messages"][-1]["created_at"])
 
 
 class DayOfTraffic:

@@ -41,6 +41,8 @@ class ChannelDriver(ABC):
     # The header carrying the provider's proof of origin.
     signature_header: str
     supports_receipts: bool = True
+    # Whether a message carries the time the customer sent it (Kakao's and Twilio's do not).
+    stamps_messages: bool = True
 
     @property
     def name(self) -> str:
@@ -79,7 +81,9 @@ class ChannelDriver(ABC):
         """Bodies with the provider's envelope but broken where the adapter relies on them: always refused."""
 
 
+from tests.support.drivers.kakao import KakaoDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.messenger import InstagramDriver, MessengerDriver  # noqa: E402  (they subclass ChannelDriver)
+from tests.support.drivers.twilio import TwilioDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
 
-DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver()]
+DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver(), KakaoDriver(), TwilioDriver()]

@@ -1,0 +1,219 @@
+"""KakaoTalk channel chatbots (Kakao i Open Builder skills).
+
+Kakao calls the skill server synchronously for every utterance that reaches a block using the skill:
+POST of a SkillPayload {"intent", "userRequest": {"utterance", "user": {"id", "properties"}, "block",
+"params", ...}, "bot": {"id"}, "action": {"params", ...}} that must be answered within 5 seconds with a
+SkillResponse {"version": "2.0", "template": {"outputs": [...]}}, or the customer sees an error.
+(Kakao's "응답 타입별 JSON 포맷" and "AI 챗봇 콜백 개발 가이드": skill timeout 5 s.) Here the answer is
+a fixed acknowledgement; the message goes through the inbound queue like any other channel's.
+
+Kakao does not sign requests. The skill is configured with a secret token, sent either as the
+X-Switchboard-Token header (the skill's header settings) or as the last path segment of the URL.
+
+Kakao gives the message no id. Its key is derived from the bot, the user, the block, what was said
+and the 10-second window it arrived in: a repeat of the same request inside the window is one
+message, and so are two identical utterances from one customer to one block inside 10 seconds (the
+trade-off: nothing in the payload tells them apart). A block with Kakao's callback option carries a
+one-time callbackUrl issued per request, which identifies the request exactly and is used instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
+
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.http import json_response
+from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
+
+TOKEN_HEADER = "x-switchboard-token"
+DEDUP_WINDOW_SECONDS = 10
+MEDIA_KINDS = {"image", "video", "audio", "file"}
+
+
+class _Lenient(BaseModel):
+    # Kakao adds fields (flow, contexts, intent.extra, ...) freely; only what we rely on is validated.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _User(_Lenient):
+    # botUserKey: at most 70 characters per Kakao's guide; 256 is the model's bound for any id.
+    id: str = Field(min_length=1, max_length=256)
+    type: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class _Block(_Lenient):
+    id: str = Field(min_length=1, max_length=256)
+    name: str | None = None
+
+
+class _UserRequest(_Lenient):
+    utterance: str
+    user: _User
+    block: _Block
+    params: dict[str, Any] | None = None
+    callbackUrl: str | None = None  # noqa: N815 (Kakao's name)
+
+
+class _Bot(_Lenient):
+    id: str = Field(min_length=1, max_length=256)
+    name: str | None = None
+
+
+class _Action(_Lenient):
+    params: dict[str, Any] | None = None
+
+
+class _SkillPayload(_Lenient):
+    userRequest: _UserRequest  # noqa: N815 (Kakao's name)
+    bot: _Bot
+    action: _Action | None = None
+
+
+class KakaoAdapter:
+    name = Channel.KAKAO.value
+
+    def __init__(self, ack_text: str) -> None:
+        self.ack_text = ack_text
+
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
+        presented = [token for token in (request.header(TOKEN_HEADER), request.path_params.get("token")) if token is not None]
+        if not presented:
+            raise InvalidSignature(f"missing {TOKEN_HEADER} header (or token in the webhook path)")
+        for account_id, account in every_account(secrets):
+            expected = account.get("skill_token", "")
+            if expected and all(_same(expected, token) for token in presented):
+                # A token configured under "accounts" names its bot; the default token names none.
+                return account_id
+        raise InvalidSignature("skill token does not match")
+
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+        try:
+            try:
+                document = from_json(body)
+            except ValueError as exc:
+                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+            payload = _SkillPayload.model_validate(document)
+            if account_id is not None and payload.bot.id != account_id:
+                raise MalformedPayload("bot.id is not the bot this skill token belongs to")
+            return [_message(payload, received_at)]
+        except MalformedPayload:
+            raise
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a Kakao skill payload: {_where(exc)}") from exc
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            raise MalformedPayload(f"not a Kakao skill payload: unreadable field ({type(exc).__name__})") from exc
+
+    def acknowledge(self, events: InboundEvents) -> dict:
+        """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text."""
+        response = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": self.ack_text}}]}}
+        return json_response(200, response, headers={"content-type": "application/json; charset=utf-8"})
+
+
+def message_key(
+    *, bot_id: str, user_id: str, block_id: str, utterance: str, media_urls: tuple[str, ...], received_at: datetime
+) -> str:
+    """The key of a request without a callbackUrl: its content and the 10-second window it arrived in."""
+    window = int(received_at.timestamp()) // DEDUP_WINDOW_SECONDS * DEDUP_WINDOW_SECONDS
+    return _key("kakao-utterance", bot_id, user_id, block_id, utterance, *media_urls, str(window))
+
+
+def callback_key(callback_url: str) -> str:
+    """The key of a request Kakao issued a one-time callbackUrl for. The URL itself is a credential
+    (it lets anyone answer the customer for a minute), so only its hash is kept."""
+    return _key("kakao-callback", callback_url)
+
+
+def _key(kind: str, *parts: str) -> str:
+    return f"{kind}:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:40]
+
+
+def _message(payload: _SkillPayload, received_at: datetime) -> InboundMessage:
+    request = payload.userRequest
+    properties = request.user.properties or {}
+    attachments = _attachments(request.params or {}, (payload.action.params if payload.action else None) or {})
+    media_urls = tuple(attachment.url or "" for attachment in attachments)
+    if request.callbackUrl:
+        external_id = callback_key(request.callbackUrl)
+    else:
+        external_id = message_key(
+            bot_id=payload.bot.id,
+            user_id=request.user.id,
+            block_id=request.block.id,
+            utterance=request.utterance,
+            media_urls=media_urls,
+            received_at=received_at,
+        )
+    # When a customer sends a photo, Kakao puts its URL in the utterance as well: that is no text.
+    text = None if request.utterance in media_urls else (request.utterance or None)
+    return InboundMessage(
+        channel=Channel.KAKAO,
+        channel_account_id=payload.bot.id,
+        # botUserKey: the customer within this bot, which is who replies go to.
+        conversation_id=request.user.id,
+        external_id=external_id,
+        # plusfriendUserKey identifies the customer across the KakaoTalk channel (the key Kakao's
+        # channel tools show); botUserKey when Kakao leaves it out.
+        sender=SenderIdentity(external_id=_plusfriend_user_key(properties) or request.user.id),
+        message_type=attachments[0].kind if attachments else "text",
+        text=text,
+        attachments=attachments,
+        # The payload carries no time of its own.
+        provider_timestamp=received_at,
+        received_at=received_at,
+    )
+
+
+def _plusfriend_user_key(properties: dict[str, Any]) -> str | None:
+    # The v2 guide spells it plusfriendUserKey; v1 payloads (and the v1 guide's sample) plusfriend_user_key.
+    for name in ("plusfriendUserKey", "plusfriend_user_key"):
+        value = properties.get(name)
+        if isinstance(value, str) and 0 < len(value) <= 256:
+            return value
+    return None
+
+
+def _attachments(request_params: dict[str, Any], action_params: dict[str, Any]) -> tuple[Attachment, ...]:
+    """Media the customer sent: userRequest.params.media {"type", "url"} when they attach a photo or file
+    in chat, and the secure image plugin's action.params.secureimage {"secureUrls": "List(url, ...)"}."""
+    attachments: list[Attachment] = []
+    media = _object(request_params.get("media"))
+    if isinstance(media.get("url"), str) and media["url"].startswith(("https://", "http://")):
+        kind = media.get("type") if media.get("type") in MEDIA_KINDS else "file"
+        attachments.append(Attachment(kind="document" if kind == "file" else kind, url=media["url"]))
+    secure = _object(action_params.get("secureimage"))
+    urls = secure.get("secureUrls")
+    if isinstance(urls, str):
+        listed = urls.removeprefix("List(").removesuffix(")")
+        for url in (part.strip() for part in listed.split(",")):
+            if url.startswith(("https://", "http://")):
+                attachments.append(Attachment(kind="image", url=url))
+    return tuple(attachments)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """Kakao passes parameter values as JSON text or as objects, depending on the plugin."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _same(expected: str, presented: str) -> bool:
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
+
+
+def _where(exc: ValidationError) -> str:
+    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(problems)[:300]

@@ -1,0 +1,300 @@
+"""Telegram Bot API webhooks.
+
+Each POST carries one Update: {"update_id": n, "<kind>": {...}} with exactly one kind set. We take
+`message` (a customer writes, in a private chat or a group) and `edited_message` (they change it).
+Other kinds (channel posts, callback queries, inline queries, polls, member changes, business
+connections ...) hold no new customer message: they are acknowledged so Telegram stops sending them,
+and nothing is queued.
+
+Deduplication. Telegram repeats an update whose delivery got no 2xx, with the same `update_id` and
+the same message in it. A message is filed under `<bot id>:<chat id>:<message id>`: Telegram's
+message_id is only unique inside its chat, a private chat's id is the user's id, and two of our bots
+can each see message 5 in their own chat with the same user, so the bot is part of the key too. The
+same key is how `edited_message` finds the message it edits; an edit is deduplicated on that key and
+its `edit_date`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic_core import from_json
+
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity
+
+SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
+DEFAULT_ACCOUNT = "default"
+MAX_TIMESTAMP = 253402300799  # 9999-12-31, the last second datetime can hold
+MEDIA_KINDS = ("animation", "document", "video", "video_note", "voice", "audio")
+# What a message holds, in the order its type is decided: an animation also sets `document`, a venue
+# also sets `location`.
+CONTENT_KINDS = ("text", "photo", *MEDIA_KINDS, "sticker", "venue", "location", "contact")
+KNOWN_TYPES = set(CONTENT_KINDS)
+# Group housekeeping Telegram sends as messages: nobody wrote them to the business.
+SERVICE_KINDS = frozenset(
+    {
+        "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
+        "group_chat_created", "supergroup_chat_created", "channel_chat_created", "message_auto_delete_timer_changed",
+        "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message", "forum_topic_created", "forum_topic_edited",
+        "forum_topic_closed", "forum_topic_reopened", "general_forum_topic_hidden", "general_forum_topic_unhidden",
+        "video_chat_scheduled", "video_chat_started", "video_chat_ended", "video_chat_participants_invited",
+        "write_access_allowed", "proximity_alert_triggered", "boost_added", "chat_background_set",
+    }
+)  # fmt: skip
+
+
+class _Lenient(BaseModel):
+    # The Bot API adds fields with every release; only what we rely on is validated.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _User(_Lenient):
+    id: StrictInt
+    first_name: str | None = None
+    last_name: str | None = None
+    username: str | None = None
+
+
+class _Chat(_Lenient):
+    id: StrictInt
+    type: str = Field(min_length=1)
+    title: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    username: str | None = None
+
+
+class _Message(_Lenient):
+    message_id: StrictInt = Field(ge=0)
+    date: StrictInt = Field(ge=0, le=MAX_TIMESTAMP)
+    chat: _Chat
+    from_: _User | None = Field(default=None, alias="from")
+    sender_chat: _Chat | None = None
+    edit_date: StrictInt | None = Field(default=None, ge=0, le=MAX_TIMESTAMP)
+    reply_to_message: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Update(_Lenient):
+    update_id: StrictInt = Field(ge=0)
+    message: dict[str, Any] | None = None
+    edited_message: dict[str, Any] | None = None
+
+
+def message_key(bot_id: str, chat_id: int | str, message_id: int | str) -> str:
+    """The id a Telegram message is filed under (also for messages our bot sends, so replies find them)."""
+    return f"{bot_id}:{chat_id}:{message_id}"
+
+
+def bot_id_of(secrets: ChannelSecrets) -> str:
+    """The default bot's account id: "bot_id" if set, else the id part of its token ("123456:ABC..." -> "123456")."""
+    if bot_id := secrets.get("bot_id"):
+        return str(bot_id)
+    prefix = str(secrets.get("bot_token") or "").split(":", 1)[0]
+    return prefix if prefix.isdigit() else DEFAULT_ACCOUNT
+
+
+class TelegramAdapter:
+    name = Channel.TELEGRAM.value
+
+    def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
+        """Telegram sends the secret_token given to setWebhook in a header; no signature covers the body.
+
+        Each bot has its own token, so the token that matches names the bot (the account)."""
+        presented = request.header(SECRET_TOKEN_HEADER)
+        if not presented:
+            raise InvalidSignature(f"missing {SECRET_TOKEN_HEADER} header")
+        candidate = presented.encode("utf-8", errors="surrogatepass")
+        matched: str | None = None
+        configured = False
+        # Every account is compared, so the time taken does not tell which bot's token came close.
+        for account_id, account in every_account(secrets):
+            expected = str(account.get("secret_token") or "")
+            if not expected:
+                continue
+            configured = True
+            if hmac.compare_digest(expected.encode(), candidate) and matched is None:
+                matched = account_id or bot_id_of(account)
+        if not configured:
+            raise InvalidSignature("no secret token is configured for this Telegram bot")
+        if matched is None:
+            raise InvalidSignature(f"{SECRET_TOKEN_HEADER} does not match any bot's secret token")
+        return matched
+
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+        bot = account_id or DEFAULT_ACCOUNT
+        try:
+            try:
+                # pydantic's parser refuses lone "\ud800"-style escapes, which could not go onto the queue.
+                document = from_json(body)
+            except ValueError as exc:
+                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+            update = _Update.model_validate(document)
+            if update.message is not None:
+                message = _Message.model_validate(update.message)
+                return [] if _is_service(message) else [_inbound(bot, message, received_at)]
+            if update.edited_message is not None:
+                return [_edit(bot, _Message.model_validate(update.edited_message))]
+            return []
+        except MalformedPayload:
+            raise
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a Telegram update: {_where(exc)}") from exc
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # Never echo the offending value: it is the customer's content.
+            raise MalformedPayload(f"not a Telegram update: unreadable field ({type(exc).__name__})") from exc
+
+
+ADAPTER = TelegramAdapter()
+
+
+def _is_service(message: _Message) -> bool:
+    extra = message.model_extra or {}
+    return not any(kind in extra for kind in CONTENT_KINDS) and any(kind in extra for kind in SERVICE_KINDS)
+
+
+def _message_type(extra: dict[str, Any]) -> str:
+    for kind in CONTENT_KINDS:
+        if kind in extra:
+            return kind
+    # A kind newer than this adapter (a poll, a dice, a story ...): kept under its own name.
+    unknown = sorted(key for key in extra if key not in ("caption", "entities", "caption_entities"))
+    return unknown[0][:64] if unknown else "unknown"
+
+
+def _sender(message: _Message) -> SenderIdentity:
+    # An anonymous group admin or a linked channel writes as `sender_chat`; `from` then is a placeholder bot.
+    if message.sender_chat is not None:
+        return SenderIdentity(external_id=str(message.sender_chat.id), display_name=_bounded(message.sender_chat.title))
+    person = message.from_ or message.chat
+    full_name = " ".join(part for part in (person.first_name, person.last_name) if part)
+    return SenderIdentity(
+        external_id=str(person.id),
+        display_name=_bounded(full_name or person.username),
+        phone_e164=_own_phone(person.id, message.model_extra or {}),
+    )
+
+
+def _own_phone(sender_id: int, extra: dict[str, Any]) -> str | None:
+    """The sender's phone, only when they shared their own contact (the "share my phone number" button).
+
+    Telegram sets contact.user_id to the account the number belongs to; when that is the sender, the
+    number is the one their Telegram account is registered with. Any other card is just text.
+    """
+    card = extra.get("contact")
+    if not isinstance(card, dict) or not _is_int(card.get("user_id")) or card["user_id"] != sender_id:
+        return None
+    digits = str(card.get("phone_number") or "").strip().removeprefix("+")
+    return f"+{digits}" if digits.isdigit() and 7 <= len(digits) <= 15 and digits[0] != "0" else None
+
+
+def _inbound(bot: str, message: _Message, received_at: datetime) -> InboundMessage:
+    extra = message.model_extra or {}
+    kind = _message_type(extra)
+    text, attachments, location = _content(kind, extra)
+    replied = (message.reply_to_message or {}).get("message_id")
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_account_id=bot,
+        conversation_id=str(message.chat.id),
+        external_id=message_key(bot, message.chat.id, message.message_id),
+        sender=_sender(message),
+        message_type=kind,
+        known_type=kind in KNOWN_TYPES,
+        text=text,
+        attachments=attachments,
+        location=location,
+        reply_to_external_id=message_key(bot, message.chat.id, replied) if _is_int(replied) else None,
+        provider_timestamp=datetime.fromtimestamp(message.date, UTC),
+        received_at=received_at,
+    )
+
+
+def _edit(bot: str, message: _Message) -> MessageEdit:
+    extra = message.model_extra or {}
+    text, _, _ = _content(_message_type(extra), extra)
+    return MessageEdit(
+        channel=Channel.TELEGRAM,
+        channel_account_id=bot,
+        conversation_id=str(message.chat.id),
+        external_id=message_key(bot, message.chat.id, message.message_id),
+        text=text,
+        # edit_date is documented on every edited message; an edit without one is dated by the original.
+        edited_at=datetime.fromtimestamp(message.edit_date if message.edit_date is not None else message.date, UTC),
+    )
+
+
+def _content(kind: str, extra: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
+    caption = _str(extra.get("caption"))
+    if kind == "text":
+        return _str(extra.get("text")), (), None
+    if kind == "photo":
+        # Telegram sends one PhotoSize per resolution; the largest is the one agents want.
+        sizes = [size for size in extra["photo"] if isinstance(size, dict) and _str(size.get("file_id"))]
+        if not sizes:
+            raise MalformedPayload("photo has no sizes with a file_id")
+        largest = max(sizes, key=lambda size: (_int(size.get("width")) or 0) * (_int(size.get("height")) or 0))
+        return caption, (_attachment("image", largest),), None
+    if kind in MEDIA_KINDS or kind == "sticker":
+        media = extra[kind]
+        if not isinstance(media, dict) or not _str(media.get("file_id")):
+            raise MalformedPayload(f"{kind} has no file_id")
+        text = caption or (_str(media.get("emoji")) if kind == "sticker" else None)
+        return text, (_attachment(kind, media),), None
+    if kind in ("venue", "location"):
+        venue = extra.get("venue") if isinstance(extra.get("venue"), dict) else {}
+        point = extra["location"] if kind == "location" else venue.get("location")
+        if not isinstance(point, dict):
+            raise MalformedPayload(f"{kind} has no location")
+        location = Location(
+            latitude=float(point["latitude"]),
+            longitude=float(point["longitude"]),
+            name=_str(venue.get("title")),
+            address=_str(venue.get("address")),
+        )
+        return location.name or location.address, (), location
+    if kind == "contact":
+        # A shared contact card is whatever number the customer picked: it stays text for the agent, and
+        # becomes the sender's phone only when it is their own (see _own_phone).
+        card = extra["contact"] if isinstance(extra["contact"], dict) else {}
+        name = " ".join(part for part in (_str(card.get("first_name")), _str(card.get("last_name"))) if part)
+        return " ".join(filter(None, [name, _str(card.get("phone_number"))])) or None, (), None
+    return caption, (), None
+
+
+def _attachment(kind: str, media: dict[str, Any]) -> Attachment:
+    # Bytes come later through getFile(file_id); file_unique_id is stable across bots but cannot download.
+    return Attachment(
+        kind=kind,
+        provider_media_id=media["file_id"],
+        mime_type=_str(media.get("mime_type")),
+        filename=_str(media.get("file_name")),
+        size_bytes=_int(media.get("file_size")),
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any) -> int | None:
+    return value if _is_int(value) and value >= 0 else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _bounded(name: str | None) -> str | None:
+    return name[:256] if name else None
+
+
+def _where(exc: ValidationError) -> str:
+    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(problems)[:300]

@@ -1,0 +1,279 @@
+"""LINE Messaging API webhooks as the LINE Platform sends them, and the driver the channel-generic suites use.
+
+Payload builders follow the Messaging API reference: {"destination": <bot user id>, "events": [...]},
+each event with type, mode, timestamp (ms), source, webhookEventId, deliveryContext and, for messages,
+replyToken and message. LINE sends UTF-8 JSON and signs those exact bytes:
+x-line-signature = base64(HMAC-SHA256(channel secret, body)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+from switchboard.models import Channel, DeliveryStatus
+from tests.support.drivers import SIGNED, ChannelDriver, Customer
+
+BOT_USER_ID = "U4af4980629e2a1f7bfbbc1bdf3f0a7c1"
+SAMPLE_CHANNEL_SECRET = "sample-line-channel-secret"
+SAMPLE_CHANNEL_ACCESS_TOKEN = "sample-line-channel-access-token"
+SIGNATURE_HEADER = "x-line-signature"
+LAST_TIMESTAMP_MS = 253402300799999
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def line_signature(body: bytes, channel_secret: str = SAMPLE_CHANNEL_SECRET) -> str:
+    """x-line-signature, computed here independently of the adapter under test."""
+    return base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _digest(label: str) -> bytes:
+    return hashlib.sha256(label.encode("utf-8", "surrogatepass")).digest()
+
+
+def line_message_id(label: str) -> str:
+    """A message id shaped like LINE's: a decimal number of 18 digits."""
+    return str(10**17 + int.from_bytes(_digest("message:" + label)[:8]) % (9 * 10**17))
+
+
+def line_user_id(label: str, prefix: str = "U") -> str:
+    """A user ("U"), group ("C") or room ("R") id shaped like LINE's: the prefix and 32 hex digits."""
+    return prefix + _digest(f"{prefix}:{label}")[:16].hex()
+
+
+def webhook_event_id(label: str) -> str:
+    """A webhookEventId shaped like LINE's: a 26-character ULID."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    number = int.from_bytes(_digest("event:" + label)[:17])
+    return "01" + "".join(alphabet[(number >> (5 * i)) & 31] for i in range(24))
+
+
+def reply_token(label: str) -> str:
+    return _digest("reply:" + label)[:16].hex()
+
+
+def webhook(*events: Mapping[str, Any], destination: str = BOT_USER_ID) -> dict[str, Any]:
+    return {"destination": destination, "events": [dict(event) for event in events]}
+
+
+def user_source(user_id: str) -> dict[str, Any]:
+    return {"type": "user", "userId": user_id}
+
+
+def group_source(group_id: str, user_id: str | None) -> dict[str, Any]:
+    return {"type": "group", "groupId": group_id, **({"userId": user_id} if user_id else {})}
+
+
+def room_source(room_id: str, user_id: str | None) -> dict[str, Any]:
+    return {"type": "room", "roomId": room_id, **({"userId": user_id} if user_id else {})}
+
+
+def message_event(
+    message: Mapping[str, Any],
+    *,
+    source: Mapping[str, Any],
+    timestamp: int,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    token: str | None = "",
+) -> dict[str, Any]:
+    """A message event; the reply token and event id are derived from the message id unless given."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "message": dict(message),
+        "webhookEventId": event_id or webhook_event_id(message["id"]),
+        "deliveryContext": {"isRedelivery": redelivery},
+        "timestamp": timestamp,
+        "source": dict(source),
+        "mode": "active",
+    }
+    if token is not None:
+        event["replyToken"] = token or reply_token(message["id"])
+    return event
+
+
+def text_message(message_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {"id": message_id, "type": "text", "quoteToken": "q" + message_id, "text": text, **extra}
+
+
+def follow_event(kind: str, *, user_id: str, timestamp: int, event_id: str, redelivery: bool = False) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": kind,
+        "mode": "active",
+        "timestamp": timestamp,
+        "source": user_source(user_id),
+        "webhookEventId": event_id,
+        "deliveryContext": {"isRedelivery": redelivery},
+    }
+    if kind == "follow":
+        event["replyToken"] = reply_token(event_id)
+        event["follow"] = {"isUnblocked": False}
+    return event
+
+
+def encode(payload: Any) -> bytes:
+    """LINE's serialization: compact UTF-8 (non-ASCII sent as is)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+
+
+class LineDriver(ChannelDriver):
+    channel = Channel.LINE
+    webhook_path = "/webhooks/line"
+    secrets = {"channel_secret": SAMPLE_CHANNEL_SECRET, "channel_access_token": SAMPLE_CHANNEL_ACCESS_TOKEN}
+    signature_header = SIGNATURE_HEADER
+    # The Messaging API reports nothing about the delivery or reading of messages a bot sends.
+    supports_receipts = False
+
+    def customer(self, number: int, display_name: str | None = None) -> Customer:
+        # LINE webhooks never carry the user's name (that takes a profile API call), so none is sent.
+        return Customer(external_id=line_user_id(f"customer-{number}"), display_name=None)
+
+    def message_id(self, label: str) -> str:
+        return line_message_id(label)
+
+    def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
+        event = message_event(text_message(message_id, text), source=user_source(customer.external_id), timestamp=epoch_ms(sent_at))
+        return encode(webhook(event))
+
+    def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
+        raise NotImplementedError("LINE sends no delivery receipts (supports_receipts is False)")
+
+    def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
+        headers = {"content-type": "application/json; charset=utf-8", "user-agent": "LineBotWebhook/2.0"}
+        if signature is SIGNED:
+            headers[SIGNATURE_HEADER] = line_signature(body)
+        elif signature is not None:
+            headers[SIGNATURE_HEADER] = str(signature)
+        return headers
+
+    def forged_signatures(self) -> st.SearchStrategy[str | None]:
+        digest = st.binary(min_size=32, max_size=32).map(lambda raw: base64.b64encode(raw).decode())
+        return st.one_of(
+            st.none(),
+            st.text(max_size=80),
+            digest,
+            st.binary(min_size=32, max_size=32).map(bytes.hex),
+            st.binary(max_size=64).map(lambda other: line_signature(b"other body:" + other)),
+            st.text(min_size=1, max_size=40).map(lambda secret: line_signature(b"", "wrong:" + secret)),
+        )
+
+    def malformed_bodies(self) -> st.SearchStrategy[bytes]:
+        return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).map(encode)
+
+
+# -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
+
+_DELETE = object()
+_SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
+_SMALL_LISTS = st.lists(st.integers(), max_size=3)
+_SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
+_NOT_STR = st.one_of(_SCALARS, _SMALL_LISTS, _SMALL_DICTS)
+_EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
+_NOT_STR_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), _SMALL_LISTS, _SMALL_DICTS)
+_NOT_LIST = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_DICTS)
+_NOT_DICT = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_LISTS)
+_BAD_TIMESTAMP = st.one_of(
+    st.integers(max_value=-1),
+    st.integers(min_value=LAST_TIMESTAMP_MS + 1),
+    st.floats().filter(lambda number: not number.is_integer()),
+    st.from_regex(r"\A[a-z]{1,12}\Z"),
+    st.none(),
+    _SMALL_LISTS,
+    _SMALL_DICTS,
+)
+_BAD_COORDINATE = st.one_of(
+    st.floats(min_value=90, exclude_min=True),
+    st.floats(max_value=-90, exclude_max=True),
+    st.from_regex(r"\A[a-z]{1,12}\Z").filter(lambda word: word not in ("nan", "inf", "infinity")),
+    st.none(),
+    _SMALL_LISTS,
+    _SMALL_DICTS,
+)
+_CUSTOMER = line_user_id("malformed")
+_GROUP = line_user_id("malformed-group", "C")
+
+
+def _text_delivery() -> dict[str, Any]:
+    message = text_message(line_message_id("malformed-text"), "환불 가능할까요?")
+    return webhook(message_event(message, source=user_source(_CUSTOMER), timestamp=1749416383000))
+
+
+def _group_delivery() -> dict[str, Any]:
+    message = text_message(line_message_id("malformed-group"), "배송 언제 되나요?")
+    return webhook(message_event(message, source=group_source(_GROUP, _CUSTOMER), timestamp=1749416383000))
+
+
+def _location_delivery() -> dict[str, Any]:
+    message = {"id": line_message_id("malformed-location"), "type": "location", "title": "서울시청", "address": "서울특별시 중구 세종대로 110", "latitude": 37.5665, "longitude": 126.978}
+    return webhook(message_event(message, source=user_source(_CUSTOMER), timestamp=1749416383000))
+
+
+def _follow_delivery() -> dict[str, Any]:
+    return webhook(follow_event("follow", user_id=_CUSTOMER, timestamp=1749416383000, event_id=webhook_event_id("malformed-follow")))
+
+
+_EVENT = ("events", 0)
+_MESSAGE = (*_EVENT, "message")
+
+_BREAKAGES: list[tuple[Any, tuple, Any]] = [
+    (_text_delivery, ("destination",), _EMPTY_OR_NOT_STR),
+    (_text_delivery, ("destination",), _DELETE),
+    (_text_delivery, ("events",), _NOT_LIST),
+    (_text_delivery, ("events",), _DELETE),
+    (_text_delivery, _EVENT, _NOT_DICT),
+    (_text_delivery, (*_EVENT, "type"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "type"), _DELETE),
+    (_text_delivery, (*_EVENT, "timestamp"), _BAD_TIMESTAMP),
+    (_text_delivery, (*_EVENT, "timestamp"), _DELETE),
+    (_text_delivery, (*_EVENT, "source"), _NOT_DICT),
+    (_text_delivery, (*_EVENT, "source"), _DELETE),
+    (_text_delivery, (*_EVENT, "source", "type"), _NOT_STR),
+    (_text_delivery, (*_EVENT, "source", "type"), _DELETE),
+    (_text_delivery, (*_EVENT, "source", "userId"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "source", "userId"), _DELETE),
+    (_text_delivery, (*_EVENT, "webhookEventId"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "webhookEventId"), _DELETE),
+    (_text_delivery, (*_EVENT, "replyToken"), _NOT_STR_NOR_NULL),
+    (_text_delivery, _MESSAGE, _NOT_DICT),
+    (_text_delivery, _MESSAGE, _DELETE),
+    (_text_delivery, (*_MESSAGE, "id"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "id"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "type"), _EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "type"), _DELETE),
+    (_group_delivery, (*_EVENT, "source", "groupId"), _EMPTY_OR_NOT_STR),
+    (_group_delivery, (*_EVENT, "source", "groupId"), _DELETE),
+    (_location_delivery, (*_MESSAGE, "latitude"), _BAD_COORDINATE),
+    (_location_delivery, (*_MESSAGE, "longitude"), _DELETE),
+    (_follow_delivery, (*_EVENT, "source", "userId"), _EMPTY_OR_NOT_STR),
+    (_follow_delivery, (*_EVENT, "webhookEventId"), _DELETE),
+    (_follow_delivery, (*_EVENT, "timestamp"), _BAD_TIMESTAMP),
+]
+
+
+def _broken_payload(breakage: tuple[Any, tuple, Any]) -> st.SearchStrategy[Any]:
+    delivery, path, replacement = breakage
+    if replacement is _DELETE:
+        return st.just(_replaced(delivery(), path, _DELETE))
+    return replacement.map(lambda value: _replaced(delivery(), path, value))
+
+
+def _replaced(payload: Any, path: Iterable, value: Any) -> Any:
+    *parents, last = path
+    parent = payload
+    for step in parents:
+        parent = parent[step]
+    if value is _DELETE:
+        del parent[last]
+    else:
+        parent[last] = value
+    return payload
