@@ -20,8 +20,8 @@ SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 def test_same_webhook_delivered_twenty_times_lands_once(stack, channel, queue_dedup_window_lapsed):
     # Given one customer message, as the provider signs and sends it
     driver = channel.driver
-    message_id = driver.message_id("delivered-twenty-times")
-    body = driver.text_message(driver.customer(1, "김민준"), message_id=message_id, text="주문 취소할게요", sent_at=SENT)
+    message_id, customer = driver.message_id("delivered-twenty-times"), driver.customer(1, "김민준")
+    body = driver.text_message(customer, message_id=message_id, text="주문 취소할게요", sent_at=SENT)
     # When the provider delivers it five times, each after the writer has finished with the last copy,
     # then fifteen times at once while three writers drain the queue side by side
     for _ in range(5):
@@ -33,7 +33,7 @@ def test_same_webhook_delivered_twenty_times_lands_once(stack, channel, queue_de
     assert {response.status for response in responses} == {200}
     assert report.failed_records == 0
     found = stack.only_ticket()
-    assert [m["external_id"] for m in found["messages"]] == [message_id]
+    assert [m["external_id"] for m in found["messages"]] == [driver.external_id(customer, message_id)]
     assert (found["ticket"]["number"], found["ticket"]["message_count"]) == (1, 1)
     assert len(stack.contacts()) == 1
     assert stack.dead_lettered_count() == 0
@@ -42,15 +42,15 @@ def test_same_webhook_delivered_twenty_times_lands_once(stack, channel, queue_de
 def test_same_queued_message_handed_to_ten_writers_at_once_lands_once(stack, channel):
     # Given a queued message (SQS is at-least-once: a visibility timeout can lapse mid-write)
     driver = channel.driver
-    message_id = driver.message_id("ten-writers")
-    channel.deliver(driver.text_message(driver.customer(1), message_id=message_id, text="hello?", sent_at=SENT))
+    message_id, customer = driver.message_id("ten-writers"), driver.customer(1)
+    channel.deliver(driver.text_message(customer, message_id=message_id, text="hello?", sent_at=SENT))
     (queued,) = stack.take_queued()
     # When ten writers receive it at the same moment
     responses = run_together([partial(stack.invoke, stack.writer, stack.writer_event([queued]))] * 10)
     # Then all succeed and the message is stored once
     assert [r["batchItemFailures"] for r in responses] == [[]] * 10
     found = stack.only_ticket()
-    assert [m["external_id"] for m in found["messages"]] == [message_id]
+    assert [m["external_id"] for m in found["messages"]] == [driver.external_id(customer, message_id)]
     assert found["ticket"]["message_count"] == 1
 
 

@@ -56,6 +56,11 @@ class ChannelDriver(ABC):
     def message_id(self, label: str) -> str:
         """A provider message id in the channel's own format; the same label gives the same id."""
 
+    def external_id(self, customer: Customer, message_id: str) -> str:
+        """The id Switchboard files `customer`'s message `message_id` under: the provider's own id, unless
+        the provider numbers messages only within a chat (Telegram), where the chat becomes part of it."""
+        return message_id
+
     @abstractmethod
     def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
         """The raw webhook body the provider sends when `customer` writes `text`."""
@@ -83,7 +88,9 @@ class ChannelDriver(ABC):
 
 from tests.support.drivers.kakao import KakaoDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.messenger import InstagramDriver, MessengerDriver  # noqa: E402  (they subclass ChannelDriver)
+from tests.support.drivers.line import LineDriver  # noqa: E402  (it subclasses ChannelDriver)
+from tests.support.drivers.telegram import TelegramDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.twilio import TwilioDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
 
-DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver(), KakaoDriver(), TwilioDriver()]
+DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver(), LineDriver(), TelegramDriver(), KakaoDriver(), TwilioDriver()]
