@@ -4,7 +4,7 @@ Payloads follow Kakao's SkillPayload reference (userRequest.utterance/user/block
 gives messages no id, and a customer-visible id is what the generic suites compare. So the driver
 speaks as a block with Kakao's callback option: each request carries the one-time callbackUrl Kakao
 issues per request, which the adapter keys the message on. The content-and-window key of ordinary
-blocks is covered by tests/unit/test_kakao_parsing.py, where the arrival time is given.
+blocks is covered by tests/unit/test_kakao_skill.py, where the arrival time is given.
 """
 
 from __future__ import annotations
