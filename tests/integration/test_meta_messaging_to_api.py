@@ -1,6 +1,7 @@
 """Messenger and Instagram: from Meta's webhook through the queue and the writer to what agents read,
 with moto in-process."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +22,8 @@ from tests.support.drivers.messenger import (
     text_event,
     webhook,
 )
-from tests.support.paths import provider_fixture
+from tests.support.lambda_events import HttpResponse
+from tests.support.paths import EVENTS_DIR, provider_fixture
 
 SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 CUSTOMER = "7160000000012345"
@@ -163,4 +165,26 @@ def test_instagram_message_and_seen_receipt(stack, instagram):
     assert timeline(stack) == [
         ("aWdfZAG1", "inbound", "customer", "재고 있나요?", None),
         ("aWdfZAG2", "outbound", "agent", "네, 있습니다.", "read"),
+    ]
+
+
+def test_sample_events_run_through_the_handlers_to_one_ticket_per_channel(stack):
+    # Given the sample events of both functions, as `sam local invoke -e` would pass them
+    def invoke(function: str, name: str) -> HttpResponse:
+        return HttpResponse.of(stack.invoke(function, json.loads((EVENTS_DIR / name).read_text())))
+
+    # When each is invoked in order and the writer drains the queue
+    for function, channel in (("MessengerWebhookFunction", "messenger"), ("InstagramWebhookFunction", "instagram")):
+        assert invoke(function, f"{channel}-handshake.json").body == "1158201444"
+        for kind in ("text", "attachment", "echo", "delivery" if channel == "messenger" else "seen"):
+            assert invoke(function, f"{channel}-{kind}.json").status == 200, kind
+    report = stack.drain_queue()
+    # Then each channel has one ticket: the customer's messages and the business's echoed answer
+    assert report.failed_records == 0
+    tickets = {t["channel"]: stack.ticket(t["id"]) for t in stack.tickets()}
+    assert sorted(tickets) == ["instagram", "messenger"]
+    assert [(m["message_type"], m["author_kind"], m["delivery_status"]) for m in tickets["instagram"]["messages"]] == [
+        ("text", "customer", None),
+        ("image", "customer", None),
+        ("text", "agent", "read"),
     ]
