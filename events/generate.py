@@ -21,6 +21,7 @@ from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
 from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
+from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
 from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
 from tests.support.lambda_events import ACCOUNT_ID, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
@@ -80,6 +81,7 @@ def build_events() -> dict[str, dict[str, Any]]:
         request_id=_id("request:get").hex[:16],
     )
     events.update(build_meta_messaging_events(_id))
+    events.update(build_line_telegram_events(_id))
     return events
 
 
