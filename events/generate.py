@@ -23,6 +23,7 @@ from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
 from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
+from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
 from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
 from tests.support.lambda_events import ACCOUNT_ID, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
 from tests.support.paths import EVENTS_DIR, provider_fixture  # noqa: E402
@@ -82,6 +83,7 @@ def build_events() -> dict[str, dict[str, Any]]:
     )
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
+    events.update(build_kakao_twilio_events(_id))
     return events
 
 

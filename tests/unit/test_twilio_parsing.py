@@ -7,19 +7,11 @@ import pytest
 from switchboard.channels.twilio import TwilioAdapter
 from switchboard.errors import MalformedPayload
 from switchboard.models import Attachment, Channel, DeliveryReceipt, DeliveryStatus, InboundMessage, Location, SenderIdentity
-from tests.support.drivers.twilio import BUSINESS_NUMBER, form, inbound_fields, media_url, message_sid, status_fields
-from tests.support.paths import provider_fixture
+from tests.support.drivers.twilio import BUSINESS_NUMBER, form, inbound_fields, inbound_sms_sample, media_url, message_sid, status_fields
 
 RECEIVED_AT = datetime(2025, 6, 8, 21, 5, tzinfo=UTC)
 CUSTOMER = "+821098765432"
 ADAPTER = TwilioAdapter()
-
-
-def sample_form() -> bytes:
-    # The sample file starts with comment lines; the body is its one line of fields.
-    lines = provider_fixture("twilio", "inbound-sms.form.txt").decode().splitlines()
-    (body,) = [line for line in lines if line and not line.startswith("#")]
-    return body.encode()
 
 
 def parse(body: bytes) -> list:
@@ -27,7 +19,7 @@ def parse(body: bytes) -> list:
 
 
 def test_sample_sms_becomes_one_text_message_from_a_verified_number():
-    assert parse(sample_form()) == [
+    assert parse(inbound_sms_sample()) == [
         InboundMessage(
             channel=Channel.SMS,
             channel_account_id="+821012345678",

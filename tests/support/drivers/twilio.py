@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from switchboard.models import Channel, DeliveryStatus
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 from tests.support.lambda_events import API_ID, REGION
+from tests.support.paths import provider_fixture
 
 SAMPLE_AUTH_TOKEN = "sample-auth-token"
 SAMPLE_ACCOUNT_SID = "AC0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -200,3 +201,10 @@ _BREAKAGES = [
     # A field with no "=": not what an HTML form encoder writes.
     lambda fields: st.just(form(fields) + b"&NumSegments"),
 ]
+
+
+def inbound_sms_sample() -> bytes:
+    """The body of ../shared/fixtures/twilio/inbound-sms.form.txt: its one line that is not a comment."""
+    lines = provider_fixture("twilio", "inbound-sms.form.txt").decode().splitlines()
+    (body,) = [line for line in lines if line and not line.startswith("#")]
+    return body.encode()
