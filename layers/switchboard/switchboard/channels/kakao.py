@@ -40,6 +40,7 @@ MEDIA_KINDS = {"image", "video", "audio", "file"}
 
 class _Lenient(BaseModel):
     # Kakao adds fields (flow, contexts, intent.extra, ...) freely; only what we rely on is validated.
+    # Field names are Kakao's own, camelCase included.
     model_config = ConfigDict(extra="ignore")
 
 
@@ -60,7 +61,7 @@ class _UserRequest(_Lenient):
     user: _User
     block: _Block
     params: dict[str, Any] | None = None
-    callbackUrl: str | None = None  # noqa: N815 (Kakao's name)
+    callbackUrl: str | None = None
 
 
 class _Bot(_Lenient):
@@ -73,7 +74,7 @@ class _Action(_Lenient):
 
 
 class _SkillPayload(_Lenient):
-    userRequest: _UserRequest  # noqa: N815 (Kakao's name)
+    userRequest: _UserRequest
     bot: _Bot
     action: _Action | None = None
 
