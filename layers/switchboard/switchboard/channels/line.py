@@ -43,10 +43,11 @@ class _Lenient(BaseModel):
 
 
 class _Source(_Lenient):
+    # Field names are LINE's own (camelCase), so the models read the payload as sent.
     type: str = Field(min_length=1)
-    userId: str | None = Field(default=None, min_length=1)  # noqa: N815 (LINE's spelling)
-    groupId: str | None = Field(default=None, min_length=1)  # noqa: N815
-    roomId: str | None = Field(default=None, min_length=1)  # noqa: N815
+    userId: str | None = Field(default=None, min_length=1)
+    groupId: str | None = Field(default=None, min_length=1)
+    roomId: str | None = Field(default=None, min_length=1)
 
 
 class _Event(_Lenient):
@@ -57,8 +58,8 @@ class _ChatEvent(_Lenient):
     type: str
     timestamp: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
     source: _Source
-    webhookEventId: str = Field(min_length=1)  # noqa: N815
-    replyToken: str | None = None  # noqa: N815
+    webhookEventId: str = Field(min_length=1)
+    replyToken: str | None = None
 
 
 class _Message(_Lenient):
