@@ -61,6 +61,12 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class AttachmentFetchStatus(StrEnum):
+    STORED = "stored"
+    TOO_LARGE = "too_large"
+    FAILED = "failed"
+
+
 # Receipts can arrive out of order (Meta may deliver "read" before "delivered"); a status
 # never moves backwards, and "failed" is final.
 DELIVERY_STATUS_RANK = {
@@ -100,6 +106,8 @@ class Attachment(_Model):
     filename: str | None = None
     size_bytes: int | None = Field(default=None, ge=0)
     url: str | None = None
+    storage_key: str | None = Field(default=None, description="Where the media job stored the bytes (attachments bucket)")
+    fetch_status: AttachmentFetchStatus | None = Field(default=None, description="Set by the media job; None until it ran")
 
 
 class Location(_Model):

@@ -12,7 +12,9 @@
 | contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
 | ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
 
-created_sk is "<created at, fixed-width UTC>#<ticket_id>". Every write that must not happen twice is
+created_sk is "<created at, fixed-width UTC>#<ticket_id>". A message's `attachments` list keeps the
+webhook's order; the media job finds the message through its message index and sets `storage_key`,
+`sha256`, `size_bytes`, `mime_type` and `fetch_status` on `attachments[<index>]`. Every write that must not happen twice is
 conditional and the writes of one inbound message commit in one transaction, so a crash between
 calls leaves nothing half-written. Mirrored in docs/data-model.md.
 """
@@ -35,6 +37,8 @@ from botocore.exceptions import ClientError
 from switchboard.errors import InvalidRequest
 from switchboard.models import (
     DELIVERY_STATUS_RANK,
+    Attachment,
+    AttachmentFetchStatus,
     ChannelIdentity,
     Contact,
     DeliveryStatus,
@@ -372,6 +376,54 @@ class TicketStore:
             if "LastEvaluatedKey" not in response:
                 return refs
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- attachments (the media job) ------------------------------------------------------------
+
+    def attachment(self, ref: MessageRef, index: int) -> Attachment | None:
+        """One attachment of a stored message as last recorded; None when the message has no such attachment."""
+        item = self._db.get_item(
+            TableName=self._table,
+            Key=_key(_ticket_pk(ref.ticket_id), ref.message_sk),
+            ProjectionExpression=f"attachments[{int(index)}]",
+            ConsistentRead=True,
+        ).get("Item")
+        found = _from_attributes(item).get("attachments") if item else None
+        return Attachment.model_validate(found[0]) if found else None
+
+    def record_attachment(self, ref: MessageRef, index: int, fetched: Attachment) -> bool:
+        """Records what the media job learned about attachment `index`: where its bytes are stored and their
+        size, type and sha256, or why they are not. False when it is already recorded as stored (a repeated
+        job) or the message holds no attachment of that kind at that index."""
+        if fetched.fetch_status is None:
+            raise ValueError("a fetched attachment says how the fetch went")
+        slot = f"attachments[{int(index)}]"
+        document = fetched.model_dump(mode="json")
+        recorded = {
+            name: document[name]
+            for name in ("fetch_status", "storage_key", "sha256", "size_bytes", "mime_type")
+            if document[name] is not None
+        }
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(_ticket_pk(ref.ticket_id), ref.message_sk),
+                UpdateExpression="SET " + ", ".join(f"{slot}.#{name} = :{name}" for name in recorded),
+                ConditionExpression=(
+                    f"{slot}.#kind = :kind AND "
+                    f"(attribute_not_exists({slot}.#fetch_status) OR {slot}.#fetch_status <> :stored)"
+                ),
+                ExpressionAttributeNames={f"#{name}": name for name in [*recorded, "kind"]},
+                ExpressionAttributeValues={
+                    **{f":{name}": _serializer.serialize(_dynamo_value(value)) for name, value in recorded.items()},
+                    ":kind": {"S": fetched.kind},
+                    ":stored": {"S": AttachmentFetchStatus.STORED.value},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # -- agent reads ----------------------------------------------------------------------------
 
