@@ -19,6 +19,7 @@ use_layer()
 
 from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
+from switchboard.media.jobs import jobs_for  # noqa: E402
 from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
 from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
@@ -32,6 +33,8 @@ WHATSAPP = WhatsAppDriver()
 WEBHOOK_SAMPLES = {"text": "text.json", "image": "image.constructed.json", "status": "status.constructed.json"}
 INBOUND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-InboundQueue-1XH4D2ZLE3N7Q.fifo"
 WEBHOOK_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-WhatsAppWebhookFunction"
+MEDIA_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-MediaQueue-7QK2M9XW4B1R"
+WRITER_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-TicketWriterFunction"
 _IDS = uuid.UUID("8f14e45f-ceea-467f-a0e6-2e4f2b5c3a1d")
 
 
@@ -61,6 +64,8 @@ def build_events() -> dict[str, dict[str, Any]]:
         request_id=_id("request:handshake").hex[:16],
     )
     events["ticket-writer-batch.json"] = sqs_event([_record(position, event) for position, event in enumerate(queued)])
+    media_jobs = [job for event in queued if isinstance(event, InboundMessage) for job in jobs_for(event)]
+    events["media-fetcher-batch.json"] = sqs_event([_media_record(job) for job in media_jobs])
     events["tickets-list-new.json"] = http_api_event(
         method="GET",
         path="/tickets",
@@ -103,6 +108,22 @@ def _record(position: int, event: InboundMessage | DeliveryReceipt) -> dict[str,
             "ApproximateFirstReceiveTimestamp": str(sent_ms + 40),
         },
         queue_arn=INBOUND_QUEUE_ARN,
+    )
+
+
+def _media_record(job) -> dict[str, Any]:
+    name = f"media:{job.channel}:{job.message_external_id}:{job.attachment_index}"
+    return sqs_record(
+        message_id=str(_id(name)),
+        receipt_handle="AQEB" + _id(f"receipt:{name}").hex * 4,
+        body=job.model_dump_json(),
+        attributes={
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1749416402000",
+            "SenderId": WRITER_SENDER_ID,
+            "ApproximateFirstReceiveTimestamp": "1749416402040",
+        },
+        queue_arn=MEDIA_QUEUE_ARN,
     )
 
 

@@ -55,3 +55,23 @@ class TwilioWebhookSettings(WebhookSettings):
     secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
     # Empty: reconstruct the URL Twilio called from the request itself.
     public_base_url: str = Field(default="", alias="TWILIO_PUBLIC_BASE_URL")
+
+
+class MediaQueueSettings(_Settings):
+    """For the writer: where it asks for attachments to be fetched."""
+
+    media_queue_url: str = Field(alias="MEDIA_QUEUE_URL", min_length=1)
+
+
+class MediaFetcherSettings(_Settings):
+    attachments_bucket: str = Field(alias="ATTACHMENTS_BUCKET", min_length=1)
+    max_bytes: int = Field(alias="MEDIA_MAX_BYTES", ge=1)
+    graph_api_base_url: str = Field(alias="GRAPH_API_BASE_URL", pattern=r"^https?://")
+    line_data_api_base_url: str = Field(alias="LINE_DATA_API_BASE_URL", pattern=r"^https?://")
+    telegram_api_base_url: str = Field(alias="TELEGRAM_API_BASE_URL", pattern=r"^https?://")
+    twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")
+    # The channels whose media needs credentials; Messenger, Instagram and Kakao hand out signed CDN URLs.
+    whatsapp_secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
+    line_secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
+    telegram_secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
+    twilio_secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)

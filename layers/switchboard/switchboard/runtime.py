@@ -14,6 +14,8 @@ from switchboard.config import (
     InstagramWebhookSettings,
     KakaoWebhookSettings,
     LineWebhookSettings,
+    MediaFetcherSettings,
+    MediaQueueSettings,
     MessengerWebhookSettings,
     TableSettings,
     TelegramWebhookSettings,
@@ -23,6 +25,9 @@ from switchboard.config import (
 
 if TYPE_CHECKING:
     from switchboard.channels.base import ChannelSecrets
+    from switchboard.media.download import ProviderHttp
+    from switchboard.media.fetch import MediaFetcher
+    from switchboard.media.jobs import MediaJobQueue
     from switchboard.queue import InboundQueue
     from switchboard.store.tickets_table import TicketStore
 
@@ -105,6 +110,49 @@ def ticket_store() -> TicketStore:
     return TicketStore(_client("dynamodb"), TableSettings.from_env().table_name)
 
 
+@cache
+def media_jobs() -> MediaJobQueue:
+    from switchboard.media.jobs import MediaJobQueue
+
+    return MediaJobQueue(_client("sqs"), MediaQueueSettings.from_env().media_queue_url)
+
+
+@cache
+def _provider_http() -> ProviderHttp:
+    from switchboard.media.download import ProviderHttp
+
+    return ProviderHttp()
+
+
+@cache
+def media_fetcher() -> MediaFetcher:
+    from switchboard.media.fetch import MediaFetcher
+    from switchboard.media.providers import ProviderEndpoints
+    from switchboard.models import Channel
+    from switchboard.store.attachments_bucket import AttachmentBucket
+
+    settings = MediaFetcherSettings.from_env()
+    secret_sources = {
+        Channel.WHATSAPP: secret_source(settings.whatsapp_secret_arn),
+        Channel.LINE: secret_source(settings.line_secret_arn),
+        Channel.TELEGRAM: secret_source(settings.telegram_secret_arn),
+        Channel.SMS: secret_source(settings.twilio_secret_arn),
+    }
+    return MediaFetcher(
+        store=ticket_store(),
+        bucket=AttachmentBucket(_client("s3"), settings.attachments_bucket),
+        http=_provider_http(),
+        endpoints=ProviderEndpoints(
+            graph_api=settings.graph_api_base_url,
+            line_data_api=settings.line_data_api_base_url,
+            telegram_api=settings.telegram_api_base_url,
+            twilio_api=settings.twilio_api_base_url,
+        ),
+        secrets_of=lambda channel: secret_sources[channel](),
+        max_bytes=settings.max_bytes,
+    )
+
+
 def reset() -> None:
     for cached in (
         _client,
@@ -118,5 +166,8 @@ def reset() -> None:
         twilio_settings,
         inbound_queue,
         ticket_store,
+        media_jobs,
+        _provider_http,
+        media_fetcher,
     ):
         cached.cache_clear()

@@ -1,0 +1,177 @@
+"""Where each provider keeps an attachment's bytes and how to ask for them: the media quirks of each channel.
+
+| channel            | attachment carries                      | download                                                        |
+|--------------------|-----------------------------------------|-----------------------------------------------------------------|
+| WhatsApp Cloud API | provider_media_id (media id)            | GET {graph}/{media id} with Bearer access_token -> JSON url,   |
+|                    |                                         | mime_type, sha256, file_size; GET url with the same Bearer      |
+| Messenger, Instagram, Kakao | url (CDN, signed)              | GET url, no credentials                                         |
+| LINE               | provider_media_id (the message id), or  | GET {line data}/v2/bot/message/{id}/content with Bearer         |
+|                    | url when contentProvider is external    | channel_access_token; an external url is fetched as it is      |
+| Telegram           | provider_media_id (file_id)             | GET {telegram}/bot<token>/getFile?file_id= -> result.file_path; |
+|                    |                                         | GET {telegram}/file/bot<token>/<file_path>                      |
+| Twilio (any channel) | url under the Twilio API (MediaUrlN)  | GET url with basic auth AccountSid:AuthToken; Twilio answers    |
+|                    |                                         | with a redirect to a signed URL, followed without credentials  |
+
+Credentials come from the channel's secret (`account_secrets(secrets, channel_account_id)`), and are only
+ever sent to the provider's own API base URL, never to a URL taken from a webhook.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from switchboard.channels.base import ChannelSecrets, account_secrets
+from switchboard.media.download import MediaGone, MediaTooLarge, ProviderHttp, ProviderUnavailable
+from switchboard.models import Attachment, Channel
+
+ChannelSecretsOf = Callable[[Channel], ChannelSecrets]
+
+# LINE stickers are named by package and sticker id; LINE's content API has no bytes for them.
+_NO_BYTES = {(Channel.LINE, "sticker")}
+
+
+@dataclass(frozen=True)
+class ProviderEndpoints:
+    """The providers' API base URLs (settings, so tests and the local runner point them at a fake)."""
+
+    graph_api: str
+    line_data_api: str
+    telegram_api: str
+    twilio_api: str
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """Where an attachment's bytes are, the headers that unlock them, and what the provider declared about them."""
+
+    url: str
+    headers: dict[str, str]
+    mime_type: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+
+
+def has_bytes(channel: Channel, attachment: Attachment) -> bool:
+    if (channel, attachment.kind) in _NO_BYTES:
+        return False
+    return bool(attachment.provider_media_id or attachment.url)
+
+
+def locate(
+    channel: Channel,
+    account_id: str,
+    attachment: Attachment,
+    *,
+    endpoints: ProviderEndpoints,
+    secrets_of: ChannelSecretsOf,
+    http: ProviderHttp,
+) -> MediaSource:
+    """The download for an attachment; MediaGone when it names no media a provider could hand over."""
+    url = attachment.url
+    if url and _under(url, endpoints.twilio_api):
+        return _twilio(url, account_id, secrets_of)
+    if channel is Channel.WHATSAPP and attachment.provider_media_id:
+        return _whatsapp(attachment.provider_media_id, account_id, endpoints, secrets_of, http)
+    if channel is Channel.LINE and attachment.provider_media_id and not url:
+        return _line(attachment.provider_media_id, account_id, endpoints, secrets_of)
+    if channel is Channel.TELEGRAM and attachment.provider_media_id:
+        return _telegram(attachment.provider_media_id, account_id, endpoints, secrets_of, http)
+    if url:
+        return MediaSource(url=url, headers={})
+    raise MediaGone("the attachment names no media to download")
+
+
+def _under(url: str, base: str) -> bool:
+    base = base.rstrip("/") + "/"
+    return url.startswith(base)
+
+
+def _credential(secrets: ChannelSecrets, name: str, channel: Channel) -> str:
+    value = secrets.get(name)
+    if not isinstance(value, str) or not value:
+        # An operator fixes the secret and redrives; the job must not be dropped meanwhile.
+        raise ProviderUnavailable(f"the {channel.value} secret has no {name!r} for this account")
+    return value
+
+
+def _whatsapp(media_id: str, account_id: str, endpoints: ProviderEndpoints, secrets_of: ChannelSecretsOf, http: ProviderHttp) -> MediaSource:
+    token = _credential(account_secrets(secrets_of(Channel.WHATSAPP), account_id), "access_token", Channel.WHATSAPP)
+    headers = {"Authorization": f"Bearer {token}"}
+    # Meta's "Retrieve media URL": the answer's url expires after five minutes and needs the same token.
+    # An unknown or expired media id is a 400 GraphMethodException (code 100) from Graph, not a 404.
+    metadata = http.get_json(
+        f"{endpoints.graph_api.rstrip('/')}/{quote(media_id, safe='')}", headers, gone_statuses={400, 404, 410}
+    )
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("url"), str):
+        raise ProviderUnavailable("Graph API media metadata has no url")
+    return MediaSource(
+        url=metadata["url"],
+        headers=headers,
+        mime_type=metadata.get("mime_type") if isinstance(metadata.get("mime_type"), str) else None,
+        # Meta sends file_size as a string in JSON.
+        size_bytes=_size(metadata.get("file_size")),
+        sha256=metadata.get("sha256") if isinstance(metadata.get("sha256"), str) else None,
+    )
+
+
+def _line(message_id: str, account_id: str, endpoints: ProviderEndpoints, secrets_of: ChannelSecretsOf) -> MediaSource:
+    token = _credential(account_secrets(secrets_of(Channel.LINE), account_id), "channel_access_token", Channel.LINE)
+    return MediaSource(
+        url=f"{endpoints.line_data_api.rstrip('/')}/v2/bot/message/{quote(message_id, safe='')}/content",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def _telegram(file_id: str, account_id: str, endpoints: ProviderEndpoints, secrets_of: ChannelSecretsOf, http: ProviderHttp) -> MediaSource:
+    token = _credential(account_secrets(secrets_of(Channel.TELEGRAM), account_id), "bot_token", Channel.TELEGRAM)
+    base = endpoints.telegram_api.rstrip("/")
+    status, answer = http.get_error_json(f"{base}/bot{token}/getFile?{urlencode({'file_id': file_id})}")
+    answer = answer if isinstance(answer, dict) else {}
+    if status == 400:
+        description = str(answer.get("description") or "").lower()
+        # The Bot API hands bots files of up to 20 MB; bigger ones are refused with "file is too big".
+        if "too big" in description:
+            raise MediaTooLarge(None)
+        raise MediaGone("Telegram refused the file id")
+    result = answer.get("result")
+    if status != 200 or not answer.get("ok") or not isinstance(result, dict) or not isinstance(result.get("file_path"), str):
+        raise ProviderUnavailable(f"Telegram getFile answered {status}")
+    return MediaSource(
+        url=f"{base}/file/bot{token}/{quote(result['file_path'], safe='/')}",
+        headers={},
+        size_bytes=_size(result.get("file_size")),
+    )
+
+
+def _twilio(url: str, account_id: str, secrets_of: ChannelSecretsOf) -> MediaSource:
+    # The Twilio webhook's channel is SMS or WhatsApp; its account is the AccountSid either way.
+    secrets = account_secrets(secrets_of(Channel.SMS), account_id)
+    sid = _credential(secrets, "account_sid", Channel.SMS)
+    token = _credential(secrets, "auth_token", Channel.SMS)
+    basic = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    return MediaSource(url=url, headers={"Authorization": f"Basic {basic}"})
+
+
+def _size(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def sha256_matches(declared: str, actual_hex: str) -> bool:
+    """Meta declares sha256 as hex in the media API and as base64 in webhooks; either form is compared."""
+    declared = declared.strip()
+    if len(declared) == 64:
+        return declared.lower() == actual_hex
+    try:
+        return base64.b64decode(declared, validate=True).hex() == actual_hex
+    except (binascii.Error, ValueError):
+        return False
