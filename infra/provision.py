@@ -1,4 +1,4 @@
-"""Creates the template's stateful resources (tables, queues, topics, dev secrets) in an AWS endpoint:
+"""Creates the template's stateful resources (tables, queues, topics, buckets, dev secrets) in an AWS endpoint:
 moto in-process for integration tests, moto server for the local runner."""
 
 from __future__ import annotations
@@ -45,12 +45,20 @@ class Stack:
         return self.resolver.attributes[(logical_id, attribute)]
 
 
-def provision(session, *, prefix: str = "switchboard-local", template: dict[str, Any] | None = None, seed: dict[str, dict[str, str]] | None = None) -> Stack:
-    """Provisions everything into the endpoint `session` talks to. `seed` fixes channel secrets (tests)."""
+def provision(
+    session,
+    *,
+    prefix: str = "switchboard-local",
+    template: dict[str, Any] | None = None,
+    seed: dict[str, dict[str, str]] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Stack:
+    """Provisions everything into the endpoint `session` talks to. `seed` fixes channel secrets (tests);
+    `parameters` override template parameters (the local fake providers' base URLs)."""
     template = template or load_template()
     resolver = Resolver(
         template,
-        {"JwtIssuer": LOCAL_JWT_ISSUER, "JwtAudience": LOCAL_JWT_AUDIENCE},
+        {"JwtIssuer": LOCAL_JWT_ISSUER, "JwtAudience": LOCAL_JWT_AUDIENCE, **(parameters or {})},
         region=REGION,
         account_id=ACCOUNT_ID,
     )
@@ -59,6 +67,7 @@ def provision(session, *, prefix: str = "switchboard-local", template: dict[str,
     _create_topics(session.client("sns"), stack, prefix)
     _create_queues(session.client("sqs"), stack, prefix)
     _create_tables(session.client("dynamodb"), stack, prefix)
+    _create_buckets(session.client("s3"), stack, prefix)
     return stack
 
 
@@ -118,4 +127,30 @@ def _create_tables(client, stack: Stack, prefix: str) -> None:
         arn = client.describe_table(TableName=name)["Table"]["TableArn"]
         stack.resolver.refs[logical_id] = name
         stack.resolver.attributes[(logical_id, "Arn")] = arn
+        stack.names[logical_id] = name
+
+
+def _create_buckets(client, stack: Stack, prefix: str) -> None:
+    for logical_id, body in resources_of_type(stack.template, "AWS::S3::Bucket").items():
+        props = stack.resolver.resolve(body.get("Properties") or {})
+        # CloudFormation generates a lowercase name; S3 allows nothing else.
+        name = f"{prefix}-{logical_id}".lower()
+        client.create_bucket(Bucket=name)
+        if "BucketEncryption" in props:
+            # CloudFormation spells it ServerSideEncryptionByDefault; the S3 API ApplyServerSideEncryptionByDefault.
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+            client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "PublicAccessBlockConfiguration" in props:
+            client.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        stack.resolver.refs[logical_id] = name
+        stack.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        stack.resolver.attributes[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
         stack.names[logical_id] = name

@@ -36,8 +36,9 @@ class LocalAws:
         self.server.stop()
 
 
-def start_local_aws(port: int = 0) -> LocalAws:
-    """Starts moto on 127.0.0.1 (port 0: any free port) and provisions the template's resources in it."""
+def start_local_aws(port: int = 0, parameters: dict[str, str] | None = None) -> LocalAws:
+    """Starts moto on 127.0.0.1 (port 0: any free port) and provisions the template's resources in it,
+    with `parameters` overriding the template's parameter values."""
     from moto.server import ThreadedMotoServer
 
     # moto would log every request, and the SQS pollers long-poll once a second.
@@ -51,7 +52,7 @@ def start_local_aws(port: int = 0) -> LocalAws:
         for name in _PROFILE_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update(aws_environment(endpoint_url))
-        stack = provision(boto3.Session(region_name=REGION))
+        stack = provision(boto3.Session(region_name=REGION), parameters=parameters)
     except BaseException:
         server.stop()
         raise

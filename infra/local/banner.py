@@ -36,6 +36,13 @@ def banner(state: dict[str, Any], state_path: Path, sample: SignedSample | None,
             f"  App secret:        {whatsapp.get('app_secret', '')}   (dev only, new each run)",
             f"  Verify token:      {whatsapp.get('verify_token', '')}",
         ]
+    providers = state.get("fake_providers")
+    if providers:
+        lines += [
+            "",
+            f"  Fake providers:    {providers['base_url']}  (media APIs the media fetcher downloads from)",
+            f"  Register media:    curl -sS -X PUT {providers['register_media']} -H 'Content-Type: image/jpeg' --data-binary @photo.jpg",
+        ]
     lines += ["", "  Dev bearer token (sub dev-agent, 12 h):", f"    {token}", ""]
     if whatsapp and sample:
         lines += [

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from infra.fakes.providers import FakeProviders
 from infra.local import jwt
 from infra.local.aws import LocalAws, start_local_aws
 from infra.local.http_gateway import GatewayRoute, HttpGateway
@@ -68,6 +69,7 @@ class LocalRunner:
         self.settings = settings
         self.stopping = threading.Event()
         self.aws: LocalAws | None = None
+        self.providers: FakeProviders | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: HttpGateway | None = None
         self.pollers: list[SqsPoller] = []
@@ -82,8 +84,11 @@ class LocalRunner:
         return self.settings.state_dir / STATE_FILE
 
     def start(self) -> None:
-        self.aws = start_local_aws(self.settings.moto_port)
+        # The media fetcher downloads from fake providers, never the real ones, with the dev secrets' credentials.
+        self.providers = FakeProviders().start()
+        self.aws = start_local_aws(self.settings.moto_port, self.providers.template_parameters())
         stack = self.aws.stack
+        self.providers.use_channel_secrets(stack.channel_secrets)
         self.specs = functions(stack.template)
         for spec in self.specs:
             worker = WorkerSpec(
@@ -165,6 +170,11 @@ class LocalRunner:
             "jwt": {"issuer": self.jwt_issuer, "audience": self.jwt_audience},
             "resources": {logical_id: str(value) for logical_id, value in stack.resolver.refs.items()},
             "secrets": stack.channel_secrets,
+            "fake_providers": {
+                "base_url": self.providers.base_url,
+                "register_media": self.providers.base_url + "/__fake__/<provider>/<id>",
+                **self.providers.template_parameters(),
+            },
             "routes": [
                 {
                     "method": route.method,
@@ -201,3 +211,5 @@ class LocalRunner:
             pool.stop()
         if self.aws is not None:
             self.aws.stop()
+        if self.providers is not None:
+            self.providers.stop()

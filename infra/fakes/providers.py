@@ -1,0 +1,366 @@
+"""A fake of the providers' media APIs on 127.0.0.1, speaking each one's real request and response shapes.
+
+| provider | request                                                   | answer                                             |
+|----------|-----------------------------------------------------------|----------------------------------------------------|
+| Meta Graph (WhatsApp) | GET /graph/v21.0/<media id>, Bearer access token | {"messaging_product", "url", "mime_type", "sha256", "file_size" (a string), "id"} |
+|          | GET /graph/whatsapp_business/attachments/?mid=<media id>, same Bearer | the bytes                        |
+| LINE     | GET /line-data/v2/bot/message/<message id>/content, Bearer channel access token | the bytes                  |
+| Telegram | GET /telegram/bot<token>/getFile?file_id=<file id>       | {"ok": true, "result": {"file_id", "file_unique_id", "file_size", "file_path"}} |
+|          | GET /telegram/file/bot<token>/<file path>                 | the bytes                                          |
+| Twilio   | GET /twilio/2010-04-01/Accounts/<AC>/Messages/<MM>/Media/<ME>, basic auth | 307 to a signed URL on another host (like Twilio's) |
+|          | GET /twilio-cdn/<ME> (that signed URL; refuses any Authorization header, as S3 does) | the bytes        |
+| CDN      | GET /cdn/<name> (Messenger, Instagram, Kakao, LINE external content) | the bytes                |
+
+Tests register media and inject faults in-process; the local runner's users do it over HTTP:
+`PUT /__fake__/<provider>/<id>` with the bytes as body and their Content-Type (provider: whatsapp, line,
+telegram, twilio (id "<AC>/<MM>/<ME>"), cdn) answers {"url": ..., "sha256": ...}; `GET /__fake__/requests`
+answers the request count per path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+GRAPH_VERSION = "v21.0"
+TELEGRAM_BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # "bots can download files of up to 20MB in size" (Bot API getFile)
+
+
+@dataclass(frozen=True)
+class Media:
+    content: bytes
+    mime_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class Fault:
+    """What the next `times` requests for a path get instead of the real answer."""
+
+    times: int
+    status: int | None = None
+    retry_after: str | None = None
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class Credentials:
+    whatsapp_access_token: str = "fake-whatsapp-access-token"
+    line_channel_access_token: str = "fake-line-channel-access-token"
+    telegram_bot_token: str = "123456:fake-telegram-bot-token"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "fake-twilio-auth-token"
+
+
+@dataclass
+class _State:
+    credentials: Credentials = field(default_factory=Credentials)
+    whatsapp: dict[str, Media] = field(default_factory=dict)
+    line: dict[str, Media] = field(default_factory=dict)
+    telegram: dict[str, tuple[str, Media]] = field(default_factory=dict)  # file id -> (file path, media)
+    twilio: dict[str, Media] = field(default_factory=dict)  # "<AC>/<MM>/<ME>"
+    cdn: dict[str, Media] = field(default_factory=dict)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    requests: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeProviders:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._state = _State()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self._state, self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def other_host_url(self) -> str:
+        """The same server under another host name: where Twilio's redirect goes (credentials must not follow)."""
+        return f"http://localhost:{self._server.server_address[1]}"
+
+    def start(self) -> FakeProviders:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-providers", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def reset(self) -> None:
+        """Forgets media, faults and counts (credentials stay)."""
+        with self._state.lock:
+            credentials = self._state.credentials
+            self._state.__init__()  # type: ignore[misc]
+            self._state.credentials = credentials
+
+    def template_parameters(self) -> dict[str, str]:
+        """template.yaml parameter values that point the media fetcher here."""
+        return {
+            "GraphApiBaseUrl": f"{self.base_url}/graph/{GRAPH_VERSION}",
+            "LineDataApiBaseUrl": f"{self.base_url}/line-data",
+            "TelegramApiBaseUrl": f"{self.base_url}/telegram",
+            "TwilioApiBaseUrl": f"{self.base_url}/twilio",
+        }
+
+    def use_channel_secrets(self, secrets: dict[str, dict[str, str]]) -> None:
+        """Accepts the credentials the stack's channel secrets hold (by channel name, as provisioned)."""
+        defaults = Credentials()
+        whatsapp, line = secrets.get("whatsapp") or {}, secrets.get("line") or {}
+        telegram, twilio = secrets.get("telegram") or {}, secrets.get("twilio") or {}
+        self.use_credentials(
+            Credentials(
+                whatsapp_access_token=whatsapp.get("access_token", defaults.whatsapp_access_token),
+                line_channel_access_token=line.get("channel_access_token", defaults.line_channel_access_token),
+                telegram_bot_token=telegram.get("bot_token", defaults.telegram_bot_token),
+                twilio_account_sid=twilio.get("account_sid", defaults.twilio_account_sid),
+                twilio_auth_token=twilio.get("auth_token", defaults.twilio_auth_token),
+            )
+        )
+
+    def use_credentials(self, credentials: Credentials) -> None:
+        with self._state.lock:
+            self._state.credentials = credentials
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._state.credentials
+
+    # -- media ----------------------------------------------------------------------------------
+
+    def add_whatsapp_media(self, media_id: str, content: bytes, mime_type: str) -> Media:
+        return self._add(self._state.whatsapp, media_id, Media(content, mime_type))
+
+    def add_line_content(self, message_id: str, content: bytes, mime_type: str) -> Media:
+        return self._add(self._state.line, message_id, Media(content, mime_type))
+
+    def add_telegram_file(self, file_id: str, content: bytes, mime_type: str, file_path: str | None = None) -> Media:
+        media = Media(content, mime_type)
+        with self._state.lock:
+            self._state.telegram[file_id] = (file_path or f"documents/file_{len(self._state.telegram)}", media)
+        return media
+
+    def add_twilio_media(self, message_sid: str, media_sid: str, content: bytes, mime_type: str) -> str:
+        """Registers media of the configured account; returns its MediaUrl as Twilio's webhook names it."""
+        account = self._state.credentials.twilio_account_sid
+        self._add(self._state.twilio, f"{account}/{message_sid}/{media_sid}", Media(content, mime_type))
+        return f"{self.base_url}/twilio/2010-04-01/Accounts/{account}/Messages/{message_sid}/Media/{media_sid}"
+
+    def add_cdn_media(self, name: str, content: bytes, mime_type: str) -> str:
+        self._add(self._state.cdn, name, Media(content, mime_type))
+        return f"{self.base_url}/cdn/{quote(name)}"
+
+    def _add(self, registry: dict[str, Media], key: str, media: Media) -> Media:
+        with self._state.lock:
+            registry[key] = media
+        return media
+
+    # -- faults and observation -----------------------------------------------------------------
+
+    def fail(self, path: str, *, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """The next `times` requests for `path` (no query) are answered `status`, with Retry-After if given."""
+        self._add_fault(path, Fault(times=times, status=status, retry_after=retry_after))
+
+    def stall(self, path: str, *, seconds: float, times: int = 1) -> None:
+        """The next `times` requests for `path` wait `seconds` before answering normally (timeouts)."""
+        self._add_fault(path, Fault(times=times, delay_seconds=seconds))
+
+    def _add_fault(self, path: str, fault: Fault) -> None:
+        with self._state.lock:
+            self._state.faults.setdefault(path, []).append(fault)
+
+    def requests_to(self, path: str) -> int:
+        with self._state.lock:
+            return self._state.requests[path]
+
+    def request_counts(self) -> dict[str, int]:
+        with self._state.lock:
+            return dict(self._state.requests)
+
+    @staticmethod
+    def graph_metadata_path(media_id: str) -> str:
+        return f"/graph/{GRAPH_VERSION}/{media_id}"
+
+    @staticmethod
+    def graph_download_path() -> str:
+        return "/graph/whatsapp_business/attachments/"
+
+
+def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            url = urlsplit(self.path)
+            path, query = url.path, parse_qs(url.query)
+            if path == "/__fake__/requests":
+                return self._json(200, fake.request_counts())
+            with state.lock:
+                state.requests[path] += 1
+                pending = state.faults.get(path) or []
+                fault = pending[0] if pending else None
+                if fault is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        pending.pop(0)
+            if fault is not None:
+                time.sleep(fault.delay_seconds)
+                if fault.status is not None:
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                    return self._json(fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers)
+            self._serve(path, query)
+
+        def do_PUT(self) -> None:  # noqa: N802
+            path = urlsplit(self.path).path
+            parts = path.split("/", 3)
+            if len(parts) != 4 or parts[1] != "__fake__":
+                return self._json(404, {"error": "not found"})
+            provider, key = parts[2], unquote(parts[3])
+            content = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            mime_type = self.headers.get("Content-Type") or "application/octet-stream"
+            if provider == "whatsapp":
+                url = fake.base_url + fake.graph_metadata_path(key)
+                media = fake.add_whatsapp_media(key, content, mime_type)
+            elif provider == "line":
+                media = fake.add_line_content(key, content, mime_type)
+                url = f"{fake.base_url}/line-data/v2/bot/message/{key}/content"
+            elif provider == "telegram":
+                media = fake.add_telegram_file(key, content, mime_type)
+                url = None
+            elif provider == "twilio" and key.count("/") == 2:
+                _, message_sid, media_sid = key.split("/")
+                url = fake.add_twilio_media(message_sid, media_sid, content, mime_type)
+                media = Media(content, mime_type)
+            elif provider == "cdn":
+                url = fake.add_cdn_media(key, content, mime_type)
+                media = Media(content, mime_type)
+            else:
+                return self._json(404, {"error": f"unknown provider {provider!r}"})
+            self._json(200, {"url": url, "sha256": media.sha256, "size": len(content)})
+
+        # -- providers --------------------------------------------------------------------------
+
+        def _serve(self, path: str, query: dict[str, list[str]]) -> None:
+            credentials = state.credentials
+            graph = f"/graph/{GRAPH_VERSION}/"
+            if path == FakeProviders.graph_download_path():
+                if not self._bearer(credentials.whatsapp_access_token):
+                    return
+                return self._media(state.whatsapp.get((query.get("mid") or [""])[0]))
+            if path.startswith(graph):
+                if not self._bearer(credentials.whatsapp_access_token):
+                    return
+                media_id = unquote(path[len(graph) :])
+                media = state.whatsapp.get(media_id)
+                if media is None:
+                    # Graph's answer for an unknown or expired media id.
+                    return self._json(400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100}})
+                return self._json(
+                    200,
+                    {
+                        "messaging_product": "whatsapp",
+                        "url": f"{fake.base_url}{FakeProviders.graph_download_path()}?mid={quote(media_id)}&ext=1749416400&hash=ATu",
+                        "mime_type": media.mime_type,
+                        "sha256": media.sha256,
+                        "file_size": str(len(media.content)),
+                        "id": media_id,
+                    },
+                )
+            if path.startswith("/line-data/v2/bot/message/") and path.endswith("/content"):
+                if not self._bearer(credentials.line_channel_access_token):
+                    return
+                message_id = unquote(path[len("/line-data/v2/bot/message/") : -len("/content")])
+                return self._media(state.line.get(message_id), not_found={"message": "Not found"})
+            telegram_bot = f"/telegram/bot{credentials.telegram_bot_token}/"
+            if path == telegram_bot + "getFile":
+                file_id = (query.get("file_id") or [""])[0]
+                found = state.telegram.get(file_id)
+                if found is None:
+                    return self._json(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"})
+                file_path, media = found
+                if len(media.content) > TELEGRAM_BOT_DOWNLOAD_LIMIT:
+                    return self._json(400, {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"})
+                result = {"file_id": file_id, "file_unique_id": "AgAD" + file_id[-6:], "file_size": len(media.content), "file_path": file_path}
+                return self._json(200, {"ok": True, "result": result})
+            telegram_file = f"/telegram/file/bot{credentials.telegram_bot_token}/"
+            if path.startswith(telegram_file):
+                file_path = unquote(path[len(telegram_file) :])
+                media = next((m for p, m in state.telegram.values() if p == file_path), None)
+                return self._media(media)
+            if path.startswith("/telegram/"):
+                return self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            if path.startswith("/twilio/2010-04-01/Accounts/"):
+                return self._twilio(path, credentials)
+            if path.startswith("/twilio-cdn/"):
+                if self.headers.get("Authorization"):
+                    # S3 refuses a presigned URL that also carries an Authorization header.
+                    return self._json(400, {"Code": "InvalidArgument", "Message": "Only one auth mechanism allowed"})
+                return self._media(state.twilio.get(unquote(path[len("/twilio-cdn/") :])))
+            if path.startswith("/cdn/"):
+                return self._media(state.cdn.get(unquote(path[len("/cdn/") :])))
+            self._json(404, {"error": "no such endpoint"})
+
+        def _twilio(self, path: str, credentials: Credentials) -> None:
+            expected = base64.b64encode(f"{credentials.twilio_account_sid}:{credentials.twilio_auth_token}".encode()).decode()
+            if self.headers.get("Authorization") != f"Basic {expected}":
+                return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            parts = path.split("/")  # '', twilio, 2010-04-01, Accounts, AC, Messages, MM, Media, ME
+            if len(parts) != 9 or parts[3] != "Accounts" or parts[5] != "Messages" or parts[7] != "Media":
+                return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+            key = f"{parts[4]}/{parts[6]}/{parts[8]}"
+            if key not in state.twilio:
+                return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+            # Twilio answers a media URL with a temporary redirect to a signed URL on its media CDN.
+            self._respond(307, b"", "text/plain", {"Location": f"{fake.other_host_url}/twilio-cdn/{quote(key, safe='')}"})
+
+        # -- plumbing ---------------------------------------------------------------------------
+
+        def _bearer(self, token: str) -> bool:
+            if self.headers.get("Authorization") == f"Bearer {token}":
+                return True
+            self._json(401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
+            return False
+
+        def _media(self, media: Media | None, not_found: dict[str, Any] | None = None) -> None:
+            if media is None:
+                return self._json(404, not_found or {"error": "not found"})
+            self._respond(200, media.content, media.mime_type)
+
+        def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            self._respond(status, json.dumps(body).encode(), "application/json", headers)
+
+        def _respond(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout under test, or a size limit)
+
+    return Handler
