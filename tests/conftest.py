@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from infra import moto_atomic
+from infra.fakes.providers import FakeProviders
 from infra.template import load_template
 from switchboard import runtime
 from tests.support import moto_fidelity
@@ -41,9 +42,25 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
 
 
+@pytest.fixture(scope="session")
+def _provider_server() -> Iterator[FakeProviders]:
+    server = FakeProviders().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessStack]:
-    """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples."""
+def fake_providers(_provider_server: FakeProviders) -> FakeProviders:
+    """The providers' media APIs (infra/fakes/providers.py), empty, accepting the drivers' sample credentials."""
+    _provider_server.reset()
+    _provider_server.use_channel_secrets({driver.name: dict(driver.secrets) for driver in DRIVERS})
+    return _provider_server
+
+
+@pytest.fixture
+def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch, fake_providers: FakeProviders) -> Iterator[InProcessStack]:
+    """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples and the
+    media fetcher pointed at the fake providers."""
     moto_atomic.install()
     moto_fidelity.install()
     with mock_aws():
@@ -51,9 +68,9 @@ def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[In
         # The functions build their clients lazily from boto3's default session. It is shared and warmed
         # up here: boto3 does not make a session's first client creation safe across threads.
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", aws_session())
-        for service in ("dynamodb", "sqs", "secretsmanager"):
+        for service in ("dynamodb", "sqs", "secretsmanager", "s3"):
             boto3.client(service)
-        yield InProcessStack.provision(monkeypatch, DRIVERS)
+        yield InProcessStack.provision(monkeypatch, DRIVERS, parameters=fake_providers.template_parameters())
         runtime.reset()
 
 

@@ -40,10 +40,13 @@ EVENTS_DIR = ROOT / "events"
 def sample_events_for(spec) -> dict[str, dict[str, Any]]:
     """The committed sample events (events/) that reach this function: its HTTP routes or its queue."""
     routes = {f"{route.method} {route.path}" for route in spec.routes}
+    # CloudFormation names a queue <stack>-<logical id>-<suffix>.
+    queues = {f"-{source.queue_logical_id}-" for source in spec.queue_sources}
     chosen = {}
     for path in sorted(EVENTS_DIR.glob("*.json")):
         event = json.loads(path.read_text())
-        if event.get("routeKey") in routes or (spec.queue_sources and "Records" in event):
+        from_queue = "Records" in event and any(q in event["Records"][0]["eventSourceARN"] for q in queues)
+        if event.get("routeKey") in routes or from_queue:
             chosen[path.name] = event
     if not chosen:
         raise LookupError(f"no sample event in {EVENTS_DIR.name}/ reaches {spec.logical_id}")

@@ -232,6 +232,8 @@ def _writer_records_every_message(result):
     for played in result["played"]:
         assert played["response"] == {"batchItemFailures": []}, played["event"]
     assert result["left_behind"]["tickets"] >= 1
+    # The image sample's attachment is asked for on the media queue.
+    assert "sqs:SendMessage" in {call["action"] for call in result["calls"]}
 
 
 def _api_serves_its_routes(result):
@@ -246,10 +248,19 @@ def _api_serves_its_routes(result):
             assert "does not exist" in _body(response)["message"]
 
 
+def _fetcher_completes_every_job(result):
+    # The probe's table is empty: the job's message is not there, so the job completes without a download
+    # (tests/integration/test_media.py covers the downloads against the fake providers).
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played["event"]
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
+
+
 EXPECTED_OUTCOMES = {
     "WhatsAppWebhookFunction": _webhook_answers_meta,
     "TicketWriterFunction": _writer_records_every_message,
     "TicketsApiFunction": _api_serves_its_routes,
+    "MediaFetcherFunction": _fetcher_completes_every_job,
 }
 
 
@@ -390,3 +401,24 @@ def test_store_scan_finds_the_read_and_write_paths(function_specs, provisioned_s
     assert {("dynamodb:PutItem", arn), ("dynamodb:UpdateItem", arn), ("dynamodb:BatchGetItem", arn)} <= writer
     assert {("dynamodb:Query", arn), ("dynamodb:Query", f"{arn}/index/ByCreated")} <= api
     assert not any(action in {"dynamodb:PutItem", "dynamodb:UpdateItem"} for action, _ in api)
+
+
+def test_media_fetcher_may_write_attachments_and_read_the_secrets_of_channels_with_private_media(
+    translated, provisioned_stack
+):
+    # Given the media fetcher's role as deployed
+    statements = resolved_statements(translated, "MediaFetcherFunction", provisioned_stack.resolver)
+    bucket_arn = provisioned_stack.attribute("AttachmentsBucket", "Arn")
+    secret_arn = {channel: provisioned_stack.resolver.parameters[f"{name}SecretArn"] for channel, name in
+                  (("whatsapp", "WhatsApp"), ("line", "Line"), ("telegram", "Telegram"), ("twilio", "Twilio"),
+                   ("messenger", "Messenger"), ("kakao", "Kakao"))}
+    # Then it may put (and abort multipart uploads of) objects under attachments/ only, and never read them back
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
+        assert allows(statements, action, f"{bucket_arn}/attachments/whatsapp/0a1b/0")
+        assert not allows(statements, action, f"{bucket_arn}/elsewhere/0")
+    assert not allows(statements, "s3:GetObject", f"{bucket_arn}/attachments/whatsapp/0a1b/0")
+    # And it reads the secrets of channels whose media needs credentials, and no other
+    for channel in ("whatsapp", "line", "telegram", "twilio"):
+        assert allows(statements, "secretsmanager:GetSecretValue", secret_arn[channel]), channel
+    for channel in ("messenger", "kakao"):
+        assert not allows(statements, "secretsmanager:GetSecretValue", secret_arn[channel]), channel

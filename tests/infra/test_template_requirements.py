@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from infra.template import ROOT, local_secret_parameters, resources_of_type
 
 DATA_MODEL_DOC = ROOT / "docs" / "data-model.md"
@@ -21,13 +23,25 @@ def _properties(template: dict, logical_id: str) -> dict:
     return template["Resources"][logical_id]["Properties"]
 
 
-def _writer_queue(function_specs) -> tuple[str, str]:
-    """(function, queue) for the one SQS event source in the template: the inbound queue and its consumer."""
+def _consumer_of(function_specs, queue_id: str) -> tuple[str, str]:
+    """(function, queue) for the SQS event source on `queue_id`; there is exactly one."""
     sources = [
-        (spec.logical_id, source.queue_logical_id) for spec in function_specs.values() for source in spec.queue_sources
+        (spec.logical_id, source.queue_logical_id)
+        for spec in function_specs.values()
+        for source in spec.queue_sources
+        if source.queue_logical_id == queue_id
     ]
     assert len(sources) == 1, sources
     return sources[0]
+
+
+def _writer_queue(function_specs) -> tuple[str, str]:
+    """The inbound queue and the ticket writer that consumes it."""
+    return _consumer_of(function_specs, "InboundQueue")
+
+
+# Every queue a function consumes: the inbound FIFO queue (writer) and the media queue (media fetcher).
+CONSUMED_QUEUES = ["InboundQueue", "MediaQueue"]
 
 
 def _dead_letter_queue(template: dict, queue_id: str) -> str:
@@ -83,19 +97,52 @@ def test_inbound_queue_is_fifo_and_deduplicates_by_explicit_id(template, functio
     assert queue["ContentBasedDeduplication"] is False
 
 
-def test_inbound_queue_dead_letters_after_five_receives(template, function_specs):
-    _, queue_id = _writer_queue(function_specs)
-    assert _properties(template, queue_id)["RedrivePolicy"]["maxReceiveCount"] == DEAD_LETTER_AFTER_RECEIVES
+@pytest.mark.parametrize("consumed_queue", CONSUMED_QUEUES)
+def test_queue_dead_letters_after_five_receives(template, function_specs, consumed_queue):
+    _, queue_id = _consumer_of(function_specs, consumed_queue)
+    queue = _properties(template, queue_id)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == DEAD_LETTER_AFTER_RECEIVES
     dead_letter = _properties(template, _dead_letter_queue(template, queue_id))
-    # A FIFO queue's dead-letter queue must be FIFO too; keep messages long enough to investigate.
-    assert dead_letter["FifoQueue"] is True
-    assert dead_letter["MessageRetentionPeriod"] >= _properties(template, queue_id)["MessageRetentionPeriod"]
+    # A FIFO queue's dead-letter queue must be FIFO too, a standard one's standard; keep messages long
+    # enough to investigate.
+    assert dead_letter.get("FifoQueue", False) is queue.get("FifoQueue", False)
+    assert dead_letter["MessageRetentionPeriod"] >= queue["MessageRetentionPeriod"]
 
 
-def test_inbound_queue_visibility_outlasts_the_writer(template, function_specs):
-    writer_id, queue_id = _writer_queue(function_specs)
+@pytest.mark.parametrize("consumed_queue", CONSUMED_QUEUES)
+def test_queue_visibility_outlasts_its_consumer(template, function_specs, consumed_queue):
+    consumer_id, queue_id = _consumer_of(function_specs, consumed_queue)
     visibility = _properties(template, queue_id)["VisibilityTimeout"]
-    assert visibility >= VISIBILITY_TO_TIMEOUT_RATIO * function_specs[writer_id].timeout
+    assert visibility >= VISIBILITY_TO_TIMEOUT_RATIO * function_specs[consumer_id].timeout
+
+
+def test_media_queue_is_a_standard_queue(template, function_specs):
+    # Media jobs need no order, and a repeated job is skipped by the fetcher.
+    _, queue_id = _consumer_of(function_specs, "MediaQueue")
+    assert not _properties(template, queue_id).get("FifoQueue", False)
+
+
+def test_attachments_bucket_is_private_encrypted_tls_only_and_expiring(template):
+    (bucket_id,) = resources_of_type(template, "AWS::S3::Bucket")
+    bucket = _properties(template, bucket_id)
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireAttachments"]["ExpirationInDays"] == {"Ref": "AttachmentRetentionDays"}
+    assert all(rule["Status"] == "Enabled" for rule in rules.values())
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]
+        for body in resources_of_type(template, "AWS::S3::BucketPolicy").values()
+        if body["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in policy["Statement"]
+    )
 
 
 def test_queue_consumers_report_partial_batch_failures(function_specs):
@@ -103,8 +150,9 @@ def test_queue_consumers_report_partial_batch_failures(function_specs):
     assert sources and all(source.report_batch_item_failures for source in sources)
 
 
-def test_an_alarm_fires_as_soon_as_the_dead_letter_queue_holds_a_message(template, function_specs):
-    _, queue_id = _writer_queue(function_specs)
+@pytest.mark.parametrize("consumed_queue", CONSUMED_QUEUES)
+def test_an_alarm_fires_as_soon_as_the_dead_letter_queue_holds_a_message(template, function_specs, consumed_queue):
+    _, queue_id = _consumer_of(function_specs, consumed_queue)
     dead_letter_id = _dead_letter_queue(template, queue_id)
     alarms = [
         body["Properties"]

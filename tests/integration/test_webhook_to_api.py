@@ -84,8 +84,12 @@ def test_image_message_keeps_its_attachment_metadata(stack, whatsapp):
             "filename": None,
             "size_bytes": None,
             "url": None,
+            "storage_key": None,
+            "fetch_status": None,
         }
     ]
+    # And a media job waits to fetch the bytes
+    assert stack.queued_media_jobs() == 1
 
 
 def test_status_for_a_message_we_never_sent_is_acknowledged_and_changes_nothing(stack, whatsapp):

@@ -144,7 +144,7 @@ class InProcessStack:
         self.sqs = aws_session().client("sqs")
         self.dynamodb = aws_session().client("dynamodb")
 
-        writer = next(spec for spec in self.functions.values() if spec.queue_sources)
+        writer = self._consumer_of("InboundQueue")
         source = writer.queue_sources[0]
         self.writer = writer.logical_id
         self.batch_size = source.batch_size
@@ -156,10 +156,29 @@ class InProcessStack:
         (table_id,) = resources_of_type(stack.template, "AWS::DynamoDB::Table")
         self.table_name = stack.ref(table_id)
 
+        fetcher = self._consumer_of("MediaQueue")
+        self.media_fetcher = fetcher.logical_id
+        self.media_batch_size = fetcher.queue_sources[0].batch_size
+        self.media_queue_url = stack.ref("MediaQueue")
+        self.media_queue_arn = stack.attribute("MediaQueue", "Arn")
+        media_redrive = stack.template["Resources"]["MediaQueue"]["Properties"]["RedrivePolicy"]
+        self.media_dead_letter_queue_url = stack.ref(media_redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+        self.attachments_bucket = stack.ref("AttachmentsBucket")
+        self.s3 = aws_session().client("s3")
+
+    def _consumer_of(self, queue_logical_id: str) -> FunctionSpec:
+        return next(
+            spec
+            for spec in self.functions.values()
+            if any(source.queue_logical_id == queue_logical_id for source in spec.queue_sources)
+        )
+
     @classmethod
-    def provision(cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver]) -> InProcessStack:
+    def provision(
+        cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver], parameters: Mapping[str, str] | None = None
+    ) -> InProcessStack:
         seed = {driver.name: dict(driver.secrets) for driver in drivers}
-        return cls(provision(aws_session(), seed=seed), monkeypatch)
+        return cls(provision(aws_session(), seed=seed, parameters=dict(parameters or {})), monkeypatch)
 
     # -- invoking functions ---------------------------------------------------------------------
 
@@ -333,6 +352,65 @@ class InProcessStack:
             QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    # -- the media queue ----------------------------------------------------------------------
+
+    def drain_media_queue(self) -> DrainReport:
+        """Feeds the media fetcher from the media queue until nothing is left, as Lambda's event source does:
+        successful jobs are deleted, failed ones made visible again at once, so they are redelivered until
+        the redrive policy moves them to the dead-letter queue."""
+        report = DrainReport()
+        while messages := self.sqs.receive_message(
+            QueueUrl=self.media_queue_url,
+            MaxNumberOfMessages=self.media_batch_size,
+            MessageSystemAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", []):
+            outcome = self.fetch_media(
+                sqs_event(
+                    [
+                        sqs_record(
+                            message_id=message["MessageId"],
+                            receipt_handle=message["ReceiptHandle"],
+                            body=message["Body"],
+                            attributes=message["Attributes"],
+                            queue_arn=self.media_queue_arn,
+                        )
+                        for message in messages
+                    ]
+                )
+            )
+            report.add(outcome)
+            for message in messages:
+                if message["MessageId"] in outcome.failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.media_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=self.media_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return report
+
+    def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
+        """Invokes the media fetcher with an SQS event; what it reports failed (or all, if it raises) goes back."""
+        message_ids = [record["messageId"] for record in event["Records"]]
+        try:
+            response = self.invoke(self.media_fetcher, event)
+        except Exception as error:  # noqa: BLE001 (Lambda turns any function error into a retry)
+            return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
+        return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
+
+    def queued_media_jobs(self) -> int:
+        return self._message_count(self.media_queue_url)
+
+    def dead_lettered_media_jobs(self) -> int:
+        return self._message_count(self.media_dead_letter_queue_url)
+
+    def attachment_bytes(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.attachments_bucket, Key=key)["Body"].read()
+
+    def attachment_keys(self) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.attachments_bucket)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
 
     # -- the tickets table ----------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from switchboard import queue
 from switchboard.api.tickets import handle_tickets_api
 from switchboard.channels.base import WebhookRequest
 from switchboard.channels.whatsapp import ADAPTER
+from switchboard.media import jobs as media_jobs
+from switchboard.models import InboundMessage
 from switchboard.store.tickets_table import TicketStore
 from tests.support.drivers.whatsapp import SAMPLE_APP_SECRET, SAMPLE_VERIFY_TOKEN
 from tests.support.fakes import RecordingDynamoDB
@@ -32,7 +34,14 @@ def load(name: str) -> dict:
 def target_of(event: dict) -> str:
     """The function API Gateway or the SQS event source would hand this event to."""
     if "Records" in event:
-        return next(spec.logical_id for spec in TEMPLATE_FUNCTIONS.values() if spec.queue_sources)
+        # CloudFormation names a queue <stack>-<logical id>-<suffix>.
+        queue_arn = event["Records"][0]["eventSourceARN"]
+        return next(
+            spec.logical_id
+            for spec in TEMPLATE_FUNCTIONS.values()
+            for source in spec.queue_sources
+            if f"-{source.queue_logical_id}-" in queue_arn
+        )
     method, path = event["routeKey"].split(" ", 1)
     return next(
         spec.logical_id
@@ -105,6 +114,21 @@ def test_writer_batch_holds_what_the_webhook_enqueues_for_the_samples():
         assert record["attributes"]["MessageGroupId"] == queue.message_group_id(event)
         assert record["attributes"]["MessageDeduplicationId"] == queue.deduplication_id(event)
         assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(".fifo")
+
+
+def test_media_batch_asks_for_the_attachment_of_the_image_sample():
+    # Given the image message the writer's batch holds
+    (image,) = [
+        event for event in map(queue.decode, (r["body"] for r in load("ticket-writer-batch.json")["Records"]))
+        if isinstance(event, InboundMessage) and event.attachments
+    ]
+    # When the media fetcher's batch is decoded
+    records = load("media-fetcher-batch.json")["Records"]
+    (job,) = [media_jobs.decode(record["body"]) for record in records]
+    # Then it is the job for that message's one attachment, on the standard media queue
+    assert (job.channel, job.message_external_id, job.attachment_index) == (image.channel, image.external_id, 0)
+    assert job.attachment == image.attachments[0] and job.attachment.provider_media_id == "1003383421387256"
+    assert not records[0]["eventSourceARN"].endswith(".fifo") and "MessageGroupId" not in records[0]["attributes"]
 
 
 def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():

@@ -25,6 +25,7 @@ PHONE_NUMBER_ID = "106540352242922"
 DISPLAY_PHONE_NUMBER = "15550783881"
 SAMPLE_APP_SECRET = "sample-app-secret"
 SAMPLE_VERIFY_TOKEN = "sample-verify-token"
+SAMPLE_ACCESS_TOKEN = "sample-access-token"
 SIGNATURE_HEADER = "x-hub-signature-256"
 LAST_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the adapter's upper bound
 
@@ -119,7 +120,8 @@ def wamid(label: str) -> str:
 class WhatsAppDriver(ChannelDriver):
     channel = Channel.WHATSAPP
     webhook_path = "/webhooks/whatsapp"
-    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN}
+    # The access token is what the media fetcher shows the Graph API (the fake one in tests).
+    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN, "access_token": SAMPLE_ACCESS_TOKEN}
     signature_header = SIGNATURE_HEADER
 
     def customer(self, number: int, display_name: str | None = None) -> Customer:

@@ -1,0 +1,253 @@
+"""Attachments: webhook -> writer -> media job -> media fetcher -> attachments bucket, recorded on the message.
+
+The providers' media APIs are the fake in infra/fakes/providers.py, speaking each provider's request and
+response shapes; AWS is moto in-process. A message's media is never fetched in the webhook path.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+
+from infra.fakes.providers import FakeProviders
+from switchboard import runtime
+from switchboard.media.download import DownloadPolicy, ProviderHttp
+from switchboard.media.jobs import MediaJobQueue
+from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
+from switchboard.tickets.writer import record_event
+from tests.support.drivers.whatsapp import PHONE_NUMBER_ID, contact, encode, message_item, messages_value, wamid, webhook
+from tests.support.stack import InProcessStack
+
+# Bytes that start like a JPEG; what matters is that they arrive unchanged.
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 64 + "파손된 상자".encode()
+MEDIA_ID = "1003383421387256"
+CUSTOMER = "821012345678"
+MAX_BYTES = 26214400  # template.yaml's MediaMaxBytes default
+
+
+def whatsapp_image(message_id: str, media_id: str = MEDIA_ID, *, sha256: str | None = None) -> bytes:
+    """Meta's image message webhook: `image: {caption, mime_type, sha256, id}`."""
+    image = {"caption": "상자가 파손되어 도착했어요", "mime_type": "image/jpeg", "id": media_id}
+    if sha256 is not None:
+        image["sha256"] = sha256
+    item = message_item("image", wamid=message_id, sender=CUSTOMER, timestamp=1749416400, content=image)
+    return encode(webhook(messages_value([item], contacts=[contact(CUSTOMER, "김민준")])))
+
+
+def only_attachment(stack: InProcessStack) -> dict:
+    (message,) = stack.only_ticket()["messages"]
+    (attachment,) = message["attachments"]
+    return attachment
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> DownloadPolicy:
+    """The fetcher gives up after two tries without backing off, so a failing provider reaches the DLQ in a blink."""
+    policy = DownloadPolicy(attempts=2, backoff_factor=0, max_retry_after_seconds=1)
+    monkeypatch.setattr(runtime, "_provider_http", functools.cache(lambda: ProviderHttp(policy)))
+    runtime.reset()
+    return policy
+
+
+def test_whatsapp_image_is_stored_with_its_sha256_and_recorded_on_the_message(stack, whatsapp, fake_providers):
+    # Given the Graph API holds the customer's photo
+    media = fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
+    # When the image message arrives and the queues are worked off
+    assert whatsapp.deliver(whatsapp_image(wamid("photo"), sha256=media.sha256)).status == 200
+    assert fake_providers.request_counts() == {}, "the webhook must not download"
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then the photo is in the attachments bucket, byte for byte
+    attachment = only_attachment(stack)
+    assert report.failed_records == 0
+    assert hashlib.sha256(stack.attachment_bytes(attachment["storage_key"])).hexdigest() == media.sha256
+    # And the message records where it is, its size, type and sha256, as the read API shows it
+    assert attachment == {
+        "kind": "image",
+        "provider_media_id": MEDIA_ID,
+        "mime_type": "image/jpeg",
+        "sha256": media.sha256,
+        "filename": None,
+        "size_bytes": len(PHOTO),
+        "url": None,
+        "storage_key": attachment["storage_key"],
+        "fetch_status": "stored",
+    }
+    # And the key is derived from the message without naming it
+    assert attachment["storage_key"].startswith("attachments/whatsapp/") and wamid("photo") not in attachment["storage_key"]
+    assert stack.attachment_keys() == [attachment["storage_key"]]
+    # And the Graph API saw one metadata request and one download, both with the access token
+    assert fake_providers.requests_to(FakeProviders.graph_metadata_path(MEDIA_ID)) == 1
+    assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 1
+
+
+def test_redelivered_image_message_does_not_fetch_its_media_again(stack, whatsapp, fake_providers, queue_dedup_window_lapsed):
+    # Given an image message whose photo is already stored
+    fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
+    whatsapp.deliver(whatsapp_image(wamid("photo")))
+    stack.drain_queue()
+    stack.drain_media_queue()
+    stored = only_attachment(stack)
+    # When Meta redelivers the webhook days later (the writer asks for its media again)
+    whatsapp.deliver(whatsapp_image(wamid("photo")))
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then the repeated job is done without a request to the provider, and the record is unchanged
+    assert report.records == 1 and report.failed_records == 0
+    assert fake_providers.requests_to(FakeProviders.graph_metadata_path(MEDIA_ID)) == 1
+    assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 1
+    assert only_attachment(stack) == stored
+
+
+def test_media_over_the_size_limit_is_recorded_too_large_and_not_retried(stack, whatsapp, fake_providers):
+    # Given the Graph API declares a video one byte over the configured maximum
+    fake_providers.add_whatsapp_media(MEDIA_ID, b"\x00" * (MAX_BYTES + 1), "video/mp4")
+    # When the message arrives and the media queue is worked off
+    whatsapp.deliver(whatsapp_image(wamid("huge")))
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then nothing is downloaded or stored, the message says why, and the job is not retried
+    attachment = only_attachment(stack)
+    assert (attachment["fetch_status"], attachment["size_bytes"], attachment["storage_key"]) == ("too_large", MAX_BYTES + 1, None)
+    assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 0
+    assert stack.attachment_keys() == []
+    assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
+
+
+def test_media_the_provider_no_longer_has_is_recorded_failed_and_not_retried(stack, whatsapp, fake_providers):
+    # Given the Graph API no longer knows the media id (Meta keeps received media for a limited time)
+    # When the message arrives and the media queue is worked off
+    whatsapp.deliver(whatsapp_image(wamid("expired")))
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then the message records the failure and the job is done
+    assert only_attachment(stack)["fetch_status"] == "failed"
+    assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
+
+
+def test_provider_failing_every_time_sends_the_job_to_the_dead_letter_queue(stack, whatsapp, fake_providers, quick_retries):
+    # Given the Graph API answers 503 to everything
+    fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
+    fake_providers.fail(FakeProviders.graph_metadata_path(MEDIA_ID), status=503, times=1000)
+    # When the message arrives and the media queue is worked off
+    whatsapp.deliver(whatsapp_image(wamid("unlucky")))
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then each of the queue's five receives tried twice, and the job waits in the dead-letter queue for a redrive
+    assert report.records == report.failed_records == 5
+    assert fake_providers.requests_to(FakeProviders.graph_metadata_path(MEDIA_ID)) == 5 * quick_retries.attempts
+    assert (stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 1)
+    assert only_attachment(stack)["fetch_status"] is None
+
+
+def test_provider_recovering_within_the_retries_serves_the_media(stack, whatsapp, fake_providers):
+    # Given the download answers 429 once, asking to wait a second, then serves the photo
+    media = fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
+    fake_providers.fail(FakeProviders.graph_download_path(), status=429, retry_after="1")
+    # When the message arrives and the media queue is worked off
+    whatsapp.deliver(whatsapp_image(wamid("busy")))
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then one invocation waited it out and stored the photo
+    assert (report.records, report.failed_records) == (1, 0)
+    assert only_attachment(stack)["sha256"] == media.sha256
+    assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 2
+
+
+def test_download_not_matching_the_sha256_meta_declared_is_not_recorded(stack, whatsapp, fake_providers, quick_retries):
+    # Given the webhook declares a sha256 the served bytes do not have
+    fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
+    whatsapp.deliver(whatsapp_image(wamid("tampered"), sha256=hashlib.sha256(b"another photo").hexdigest()))
+    stack.drain_queue()
+    # When the media queue is worked off
+    stack.drain_media_queue()
+    # Then the message never records the mismatching bytes as its media
+    assert only_attachment(stack)["fetch_status"] is None
+    assert stack.dead_lettered_media_jobs() == 1
+
+
+# -- every provider's media API ------------------------------------------------------------------
+
+
+def _message(channel: Channel, account: str, external_id: str, attachment: Attachment) -> InboundMessage:
+    at = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
+    return InboundMessage(
+        channel=channel,
+        channel_account_id=account,
+        conversation_id="customer-1",
+        external_id=external_id,
+        sender=SenderIdentity(external_id="customer-1", display_name="이서연"),
+        message_type=attachment.kind,
+        attachments=(attachment,),
+        provider_timestamp=at,
+        received_at=at,
+    )
+
+
+def _line_content(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    fake.add_line_content("468789577898262530", PHOTO, "image/jpeg")
+    attachment = Attachment(kind="image", provider_media_id="468789577898262530")
+    return _message(Channel.LINE, "U4af4980629", "468789577898262530", attachment), "/line-data/v2/bot/message/468789577898262530/content"
+
+
+def _line_external(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    url = fake.add_cdn_media("line-external/original.jpg", PHOTO, "image/jpeg")
+    attachment = Attachment(kind="image", provider_media_id="468789577898262531", url=url)
+    return _message(Channel.LINE, "U4af4980629", "468789577898262531", attachment), "/cdn/line-external/original.jpg"
+
+
+def _telegram(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    fake.add_telegram_file("BQACAgQAAxkBAAIBZ2Zz", PHOTO, "application/pdf", file_path="documents/file_7.pdf")
+    attachment = Attachment(kind="document", provider_media_id="BQACAgQAAxkBAAIBZ2Zz", filename="견적서.pdf", mime_type="application/pdf")
+    token = fake.credentials.telegram_bot_token
+    return _message(Channel.TELEGRAM, "7012345678", "1111111:1365", attachment), f"/telegram/file/bot{token}/documents/file_7.pdf"
+
+
+def _twilio_mms(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    url = fake.add_twilio_media("MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg")
+    attachment = Attachment(kind="image", provider_media_id="ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", mime_type="image/jpeg", url=url)
+    account = fake.credentials.twilio_account_sid
+    return _message(Channel.SMS, account, "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", attachment), "/twilio-cdn/" + url.split("/Accounts/")[1].replace("/Messages/", "%2F").replace("/Media/", "%2F")
+
+
+def _messenger_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    url = fake.add_cdn_media("v/t1.15752-9/photo.jpg", PHOTO, "image/jpeg")
+    return _message(Channel.MESSENGER, "106540352242922", "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM", Attachment(kind="image", url=url)), "/cdn/v/t1.15752-9/photo.jpg"
+
+
+def _kakao_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
+    url = fake.add_cdn_media("talkp/wl/kakao-photo.jpg", PHOTO, "image/jpeg")
+    return _message(Channel.KAKAO, "5f9b2c3d", "kakao-utterance-1", Attachment(kind="image", url=url)), "/cdn/talkp/wl/kakao-photo.jpg"
+
+
+@pytest.mark.parametrize(
+    "arrange", [_line_content, _line_external, _telegram, _twilio_mms, _messenger_cdn, _kakao_cdn], ids=lambda f: f.__name__.strip("_")
+)
+def test_every_provider_media_api_is_spoken(stack, fake_providers, arrange):
+    # Given a stored message whose attachment the provider holds
+    message, download_path = arrange(fake_providers)
+    store = stack.ticket_store()
+    # When the writer records it (asking for its media) and the media queue is worked off
+    record_event(message, store, media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    report = stack.drain_media_queue()
+    # Then the bytes were downloaded the provider's way and stored unchanged
+    (stored,) = stack.ticket(stack.tickets()[0]["id"])["messages"][0]["attachments"]
+    assert report.failed_records == 0, report
+    assert stored["fetch_status"] == "stored"
+    assert stack.attachment_bytes(stored["storage_key"]) == PHOTO
+    assert (stored["sha256"], stored["size_bytes"]) == (hashlib.sha256(PHOTO).hexdigest(), len(PHOTO))
+    assert fake_providers.requests_to(download_path) == 1
+    if message.attachments[0].filename:
+        assert stored["storage_key"].endswith("/0-견적서.pdf")
+
+
+def test_a_line_sticker_asks_for_no_media(stack, fake_providers):
+    # Given a LINE sticker (package and sticker id; LINE's content API has no bytes for it)
+    sticker = Attachment(kind="sticker", provider_media_id="446/1988")
+    # When the writer records it
+    record_event(_message(Channel.LINE, "U4af4980629", "468789577898262599", sticker), stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    # Then no media job is queued
+    assert stack.queued_media_jobs() == 0
