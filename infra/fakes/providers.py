@@ -38,6 +38,7 @@ TELEGRAM_BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # "bots can download files of up
 class Media:
     content: bytes
     mime_type: str
+    chunked: bool = False  # served with Transfer-Encoding: chunked, without Content-Length
 
     @property
     def sha256(self) -> str:
@@ -165,8 +166,8 @@ class FakeProviders:
         self._add(self._state.twilio, f"{account}/{message_sid}/{media_sid}", Media(content, mime_type))
         return f"{self.base_url}/twilio/2010-04-01/Accounts/{account}/Messages/{message_sid}/Media/{media_sid}"
 
-    def add_cdn_media(self, name: str, content: bytes, mime_type: str) -> str:
-        self._add(self._state.cdn, name, Media(content, mime_type))
+    def add_cdn_media(self, name: str, content: bytes, mime_type: str, *, chunked: bool = False) -> str:
+        self._add(self._state.cdn, name, Media(content, mime_type, chunked))
         return f"{self.base_url}/cdn/{quote(name)}"
 
     def _add(self, registry: dict[str, Media], key: str, media: Media) -> Media:
@@ -346,7 +347,22 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
         def _media(self, media: Media | None, not_found: dict[str, Any] | None = None) -> None:
             if media is None:
                 return self._json(404, not_found or {"error": "not found"})
+            if media.chunked:
+                return self._chunked(media)
             self._respond(200, media.content, media.mime_type)
+
+        def _chunked(self, media: Media) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", media.mime_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for start in range(0, len(media.content), 65536):
+                    piece = media.content[start : start + 65536]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped reading (a size limit)
 
         def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             self._respond(status, json.dumps(body).encode(), "application/json", headers)

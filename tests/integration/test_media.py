@@ -117,6 +117,21 @@ def test_media_over_the_size_limit_is_recorded_too_large_and_not_retried(stack, 
     assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
 
 
+def test_media_streaming_past_the_size_limit_is_recorded_too_large_leaving_no_object(stack, fake_providers):
+    # Given a Messenger attachment on a CDN that declares no size (chunked) and is one byte over the maximum
+    url = fake_providers.add_cdn_media("v/t42/big.mp4", b"\x00" * (MAX_BYTES + 1), "video/mp4", chunked=True)
+    message = _message(Channel.MESSENGER, "106540352242922", "m_big", Attachment(kind="video", url=url))
+    # When the writer records it and the media queue is worked off
+    record_event(message, stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    report = stack.drain_media_queue()
+    # Then the upload was aborted part-way: no object, no unfinished multipart upload, and no retry
+    (stored,) = stack.ticket(stack.tickets()[0]["id"])["messages"][0]["attachments"]
+    assert (stored["fetch_status"], stored["storage_key"]) == ("too_large", None)
+    assert stack.attachment_keys() == []
+    assert not stack.s3.list_multipart_uploads(Bucket=stack.attachments_bucket).get("Uploads")
+    assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
+
+
 def test_media_the_provider_no_longer_has_is_recorded_failed_and_not_retried(stack, whatsapp, fake_providers):
     # Given the Graph API no longer knows the media id (Meta keeps received media for a limited time)
     # When the message arrives and the media queue is worked off
