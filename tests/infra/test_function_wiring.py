@@ -228,6 +228,21 @@ def _webhook_answers_meta(result):
     assert enqueued >= 1 and result["left_behind"]["queued"] == enqueued
 
 
+def _webhook_queues_its_samples(result):
+    """Any channel's webhook: each signed sample is accepted (in the provider's own acknowledgement
+    shape: JSON, Kakao's SkillResponse, Twilio's TwiML), handshakes echo the challenge, and the
+    deliveries leave their events on the inbound queue."""
+    posts = 0
+    for played in result["played"]:
+        request, response = played["request"], played["response"]
+        assert response["statusCode"] == 200, played
+        if request["requestContext"]["http"]["method"] == "GET":
+            assert response["body"] == request["queryStringParameters"]["hub.challenge"]
+        else:
+            posts += 1
+    assert posts >= 1 and result["left_behind"]["queued"] >= 1
+
+
 def _writer_records_every_message(result):
     for played in result["played"]:
         assert played["response"] == {"batchItemFailures": []}, played["event"]
@@ -258,6 +273,12 @@ def _fetcher_completes_every_job(result):
 
 EXPECTED_OUTCOMES = {
     "WhatsAppWebhookFunction": _webhook_answers_meta,
+    "MessengerWebhookFunction": _webhook_queues_its_samples,
+    "InstagramWebhookFunction": _webhook_queues_its_samples,
+    "LineWebhookFunction": _webhook_queues_its_samples,
+    "TelegramWebhookFunction": _webhook_queues_its_samples,
+    "KakaoWebhookFunction": _webhook_queues_its_samples,
+    "TwilioWebhookFunction": _webhook_queues_its_samples,
     "TicketWriterFunction": _writer_records_every_message,
     "TicketsApiFunction": _api_serves_its_routes,
     "MediaFetcherFunction": _fetcher_completes_every_job,
