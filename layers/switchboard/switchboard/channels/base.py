@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
 
 from switchboard.errors import MalformedPayload
 from switchboard.models import DeliveryReceipt, FollowChange, InboundMessage, MessageEdit, ReadWatermark
@@ -63,6 +65,31 @@ class WebhookRequest(BaseModel):
 
 
 InboundEvents = Sequence[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange]
+
+
+def read_json(body: bytes) -> Any:
+    """The body as JSON, or MalformedPayload. pydantic's parser, unlike json.loads, refuses "\\ud800"-style
+    escapes with no partner: such a string is not text, and once accepted could not go onto the queue."""
+    try:
+        return from_json(body)
+    except ValueError as exc:
+        # pydantic-core's message names the position, never the content.
+        raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+
+
+@contextmanager
+def payload_errors(what: str) -> Iterator[None]:
+    """Turns whatever reading a provider payload raises into MalformedPayload (400) that names the wrong
+    fields and never their values: those are the customer's content."""
+    try:
+        yield
+    except MalformedPayload:
+        raise
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
+        raise MalformedPayload(f"not {what}: {'; '.join(problems)[:300]}") from exc
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+        raise MalformedPayload(f"not {what}: unreadable field ({type(exc).__name__})") from exc
 
 
 def account_secrets(secrets: ChannelSecrets, account_id: str | None) -> ChannelSecrets:

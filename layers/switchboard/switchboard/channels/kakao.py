@@ -25,10 +25,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import from_json
+from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import json_response
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
@@ -97,21 +96,12 @@ class KakaoAdapter:
         raise InvalidSignature("skill token does not match")
 
     def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
-        try:
-            try:
-                document = from_json(body)
-            except ValueError as exc:
-                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+        with payload_errors("a Kakao skill payload"):
+            document = read_json(body)
             payload = _SkillPayload.model_validate(document)
             if account_id is not None and payload.bot.id != account_id:
                 raise MalformedPayload("bot.id is not the bot this skill token belongs to")
             return [_message(payload, received_at)]
-        except MalformedPayload:
-            raise
-        except ValidationError as exc:
-            raise MalformedPayload(f"not a Kakao skill payload: {_where(exc)}") from exc
-        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
-            raise MalformedPayload(f"not a Kakao skill payload: unreadable field ({type(exc).__name__})") from exc
 
     def acknowledge(self, events: InboundEvents) -> dict:
         """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text."""
@@ -213,8 +203,3 @@ def _object(value: Any) -> dict[str, Any]:
 def _same(expected: str, presented: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
 
-
-def _where(exc: ValidationError) -> str:
-    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
-    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
-    return "; ".join(problems)[:300]

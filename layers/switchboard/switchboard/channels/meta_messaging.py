@@ -30,11 +30,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import from_json
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.models import (
     Attachment,
@@ -184,14 +183,8 @@ class MetaMessagingAdapter:
         return meta.answer_handshake(request, secrets)
 
     def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
-        try:
-            # pydantic's parser, unlike json.loads, refuses "\ud800"-style escapes with no partner: such a
-            # string is not text, and once accepted it could not be serialized onto the queue.
-            try:
-                document = from_json(body)
-            except ValueError as exc:
-                # pydantic-core's message names the position, never the content.
-                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+        with payload_errors("a {self._product} webhook"):
+            document = read_json(body)
             webhook = _Webhook.model_validate(document)
             if webhook.object != self.expected_object:
                 raise MalformedPayload(f"object is not {self.expected_object!r}: not a {self._product} webhook")
@@ -200,13 +193,6 @@ class MetaMessagingAdapter:
                 for messaging in entry.messaging:
                     events.extend(self._events_of(entry, messaging, received_at))
             return events
-        except MalformedPayload:
-            raise
-        except ValidationError as exc:
-            raise MalformedPayload(f"not a {self._product} webhook: {_where(exc)}") from exc
-        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
-            # Never echo the offending value: it is the customer's content.
-            raise MalformedPayload(f"not a {self._product} webhook: unreadable field ({type(exc).__name__})") from exc
 
     # -- one messaging event ---------------------------------------------------------------------
 
@@ -391,8 +377,3 @@ def _time(milliseconds: int) -> datetime:
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
-
-def _where(exc: ValidationError) -> str:
-    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
-    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
-    return "; ".join(problems)[:300]

@@ -20,10 +20,9 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
-from pydantic_core import from_json
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity
 
@@ -128,12 +127,8 @@ class TelegramAdapter:
 
     def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
         bot = account_id or DEFAULT_ACCOUNT
-        try:
-            try:
-                # pydantic's parser refuses lone "\ud800"-style escapes, which could not go onto the queue.
-                document = from_json(body)
-            except ValueError as exc:
-                raise MalformedPayload(f"body is not JSON: {str(exc)[:120]}") from exc
+        with payload_errors("a Telegram update"):
+            document = read_json(body)
             update = _Update.model_validate(document)
             if update.message is not None:
                 message = _Message.model_validate(update.message)
@@ -141,13 +136,6 @@ class TelegramAdapter:
             if update.edited_message is not None:
                 return [_edit(bot, _Message.model_validate(update.edited_message))]
             return []
-        except MalformedPayload:
-            raise
-        except ValidationError as exc:
-            raise MalformedPayload(f"not a Telegram update: {_where(exc)}") from exc
-        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
-            # Never echo the offending value: it is the customer's content.
-            raise MalformedPayload(f"not a Telegram update: unreadable field ({type(exc).__name__})") from exc
 
 
 ADAPTER = TelegramAdapter()
@@ -293,8 +281,3 @@ def _str(value: Any) -> str | None:
 def _bounded(name: str | None) -> str | None:
     return name[:256] if name else None
 
-
-def _where(exc: ValidationError) -> str:
-    """Which fields are wrong and why, without the values (pydantic's own message quotes the input)."""
-    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
-    return "; ".join(problems)[:300]
