@@ -51,6 +51,7 @@ SAMPLE_EXPECTATIONS = {
             sender=SenderIdentity(external_id="<PSID>"),
             message_type="quick_reply",
             text="hello, world!",
+            payload="<DEVELOPER_DEFINED_PAYLOAD>",
             provider_timestamp=datetime(2016, 3, 23, 0, 25, 52, 478000, tzinfo=UTC),
             received_at=RECEIVED_AT,
         )
@@ -119,10 +120,12 @@ def test_text_message_in_korean():
     assert event.dedup_key == "messenger:m_1"
 
 
-def test_quick_reply_keeps_the_text_the_customer_tapped():
+def test_quick_reply_keeps_the_text_the_customer_tapped_and_its_payload():
     payload = webhook(text_event(mid="m_qr", customer=CUSTOMER, text="배송 조회", timestamp=SENT, quick_reply={"payload": "TRACK_ORDER"}))
 
-    assert one(payload) == customer_message(external_id="m_qr", message_type="quick_reply", text="배송 조회")
+    assert one(payload) == customer_message(
+        external_id="m_qr", message_type="quick_reply", text="배송 조회", payload="TRACK_ORDER"
+    )
 
 
 @pytest.mark.parametrize("kind", ["image", "video", "audio", "file"])
@@ -231,7 +234,9 @@ def test_echo_of_a_template_keeps_it_as_a_template():
 def test_postback_with_a_mid_uses_it():
     payload = webhook(postback_event(customer=CUSTOMER, title="상담원 연결", payload="TALK_TO_AGENT", timestamp=SENT, mid="m_pb"))
 
-    assert one(payload) == customer_message(external_id="m_pb", message_type="postback", text="상담원 연결")
+    assert one(payload) == customer_message(
+        external_id="m_pb", message_type="postback", text="상담원 연결", payload="TALK_TO_AGENT"
+    )
 
 
 def test_postback_without_a_mid_gets_an_id_that_survives_redelivery():

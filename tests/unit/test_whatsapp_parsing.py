@@ -190,6 +190,22 @@ def test_interactive_list_reply_keeps_the_chosen_title():
     assert content_of(parsed) == NOTHING_ELSE | {"text": "Medium"}
 
 
+@pytest.mark.parametrize(
+    ("kind", "content", "payload"),
+    [
+        ("interactive", {"type": "button_reply", "button_reply": {"id": "refund-yes", "title": "Yes, refund"}}, "refund-yes"),
+        ("interactive", {"type": "list_reply", "list_reply": {"id": "size-m", "title": "Medium"}}, "size-m"),
+        ("button", {"payload": "TRACK_ORDER", "text": "배송 조회"}, "TRACK_ORDER"),
+        ("text", {"body": "hello"}, None),
+    ],
+)
+def test_a_tapped_reply_keeps_the_id_behind_its_title(kind, content, payload):
+    # Given a customer tapping a reply button, list row or template quick-reply button
+    parsed = one_message(message_item(kind, wamid="wamid.tap", sender=CUSTOMER, timestamp=SENT, content=content))
+    # Then the message carries the button's id for automations, the title stays the text
+    assert parsed.payload == payload
+
+
 def test_shared_contact_cards_become_text():
     cards = [
         {

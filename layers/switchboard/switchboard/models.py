@@ -143,6 +143,11 @@ class InboundMessage(_Model):
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     reply_to_external_id: str | None = None
+    payload: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The machine value behind a tapped button, quick reply or menu item (its label is the text)",
+    )
     direction: Direction = Field(
         default=Direction.INBOUND,
         description="OUTBOUND for echoes of messages the business sent from another tool (Messenger is_echo)",
@@ -312,6 +317,7 @@ class TicketMessage(_Model):
     reply_to_external_id: str | None = None
     sender_name: str | None = None
     delivery_status: DeliveryStatus | None = None
+    payload: str | None = Field(default=None, description="The value behind a tapped button or quick reply")
     original_text: str | None = Field(default=None, description="The text as first sent, once the author edited it")
     edited_at: datetime | None = None
     reply_token: str | None = None

@@ -270,6 +270,7 @@ class MetaMessagingAdapter:
             attachments=tuple(attachments),
             location=location,
             reply_to_external_id=reply_to if isinstance(reply_to, str) and reply_to else None,
+            payload=_str((message.quick_reply or {}).get("payload")),
             direction=Direction.OUTBOUND if message.is_echo else Direction.INBOUND,
             provider_timestamp=moment,
             received_at=received_at,
@@ -292,6 +293,7 @@ class MetaMessagingAdapter:
             sender=SenderIdentity(external_id=event.sender.key),
             message_type="postback",
             text=_str(postback.title) or payload,
+            payload=payload,
             provider_timestamp=moment,
             received_at=received_at,
         )

@@ -146,6 +146,7 @@ def _message(account: str, message: _Message, name: str | None, received_at: dat
         attachments=attachments,
         location=location,
         reply_to_external_id=reply_to if isinstance(reply_to, str) else None,
+        payload=_reply_payload(message.type, content),
         provider_timestamp=datetime.fromtimestamp(message.timestamp, UTC),
         received_at=received_at,
     )
@@ -187,6 +188,16 @@ def _content(kind: str, content: dict[str, Any], body: dict[str, Any]) -> tuple[
     if kind == "system":
         return _str(content.get("body")), (), None
     return None, (), None
+
+
+def _reply_payload(kind: str, content: dict[str, Any]) -> str | None:
+    """The id of the button or list row the customer tapped (its title is the message text)."""
+    if kind == "interactive" and isinstance(content.get("type"), str):
+        reply = content.get(content["type"])
+        return _str(reply.get("id")) if isinstance(reply, dict) else None
+    if kind == "button":
+        return _str(content.get("payload"))
+    return None
 
 
 def _contact_card(card: dict[str, Any]) -> str:

@@ -125,6 +125,7 @@ def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
         direction=message.direction,
         author_kind=AuthorKind.AGENT if echo else AuthorKind.CUSTOMER,
         delivery_status=DeliveryStatus.SENT if echo else None,
+        payload=message.payload,
         reply_token=message.reply_token,
         reply_token_expires_at=message.reply_token_expires_at,
         public=True,
