@@ -256,7 +256,7 @@ def test_every_provider_media_api_is_spoken(stack, fake_providers, arrange):
     assert (stored["sha256"], stored["size_bytes"]) == (hashlib.sha256(PHOTO).hexdigest(), len(PHOTO))
     assert fake_providers.requests_to(download_path) == 1
     if message.attachments[0].filename:
-        assert stored["storage_key"].endswith("/0-견적서.pdf")
+        assert stored["storage_key"].endswith("/0.pdf")
 
 
 def test_a_line_sticker_asks_for_no_media(stack, fake_providers):

@@ -102,18 +102,22 @@ def test_the_key_is_derived_from_the_message_and_the_position_without_naming_the
 @pytest.mark.parametrize(
     ("filename", "suffix"),
     [
-        ("견적서.pdf", "/0-견적서.pdf"),
-        ("../../etc/passwd", "/0-etc_passwd"),
-        ("배송 사진 (1).JPG", "/0-배송_사진_1_.JPG"),
+        ("김민준_주민등록증.pdf", "/0.pdf"),
+        ("../../etc/passwd", "/0"),
+        ("배송 사진 (1).JPG", "/0.jpg"),
         ("...", "/0"),
-        ("a" * 300 + ".pdf", "/0-" + "a" * 96 + ".pdf"),
+        ("a" * 300 + ".pdf", "/0.pdf"),
+        ("archive.tar.gz", "/0.gz"),
+        ("no-extension", "/0"),
     ],
 )
-def test_a_file_name_is_kept_readable_but_cannot_leave_the_message_prefix(filename, suffix):
+def test_only_the_file_extension_reaches_the_key_so_names_stay_out_of_the_bucket(filename, suffix):
+    # Given a customer's file name (often their own name), When its object key is derived
     key = attachment_key(Channel.TELEGRAM, "1111111:1365", 0, filename)
-
+    # Then the key keeps the extension only, and cannot leave the message's prefix
     assert key.endswith(suffix)
     assert key.count("/") == 3 and ".." not in key
+    assert "김민준" not in key and "passwd" not in key
 
 
 # -- size limit while streaming ---------------------------------------------------------------------

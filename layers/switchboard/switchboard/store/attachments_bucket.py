@@ -2,10 +2,12 @@
 
 | object                                                          | holds                                      |
 |-----------------------------------------------------------------|--------------------------------------------|
-| attachments/<channel>/<sha256(channel:external id)>/<i>[-name]  | attachment i of that message, as received  |
+| attachments/<channel>/<sha256(channel:external id)>/<i>[.ext]   | attachment i of that message, as received  |
 
 The key is derived from the message, not from the bytes: a repeated job overwrites the same object with the
-same bytes, and neither a phone number nor a message id appears in a key or an access log. The
+same bytes, and neither a phone number, a message id nor a file name appears in a key or an access log:
+customers name files after themselves ("김민준_주민등록증.jpg"), so only the extension is kept; the full
+name stays on the message. The
 bucket itself encrypts, blocks public access and expires objects (template.yaml). Mirrored in docs/data-model.md.
 """
 
@@ -13,29 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from typing import BinaryIO
 
 from switchboard.models import Channel
 
 KEY_PREFIX = "attachments/"
-_MAX_FILENAME_CHARS = 100
-# Letters and digits of any script (Korean file names stay readable), and a few safe separators.
-_UNSAFE = re.compile(r"[^\w.\-]+")
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
 
 def attachment_key(channel: Channel, message_external_id: str, index: int, filename: str | None = None) -> str:
     message = hashlib.sha256(f"{channel.value}:{message_external_id}".encode("utf-8", "surrogatepass")).hexdigest()
     key = f"{KEY_PREFIX}{channel.value}/{message}/{index}"
-    name = _safe_filename(filename)
-    return f"{key}-{name}" if name else key
-
-
-def _safe_filename(filename: str | None) -> str:
-    if not filename:
-        return ""
-    name = _UNSAFE.sub("_", unicodedata.normalize("NFC", filename)).strip("._")
-    return name[-_MAX_FILENAME_CHARS:].lstrip("._")
+    extension = _EXTENSION.search(filename or "")
+    return f"{key}.{extension.group(1).lower()}" if extension else key
 
 
 class AttachmentBucket:
