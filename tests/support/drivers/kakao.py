@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 SAMPLE_SKILL_TOKEN = "sample-skill-token"
@@ -141,7 +142,6 @@ class KakaoDriver(ChannelDriver):
         return st.sampled_from(_BREAKAGES).flatmap(_broken).map(encode)
 
 
-_DELETE = object()
 _NOT_STR = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 _NOT_DICT = st.one_of(st.integers(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=2))
 _EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
@@ -182,13 +182,3 @@ def _broken(breakage: tuple[tuple, Any]) -> st.SearchStrategy[Any]:
 def _delivery() -> dict[str, Any]:
     return skill_payload(user_id=bot_user_key(9), utterance="환불 가능할까요?", plusfriend_key=plusfriend_user_key(9))
 
-
-def _replaced(payload: Any, path: tuple, value: Any) -> Any:
-    parent = payload
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return payload

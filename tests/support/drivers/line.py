@@ -12,13 +12,14 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_USER_ID = "U4af4980629e2a1f7bfbbc1bdf3f0a7c1"
@@ -173,7 +174,6 @@ class LineDriver(ChannelDriver):
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_DELETE = object()
 _SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
 _SMALL_LISTS = st.lists(st.integers(), max_size=3)
 _SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
@@ -260,20 +260,3 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
 ]
 
 
-def _broken_payload(breakage: tuple[Any, tuple, Any]) -> st.SearchStrategy[Any]:
-    delivery, path, replacement = breakage
-    if replacement is _DELETE:
-        return st.just(_replaced(delivery(), path, _DELETE))
-    return replacement.map(lambda value: _replaced(delivery(), path, value))
-
-
-def _replaced(payload: Any, path: Iterable, value: Any) -> Any:
-    *parents, last = path
-    parent = payload
-    for step in parents:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[last]
-    else:
-        parent[last] = value
-    return payload

@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 PAGE_ID = "104532198765432"
@@ -206,7 +207,6 @@ def _serialize(payload: Any, ascii_only: bool) -> bytes:
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_DELETE = object()
 _SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
 _SMALL_LISTS = st.lists(st.integers(), max_size=3)
 _SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
@@ -297,19 +297,3 @@ def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
     ]
 
 
-def _broken_payload(breakage: tuple[Any, tuple, Any]) -> st.SearchStrategy[Any]:
-    delivery, path, replacement = breakage
-    if replacement is _DELETE:
-        return st.just(_replaced(delivery(), path, _DELETE))
-    return replacement.map(lambda value: _replaced(delivery(), path, value))
-
-
-def _replaced(payload: Any, path: tuple, value: Any) -> Any:
-    parent = payload
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return payload

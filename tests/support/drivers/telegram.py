@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_ID = "7012345678"
@@ -132,7 +133,6 @@ class TelegramDriver(ChannelDriver):
 
 # -- malformed payloads: a valid update with one field the adapter relies on broken ---------------------
 
-_DELETE = object()
 _NOT_INT = st.one_of(
     st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
 )
@@ -206,20 +206,3 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
 ]
 
 
-def _broken_payload(breakage: tuple[Any, tuple, Any]) -> st.SearchStrategy[Any]:
-    delivery, path, replacement = breakage
-    if replacement is _DELETE:
-        return st.just(_replaced(delivery(), path, _DELETE))
-    return replacement.map(lambda value: _replaced(delivery(), path, value))
-
-
-def _replaced(payload: Any, path: tuple, value: Any) -> Any:
-    *parents, last = path
-    parent = payload
-    for step in parents:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[last]
-    else:
-        parent[last] = value
-    return payload
