@@ -32,3 +32,26 @@ def replaced(payload: Any, path: Iterable, value: Any) -> Any:
     else:
         parent[last] = value
     return payload
+
+
+# Values of the wrong type, for fields an adapter relies on. Each driver combines them with its
+# provider's own rules (which timestamps or coordinates are out of range, which fields may be null).
+SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
+SMALL_LISTS = st.lists(st.integers(), max_size=3)
+SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+NESTED = st.integers(1, 60).map(_nested)
+NOT_STR = st.one_of(SCALARS, SMALL_LISTS, SMALL_DICTS, NESTED)
+EMPTY_OR_NOT_STR = st.one_of(st.just(""), NOT_STR)
+NOT_STR_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), SMALL_LISTS, SMALL_DICTS, NESTED)
+NOT_LIST = st.one_of(SCALARS, st.text(max_size=10), SMALL_DICTS)
+NOT_DICT = st.one_of(SCALARS, st.text(max_size=10), SMALL_LISTS, NESTED)
+NOT_DICT_OR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), SMALL_LISTS)

@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
+from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NESTED as _NESTED, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT, NOT_DICT_OR_NULL as _NOT_DICT_OR_NULL
 from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
@@ -207,15 +208,6 @@ def _serialize(payload: Any, ascii_only: bool) -> bytes:
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
-_SMALL_LISTS = st.lists(st.integers(), max_size=3)
-_SMALL_DICTS = st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
-_NESTED = st.integers(1, 60).map(lambda depth: _nested(depth))
-_NOT_STR = st.one_of(_SCALARS, _SMALL_LISTS, _SMALL_DICTS, _NESTED)
-_EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
-_NOT_LIST = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_DICTS)
-_NOT_DICT = st.one_of(_SCALARS, st.text(max_size=10), _SMALL_LISTS, _NESTED)
-_NOT_DICT_OR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), _SMALL_LISTS)
 _NOT_BOOL = st.one_of(st.integers(2), st.floats(min_value=1.5), st.from_regex(r"\A(maybe|yes please|2)\Z"), _SMALL_LISTS, _SMALL_DICTS)
 _BAD_TIMESTAMP = st.one_of(
     st.integers(max_value=-1),
@@ -235,12 +227,6 @@ _BAD_COORDINATE = st.one_of(
     _SMALL_DICTS,
 )
 
-
-def _nested(depth: int) -> list:
-    value: list = []
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
