@@ -205,11 +205,11 @@ class MetaMessagingAdapter:
             if event.message.is_deleted:
                 # Instagram: the customer unsent a message. There is nothing new to show agents.
                 return []
-            return [self._message(account, event, _required_time(moment), received_at)]
+            return [self._message(account, event, event.message, _required_time(moment), received_at)]
         if event.postback is not None:
-            return [self._postback(account, event, _required_time(moment), received_at)]
+            return [self._postback(account, event, event.postback, _required_time(moment), received_at)]
         if event.message_edit is not None:
-            return [self._edit(account, event, _required_time(moment))]
+            return [self._edit(account, event, event.message_edit, _required_time(moment))]
         if event.delivery is not None:
             # Meta's delivery samples carry no `timestamp`: the watermark says when the messages were
             # delivered, which is closer to the truth than the entry's time of sending the webhook.
@@ -228,12 +228,12 @@ class MetaMessagingAdapter:
                 if mid
             ]
         if event.read is not None:
-            return self._read(account, event, moment)
+            return self._read(account, event, event.read, moment)
         return []
 
-    def _message(self, account: str, event: _Messaging, moment: datetime, received_at: datetime) -> InboundMessage:
-        message = event.message
-        assert message is not None
+    def _message(
+        self, account: str, event: _Messaging, message: _Message, moment: datetime, received_at: datetime
+    ) -> InboundMessage:
         # An echo is the page talking: the customer is its recipient, and the conversation is theirs.
         customer = event.recipient if message.is_echo else event.sender
         text = _str(message.text)
@@ -276,9 +276,9 @@ class MetaMessagingAdapter:
             received_at=received_at,
         )
 
-    def _postback(self, account: str, event: _Messaging, moment: datetime, received_at: datetime) -> InboundMessage:
-        postback = event.postback
-        assert postback is not None
+    def _postback(
+        self, account: str, event: _Messaging, postback: _Postback, moment: datetime, received_at: datetime
+    ) -> InboundMessage:
         payload = _str(postback.payload)
         # Without a mid (older API versions), the id must come out the same on every redelivery:
         # Meta resends the same sender, timestamp and payload.
@@ -298,9 +298,7 @@ class MetaMessagingAdapter:
             received_at=received_at,
         )
 
-    def _edit(self, account: str, event: _Messaging, moment: datetime) -> MessageEdit:
-        edit = event.message_edit
-        assert edit is not None
+    def _edit(self, account: str, event: _Messaging, edit: _Edit, moment: datetime) -> MessageEdit:
         return MessageEdit(
             channel=self.channel,
             channel_account_id=account,
@@ -310,9 +308,7 @@ class MetaMessagingAdapter:
             edited_at=moment,
         )
 
-    def _read(self, account: str, event: _Messaging, moment: int | None) -> list[DeliveryReceipt | ReadWatermark]:
-        read = event.read
-        assert read is not None
+    def _read(self, account: str, event: _Messaging, read: _Read, moment: int | None) -> list[DeliveryReceipt | ReadWatermark]:
         if read.watermark is not None:
             return [
                 ReadWatermark(
