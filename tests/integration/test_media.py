@@ -74,6 +74,8 @@ def test_whatsapp_image_is_stored_with_its_sha256_and_recorded_on_the_message(st
         "size_bytes": len(PHOTO),
         "url": None,
         "storage_key": attachment["storage_key"],
+        "content_id": None,
+        "inline": False,
         "fetch_status": "stored",
     }
     # And the key is derived from the message without naming it

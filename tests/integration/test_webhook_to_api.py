@@ -46,6 +46,7 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "group_id": None,
         "tags": [],
         "follow_up_of": None,
+        "cc": [],
         "message_count": 1,
         "created_at": "-",
         "updated_at": "-",
@@ -85,6 +86,8 @@ def test_image_message_keeps_its_attachment_metadata(stack, whatsapp):
             "size_bytes": None,
             "url": None,
             "storage_key": None,
+            "content_id": None,
+            "inline": False,
             "fetch_status": None,
         }
     ]

@@ -61,6 +61,17 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class MailHandling(StrEnum):
+    """What a received mail is, for the writer: only customer mail may open a ticket or reopen one."""
+
+    CUSTOMER = "customer"
+    AUTO_REPLY = "auto_reply"  # out-of-office, vacation and other automatic answers
+    BULK = "bulk"  # newsletters, mailing lists
+    BOUNCE = "bounce"  # a delivery failure report about mail we sent
+    LOOP = "loop"  # our own outgoing mail coming back to us
+    QUARANTINED = "quarantined"  # SES found spam or a virus: kept for review, never shown as a ticket
+
+
 class AttachmentFetchStatus(StrEnum):
     STORED = "stored"
     TOO_LARGE = "too_large"
@@ -107,6 +118,8 @@ class Attachment(_Model):
     size_bytes: int | None = Field(default=None, ge=0)
     url: str | None = None
     storage_key: str | None = Field(default=None, description="Where the media job stored the bytes (attachments bucket)")
+    content_id: str | None = Field(default=None, description="Email: the Content-ID an HTML body's cid: link names")
+    inline: bool = Field(default=False, description="Email: shown within the body rather than as a file")
     fetch_status: AttachmentFetchStatus | None = Field(default=None, description="Set by the media job; None until it ran")
 
 
@@ -115,6 +128,51 @@ class Location(_Model):
     longitude: float = Field(ge=-180, le=180)
     name: str | None = None
     address: str | None = None
+
+
+class EmailDetails(_Model):
+    """What only email has: addresses, threading headers and where the raw mail is kept. Bodies longer than
+    fit in a table item stay complete in the raw mail; `full_text` is cut to a bound and says so."""
+
+    mailbox: str = Field(min_length=3, max_length=320, description="Our address the mail came to (plus tag removed)")
+    from_address: str = Field(min_length=1, max_length=320)
+    to: tuple[str, ...] = Field(default=(), max_length=100)
+    cc: tuple[str, ...] = Field(default=(), max_length=100)
+    participants: tuple[str, ...] = Field(
+        default=(), max_length=100, description="Everyone on To/Cc except the sender and our own mailboxes"
+    )
+    subject: str = Field(default="", max_length=2000)
+    message_id: str | None = Field(default=None, max_length=998)
+    in_reply_to: tuple[str, ...] = Field(default=(), max_length=20)
+    references: tuple[str, ...] = Field(default=(), max_length=20, description="The root first, then the newest ones")
+    reply_ticket_id: str | None = Field(
+        default=None, description="The ticket named by a verified reply-address token (support+<token>@...)"
+    )
+    subject_ticket_number: int | None = Field(default=None, ge=1, description="A [#<number>] token in the subject")
+    handling: MailHandling = MailHandling.CUSTOMER
+    handling_reason: str | None = Field(default=None, max_length=200)
+    bounced_message_id: str | None = Field(default=None, max_length=998)
+    full_text: str | None = Field(default=None, description="The whole body, quotes included, when it differs from the text")
+    full_text_truncated: bool = False
+    decoding_problems: tuple[str, ...] = Field(default=(), max_length=20)
+    raw_mail_key: str = Field(min_length=1, max_length=1024, description="The raw MIME in the mail bucket")
+    provider: str = Field(min_length=1, max_length=32, description="ses, mailgun, postmark or sendgrid")
+    provider_id: str | None = Field(default=None, max_length=512)
+
+
+class HeldMail(_Model):
+    """A mail that must not become a ticket (quarantined, or an automatic mail that belongs to no ticket):
+    kept so an agent can review it, with the raw mail in the mail bucket."""
+
+    external_id: str
+    handling: MailHandling
+    reason: str | None = None
+    mailbox: str
+    from_address: str
+    subject: str
+    raw_mail_key: str
+    created_at: datetime
+    received_at: datetime
 
 
 class SenderIdentity(_Model):
@@ -154,6 +212,7 @@ class InboundMessage(_Model):
     )
     reply_token: str | None = Field(default=None, description="LINE: lets an agent reply for free until it expires")
     reply_token_expires_at: datetime | None = None
+    email: EmailDetails | None = None
     provider_timestamp: datetime
     received_at: datetime
 
@@ -294,6 +353,7 @@ class Ticket(_Model):
     group_id: str | None = None
     tags: tuple[str, ...] = ()
     follow_up_of: str | None = Field(default=None, description="The closed ticket this one follows up")
+    cc: tuple[str, ...] = Field(default=(), description="Email: everyone copied on the thread besides the requester and us")
     message_count: int = Field(default=0, ge=0)
     created_at: datetime
     updated_at: datetime
@@ -322,5 +382,6 @@ class TicketMessage(_Model):
     edited_at: datetime | None = None
     reply_token: str | None = None
     reply_token_expires_at: datetime | None = None
+    email: EmailDetails | None = None
     created_at: datetime = Field(description="When the author sent it (provider time)")
     received_at: datetime

@@ -11,8 +11,13 @@
 | phone          | PHONE#<E.164 number>            | PHONE                |                                              | verified phone -> contact, across channels |
 | contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
 | ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
+| ticket number  | NUMBER#<number>                 | NUMBER               |                                              | ticket number -> ticket ([#123] in a subject) |
+| held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first |
+| replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
 
-created_sk is "<created at, fixed-width UTC>#<ticket_id>". A message's `attachments` list keeps the
+created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). Email
+messages use the message index with the channel "email" and the normalized Message-ID as external id,
+which is also how replies find their ticket (In-Reply-To/References). A message's `attachments` list keeps the
 webhook's order; the media job finds the message through its message index and sets `storage_key`,
 `sha256`, `size_bytes`, `mime_type` and `fetch_status` on `attachments[<index>]`. Every write that must not happen twice is
 conditional and the writes of one inbound message commit in one transaction, so a crash between
@@ -43,6 +48,7 @@ from switchboard.models import (
     Contact,
     DeliveryStatus,
     Direction,
+    HeldMail,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -103,6 +109,10 @@ def _message_index_pk(channel: str, external_id: str) -> str:
     # DynamoDB keys are capped at 2 KB; provider ids are short, but a hostile one must not break the write.
     key = f"{channel}#{external_id}"
     return f"MESSAGE#{key if len(key) <= 512 else hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _held_pk(external_id: str) -> str:
+    return f"HELD#{external_id if len(external_id) <= 512 else hashlib.sha256(external_id.encode()).hexdigest()}"
 
 
 def _message_sk(message: TicketMessage, sequence: int) -> str:
@@ -219,6 +229,9 @@ class TicketStore:
             self._put(self._message_item(first_message, 1), "attribute_not_exists(pk)"),
             self._put(self._ticket_item(ticket, version=1), "attribute_not_exists(pk)"),
             self._counter_claim(ticket.number),
+            self._put(
+                {**_key(f"NUMBER#{ticket.number}", "NUMBER"), "ticket_id": {"S": ticket.id}}, "attribute_not_exists(pk)"
+            ),
         ]
         if follows_up is None:
             actions.append(
@@ -290,6 +303,66 @@ class TicketStore:
                 self._put(ticket_item, "version = :seen", {":seen": {"N": str(version)}}),
             ]
         )
+
+    # -- email threading and held mail ---------------------------------------------------------
+
+    def tickets_of_messages(self, channel: str, external_ids: Iterable[str]) -> dict[str, str]:
+        """Which of these messages we hold (received or sent), and the ticket each is on: one request."""
+        wanted = list(dict.fromkeys(external_ids))[:100]
+        if not wanted:
+            return {}
+        by_pk = {_message_index_pk(channel, external_id): external_id for external_id in wanted}
+        found = self._batch_get([_key(pk, "MESSAGE") for pk in by_pk])
+        return {by_pk[pk]: item["ticket_id"]["S"] for (pk, _), item in found.items()}
+
+    def ticket_id_numbered(self, number: int) -> str | None:
+        item = self._get(_key(f"NUMBER#{int(number)}", "NUMBER"))
+        return item["ticket_id"]["S"] if item else None
+
+    def hold_mail(self, held: HeldMail) -> bool:
+        """Keeps a mail out of tickets for review; False when it is already held (a redelivery)."""
+        item = {
+            **_key(_held_pk(held.external_id), "HELD"),
+            "status_pk": {"S": f"HELD#{held.handling.value}"},
+            "created_sk": {"S": f"{sortable_time(held.received_at)}#{held.external_id[:200]}"},
+            **_to_attributes(held.model_dump(mode="json")),
+        }
+        try:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def held_mail(self, external_id: str) -> HeldMail | None:
+        item = self._get(_key(_held_pk(external_id), "HELD"))
+        return HeldMail.model_validate(_from_attributes(item)) if item else None
+
+    def claim_replay_token(self, provider: str, token: str, body_sha256: str, expires_at: datetime) -> bool:
+        """Claims a provider's one-time webhook token for one body. True when it is new, or already claimed
+        for this same body (the provider retrying a delivery we failed to answer); False when another body
+        comes with it: a replay."""
+        key = f"REPLAY#{provider}#{token}"
+        if len(key.encode()) > 1024:
+            return False
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    **_key(key, "REPLAY"),
+                    "body_sha256": {"S": body_sha256},
+                    # Kept past the token's validity, then removed by the table's TTL.
+                    "expires_at": {"N": str(int(expires_at.timestamp()) + 86400)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR body_sha256 = :body",
+                ExpressionAttributeValues={":body": {"S": body_sha256}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # -- delivery receipts ----------------------------------------------------------------------
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from switchboard.models import (
     AuthorKind,
+    Channel,
     ChannelIdentity,
     Contact,
     DeliveryStatus,
     Direction,
     FollowChange,
+    HeldMail,
     InboundMessage,
+    MailHandling,
     Requester,
     Ticket,
     TicketMessage,
@@ -18,6 +23,7 @@ from switchboard.models import (
 )
 
 SUBJECT_LIMIT = 80
+EMAIL_IDENTITY_ACCOUNT = "any"
 
 # A customer writing again means the ball is back with the agents, as in Zendesk: a pending
 # (waiting on the customer) or solved ticket reopens. New, open and on-hold tickets keep their
@@ -34,9 +40,10 @@ def status_after_customer_message(status: TicketStatus) -> TicketStatus:
 
 
 def identity_of(event: InboundMessage | FollowChange) -> ChannelIdentity:
-    return ChannelIdentity(
-        channel=event.channel, channel_account_id=event.channel_account_id, external_id=event.sender.external_id
-    )
+    # An email address is the same customer whichever of our mailboxes they write to; other channels' ids
+    # are scoped by the account (a Messenger PSID differs per page).
+    account = EMAIL_IDENTITY_ACCOUNT if event.channel is Channel.EMAIL else event.channel_account_id
+    return ChannelIdentity(channel=event.channel, channel_account_id=account, external_id=event.sender.external_id)
 
 
 def new_contact(event: InboundMessage | FollowChange) -> Contact:
@@ -55,8 +62,26 @@ def is_echo(message: InboundMessage) -> bool:
     return message.direction is Direction.OUTBOUND
 
 
+def is_automatic(message: InboundMessage) -> bool:
+    """Mail no person wrote to us (an out-of-office, a bounce, a newsletter, our own mail coming back): it may
+    join a ticket as a note, but never opens, reopens or answers one."""
+    return message.email is not None and message.email.handling is not MailHandling.CUSTOMER
+
+
+# Reply and forward prefixes mail clients add, in the languages our customers write in, and our own
+# ticket token: a ticket is titled by what the thread is about.
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|tr|rv|답장|회신|전달|返信|转发|回复|答复)\s*(?:\[\d+\])?\s*[:：]\s*|\[#\d+\]\s*)+",
+    re.IGNORECASE,
+)
+
+
 def subject_of(message: InboundMessage) -> str:
-    """The first line of what the customer wrote, or what they sent when there is no text."""
+    """The mail's subject without reply prefixes; otherwise the first line of what the customer wrote, or
+    what they sent when there is no text."""
+    if message.email is not None and message.email.subject.strip():
+        subject = _SUBJECT_PREFIX.sub("", message.email.subject).strip() or message.email.subject.strip()
+        return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
     first_line = (message.text or "").strip().split("\n", 1)[0].strip()
     if first_line:
         return first_line if len(first_line) <= SUBJECT_LIMIT else first_line[: SUBJECT_LIMIT - 1] + "…"
@@ -65,9 +90,17 @@ def subject_of(message: InboundMessage) -> str:
 
 
 def opened_ticket(
-    message: InboundMessage, *, number: int, contact_id: str, follows_up: Ticket | None
+    message: InboundMessage,
+    *,
+    number: int,
+    contact_id: str,
+    follows_up: Ticket | None,
+    conversation_key: str | None = None,
 ) -> Ticket:
-    """The ticket a customer's message opens. Its id derives from that message, so a retry rebuilds the same ticket."""
+    """The ticket a customer's message opens. Its id derives from that message, so a retry rebuilds the same ticket.
+
+    `conversation_key` is the thread the ticket belongs to when it is not the message's own (an email
+    reply to a closed ticket follows up that ticket's thread)."""
     customer_time = None if is_echo(message) else message.provider_timestamp
     return Ticket(
         id=stable_id("t", message.dedup_key),
@@ -76,10 +109,11 @@ def opened_ticket(
         status=TicketStatus.PENDING if is_echo(message) else TicketStatus.NEW,
         channel=message.channel,
         channel_account_id=message.channel_account_id,
-        conversation_key=message.conversation_key,
+        conversation_key=conversation_key or message.conversation_key,
         subject=subject_of(message),
         requester=Requester(contact_id=contact_id, display_name=message.sender.display_name),
         follow_up_of=follows_up.id if follows_up else None,
+        cc=_participants((), message),
         message_count=1,
         created_at=message.received_at,
         updated_at=message.received_at,
@@ -88,8 +122,15 @@ def opened_ticket(
     )
 
 
+def _participants(known: tuple[str, ...], message: InboundMessage) -> tuple[str, ...]:
+    """Everyone ever copied on the thread, in the order they appeared."""
+    if message.email is None:
+        return known
+    return tuple(dict.fromkeys([*known, *message.email.participants]))
+
+
 def with_message(ticket: Ticket, message: InboundMessage) -> Ticket:
-    if is_echo(message):
+    if is_echo(message) or is_automatic(message):
         return ticket.model_copy(
             update={"message_count": ticket.message_count + 1, "updated_at": max(ticket.updated_at, message.received_at)}
         )
@@ -110,25 +151,44 @@ def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
             "requester": ticket.requester
             if ticket.requester.display_name or not message.sender.display_name
             else ticket.requester.model_copy(update={"display_name": message.sender.display_name}),
+            "cc": _participants(ticket.cc, message),
         }
     )
 
 
+def held_mail(message: InboundMessage) -> HeldMail:
+    email = message.email
+    return HeldMail(
+        external_id=message.external_id,
+        handling=email.handling,
+        reason=email.handling_reason,
+        mailbox=email.mailbox,
+        from_address=email.from_address,
+        subject=email.subject,
+        raw_mail_key=email.raw_mail_key,
+        created_at=message.provider_timestamp,
+        received_at=message.received_at,
+    )
+
+
 def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
-    """The message as the ticket's timeline shows it: the customer's, or an echo of an agent's."""
+    """The message as the ticket's timeline shows it: the customer's, an echo of an agent's, or an automatic
+    mail (internal: agents see it, the customer is never shown or answered it)."""
     echo = is_echo(message)
+    automatic = is_automatic(message)
     return TicketMessage(
         id=stable_id("m", message.dedup_key),
         ticket_id=ticket_id,
         channel=message.channel,
         external_id=message.external_id,
         direction=message.direction,
-        author_kind=AuthorKind.AGENT if echo else AuthorKind.CUSTOMER,
+        author_kind=AuthorKind.AGENT if echo else AuthorKind.SYSTEM if automatic else AuthorKind.CUSTOMER,
         delivery_status=DeliveryStatus.SENT if echo else None,
+        email=message.email,
         payload=message.payload,
         reply_token=message.reply_token,
         reply_token_expires_at=message.reply_token_expires_at,
-        public=True,
+        public=not automatic,
         message_type=message.message_type,
         known_type=message.known_type,
         text=message.text,

@@ -15,20 +15,22 @@ from functools import partial
 from typing import Any, Protocol
 
 from switchboard import queue
-from switchboard.masking import mask_phone
+from switchboard.masking import mask_email, mask_phone
 from switchboard.models import (
     DeliveryReceipt,
     DeliveryStatus,
     Direction,
     FollowChange,
+    Channel,
     InboundMessage,
+    MailHandling,
     MessageEdit,
     QueuedEvent,
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
 from switchboard.store.tickets_table import AlreadyStored, TicketStore, WriteConflict
-from switchboard.tickets import lifecycle
+from switchboard.tickets import email_threads, lifecycle
 
 MAX_ATTEMPTS = 8
 
@@ -43,6 +45,8 @@ class Outcome(StrEnum):
     EDIT_IGNORED = "edit_ignored"
     FOLLOW_RECORDED = "follow_recorded"
     FOLLOW_IGNORED = "follow_ignored"
+    NOTED = "noted"  # an automatic mail recorded as an internal note on its ticket
+    HELD = "held"  # a mail kept out of tickets (quarantined, or automatic and about no open ticket)
 
 
 class AttachmentRequests(Protocol):
@@ -67,7 +71,12 @@ def record_inbound(message: InboundMessage, store: TicketStore, sleep: Callable[
 
 
 def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
-    ticket_id = store.current_ticket_id(message.conversation_key)
+    if lifecycle.is_automatic(message):
+        return _record_automatic_mail(message, store)
+    conversation_key = message.conversation_key
+    if message.email is not None:
+        conversation_key = email_threads.decide(message, store).conversation_key
+    ticket_id = store.current_ticket_id(conversation_key)
     current = store.ticket(ticket_id) if ticket_id else None
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
@@ -90,7 +99,9 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
             contact_id = lookup.contact_id or new_contact.id
             # A new channel identity with a verified phone number joins the contact who has that number.
             link = (contact_id, identity) if lookup.found_by_phone else None
-        ticket = lifecycle.opened_ticket(message, number=number, contact_id=contact_id, follows_up=follows_up)
+        ticket = lifecycle.opened_ticket(
+            message, number=number, contact_id=contact_id, follows_up=follows_up, conversation_key=conversation_key
+        )
         store.open_ticket_for(
             ticket=ticket,
             first_message=lifecycle.timeline_message(ticket.id, message),
@@ -101,6 +112,38 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
         return Outcome.OPENED
     except AlreadyStored:
         return Outcome.DUPLICATE
+
+
+def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outcome:
+    """An automatic mail joins the open ticket it is about as an internal note, else it is held for review.
+
+    A bounce is about the mail that bounced (which is then marked failed); an out-of-office or a list mail
+    is about the thread its headers name. It never opens a ticket, reopens one or joins one by subject,
+    so two auto-responders cannot keep a ticket ping-ponging."""
+    email = message.email
+    ticket_id = None
+    if email.handling is MailHandling.BOUNCE and email.bounced_message_id:
+        bounced = store.message_ref(Channel.EMAIL.value, email.bounced_message_id)
+        if bounced is not None:
+            if bounced.direction is Direction.OUTBOUND:
+                store.record_delivery_status(bounced, DeliveryStatus.FAILED)
+            ticket_id = store.current_ticket_id(store.ticket(bounced.ticket_id).ticket.conversation_key)
+    elif email.handling in (MailHandling.AUTO_REPLY, MailHandling.BULK, MailHandling.LOOP):
+        decision = email_threads.decide(message, store, subject_token=False)
+        if decision.rule is not email_threads.ThreadRule.OWN_THREAD:
+            ticket_id = store.current_ticket_id(decision.conversation_key)
+    current = store.ticket(ticket_id) if ticket_id else None
+    if current is None or lifecycle.needs_follow_up(current.ticket):
+        return Outcome.HELD if store.hold_mail(lifecycle.held_mail(message)) else Outcome.DUPLICATE
+    try:
+        store.append_message(
+            current=current,
+            ticket_after=lifecycle.with_message(current.ticket, message),
+            message=lifecycle.timeline_message(current.ticket.id, message),
+        )
+    except AlreadyStored:
+        return Outcome.DUPLICATE
+    return Outcome.NOTED
 
 
 def record_receipt(receipt: DeliveryReceipt, store: TicketStore) -> Outcome:
@@ -165,7 +208,9 @@ def record_event(event: QueuedEvent, store: TicketStore, media: AttachmentReques
 def record_queued_event(body: str, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
     event = queue.decode(body)
     outcome = record_event(event, store, media)
-    customer = mask_phone(event.sender.phone_e164) if isinstance(event, InboundMessage) else ""
+    customer = ""
+    if isinstance(event, InboundMessage):
+        customer = mask_email(event.email.from_address) if event.email else mask_phone(event.sender.phone_e164)
     logger.info(
         "inbound event recorded",
         extra={"channel": event.channel.value, "kind": event.kind, "outcome": outcome.value, "customer": customer},
