@@ -14,6 +14,8 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_JWT_ISSUER = "https://switchboard.local/issuer"
 LOCAL_JWT_AUDIENCE = "switchboard-local"
+LOCAL_SUPPORT_DOMAIN = "shop.example"
+LOCAL_MAILBOX = f"support@{LOCAL_SUPPORT_DOMAIN}"
 
 _TABLE_PROPERTIES = (
     "AttributeDefinitions",
@@ -58,7 +60,13 @@ def provision(
     template = template or load_template()
     resolver = Resolver(
         template,
-        {"JwtIssuer": LOCAL_JWT_ISSUER, "JwtAudience": LOCAL_JWT_AUDIENCE, **(parameters or {})},
+        {
+            "JwtIssuer": LOCAL_JWT_ISSUER,
+            "JwtAudience": LOCAL_JWT_AUDIENCE,
+            "SupportDomains": LOCAL_SUPPORT_DOMAIN,
+            "DefaultMailbox": LOCAL_MAILBOX,
+            **(parameters or {}),
+        },
         region=REGION,
         account_id=ACCOUNT_ID,
     )
@@ -150,7 +158,30 @@ def _create_buckets(client, stack: Stack, prefix: str) -> None:
             client.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
             )
+        if "NotificationConfiguration" in props:
+            client.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration=_notification_configuration(props["NotificationConfiguration"])
+            )
         stack.resolver.refs[logical_id] = name
         stack.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
         stack.resolver.attributes[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
         stack.names[logical_id] = name
+
+
+def _notification_configuration(cloudformation: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's spelling of bucket notifications (Queue, Filter.S3Key.Rules) in the S3 API's
+    (QueueArn, Events, Filter.Key.FilterRules). Queues are created first, so their ARNs are resolved."""
+    return {
+        "QueueConfigurations": [
+            {
+                "QueueArn": queue["Queue"],
+                "Events": [queue["Event"]],
+                **(
+                    {"Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}}}
+                    if "Filter" in queue
+                    else {}
+                ),
+            }
+            for queue in cloudformation.get("QueueConfigurations", [])
+        ]
+    }

@@ -140,7 +140,7 @@ class Resolver:
         self.parameters = {
             name: spec.get("Default") for name, spec in (template.get("Parameters") or {}).items()
         } | parameters
-        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": "switchboard-local", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
+        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": "switchboard-local", "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/switchboard-local/00000000-0000-4000-8000-000000000000", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
         self.refs: dict[str, Any] = {}
         self.attributes: dict[tuple[str, str], Any] = {}
 
@@ -179,6 +179,9 @@ class Resolver:
         if fn == "Fn::Join":
             separator, parts = arg
             return separator.join(str(p) for p in self.resolve(parts))
+        if fn == "Fn::Split":
+            separator, text = arg
+            return str(self.resolve(text)).split(separator)
         if fn == "Fn::Select":
             index, items = arg
             return self.resolve(items)[int(index)]

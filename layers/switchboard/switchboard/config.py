@@ -75,3 +75,28 @@ class MediaFetcherSettings(_Settings):
     line_secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
     telegram_secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
     twilio_secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
+
+
+class EmailIntakeSettings(_Settings):
+    """email_inbound: reads raw mail, stores attachments, enqueues one message per mail."""
+
+    inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL", min_length=1)
+    mail_bucket: str = Field(alias="MAIL_BUCKET", min_length=1)
+    attachments_bucket: str = Field(alias="ATTACHMENTS_BUCKET", min_length=1)
+    secret_arn: str = Field(alias="EMAIL_SECRET_ARN", min_length=1)
+    # Every address at these domains is ours (support@, sales@, support+<token>@ ...).
+    support_domains: str = Field(alias="SUPPORT_DOMAINS", min_length=1)
+    # The mailbox of a mail that names none of ours (it reached us by Bcc or a forward).
+    default_mailbox: str = Field(alias="DEFAULT_MAILBOX", pattern=r"^[^@\s]+@[^@\s]+$")
+
+    @property
+    def domains(self) -> frozenset[str]:
+        return frozenset(d.strip().lower().lstrip("@") for d in self.support_domains.split(",") if d.strip())
+
+
+class MailWebhookSettings(_Settings):
+    """mailgun/postmark/sendgrid webhooks: verify, then keep the raw mail in the mail bucket."""
+
+    mail_bucket: str = Field(alias="MAIL_BUCKET", min_length=1)
+    secret_arn: str = Field(alias="MAIL_WEBHOOK_SECRET_ARN", min_length=1)
+    max_age_seconds: int = Field(default=300, alias="WEBHOOK_MAX_AGE_SECONDS", ge=10, le=86400)

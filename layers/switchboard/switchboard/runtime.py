@@ -11,9 +11,11 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from switchboard.config import (
+    EmailIntakeSettings,
     InstagramWebhookSettings,
     KakaoWebhookSettings,
     LineWebhookSettings,
+    MailWebhookSettings,
     MediaFetcherSettings,
     MediaQueueSettings,
     MessengerWebhookSettings,
@@ -153,6 +155,52 @@ def media_fetcher() -> MediaFetcher:
     )
 
 
+@cache
+def email_intake_settings() -> EmailIntakeSettings:
+    return EmailIntakeSettings.from_env()
+
+
+@cache
+def mail_webhook_settings() -> MailWebhookSettings:
+    return MailWebhookSettings.from_env()
+
+
+@cache
+def mail_bucket(bucket_name: str):
+    from switchboard.store.mail_bucket import MailBucket
+
+    return MailBucket(_client("s3"), bucket_name)
+
+
+@cache
+def mail_receiver() -> Callable[[str], object]:
+    """email_inbound's collaborators: receives one raw mail from the mail bucket onto the inbound queue."""
+    from switchboard.email.intake import Mailboxes, receive_mail
+    from switchboard.models import utc_now
+    from switchboard.store.attachments_bucket import AttachmentBucket
+
+    settings = email_intake_settings()
+    secret = secret_source(settings.secret_arn)
+
+    def reply_token_keys() -> list[str]:
+        values = secret()
+        retired = values.get("retired_reply_token_keys") or []
+        return [str(values.get("reply_token_key") or ""), *(str(key) for key in retired if isinstance(retired, list))]
+
+    def receive(key: str):
+        return receive_mail(
+            key,
+            mail_bucket=mail_bucket(settings.mail_bucket),
+            attachments=AttachmentBucket(_client("s3"), settings.attachments_bucket),
+            queue=inbound_queue(settings.inbound_queue_url),
+            mailboxes=Mailboxes(domains=settings.domains, default_mailbox=settings.default_mailbox.lower()),
+            reply_token_keys=reply_token_keys,
+            received_at=utc_now(),
+        )
+
+    return receive
+
+
 def reset() -> None:
     for cached in (
         _client,
@@ -169,5 +217,9 @@ def reset() -> None:
         media_jobs,
         _provider_http,
         media_fetcher,
+        email_intake_settings,
+        mail_webhook_settings,
+        mail_bucket,
+        mail_receiver,
     ):
         cached.cache_clear()

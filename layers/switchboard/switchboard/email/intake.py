@@ -1,0 +1,284 @@
+"""From a raw mail in the mail bucket to one normalized message on the inbound queue.
+
+The same path serves SES (its receipt rule writes the object) and the inbound-parse webhooks (they write
+the object after verifying the provider): the bucket notifies an SQS queue, and each notification lands
+here. Attachments go to the attachments bucket first, then the message is enqueued; a failure anywhere
+leaves the notification on its queue to be retried and finally dead-lettered, never lost. Repeating the
+whole path is harmless: attachment keys derive from the message, and the writer stores a Message-ID once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from switchboard.email.mime import parse_mail
+from switchboard.email.parsed import MailAddress, MailKind, ParsedMail
+from switchboard.email.reply_address import split_plus_address, ticket_id_of_token
+from switchboard.models import (
+    Attachment,
+    AttachmentFetchStatus,
+    Channel,
+    EmailDetails,
+    InboundMessage,
+    MailHandling,
+    SenderIdentity,
+)
+from switchboard.observability import logger, metrics
+from switchboard.queue import InboundQueue
+from switchboard.store.attachments_bucket import AttachmentBucket, attachment_key
+from switchboard.store.mail_bucket import MailBucket, StoredMail
+
+# Bounds that keep a message item far below DynamoDB's 400 KB (and the queue's 256 KB) whatever the mail:
+# the text at most ~30 KB, the quoted rest ~60 KB in UTF-8; the raw mail keeps everything.
+REPLY_TEXT_LIMIT = 10_000
+FULL_TEXT_LIMIT = 20_000
+ATTACHMENT_LIMIT = 100
+REFERENCE_LIMIT = 20
+ADDRESS_LIMIT = 100
+_SUBJECT_TICKET = re.compile(r"\[#(\d{1,9})\]")
+# Our own outgoing mail is recognisable by the Message-ID we give it (see reply_address and docs).
+OUR_MESSAGE_ID_PREFIX = "sb."
+_OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
+_KIND_HANDLING = {
+    MailKind.AUTO_REPLY: MailHandling.AUTO_REPLY,
+    MailKind.BULK: MailHandling.BULK,
+    MailKind.BOUNCE: MailHandling.BOUNCE,
+}
+
+
+@dataclass(frozen=True)
+class Mailboxes:
+    """Who we are: the domains whose every address is ours, and where mail that names none of them goes."""
+
+    domains: frozenset[str]
+    default_mailbox: str
+
+    def is_ours(self, address: str) -> bool:
+        return address.rpartition("@")[2].strip().lower() in self.domains
+
+
+def mail_objects(notification_body: str) -> list[tuple[str, str]]:
+    """(bucket, key) of each object an S3 event notification announces; S3's test event announces none.
+    Keys arrive URL-encoded (spaces as '+')."""
+    document = json.loads(notification_body)
+    return [
+        (record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"]))
+        for record in document.get("Records", [])
+        if str(record.get("eventName", "")).startswith("ObjectCreated")
+    ]
+
+
+def receive_mail(
+    key: str,
+    *,
+    mail_bucket: MailBucket,
+    attachments: AttachmentBucket,
+    queue: InboundQueue,
+    mailboxes: Mailboxes,
+    reply_token_keys: Callable[[], list[str]],
+    received_at: datetime,
+) -> InboundMessage:
+    stored = mail_bucket.read(key)
+    parsed = parse_mail(stored.raw)
+    message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=reply_token_keys, received_at=received_at)
+    stored_files = _store_attachments(message, parsed, attachments)
+    message = message.model_copy(update={"attachments": stored_files})
+    queue.send([message])
+    logger.info(
+        "mail received",
+        extra={
+            "provider": stored.provider,
+            "handling": message.email.handling.value,
+            "attachments": len(stored_files),
+            "size_bytes": len(stored.raw),
+            "decoding_problems": len(parsed.decoding_problems),
+        },
+    )
+    metrics.add_metric(name=f"MailReceived_{message.email.handling.value}", unit="Count", value=1)
+    return message
+
+
+def inbound_message(
+    stored: StoredMail,
+    parsed: ParsedMail,
+    *,
+    mailboxes: Mailboxes,
+    reply_token_keys: Callable[[], list[str]],
+    received_at: datetime,
+) -> InboundMessage:
+    """The normalized message for a parsed mail (attachments not yet stored)."""
+    sender = parsed.sender or (parsed.reply_to[0] if parsed.reply_to else None)
+    from_address = sender.normalized if sender and "@" in sender.address else "unknown@invalid"
+    recipients = [a.normalized for a in (*parsed.to, *parsed.cc)]
+    ours = [address for address in recipients if mailboxes.is_ours(address)]
+    mailbox = split_plus_address(ours[0])[0] if ours else mailboxes.default_mailbox
+    handling, reason = _handling(stored, parsed, from_address, mailboxes)
+    external_id = _external_id(parsed, from_address)
+    root = (parsed.references or parsed.in_reply_to or (external_id,))[0]
+    conversation_id = "thread-" + hashlib.sha256(f"{from_address}\x1f{root}".encode()).hexdigest()[:40]
+    subject_number = _SUBJECT_TICKET.search(parsed.subject)
+    full_text = parsed.text if parsed.text.strip() != parsed.reply_text.strip() else None
+    details = EmailDetails(
+        mailbox=mailbox,
+        from_address=from_address[:320],
+        to=tuple(a.normalized[:320] for a in parsed.to[:ADDRESS_LIMIT]),
+        cc=tuple(a.normalized[:320] for a in parsed.cc[:ADDRESS_LIMIT]),
+        participants=tuple(
+            dict.fromkeys(a[:320] for a in recipients if a != from_address and not mailboxes.is_ours(a))
+        )[:ADDRESS_LIMIT],
+        subject=parsed.subject[:2000],
+        message_id=parsed.message_id if parsed.message_id and len(parsed.message_id) <= 998 else None,
+        in_reply_to=_bounded_ids(parsed.in_reply_to[:REFERENCE_LIMIT]),
+        references=_bounded_ids(_root_and_newest(parsed.references)),
+        reply_ticket_id=_reply_ticket(ours, reply_token_keys),
+        subject_ticket_number=int(subject_number.group(1)) if subject_number and int(subject_number.group(1)) else None,
+        handling=handling,
+        handling_reason=reason[:200] if reason else None,
+        bounced_message_id=parsed.bounced_message_id if parsed.bounced_message_id and len(parsed.bounced_message_id) <= 998 else None,
+        full_text=full_text[:FULL_TEXT_LIMIT] if full_text else None,
+        full_text_truncated=len(parsed.text) > FULL_TEXT_LIMIT or len(parsed.reply_text) > REPLY_TEXT_LIMIT,
+        decoding_problems=tuple(p[:200] for p in parsed.decoding_problems[:20]),
+        raw_mail_key=stored.key,
+        provider=stored.provider,
+        provider_id=stored.provider_id[:512] if stored.provider_id else None,
+    )
+    return InboundMessage(
+        channel=Channel.EMAIL,
+        channel_account_id=mailbox[:256],
+        conversation_id=conversation_id,
+        external_id=external_id,
+        sender=SenderIdentity(external_id=from_address[:256], display_name=(sender.name or None)[:256] if sender and sender.name else None),
+        message_type="email",
+        text=(parsed.reply_text or parsed.text)[:REPLY_TEXT_LIMIT] or None,
+        email=details,
+        provider_timestamp=_sent_at(parsed, received_at),
+        received_at=received_at,
+    )
+
+
+def _handling(stored: StoredMail, parsed: ParsedMail, from_address: str, mailboxes: Mailboxes) -> tuple[MailHandling, str | None]:
+    # SES prepends its verdicts; only mail SES received can carry trustworthy ones.
+    if stored.provider == "ses":
+        if (parsed.virus_verdict or "").upper() == "FAIL":
+            return MailHandling.QUARANTINED, "SES virus verdict FAIL"
+        if (parsed.spam_verdict or "").upper() == "FAIL":
+            return MailHandling.QUARANTINED, "SES spam verdict FAIL"
+    if from_address == "unknown@invalid":
+        return MailHandling.QUARANTINED, "no sender address"
+    if parsed.kind is MailKind.BOUNCE:
+        return MailHandling.BOUNCE, parsed.kind_reason
+    if mailboxes.is_ours(from_address) or (parsed.message_id or "").startswith(OUR_MESSAGE_ID_PREFIX):
+        return MailHandling.LOOP, "sent by one of our own mailboxes"
+    if parsed.kind in _KIND_HANDLING:
+        return _KIND_HANDLING[parsed.kind], parsed.kind_reason
+    return MailHandling.CUSTOMER, None
+
+
+def _external_id(parsed: ParsedMail, from_address: str) -> str:
+    """The normalized Message-ID; a mail without one is identified by what it says, so the same mail
+    delivered twice (by SES and again by a forwarding provider) still has one id."""
+    if parsed.message_id and len(parsed.message_id) <= 400:
+        return parsed.message_id
+    content = "\x1f".join(
+        [from_address, parsed.subject, parsed.date.isoformat() if parsed.date else "", parsed.text, *(f.sha256 for f in parsed.attachments)]
+    )
+    return "sha256:" + hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _root_and_newest(references: Sequence[str]) -> tuple[str, ...]:
+    """The thread's root (first) and the newest entries: what threading needs from a long References."""
+    if len(references) <= REFERENCE_LIMIT:
+        return tuple(references)
+    return (references[0], *references[-(REFERENCE_LIMIT - 1) :])
+
+
+def _bounded_ids(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(i for i in ids if len(i) <= 998)
+
+
+def _reply_ticket(our_recipients: list[str], reply_token_keys: Callable[[], list[str]]) -> str | None:
+    tokens = [tag for _, tag in map(split_plus_address, our_recipients) if tag]
+    if not tokens:
+        return None
+    keys = reply_token_keys()
+    return next((ticket for ticket in (ticket_id_of_token(tag, keys) for tag in tokens) if ticket), None)
+
+
+def _sent_at(parsed: ParsedMail, received_at: datetime) -> datetime:
+    """The Date header when plausible; senders' clocks and forged headers must not reorder a timeline."""
+    if parsed.date is None or not (_OLDEST_PLAUSIBLE <= parsed.date <= received_at + timedelta(days=1)):
+        return received_at
+    return parsed.date
+
+
+def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: AttachmentBucket) -> tuple[Attachment, ...]:
+    """Each attachment, and the sanitized HTML body (for fidelity), into the attachments bucket."""
+    import io
+
+    files = list(parsed.attachments[:ATTACHMENT_LIMIT])
+    stored: list[Attachment] = []
+    for index, part in enumerate(files):
+        key = attachment_key(Channel.EMAIL, message.external_id, index, part.filename)
+        bucket.put(key, io.BytesIO(part.data), part.content_type)
+        stored.append(
+            Attachment(
+                kind=_kind_of(part.content_type),
+                mime_type=part.content_type[:255],
+                filename=part.filename[:255] if part.filename else None,
+                sha256=part.sha256,
+                size_bytes=part.size,
+                storage_key=key,
+                fetch_status=AttachmentFetchStatus.STORED,
+                content_id=part.content_id[:255] if part.content_id else None,
+                inline=part.inline,
+            )
+        )
+    if parsed.html:
+        body = parsed.html.encode("utf-8", "replace")
+        key = attachment_key(Channel.EMAIL, message.external_id, len(files), "body.html")
+        bucket.put(key, io.BytesIO(body), "text/html; charset=utf-8")
+        stored.append(
+            Attachment(
+                kind="html_body",
+                mime_type="text/html",
+                filename="body.html",
+                sha256=hashlib.sha256(body).hexdigest(),
+                size_bytes=len(body),
+                storage_key=key,
+                fetch_status=AttachmentFetchStatus.STORED,
+            )
+        )
+    return tuple(stored)
+
+
+def _kind_of(content_type: str) -> str:
+    major, _, minor = content_type.partition("/")
+    if major in ("image", "audio", "video"):
+        return major
+    if content_type == "text/calendar":
+        return "calendar"
+    if content_type == "message/rfc822":
+        return "message"
+    return "file"
+
+
+def process_notifications(
+    event: dict[str, Any], context: Any, receive: Callable[[str], InboundMessage]
+) -> dict[str, Any]:
+    """An SQS batch of S3 notifications; a failed record (and only it) returns to the queue for a retry."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def handle(record) -> None:
+        for _, key in mail_objects(record.body):
+            receive(key)
+
+    return process_partial_response(
+        event=event, record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    )
