@@ -14,7 +14,7 @@ from infra.fakes.providers import FakeProviders
 from infra.template import load_template
 from switchboard import runtime
 from tests.support import moto_fidelity
-from tests.support.drivers import DRIVERS, ChannelDriver
+from tests.support.drivers import DRIVERS, WEBHOOK_DRIVERS, ChannelDriver
 from tests.support.drivers.whatsapp import WhatsAppDriver
 from tests.support.stack import ChannelHarness, InProcessStack, aws_session
 
@@ -83,6 +83,18 @@ def driver(request: pytest.FixtureRequest) -> ChannelDriver:
 def channel(stack: InProcessStack, driver: ChannelDriver) -> ChannelHarness:
     """The webhook of each channel in turn: tests using it run once per driver."""
     return stack.channel(driver)
+
+
+@pytest.fixture(params=WEBHOOK_DRIVERS, ids=lambda driver: driver.name)
+def webhook_channel(stack: InProcessStack, request: pytest.FixtureRequest) -> ChannelHarness:
+    """Each channel that is reached by a signed HTTP request (all but SES, which writes into the mail bucket)."""
+    return stack.channel(request.param)
+
+
+@pytest.fixture(params=[d for d in DRIVERS if d.text_must_be_unicode], ids=lambda driver: driver.name)
+def unicode_channel(stack: InProcessStack, request: pytest.FixtureRequest) -> ChannelHarness:
+    """Each channel whose payloads are Unicode text (JSON, forms): not mail, which carries declared charsets."""
+    return stack.channel(request.param)
 
 
 @pytest.fixture

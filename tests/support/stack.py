@@ -25,7 +25,7 @@ from infra.functions import LambdaContext, load_function
 from infra.provision import REGION, Stack, provision
 from infra.template import FunctionSpec, HttpRoute, functions, resources_of_type
 from switchboard import runtime
-from switchboard.models import Contact
+from switchboard.models import Channel, Contact
 from switchboard.queue import SQS_BATCH_LIMIT
 from switchboard.store.tickets_table import TicketStore
 from tests.support.drivers import SIGNED, ChannelDriver
@@ -165,6 +165,15 @@ class InProcessStack:
         self.media_dead_letter_queue_url = stack.ref(media_redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
         self.attachments_bucket = stack.ref("AttachmentsBucket")
         self.s3 = aws_session().client("s3")
+
+        intake = self._consumer_of("MailQueue")
+        self.email_inbound = intake.logical_id
+        self.mail_batch_size = intake.queue_sources[0].batch_size
+        self.mail_bucket = stack.ref("MailBucket")
+        self.mail_queue_url = stack.ref("MailQueue")
+        self.mail_queue_arn = stack.attribute("MailQueue", "Arn")
+        mail_redrive = stack.template["Resources"]["MailQueue"]["Properties"]["RedrivePolicy"]
+        self.mail_dead_letter_queue_url = stack.ref(mail_redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
 
     def _consumer_of(self, queue_logical_id: str) -> FunctionSpec:
         return next(
@@ -356,45 +365,60 @@ class InProcessStack:
     # -- the media queue ----------------------------------------------------------------------
 
     def drain_media_queue(self) -> DrainReport:
-        """Feeds the media fetcher from the media queue until nothing is left, as Lambda's event source does:
-        successful jobs are deleted, failed ones made visible again at once, so they are redelivered until
-        the redrive policy moves them to the dead-letter queue."""
+        """Feeds the media fetcher from the media queue until nothing is left (see `_drain_standard_queue`)."""
+        return self._drain_standard_queue(self.media_queue_url, self.media_queue_arn, self.media_batch_size, self.media_fetcher)
+
+    def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
+        return self._consume(self.media_fetcher, event)
+
+    def drain_mail_queue(self) -> DrainReport:
+        """Feeds the email intake from the mail bucket's notifications until nothing is left."""
+        return self._drain_standard_queue(self.mail_queue_url, self.mail_queue_arn, self.mail_batch_size, self.email_inbound)
+
+    def put_mail(self, raw: bytes, key: str | None = None) -> str:
+        """Stores a raw mail as SES's receipt rule does (each delivery its own SES message id)."""
+        key = key or f"inbound/ses/{uuid.uuid4().hex}"
+        self.s3.put_object(Bucket=self.mail_bucket, Key=key, Body=raw)
+        return key
+
+    def mail_keys(self) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.mail_bucket)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def dead_lettered_mail(self) -> int:
+        return self._message_count(self.mail_dead_letter_queue_url)
+
+    def _drain_standard_queue(self, queue_url: str, queue_arn: str, batch_size: int, consumer: str) -> DrainReport:
+        """As Lambda's event source does for a standard queue: successful records are deleted, failed ones made
+        visible again at once, so they are redelivered until the redrive policy dead-letters them."""
         report = DrainReport()
         while messages := self.sqs.receive_message(
-            QueueUrl=self.media_queue_url,
-            MaxNumberOfMessages=self.media_batch_size,
-            MessageSystemAttributeNames=["All"],
-            WaitTimeSeconds=0,
+            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
         ).get("Messages", []):
-            outcome = self.fetch_media(
-                sqs_event(
-                    [
-                        sqs_record(
-                            message_id=message["MessageId"],
-                            receipt_handle=message["ReceiptHandle"],
-                            body=message["Body"],
-                            attributes=message["Attributes"],
-                            queue_arn=self.media_queue_arn,
-                        )
-                        for message in messages
-                    ]
+            records = [
+                sqs_record(
+                    message_id=message["MessageId"],
+                    receipt_handle=message["ReceiptHandle"],
+                    body=message["Body"],
+                    attributes=message["Attributes"],
+                    queue_arn=queue_arn,
                 )
-            )
+                for message in messages
+            ]
+            outcome = self._consume(consumer, sqs_event(records))
             report.add(outcome)
             for message in messages:
                 if message["MessageId"] in outcome.failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.media_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
+                    self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
                 else:
-                    self.sqs.delete_message(QueueUrl=self.media_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return report
 
-    def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
-        """Invokes the media fetcher with an SQS event; what it reports failed (or all, if it raises) goes back."""
+    def _consume(self, consumer: str, event: dict[str, Any]) -> WriterOutcome:
+        """Invokes a queue consumer; what it reports failed (or all, if it raises) goes back to the queue."""
         message_ids = [record["messageId"] for record in event["Records"]]
         try:
-            response = self.invoke(self.media_fetcher, event)
+            response = self.invoke(consumer, event)
         except Exception as error:  # noqa: BLE001 (Lambda turns any function error into a retry)
             return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
         return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
@@ -496,10 +520,19 @@ class ChannelHarness:
         self.driver = driver
 
     def deliver(self, body: bytes, *, signature: object = SIGNED, base64_body: bool = False) -> HttpResponse:
-        """POSTs `body` to the channel's webhook as the provider would (signed unless told otherwise)."""
-        return self.stack.http(
-            "POST", self.driver.webhook_path, headers=self.driver.headers(body, signature), body=body, base64_body=base64_body
-        )
+        """POSTs `body` to the channel's webhook as the provider would (signed unless told otherwise). Mail
+        goes on through the mail bucket and the email intake, as its notification would take it; SES, which
+        has no webhook, writes the mail into the bucket instead."""
+        if not self.driver.has_webhook:
+            self.stack.put_mail(body)
+            response = HttpResponse(200, {"content-type": "application/json"}, '{"stored": 1}')
+        else:
+            headers, body = self.driver.request(body, signature)
+            response = self.stack.http("POST", self.driver.webhook_path, headers=headers, body=body, base64_body=base64_body)
+        if self.driver.channel is Channel.EMAIL:
+            intake = self.stack.drain_mail_queue()
+            assert intake.failed_records == 0, f"the email intake failed: {intake.invocation_errors}"
+        return response
 
     def handshake(self, query: Mapping[str, str]) -> HttpResponse:
         return self.stack.http("GET", self.driver.webhook_path, query=query)

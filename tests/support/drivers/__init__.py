@@ -43,6 +43,12 @@ class ChannelDriver(ABC):
     supports_receipts: bool = True
     # Whether a message carries the time the customer sent it (Kakao's and Twilio's do not).
     stamps_messages: bool = True
+    # False for SES: it writes into the mail bucket, there is no request to sign or forge.
+    has_webhook: bool = True
+    # Mailgun signs inside the form: `request` puts the proof into the body instead of a header.
+    proof_in_body: bool = False
+    # JSON and form channels refuse text that is not Unicode; mail decodes it with replacement and flags it.
+    text_must_be_unicode: bool = True
 
     @property
     def name(self) -> str:
@@ -77,6 +83,18 @@ class ChannelDriver(ABC):
         the literal header value to send.
         """
 
+    def request(self, body: bytes, signature: object = SIGNED) -> tuple[dict[str, str], bytes]:
+        """The headers and body sent for `body`: the body as is, unless the proof travels inside it."""
+        return self.headers(body, signature), body
+
+    def expected_text(self, sent: str) -> str | None:
+        """What agents should read of a text as sent (an empty text is no text)."""
+        return sent or None
+
+    def text_seen_by_agents(self, message: dict) -> str | None:
+        """What agents read of a stored message, as the read API shows it, to compare with what was sent."""
+        return message["text"]
+
     @abstractmethod
     def forged_signatures(self) -> st.SearchStrategy[str | None]:
         """Signature header values (None: no header) that must not pass for a body."""
@@ -93,4 +111,16 @@ from tests.support.drivers.telegram import TelegramDriver  # noqa: E402  (it sub
 from tests.support.drivers.twilio import TwilioDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
 
-DRIVERS: list[ChannelDriver] = [WhatsAppDriver(), MessengerDriver(), InstagramDriver(), LineDriver(), TelegramDriver(), KakaoDriver(), TwilioDriver()]
+from tests.support.drivers.email import EMAIL_DRIVERS  # noqa: E402  (they subclass ChannelDriver)
+
+DRIVERS: list[ChannelDriver] = [
+    WhatsAppDriver(),
+    MessengerDriver(),
+    InstagramDriver(),
+    LineDriver(),
+    TelegramDriver(),
+    KakaoDriver(),
+    TwilioDriver(),
+    *EMAIL_DRIVERS,
+]
+WEBHOOK_DRIVERS = [driver for driver in DRIVERS if driver.has_webhook]

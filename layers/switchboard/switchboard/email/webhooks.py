@@ -27,7 +27,7 @@ def handle_mail_webhook(
     webhook: MailWebhook,
     *,
     bucket: MailBucket,
-    store: TicketStore,
+    store: TicketStore | None,
     secrets: Callable[[], ChannelSecrets],
     max_age_seconds: int,
 ) -> dict[str, Any]:
@@ -37,9 +37,9 @@ def handle_mail_webhook(
             raise MethodNotAllowed(f"{request.method} is not served on this webhook")
         token = webhook.verify(request, secrets(), utc_now(), max_age_seconds)
         delivery = webhook.extract(request)
-        if token is not None and not store.claim_replay_token(
+        if token is not None and (store is None or not store.claim_replay_token(
             webhook.name, token.value, hashlib.sha256(request.body).hexdigest(), token.expires_at
-        ):
+        )):
             raise InvalidSignature("this signed token was already used for another delivery")
         bucket.put_delivery(webhook.name, delivery.raw_mime, delivery.provider_id)
     except SwitchboardError as error:
