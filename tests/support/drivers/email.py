@@ -59,18 +59,21 @@ def raw_mail(
     subject: str = "주문 문의",
     to: str = MAILBOX,
     in_reply_to: str | None = None,
+    thread_headers: bool = True,
     extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
-    """A customer's mail as their client sends it; `in_reply_to` defaults to the customer's thread root."""
+    """A customer's mail as their client sends it; `in_reply_to` defaults to the customer's thread root.
+    Without `thread_headers` it names no earlier mail (a new conversation, or a client that keeps none)."""
     mail = EmailMessage(policy=SMTP)
     mail["From"] = Address(customer.display_name or "", addr_spec=customer_address(customer))
     mail["To"] = to
     mail["Subject"] = subject
     mail["Date"] = format_datetime(sent_at)
     mail["Message-ID"] = f"<{message_id}>"
-    parent = in_reply_to or thread_root(customer)
-    mail["In-Reply-To"] = f"<{parent}>"
-    mail["References"] = f"<{thread_root(customer)}>" + ("" if parent == thread_root(customer) else f" <{parent}>")
+    if thread_headers:
+        parent = in_reply_to or thread_root(customer)
+        mail["In-Reply-To"] = f"<{parent}>"
+        mail["References"] = f"<{thread_root(customer)}>" + ("" if parent == thread_root(customer) else f" <{parent}>")
     for name, value in extra_headers:
         mail[name] = value
     mail["MIME-Version"] = "1.0"
