@@ -22,6 +22,7 @@ from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
 from switchboard.media.jobs import jobs_for  # noqa: E402
 from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
+from events.email_samples import build_email_events, build_email_files  # noqa: E402
 from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
 from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
@@ -89,7 +90,13 @@ def build_events() -> dict[str, dict[str, Any]]:
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))
+    events.update(build_email_events(_id))
     return events
+
+
+def build_files() -> dict[str, bytes]:
+    """File name -> bytes, for what the events refer to but do not carry (the mail an S3 notification names)."""
+    return build_email_files(_id)
 
 
 def _record(position: int, event: InboundMessage | DeliveryReceipt) -> dict[str, Any]:
@@ -145,6 +152,10 @@ def write(directory: Path = EVENTS_DIR) -> list[Path]:
     for name, event in build_events().items():
         path = directory / name
         path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+        written.append(path)
+    for name, content in build_files().items():
+        path = directory / name
+        path.write_bytes(content)
         written.append(path)
     return written
 

@@ -2,13 +2,20 @@
 seeded with the documented sample secret."""
 
 import json
+from datetime import UTC, datetime
+from urllib.parse import unquote_plus
 
+from switchboard.email import webhooks as mail_webhooks
 from tests.support.lambda_events import HttpResponse
 from tests.support.paths import EVENTS_DIR
 
 
+def load(name: str) -> dict:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
 def invoke(stack, function: str, name: str):
-    return stack.invoke(function, json.loads((EVENTS_DIR / name).read_text()))
+    return stack.invoke(function, load(name))
 
 
 def test_webhook_events_are_accepted_and_enqueued(stack):
@@ -38,3 +45,51 @@ def test_writer_batch_then_api_events_show_the_ticket(stack):
         ("text", "Does it come in another color?"),
         ("image", "The box arrived damaged"),
     ]
+
+
+def test_ses_notification_event_turns_the_stored_mail_into_a_ticket(stack):
+    # Given SES stored the sample mail under the key the notification names, in the bucket it names
+    notification = json.loads(load("email-ses-notification.json")["Records"][0]["body"])["Records"][0]["s3"]
+    assert notification["bucket"]["name"] == stack.mail_bucket
+    stack.put_mail((EVENTS_DIR / "email-ses-mail.eml").read_bytes(), key=unquote_plus(notification["object"]["key"]))
+    # When the intake gets the notification's SQS record, and the writer what it enqueued
+    assert invoke(stack, "EmailInboundFunction", "email-ses-notification.json") == {"batchItemFailures": []}
+    assert stack.drain_queue().failed_records == 0
+    # Then an agent reads the customer's Korean mail on an email ticket, with SES's message id as the provider's
+    found = stack.only_ticket()
+    (message,) = found["messages"]
+    assert found["ticket"]["channel"] == "email"
+    assert message["text"] == "안녕하세요, 6월 5일에 주문한 상품이 아직 도착하지 않았어요.\n주문번호는 20250605-1234입니다."
+    assert (message["email"]["subject"], message["email"]["provider"]) == ("주문 문의", "ses")
+    assert message["email"]["provider_id"] == notification["object"]["key"].rsplit("/", 1)[-1]
+
+
+def test_basic_auth_mail_webhook_events_are_stored_and_join_the_customers_thread(stack):
+    # When Postmark and SendGrid post the samples, with the sample basic auth
+    for function, name in (("PostmarkWebhookFunction", "email-postmark.json"), ("SendGridWebhookFunction", "email-sendgrid.json")):
+        response = HttpResponse.of(invoke(stack, function, name))
+
+        assert (response.status, response.json()) == (200, {"received": 1}), name
+    # Then each raw mail is in the mail bucket, and the intake puts both on one ticket, in the order written
+    assert [key.split("/")[1] for key in stack.mail_keys()] == ["postmark", "sendgrid"]
+    assert stack.drain_mail_queue().failed_records == 0
+    assert stack.drain_queue().failed_records == 0
+    assert [m["text"] for m in stack.only_ticket()["messages"]] == ["혹시 다른 주소로 배송된 건 아닐까요?", "빠른 확인 부탁드립니다. 감사합니다."]
+
+
+def test_mailgun_event_is_signed_for_its_timestamp_and_refused_once_that_is_old(stack, monkeypatch):
+    # Given the sample signed at its fixed timestamp, which is long past now
+    event = load("email-mailgun.json")
+    # When it is invoked now, Mailgun's age check refuses it and nothing is stored
+    refused = HttpResponse.of(invoke(stack, "MailgunWebhookFunction", "email-mailgun.json"))
+    assert (refused.status, refused.json()["error"]) == (401, "invalid_signature")
+    assert "seconds from now" in refused.json()["message"]
+    assert stack.mail_keys() == []
+    # When the clock reads the moment API Gateway received it, the signature holds and the mail is kept
+    monkeypatch.setattr(mail_webhooks, "utc_now", lambda: datetime.fromtimestamp(event["requestContext"]["timeEpoch"] / 1000, UTC))
+    accepted = HttpResponse.of(invoke(stack, "MailgunWebhookFunction", "email-mailgun.json"))
+    assert (accepted.status, accepted.json()) == (200, {"received": 1})
+    assert [key.split("/")[1] for key in stack.mail_keys()] == ["mailgun"]
+    assert stack.drain_mail_queue().failed_records == 0
+    assert stack.drain_queue().failed_records == 0
+    assert [m["text"] for m in stack.only_ticket()["messages"]] == ["배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요."]
