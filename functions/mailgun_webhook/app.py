@@ -5,6 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import runtime
 from switchboard.email.providers.mailgun import MailgunWebhook
+from switchboard.email.replay_guard import ReplayGuard
 from switchboard.email.webhooks import handle_mail_webhook
 from switchboard.observability import logger, metrics
 
@@ -17,7 +18,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         event,
         MailgunWebhook(),
         bucket=runtime.mail_bucket(settings.mail_bucket),
-        store=runtime.ticket_store(),
+        claim_token=ReplayGuard("mailgun", runtime.ticket_store()),
         secrets=runtime.secret_source(settings.secret_arn),
         max_age_seconds=settings.max_age_seconds,
     )

@@ -17,7 +17,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
         event,
         SendGridWebhook(),
         bucket=runtime.mail_bucket(settings.mail_bucket),
-        store=None,  # no one-time tokens to claim: basic auth
         secrets=runtime.secret_source(settings.secret_arn),
         max_age_seconds=settings.max_age_seconds,
     )

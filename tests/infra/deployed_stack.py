@@ -114,4 +114,16 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], arn_of) -
         return [(f"sqs:{action}", arn_of("sqs", params["QueueUrl"]))]
     if service == "secretsmanager":
         return [(f"secretsmanager:{operation}", arn_of("secretsmanager", params["SecretId"]))]
+    if service == "s3" and "Key" in params:
+        # Object operations are authorized against the object's ARN; a multipart upload's parts as PutObject.
+        action = _S3_AUTHORIZED_AS.get(operation, operation)
+        return [(f"s3:{action}", f"{arn_of('s3', params['Bucket'])}/{params['Key']}")]
     return [(f"{service}:{operation}", "*")]
+
+
+_S3_AUTHORIZED_AS = {
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+    "HeadObject": "GetObject",
+}

@@ -53,6 +53,26 @@ def sample_events_for(spec) -> dict[str, dict[str, Any]]:
     return chosen
 
 
+def _store_announced_mail(admin, stack, samples: dict[str, dict[str, Any]]) -> None:
+    """A mail-bucket notification only names its object: put there the sample mail SES would have stored."""
+    from switchboard.email.intake import mail_objects
+
+    for event in samples.values():
+        for record in event.get("Records", []):
+            for _, key in mail_objects(record["body"]) if "ObjectCreated" in record.get("body", "") else []:
+                raw = (EVENTS_DIR / "email-ses-mail.eml").read_bytes()
+                admin.client("s3").put_object(Bucket=stack.ref("MailBucket"), Key=key, Body=raw)
+
+
+def _fresh(event: dict[str, Any]) -> dict[str, Any]:
+    """Mailgun's signed timestamp must be recent: its sample is signed again for now, as Mailgun would sign it."""
+    if event.get("routeKey") != "POST /webhooks/email/mailgun":
+        return event
+    from tests.support.drivers.email import resigned_now
+
+    return event | {"body": resigned_now(event["body"], base64_body=event.get("isBase64Encoded", False))}
+
+
 def observe(stack, admin) -> dict[str, int]:
     """What the events left behind: messages waiting on the inbound queue, tickets in the table."""
     attributes = admin.client("sqs").get_queue_attributes(
@@ -117,9 +137,11 @@ def run(logical_id: str) -> dict[str, Any]:
 
         handler = load_function(spec)
         context = LambdaContext(logical_id, "probe-request", spec.timeout)
+        samples = sample_events_for(spec)
+        _store_announced_mail(admin, stack, samples)
         played = [
-            {"event": name, "request": event, "response": handler(event, context)}
-            for name, event in sample_events_for(spec).items()
+            {"event": name, "request": event, "response": handler(_fresh(event), context)}
+            for name, event in samples.items()
         ]
         return {
             "function": logical_id,

@@ -271,7 +271,27 @@ def _fetcher_completes_every_job(result):
     assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
 
 
+def _mail_webhook_keeps_its_samples(result):
+    """A mail webhook answers 200 and keeps the raw mail in the mail bucket, for the intake to pick up."""
+    for played in result["played"]:
+        assert played["response"]["statusCode"] == 200, played
+        assert _body(played["response"]) == {"received": 1}
+    puts = [call["resource"] for call in result["calls"] if call["action"] == "s3:PutObject"]
+    assert puts and all(":::switchboard-" in arn or "/inbound/" in arn for arn in puts), puts
+
+
+def _intake_enqueues_every_mail(result):
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played["event"]
+    assert result["left_behind"]["queued"] >= 1
+    assert {"s3:GetObject", "sqs:SendMessage"} <= {call["action"] for call in result["calls"]}
+
+
 EXPECTED_OUTCOMES = {
+    "EmailInboundFunction": _intake_enqueues_every_mail,
+    "MailgunWebhookFunction": _mail_webhook_keeps_its_samples,
+    "PostmarkWebhookFunction": _mail_webhook_keeps_its_samples,
+    "SendGridWebhookFunction": _mail_webhook_keeps_its_samples,
     "WhatsAppWebhookFunction": _webhook_answers_meta,
     "MessengerWebhookFunction": _webhook_queues_its_samples,
     "InstagramWebhookFunction": _webhook_queues_its_samples,

@@ -41,7 +41,7 @@ def _writer_queue(function_specs) -> tuple[str, str]:
 
 
 # Every queue a function consumes: the inbound FIFO queue (writer) and the media queue (media fetcher).
-CONSUMED_QUEUES = ["InboundQueue", "MediaQueue"]
+CONSUMED_QUEUES = ["InboundQueue", "MediaQueue", "MailQueue"]
 
 
 def _dead_letter_queue(template: dict, queue_id: str) -> str:
@@ -122,8 +122,12 @@ def test_media_queue_is_a_standard_queue(template, function_specs):
     assert not _properties(template, queue_id).get("FifoQueue", False)
 
 
-def test_attachments_bucket_is_private_encrypted_tls_only_and_expiring(template):
-    (bucket_id,) = resources_of_type(template, "AWS::S3::Bucket")
+@pytest.mark.parametrize(
+    ("bucket_id", "expiry_rule", "retention"),
+    [("AttachmentsBucket", "ExpireAttachments", "AttachmentRetentionDays"), ("MailBucket", "ExpireMail", "MailRetentionDays")],
+)
+def test_buckets_are_private_encrypted_tls_only_and_expiring(template, bucket_id, expiry_rule, retention):
+    assert set(resources_of_type(template, "AWS::S3::Bucket")) == {"AttachmentsBucket", "MailBucket"}
     bucket = _properties(template, bucket_id)
     (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
@@ -132,17 +136,45 @@ def test_attachments_bucket_is_private_encrypted_tls_only_and_expiring(template)
     )
     assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    assert rules["ExpireAttachments"]["ExpirationInDays"] == {"Ref": "AttachmentRetentionDays"}
+    assert rules[expiry_rule]["ExpirationInDays"] == {"Ref": retention}
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in _bucket_policy(template, bucket_id)["Statement"]
+    )
+
+
+def _bucket_policy(template, bucket_id):
     (policy,) = [
         body["Properties"]["PolicyDocument"]
         for body in resources_of_type(template, "AWS::S3::BucketPolicy").values()
         if body["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
-    assert any(
-        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        for statement in policy["Statement"]
-    )
+    return policy
+
+
+def test_only_ses_of_this_account_may_write_mail_into_the_mail_bucket(template):
+    allows = [statement for statement in _bucket_policy(template, "MailBucket")["Statement"] if statement["Effect"] == "Allow"]
+    (ses,) = allows
+    assert ses["Principal"] == {"Service": "ses.amazonaws.com"} and ses["Action"] == "s3:PutObject"
+    assert ses["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "receipt-rule-set/" in ses["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+
+
+def test_ses_stores_mail_for_the_support_domains_with_its_spam_and_virus_scan(template):
+    rule = _properties(template, "MailReceiptRule")["Rule"]
+    assert rule["Enabled"] and rule["ScanEnabled"] and rule["Recipients"] == {"Ref": "SupportDomains"}
+    (action,) = rule["Actions"]
+    assert action["S3Action"] == {"BucketName": {"Ref": "MailBucket"}, "ObjectKeyPrefix": "inbound/ses/"}
+    assert _properties(template, "MailReceiptRule")["RuleSetName"] == {"Ref": "MailReceiptRuleSet"}
+
+
+def test_every_new_mail_object_is_announced_to_the_email_intake(template, function_specs):
+    (notification,) = _properties(template, "MailBucket")["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["MailQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbound/"}]
+    assert _consumer_of(function_specs, "MailQueue")[0] == "EmailInboundFunction"
 
 
 def test_queue_consumers_report_partial_batch_failures(function_specs):

@@ -318,3 +318,14 @@ class SendGridDriver(_BasicAuthDriver):
 
 
 EMAIL_DRIVERS: list[EmailDriver] = [SesDriver(), MailgunDriver(), PostmarkDriver(), SendGridDriver()]
+
+
+def resigned_now(body: str, *, base64_body: bool = False) -> str:
+    """A Mailgun form (as API Gateway passes it) with its timestamp set to now and its signature redone."""
+    raw = base64.b64decode(body) if base64_body else body.encode()
+    fields = [(n, v) for n, v in parse_qsl(raw.decode(), keep_blank_values=True) if n not in ("timestamp", "signature")]
+    token = dict(fields)["token"]
+    timestamp = str(int(time.time()))
+    signature = hmac.new(SAMPLE_SIGNING_KEY.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    signed = _form([*fields, ("timestamp", timestamp), ("signature", signature)])
+    return base64.b64encode(signed).decode() if base64_body else signed.decode()

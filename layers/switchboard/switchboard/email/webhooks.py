@@ -8,18 +8,16 @@ and only then is the mail stored. An error after the proof is a 5xx, which provi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.channels.base import ChannelSecrets, WebhookRequest
-from switchboard.email.providers.base import MailWebhook
+from switchboard.email.providers.base import MailWebhook, ReplayToken
 from switchboard.errors import InvalidSignature, MethodNotAllowed, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.store.mail_bucket import MailBucket
-from switchboard.store.tickets_table import TicketStore
 
 
 def handle_mail_webhook(
@@ -27,7 +25,7 @@ def handle_mail_webhook(
     webhook: MailWebhook,
     *,
     bucket: MailBucket,
-    store: TicketStore | None,
+    claim_token: Callable[[ReplayToken, bytes], bool] | None = None,
     secrets: Callable[[], ChannelSecrets],
     max_age_seconds: int,
 ) -> dict[str, Any]:
@@ -37,9 +35,7 @@ def handle_mail_webhook(
             raise MethodNotAllowed(f"{request.method} is not served on this webhook")
         token = webhook.verify(request, secrets(), utc_now(), max_age_seconds)
         delivery = webhook.extract(request)
-        if token is not None and (store is None or not store.claim_replay_token(
-            webhook.name, token.value, hashlib.sha256(request.body).hexdigest(), token.expires_at
-        )):
+        if token is not None and (claim_token is None or not claim_token(token, request.body)):
             raise InvalidSignature("this signed token was already used for another delivery")
         bucket.put_delivery(webhook.name, delivery.raw_mime, delivery.provider_id)
     except SwitchboardError as error:
@@ -49,3 +45,4 @@ def handle_mail_webhook(
     logger.info("mail webhook accepted", extra={"provider": webhook.name, "size_bytes": len(delivery.raw_mime)})
     metrics.add_metric(name="MailWebhookAccepted", unit="Count", value=1)
     return json_response(200, {"received": 1})
+
