@@ -120,7 +120,7 @@ def inbound_message(
     ours = [address for address in recipients if mailboxes.is_ours(address)]
     mailbox = split_plus_address(ours[0])[0] if ours else mailboxes.default_mailbox
     handling, reason = _handling(stored, parsed, from_address, mailboxes)
-    external_id = _external_id(parsed, from_address)
+    external_id = mail_external_id(parsed, from_address)
     root = (parsed.references or parsed.in_reply_to or (external_id,))[0]
     conversation_id = "thread-" + hashlib.sha256(f"{from_address}\x1f{root}".encode()).hexdigest()[:40]
     subject_number = _SUBJECT_TICKET.search(parsed.subject)
@@ -181,7 +181,7 @@ def _handling(stored: StoredMail, parsed: ParsedMail, from_address: str, mailbox
     return MailHandling.CUSTOMER, None
 
 
-def _external_id(parsed: ParsedMail, from_address: str) -> str:
+def mail_external_id(parsed: ParsedMail, from_address: str) -> str:
     """The normalized Message-ID; a mail without one is identified by what it says, so the same mail
     delivered twice (by SES and again by a forwarding provider) still has one id."""
     if parsed.message_id and len(parsed.message_id) <= 400:
