@@ -176,7 +176,6 @@ def mail_bucket(bucket_name: str):
 def mail_receiver() -> Callable[[str], object]:
     """email_inbound's collaborators: receives one raw mail from the mail bucket onto the inbound queue."""
     from switchboard.email.intake import Mailboxes, receive_mail
-    from switchboard.models import utc_now
     from switchboard.store.attachments_bucket import AttachmentBucket
 
     settings = email_intake_settings()
@@ -195,7 +194,6 @@ def mail_receiver() -> Callable[[str], object]:
             queue=inbound_queue(settings.inbound_queue_url),
             mailboxes=Mailboxes(domains=settings.domains, default_mailbox=settings.default_mailbox.lower()),
             reply_token_keys=reply_token_keys,
-            received_at=utc_now(),
         )
 
     return receive

@@ -149,7 +149,8 @@ def _form(fields: list[tuple[str, str]]) -> bytes:
 
 class MailgunDriver(EmailDriver):
     provider = "mailgun"
-    webhook_path = "/webhooks/email/mailgun"
+    # forward() to a URL ending in "mime" is how Mailgun is told to post the raw mail (body-mime).
+    webhook_path = "/webhooks/email/mailgun/mime"
     secrets = {"signing_key": SAMPLE_SIGNING_KEY}
     # Mailgun's proof travels in the form, not a header: this names it for the generic suites, and
     # `request` moves it into the body.

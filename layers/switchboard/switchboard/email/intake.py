@@ -33,7 +33,7 @@ from switchboard.models import (
 from switchboard.observability import logger, metrics
 from switchboard.queue import InboundQueue
 from switchboard.store.attachments_bucket import AttachmentBucket, attachment_key
-from switchboard.store.mail_bucket import MailBucket, StoredMail
+from switchboard.store.mail_bucket import SES_SETUP_OBJECT, MailBucket, StoredMail
 
 # Bounds that keep a message item far below DynamoDB's 400 KB (and the queue's 256 KB) whatever the mail:
 # the text at most ~30 KB, the quoted rest ~60 KB in UTF-8; the raw mail keeps everything.
@@ -65,14 +65,15 @@ class Mailboxes:
 
 
 def mail_objects(notification_body: str) -> list[tuple[str, str]]:
-    """(bucket, key) of each object an S3 event notification announces; S3's test event announces none.
-    Keys arrive URL-encoded (spaces as '+')."""
+    """(bucket, key) of each mail an S3 event notification announces; S3's test event and SES's setup check
+    announce none. Keys arrive URL-encoded (spaces as '+')."""
     document = json.loads(notification_body)
-    return [
+    announced = [
         (record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"]))
         for record in document.get("Records", [])
         if str(record.get("eventName", "")).startswith("ObjectCreated")
     ]
+    return [(bucket, key) for bucket, key in announced if not key.endswith("/" + SES_SETUP_OBJECT)]
 
 
 def receive_mail(
@@ -83,11 +84,11 @@ def receive_mail(
     queue: InboundQueue,
     mailboxes: Mailboxes,
     reply_token_keys: Callable[[], list[str]],
-    received_at: datetime,
 ) -> InboundMessage:
     stored = mail_bucket.read(key)
     parsed = parse_mail(stored.raw)
-    message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=reply_token_keys, received_at=received_at)
+    # Received when it reached our bucket: the same moment however often the intake retries it.
+    message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=reply_token_keys, received_at=stored.stored_at)
     stored_files = _store_attachments(message, parsed, attachments)
     message = message.model_copy(update={"attachments": stored_files})
     queue.send([message])
@@ -220,13 +221,11 @@ def _sent_at(parsed: ParsedMail, received_at: datetime) -> datetime:
 
 def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: AttachmentBucket) -> tuple[Attachment, ...]:
     """Each attachment, and the sanitized HTML body (for fidelity), into the attachments bucket."""
-    import io
-
     files = list(parsed.attachments[:ATTACHMENT_LIMIT])
     stored: list[Attachment] = []
     for index, part in enumerate(files):
         key = attachment_key(Channel.EMAIL, message.external_id, index, part.filename)
-        bucket.put(key, io.BytesIO(part.data), part.content_type)
+        bucket.put_bytes(key, part.data, part.content_type)
         stored.append(
             Attachment(
                 kind=_kind_of(part.content_type),
@@ -243,7 +242,7 @@ def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: Atta
     if parsed.html:
         body = parsed.html.encode("utf-8", "replace")
         key = attachment_key(Channel.EMAIL, message.external_id, len(files), "body.html")
-        bucket.put(key, io.BytesIO(body), "text/html; charset=utf-8")
+        bucket.put_bytes(key, body, "text/html; charset=utf-8")
         stored.append(
             Attachment(
                 kind="html_body",

@@ -35,6 +35,11 @@ class AttachmentBucket:
         self._s3 = s3_client
         self._bucket = bucket_name
 
+    def put_bytes(self, key: str, data: bytes, content_type: str | None) -> None:
+        """Stores bytes already in memory (a mail's parts) in one PutObject."""
+        extra = {"ContentType": content_type} if content_type else {}
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, **extra)
+
     def put(self, key: str, body: BinaryIO, content_type: str | None) -> None:
         """Streams `body` into the object: small media in one PutObject, large media in parts; an exception
         from `body` aborts the upload, leaving no partial object."""

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 INBOUND_PREFIX = "inbound/"
+WEBHOOK_PROVIDERS = ("mailgun", "postmark", "sendgrid")
+# SES writes this object when a rule with an S3 action is created, to check it may write: not a mail.
+SES_SETUP_OBJECT = "AMAZON_SES_SETUP_NOTIFICATION"
 _PROVIDER_ID_METADATA = "provider-id"
 
 
@@ -27,6 +31,7 @@ class StoredMail:
     provider: str
     provider_id: str | None
     raw: bytes
+    stored_at: datetime
 
 
 class MailBucket:
@@ -44,12 +49,16 @@ class MailBucket:
 
     def read(self, key: str) -> StoredMail:
         found = self._s3.get_object(Bucket=self._bucket, Key=key)
+        # Only SES writes under inbound/ses/ (the bucket policy), so only there are SES's verdict headers
+        # trusted; the SES object is named after its message id, a webhook's provider id rides in metadata.
         provider = key[len(INBOUND_PREFIX) :].split("/", 1)[0] if key.startswith(INBOUND_PREFIX) else ""
-        # SES names the object after its message id; a webhook's provider id rides in the metadata.
         provider_id = found.get("Metadata", {}).get(_PROVIDER_ID_METADATA)
-        if provider in ("", "ses") or "/" not in key[len(INBOUND_PREFIX) :]:
-            provider, provider_id = "ses", key.rsplit("/", 1)[-1]
-        return StoredMail(key=key, provider=provider, provider_id=provider_id, raw=found["Body"].read())
+        if provider == "ses":
+            provider_id = key.rsplit("/", 1)[-1]
+        elif provider not in WEBHOOK_PROVIDERS:
+            provider = "s3"
+        stored_at = found["LastModified"].astimezone(UTC)
+        return StoredMail(key=key, provider=provider, provider_id=provider_id, raw=found["Body"].read(), stored_at=stored_at)
 
     @property
     def name(self) -> str:
