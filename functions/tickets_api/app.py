@@ -1,4 +1,4 @@
-"""GET /tickets and GET /tickets/{ticket_id} for agents (JWT-authorized at the gateway)."""
+"""GET /tickets, GET /tickets/{ticket_id} and GET /mail/held for agents (JWT-authorized at the gateway)."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

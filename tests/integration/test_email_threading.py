@@ -239,3 +239,17 @@ def test_a_failed_intake_is_retried_and_the_mail_lands_once(stack, mail):
     (listed,) = stack.tickets()
     assert listed["message_count"] == 1
     assert stack.dead_lettered_mail() == 0
+
+
+def test_agents_list_held_mail_by_reason_newest_first(stack, mail):
+    # Given two vacation auto-replies about no ticket, and a quarantined mail
+    for n in (1, 2):
+        mail(bare_mail(Customer(f"away{n}@example.net"), message_id=f"away-{n}@mail.example.net", headers=(("X-Autoreply", "yes"),)))
+    mail(b"X-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\n" + first_mail(message_id="spam@mail.example.com"))
+    # When an agent lists held auto-replies, one per page
+    first = stack.api_get("/mail/held", {"reason": "auto_reply", "limit": "1"})
+    second = stack.api_get("/mail/held", {"reason": "auto_reply", "limit": "1", "cursor": first.json()["next_cursor"]})
+    # Then both come, newest first, and the quarantined mail is listed under its own reason only
+    assert [h["external_id"] for h in first.json()["held"] + second.json()["held"]] == ["away-2@mail.example.net", "away-1@mail.example.net"]
+    assert [h["external_id"] for h in stack.api_get("/mail/held", {"reason": "quarantined"}).json()["held"]] == ["spam@mail.example.com"]
+    assert stack.api_get("/mail/held", {"reason": "customer"}).status == 400

@@ -1,4 +1,5 @@
-"""The agents' read API: GET /tickets and GET /tickets/{ticket_id}.
+"""The agents' read API: GET /tickets, GET /tickets/{ticket_id} and GET /mail/held (mail kept out of
+tickets: quarantined, or automatic and about no open ticket, like Zendesk's suspended tickets).
 
 API Gateway's JWT authorizer has verified the token before we run; the claims it passes on are
 checked again here so that a route deployed without the authorizer fails closed.
@@ -12,7 +13,7 @@ from typing import Any
 
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError, Unauthorized
 from switchboard.http import error_response, json_response
-from switchboard.models import Ticket, TicketMessage, TicketStatus
+from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
 from switchboard.store.tickets_table import TicketStore
 
 DEFAULT_PAGE_SIZE = 25
@@ -29,6 +30,8 @@ def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str
             return _list(event.get("queryStringParameters") or {}, store)
         if route == "GET /tickets/{ticket_id}":
             return _get((event.get("pathParameters") or {}).get("ticket_id", ""), store)
+        if route == "GET /mail/held":
+            return _held(event.get("queryStringParameters") or {}, store)
         raise NotFound(f"no route {route!r}")
     except SwitchboardError as error:
         return error_response(error)
@@ -55,6 +58,17 @@ def _get(ticket_id: str, store: TicketStore) -> dict[str, Any]:
         raise NotFound(f"ticket {ticket_id!r} does not exist")
     ticket, messages = found
     return json_response(200, {"ticket": ticket_json(ticket), "messages": [message_json(m) for m in messages]})
+
+
+_HELD_KINDS = [h for h in MailHandling if h is not MailHandling.CUSTOMER]
+
+
+def _held(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+    reason = query.get("reason")
+    if reason not in {h.value for h in _HELD_KINDS}:
+        raise InvalidRequest(f"reason must be one of {', '.join(h.value for h in _HELD_KINDS)}")
+    page = store.list_held_mail(handling=MailHandling(reason), limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    return json_response(200, {"held": [h.model_dump(mode="json") for h in page.held], "next_cursor": page.next_cursor})
 
 
 def _page_size(raw: str | None) -> int:

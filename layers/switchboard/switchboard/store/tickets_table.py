@@ -49,6 +49,7 @@ from switchboard.models import (
     DeliveryStatus,
     Direction,
     HeldMail,
+    MailHandling,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -93,6 +94,12 @@ class RequesterLookup:
     contact_id: str | None
     found_by_phone: bool
     next_number: int
+
+
+@dataclass(frozen=True)
+class HeldMailPage:
+    held: list[HeldMail]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -334,6 +341,26 @@ class TicketStore:
                 return False
             raise
         return True
+
+    def list_held_mail(self, *, handling: MailHandling, limit: int, cursor: str | None) -> HeldMailPage:
+        """Held mail of one kind, newest first (Zendesk's suspended tickets): one Query on ByStatus."""
+        key_value = f"HELD#{handling.value}"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByStatus",
+            "KeyConditionExpression": "status_pk = :v",
+            "ExpressionAttributeValues": {":v": {"S": key_value}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = _decode_cursor(cursor, "status_pk", key_value, sk="HELD")
+        response = self._db.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return HeldMailPage(
+            held=[HeldMail.model_validate(_from_attributes(item)) for item in response.get("Items", [])],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
 
     def held_mail(self, external_id: str) -> HeldMail | None:
         item = self._get(_key(_held_pk(external_id), "HELD"))
@@ -654,7 +681,7 @@ def _encode_cursor(last_evaluated_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, key_name: str, key_value: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, key_name: str, key_value: str, sk: str = _TICKET_SK) -> dict[str, Any]:
     """Cursors are opaque to clients; one from another listing or a forged one is a 400, not a 500."""
     try:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -666,7 +693,7 @@ def _decode_cursor(cursor: str, key_name: str, key_value: str) -> dict[str, Any]
         or set(plain) != expected
         or not all(isinstance(v, str) and v for v in plain.values())
         or plain[key_name] != key_value
-        or plain["sk"] != _TICKET_SK
+        or plain["sk"] != sk
     ):
         raise InvalidRequest("cursor does not belong to this listing")
     return {name: {"S": value} for name, value in plain.items()}
