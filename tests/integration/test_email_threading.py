@@ -195,13 +195,26 @@ def test_a_bounce_of_our_reply_is_noted_on_its_ticket_and_marks_the_reply_failed
 
 
 def test_our_own_mail_coming_back_is_held_as_a_loop(stack, mail):
-    # Given a mail from one of our own addresses (a forward rule pointing back at us)
-    ours = bare_mail(Customer("sales@shop.example", "Shop"), message_id="sb.echo@shop.example")
-    # When it arrives
-    mail(ours)
-    # Then it opens no ticket and is held as a loop
+    # Given a reply we sent (our Message-ID) coming back, and a mail from the very mailbox it reached
+    sent_by_us = bare_mail(Customer("sales@shop.example", "Shop"), message_id="sb.echo@shop.example")
+    from_itself = bare_mail(Customer(MAILBOX, "Support"), message_id="self@shop.example")
+    # When they arrive
+    mail(sent_by_us)
+    mail(from_itself)
+    # Then neither opens a ticket; both are held as loops
     assert stack.tickets() == []
-    assert stack.ticket_store().held_mail("sb.echo@shop.example").handling.value == "loop"
+    store = stack.ticket_store()
+    assert [store.held_mail(i).handling.value for i in ("sb.echo@shop.example", "self@shop.example")] == ["loop", "loop"]
+
+
+def test_a_colleague_at_our_domain_writing_to_support_opens_a_ticket(stack, mail):
+    # Given a colleague in the warehouse, at the shop's own domain
+    colleague = Customer("jiho.park@shop.example", "박지호")
+    # When they write to support
+    mail(bare_mail(colleague, message_id="warehouse-1@shop.example", subject="반품 입고 확인 요청"))
+    # Then it is a ticket like any other
+    (ticket,) = stack.tickets()
+    assert ticket["requester"]["display_name"] == "박지호"
 
 
 def test_mail_ses_marks_as_a_virus_is_quarantined_not_dropped(stack, mail):

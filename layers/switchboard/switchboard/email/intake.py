@@ -120,7 +120,7 @@ def inbound_message(
     recipients = [a.normalized for a in (*parsed.to, *parsed.cc)]
     ours = [address for address in recipients if mailboxes.is_ours(address)]
     mailbox = split_plus_address(ours[0])[0] if ours else mailboxes.default_mailbox
-    handling, reason = _handling(stored, parsed, from_address, mailboxes)
+    handling, reason = _handling(stored, parsed, from_address, mailbox, mailboxes)
     external_id = mail_external_id(parsed, from_address)
     root = (parsed.references or parsed.in_reply_to or (external_id,))[0]
     conversation_id = "thread-" + hashlib.sha256(f"{from_address}\x1f{root}".encode()).hexdigest()[:40]
@@ -164,7 +164,18 @@ def inbound_message(
     )
 
 
-def _handling(stored: StoredMail, parsed: ParsedMail, from_address: str, mailboxes: Mailboxes) -> tuple[MailHandling, str | None]:
+def _is_our_own_mail(parsed: ParsedMail, from_address: str, mailbox: str, mailboxes: Mailboxes) -> bool:
+    """Mail we sent (its Message-ID is one we give, at one of our domains), or mail from the very mailbox it
+    reached. A colleague at our domain writing to support is not a loop: staff open tickets too."""
+    message_id = parsed.message_id or ""
+    if message_id.startswith(OUR_MESSAGE_ID_PREFIX) and mailboxes.is_ours(message_id):
+        return True
+    return from_address in (mailbox, mailboxes.default_mailbox)
+
+
+def _handling(
+    stored: StoredMail, parsed: ParsedMail, from_address: str, mailbox: str, mailboxes: Mailboxes
+) -> tuple[MailHandling, str | None]:
     # SES prepends its verdicts; only mail SES received can carry trustworthy ones.
     if stored.provider == "ses":
         if (parsed.virus_verdict or "").upper() == "FAIL":
@@ -175,8 +186,8 @@ def _handling(stored: StoredMail, parsed: ParsedMail, from_address: str, mailbox
         return MailHandling.QUARANTINED, "no sender address"
     if parsed.kind is MailKind.BOUNCE:
         return MailHandling.BOUNCE, parsed.kind_reason
-    if mailboxes.is_ours(from_address) or (parsed.message_id or "").startswith(OUR_MESSAGE_ID_PREFIX):
-        return MailHandling.LOOP, "sent by one of our own mailboxes"
+    if _is_our_own_mail(parsed, from_address, mailbox, mailboxes):
+        return MailHandling.LOOP, "sent by Switchboard or by the mailbox it came to"
     if parsed.kind in _KIND_HANDLING:
         return _KIND_HANDLING[parsed.kind], parsed.kind_reason
     return MailHandling.CUSTOMER, None
