@@ -35,13 +35,18 @@ from switchboard.queue import InboundQueue
 from switchboard.store.attachments_bucket import AttachmentBucket, attachment_key
 from switchboard.store.mail_bucket import SES_SETUP_OBJECT, MailBucket, StoredMail
 
-# Bounds that keep a message item far below DynamoDB's 400 KB (and the queue's 256 KB) whatever the mail:
-# the text at most ~30 KB, the quoted rest ~60 KB in UTF-8; the raw mail keeps everything.
-REPLY_TEXT_LIMIT = 10_000
-FULL_TEXT_LIMIT = 20_000
+# Bounds that keep a message under the queue's 256 KB, and so its table item far below DynamoDB's 400 KB,
+# whatever the mail (tests/unit/test_email_intake.py builds one at every bound): the text at most ~24 KB and
+# the whole body ~48 KB in UTF-8, 50 addresses per field, 100 files. The raw mail keeps everything.
+REPLY_TEXT_LIMIT = 8_000
+FULL_TEXT_LIMIT = 16_000
 ATTACHMENT_LIMIT = 100
+FILENAME_LIMIT = 120
 REFERENCE_LIMIT = 20
-ADDRESS_LIMIT = 100
+IN_REPLY_TO_LIMIT = 5
+MESSAGE_ID_LIMIT = 250  # real Message-IDs are far shorter; a longer one cannot be matched and is dropped
+ADDRESS_LIMIT = 50
+ADDRESS_LENGTH_LIMIT = 254  # RFC 5321's longest path
 _SUBJECT_TICKET = re.compile(r"\[#(\d{1,9})\]")
 # Our own outgoing mail is recognisable by the Message-ID we give it (see reply_address and docs).
 OUR_MESSAGE_ID_PREFIX = "sb."
@@ -128,16 +133,16 @@ def inbound_message(
     full_text = parsed.text if parsed.text.strip() != parsed.reply_text.strip() else None
     details = EmailDetails(
         mailbox=mailbox,
-        from_address=from_address[:320],
-        to=tuple(a.normalized[:320] for a in parsed.to[:ADDRESS_LIMIT]),
-        cc=tuple(a.normalized[:320] for a in parsed.cc[:ADDRESS_LIMIT]),
+        from_address=from_address[:ADDRESS_LENGTH_LIMIT],
+        to=tuple(a.normalized[:ADDRESS_LENGTH_LIMIT] for a in parsed.to[:ADDRESS_LIMIT]),
+        cc=tuple(a.normalized[:ADDRESS_LENGTH_LIMIT] for a in parsed.cc[:ADDRESS_LIMIT]),
         participants=tuple(
-            dict.fromkeys(a[:320] for a in recipients if a != from_address and not mailboxes.is_ours(a))
+            dict.fromkeys(a[:ADDRESS_LENGTH_LIMIT] for a in recipients if a != from_address and not mailboxes.is_ours(a))
         )[:ADDRESS_LIMIT],
-        subject=parsed.subject[:2000],
+        subject=parsed.subject[:998],
         message_id=parsed.message_id if parsed.message_id and len(parsed.message_id) <= 998 else None,
-        in_reply_to=_bounded_ids(parsed.in_reply_to[:REFERENCE_LIMIT]),
-        references=_bounded_ids(_root_and_newest(parsed.references)),
+        in_reply_to=_bounded_ids(parsed.in_reply_to)[:IN_REPLY_TO_LIMIT],
+        references=_root_and_newest(_bounded_ids(parsed.references)),
         reply_ticket_id=_reply_ticket(ours, reply_token_keys),
         subject_ticket_number=int(subject_number.group(1)) if subject_number and int(subject_number.group(1)) else None,
         handling=handling,
@@ -212,7 +217,7 @@ def _root_and_newest(references: Sequence[str]) -> tuple[str, ...]:
 
 
 def _bounded_ids(ids: Sequence[str]) -> tuple[str, ...]:
-    return tuple(i for i in ids if len(i) <= 998)
+    return tuple(i for i in ids if len(i) <= MESSAGE_ID_LIMIT)
 
 
 def _reply_ticket(our_recipients: list[str], reply_token_keys: Callable[[], list[str]]) -> str | None:
@@ -241,7 +246,7 @@ def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: Atta
             Attachment(
                 kind=_kind_of(part.content_type),
                 mime_type=part.content_type[:255],
-                filename=part.filename[:255] if part.filename else None,
+                filename=bounded_filename(part.filename),
                 sha256=part.sha256,
                 size_bytes=part.size,
                 storage_key=key,
@@ -266,6 +271,16 @@ def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: Atta
             )
         )
     return tuple(stored)
+
+
+def bounded_filename(filename: str | None) -> str | None:
+    """Long names keep their start and their extension (what tells an agent what the file is)."""
+    if not filename or len(filename) <= FILENAME_LIMIT:
+        return filename or None
+    stem, dot, extension = filename.rpartition(".")
+    if dot and 0 < len(extension) <= 10:
+        return stem[: FILENAME_LIMIT - len(extension) - 2] + "…." + extension
+    return filename[: FILENAME_LIMIT - 1] + "…"
 
 
 def _kind_of(content_type: str) -> str:
