@@ -64,6 +64,7 @@ def build_events() -> dict[str, dict[str, Any]]:
         query={"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": SAMPLE_VERIFY_TOKEN},
         request_id=_id("request:handshake").hex[:16],
     )
+    events["receipt-rule-set-activation.json"] = receipt_rule_set_activation()
     events["ticket-writer-batch.json"] = sqs_event([_record(position, event) for position, event in enumerate(queued)])
     media_jobs = [job for event in queued if isinstance(event, InboundMessage) for job in jobs_for(event)]
     events["media-fetcher-batch.json"] = sqs_event([_media_record(job) for job in media_jobs])
@@ -97,6 +98,28 @@ def build_events() -> dict[str, dict[str, Any]]:
 def build_files() -> dict[str, bytes]:
     """File name -> bytes, for what the events refer to but do not carry (the mail an S3 notification names)."""
     return build_email_files(_id)
+
+
+def receipt_rule_set_activation() -> dict[str, Any]:
+    """CloudFormation's Create request for the ActiveMailReceiptRuleSet custom resource (deploy with
+    ActivateReceiptRuleSet=true). The ResponseURL is a pre-signed S3 URL CloudFormation waits on."""
+    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard-dev/5b3c7e10-4456-11f0-9d2b-0a1b2c3d4e5f"
+    service_token = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-ReceiptRuleSetActivatorFunction-Q2kX7mB1vN4d"
+    request_id = str(_id("request:receipt-rule-set"))
+    return {
+        "RequestType": "Create",
+        "ServiceToken": service_token,
+        "ResponseURL": (
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
+            f"arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/switchboard-dev/{request_id}"
+            "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250608T210000Z&X-Amz-Expires=7200&X-Amz-Signature=0f3e"
+        ),
+        "StackId": stack_id,
+        "RequestId": request_id,
+        "LogicalResourceId": "ActiveMailReceiptRuleSet",
+        "ResourceType": "Custom::ActiveReceiptRuleSet",
+        "ResourceProperties": {"ServiceToken": service_token, "RuleSetName": "switchboard-dev-mail"},
+    }
 
 
 def _record(position: int, event: InboundMessage | DeliveryReceipt) -> dict[str, Any]:

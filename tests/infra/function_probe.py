@@ -46,11 +46,50 @@ def sample_events_for(spec) -> dict[str, dict[str, Any]]:
     for path in sorted(EVENTS_DIR.glob("*.json")):
         event = json.loads(path.read_text())
         from_queue = "Records" in event and any(q in event["Records"][0]["eventSourceARN"] for q in queues)
-        if event.get("routeKey") in routes or from_queue:
+        from_cloudformation = f"-{spec.logical_id}-" in event.get("ServiceToken", "")
+        if event.get("routeKey") in routes or from_queue or from_cloudformation:
             chosen[path.name] = event
     if not chosen:
         raise LookupError(f"no sample event in {EVENTS_DIR.name}/ reaches {spec.logical_id}")
     return chosen
+
+
+class _CloudFormationListener:
+    """Takes the answers a custom resource PUTs to CloudFormation's pre-signed URL, on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            import threading
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+
+            listener = self
+
+            class Answer(BaseHTTPRequestHandler):
+                def do_PUT(self) -> None:
+                    listener.answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                    self.send_response(200)
+                    self.end_headers()
+
+                def log_message(self, *args) -> None:
+                    pass
+
+            self._server = HTTPServer(("127.0.0.1", 0), Answer)
+            threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_port}/cloudformation-response"
+
+
+_CLOUDFORMATION = _CloudFormationListener()
+
+
+def _create_rule_sets(admin, template_environment: dict[str, str]) -> None:
+    """The receipt rule set the template declares (not provisioned locally: SES is not a stateful store)."""
+    if "RECEIPT_RULE_SET_NAME" in template_environment:
+        admin.client("ses").create_receipt_rule_set(RuleSetName=template_environment["RECEIPT_RULE_SET_NAME"])
 
 
 def _store_announced_mail(admin, stack, samples: dict[str, dict[str, Any]]) -> None:
@@ -65,8 +104,11 @@ def _store_announced_mail(admin, stack, samples: dict[str, dict[str, Any]]) -> N
 
 
 def _fresh(event: dict[str, Any]) -> dict[str, Any]:
-    """Mailgun's signed timestamp must be recent: its sample is signed again for now, as Mailgun would sign it."""
-    if event.get("routeKey") != "POST /webhooks/email/mailgun":
+    """Mailgun's signed timestamp must be recent: its sample is signed again for now, as Mailgun would sign it.
+    A custom resource request answers CloudFormation at its ResponseURL: here, a local listener."""
+    if "ServiceToken" in event:
+        return event | {"ResponseURL": _CLOUDFORMATION.url}
+    if not str(event.get("routeKey", "")).startswith("POST /webhooks/email/mailgun"):
         return event
     from tests.support.drivers.email import resigned_now
 
@@ -139,6 +181,7 @@ def run(logical_id: str) -> dict[str, Any]:
         context = LambdaContext(logical_id, "probe-request", spec.timeout)
         samples = sample_events_for(spec)
         _store_announced_mail(admin, stack, samples)
+        _create_rule_sets(admin, template_environment)
         played = [
             {"event": name, "request": event, "response": handler(_fresh(event), context)}
             for name, event in samples.items()
@@ -148,6 +191,7 @@ def run(logical_id: str) -> dict[str, Any]:
             "environment": sorted(template_environment),
             "played": played,
             "left_behind": observe(stack, admin),
+            "cloudformation_answers": _CLOUDFORMATION.answers,
             "calls": calls,
             "statements": [{"effect": s.effect, "actions": s.actions, "resources": s.resources} for s in statements],
         }

@@ -287,7 +287,15 @@ def _intake_enqueues_every_mail(result):
     assert {"s3:GetObject", "sqs:SendMessage"} <= {call["action"] for call in result["calls"]}
 
 
+def _activator_answers_cloudformation(result):
+    # The probe's account has no active rule set: ours becomes active, and CloudFormation hears so.
+    (answer,) = result["cloudformation_answers"]
+    assert answer["Status"] == "SUCCESS" and answer["Data"] == {"ActiveRuleSet": "switchboard-local-mail"}, answer
+    assert "ses:SetActiveReceiptRuleSet" in {call["action"] for call in result["calls"]}
+
+
 EXPECTED_OUTCOMES = {
+    "ReceiptRuleSetActivatorFunction": _activator_answers_cloudformation,
     "EmailInboundFunction": _intake_enqueues_every_mail,
     "MailgunWebhookFunction": _mail_webhook_keeps_its_samples,
     "PostmarkWebhookFunction": _mail_webhook_keeps_its_samples,

@@ -138,9 +138,8 @@ class InProcessStack:
     def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         self._monkeypatch = monkeypatch
         self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
-        self._environments = _FunctionEnvironments(
-            monkeypatch, {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
-        )
+        self._function_environments = {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
+        self._environments = _FunctionEnvironments(monkeypatch, self._function_environments)
         self.sqs = aws_session().client("sqs")
         self.dynamodb = aws_session().client("dynamodb")
 
@@ -174,6 +173,10 @@ class InProcessStack:
         self.mail_queue_arn = stack.attribute("MailQueue", "Arn")
         mail_redrive = stack.template["Resources"]["MailQueue"]["Properties"]["RedrivePolicy"]
         self.mail_dead_letter_queue_url = stack.ref(mail_redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+
+    def environment_of(self, logical_id: str) -> dict[str, str]:
+        """The environment template.yaml gives a function, as provisioned here."""
+        return dict(self._function_environments[logical_id])
 
     def _consumer_of(self, queue_logical_id: str) -> FunctionSpec:
         return next(

@@ -32,7 +32,10 @@ def load(name: str) -> dict:
 
 
 def target_of(event: dict) -> str:
-    """The function API Gateway or the SQS event source would hand this event to."""
+    """The function API Gateway, the SQS event source or CloudFormation would hand this event to."""
+    if "ServiceToken" in event:
+        # A custom resource request names its function's ARN: <stack>-<logical id>-<suffix>.
+        return next(logical_id for logical_id in TEMPLATE_FUNCTIONS if f"-{logical_id}-" in event["ServiceToken"])
     if "Records" in event:
         # CloudFormation names a queue <stack>-<logical id>-<suffix>.
         queue_arn = event["Records"][0]["eventSourceARN"]

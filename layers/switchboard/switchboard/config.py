@@ -100,3 +100,9 @@ class MailWebhookSettings(_Settings):
     mail_bucket: str = Field(alias="MAIL_BUCKET", min_length=1)
     secret_arn: str = Field(alias="MAIL_WEBHOOK_SECRET_ARN", min_length=1)
     max_age_seconds: int = Field(default=300, alias="WEBHOOK_MAX_AGE_SECONDS", ge=10, le=86400)
+
+
+class RuleSetActivatorSettings(_Settings):
+    """The custom resource that activates this stack's SES receipt rule set, and no other."""
+
+    rule_set_name: str = Field(alias="RECEIPT_RULE_SET_NAME", min_length=1, max_length=64)

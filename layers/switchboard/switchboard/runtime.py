@@ -17,6 +17,7 @@ from switchboard.config import (
     LineWebhookSettings,
     MailWebhookSettings,
     MediaFetcherSettings,
+    RuleSetActivatorSettings,
     MediaQueueSettings,
     MessengerWebhookSettings,
     TableSettings,
@@ -199,6 +200,22 @@ def mail_receiver() -> Callable[[str], object]:
     return receive
 
 
+@cache
+def rule_set_activator_settings() -> RuleSetActivatorSettings:
+    return RuleSetActivatorSettings.from_env()
+
+
+def ses_client():
+    return _client("ses")
+
+
+@cache
+def cloudformation_responder():
+    from switchboard.email.rule_set_activation import CloudFormationResponder
+
+    return CloudFormationResponder()
+
+
 def reset() -> None:
     for cached in (
         _client,
@@ -219,5 +236,7 @@ def reset() -> None:
         mail_webhook_settings,
         mail_bucket,
         mail_receiver,
+        rule_set_activator_settings,
+        cloudformation_responder,
     ):
         cached.cache_clear()
