@@ -266,3 +266,13 @@ def test_agents_list_held_mail_by_reason_newest_first(stack, mail):
     assert [h["external_id"] for h in first.json()["held"] + second.json()["held"]] == ["away-2@mail.example.net", "away-1@mail.example.net"]
     assert [h["external_id"] for h in stack.api_get("/mail/held", {"reason": "quarantined"}).json()["held"]] == ["spam@mail.example.com"]
     assert stack.api_get("/mail/held", {"reason": "customer"}).status == 400
+
+
+def test_a_copied_colleague_answering_in_the_thread_does_not_rename_the_requester(stack, mail):
+    # Given a ticket opened by a mail whose sender gave no name, copying a colleague
+    mail(first_mail(Customer("orders@example.com"), extra_headers=(("Cc", "Park Jiho <jiho.park@example.com>"),)))
+    # When the colleague answers in the thread
+    mail(bare_mail(Customer("jiho.park@example.com", "Park Jiho"), message_id="jiho@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),)))
+    # Then the answer joins the ticket, whose requester keeps no name rather than taking the colleague's
+    (ticket,) = stack.tickets()
+    assert ticket["message_count"] == 2 and ticket["requester"]["display_name"] is None

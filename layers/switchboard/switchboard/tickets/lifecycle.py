@@ -148,9 +148,7 @@ def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
             # Providers may deliver out of order, so the ticket can open on a later message.
             "first_customer_message_at": sent if first is None else min(first, sent),
             "last_customer_message_at": sent if last is None else max(last, sent),
-            "requester": ticket.requester
-            if ticket.requester.display_name or not message.sender.display_name
-            else ticket.requester.model_copy(update={"display_name": message.sender.display_name}),
+            "requester": _requester_after(ticket, message),
             "cc": _participants(ticket.cc, message),
         }
     )
@@ -169,6 +167,14 @@ def held_mail(message: InboundMessage) -> HeldMail:
         created_at=message.provider_timestamp,
         received_at=message.received_at,
     )
+
+
+def _requester_after(ticket: Ticket, message: InboundMessage) -> Requester:
+    """A requester without a name takes the customer's, once they give one. Not from mail: anyone copied on
+    the thread may be the one writing, and their name is not the requester's."""
+    if ticket.requester.display_name or not message.sender.display_name or message.email is not None:
+        return ticket.requester
+    return ticket.requester.model_copy(update={"display_name": message.sender.display_name})
 
 
 def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
