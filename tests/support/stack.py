@@ -264,17 +264,7 @@ class InProcessStack:
 
     def _poll(self, report: DrainReport, at_least_once: bool) -> None:
         while messages := self._receive(self.batch_size):
-            records = [
-                sqs_record(
-                    message_id=message["MessageId"],
-                    receipt_handle=message["ReceiptHandle"],
-                    body=message["Body"],
-                    attributes=message["Attributes"],
-                    queue_arn=self.queue_arn,
-                )
-                for message in messages
-            ]
-            outcome = self.write(sqs_event(records))
+            outcome = self.write(sqs_event(_records(messages, self.queue_arn)))
             report.add(outcome)
             for message in messages:
                 first_receive = message["Attributes"]["ApproximateReceiveCount"] == "1"
@@ -398,17 +388,7 @@ class InProcessStack:
         while messages := self.sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=batch_size, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
         ).get("Messages", []):
-            records = [
-                sqs_record(
-                    message_id=message["MessageId"],
-                    receipt_handle=message["ReceiptHandle"],
-                    body=message["Body"],
-                    attributes=message["Attributes"],
-                    queue_arn=queue_arn,
-                )
-                for message in messages
-            ]
-            outcome = self._consume(consumer, sqs_event(records))
+            outcome = self._consume(consumer, sqs_event(_records(messages, queue_arn)))
             report.add(outcome)
             for message in messages:
                 if message["MessageId"] in outcome.failed:
@@ -539,6 +519,20 @@ class ChannelHarness:
 
     def handshake(self, query: Mapping[str, str]) -> HttpResponse:
         return self.stack.http("GET", self.driver.webhook_path, query=query)
+
+
+def _records(messages: list[dict[str, Any]], queue_arn: str) -> list[dict[str, Any]]:
+    """Received SQS messages as the records Lambda's event source hands the function."""
+    return [
+        sqs_record(
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            body=message["Body"],
+            attributes=message["Attributes"],
+            queue_arn=queue_arn,
+        )
+        for message in messages
+    ]
 
 
 def run_together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
