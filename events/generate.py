@@ -1,6 +1,6 @@
 """Writes the sample events in this folder: `python -m events.generate` from the repository root.
 
-Webhook bodies are the provider samples in ../shared/fixtures, byte for byte, signed with the sample
+Webhook bodies are the provider samples in tests/fixtures/providers, byte for byte, signed with the sample
 app secret; the writer's batch holds what the webhook enqueues for those same samples; the API events
 read the ticket that batch opens. Regenerate after changing any of them, and commit the result.
 """

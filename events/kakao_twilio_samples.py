@@ -1,6 +1,6 @@
 """Sample events for the Kakao and Twilio webhook functions (written by events/generate.py).
 
-Bodies are the samples in ../shared/fixtures/kakao and ../shared/fixtures/twilio, byte for byte, except
+Bodies are the samples in tests/fixtures/providers/kakao and tests/fixtures/providers/twilio, byte for byte, except
 the Twilio status callback, built from Twilio's field names by tests/support/drivers/twilio.py. Kakao
 requests carry the sample skill token; Twilio requests are signed over the URL the event says was called
 (the API's execute-api host), with the sample auth token.

@@ -1,6 +1,6 @@
 """Sample events for the LINE and Telegram webhook functions (written by events/generate.py).
 
-Bodies are the provider samples in ../shared/fixtures/line and ../shared/fixtures/telegram, byte for
+Bodies are the provider samples in tests/fixtures/providers/line and tests/fixtures/providers/telegram, byte for
 byte: LINE's is signed with the sample channel secret as LINE signs it (x-line-signature), Telegram's
 carry the sample secret token in X-Telegram-Bot-Api-Secret-Token, as Telegram sends it.
 """

@@ -1,6 +1,6 @@
 """Sample events for the Messenger and Instagram webhook functions (written by events/generate.py).
 
-Messenger bodies are Meta's samples in ../shared/fixtures/messenger, byte for byte, where one exists
+Messenger bodies are Meta's samples in tests/fixtures/providers/messenger, byte for byte, where one exists
 (text, attachment, delivery); the echo and every Instagram body are built field by field from Meta's
 webhook reference by tests/support/drivers/messenger.py. All are signed as Meta signs them, with the
 sample app secret, and the handshakes use the sample verify token.

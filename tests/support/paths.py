@@ -1,10 +1,11 @@
-"""Where tests find the repository and the provider samples. In CI the repository is a fresh clone with
-`shared/` beside it, so the samples live at <repo root>/../shared/fixtures."""
+"""Where tests find the repository and the provider samples. The samples are copied byte for byte from the
+team's shared/fixtures (their README says where each came from) into tests/fixtures/providers, so a clone
+of the repository alone runs every test."""
 
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+SHARED_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "providers"
 EVENTS_DIR = REPO_ROOT / "events"
 
 

@@ -204,7 +204,7 @@ _BREAKAGES = [
 
 
 def inbound_sms_sample() -> bytes:
-    """The body of ../shared/fixtures/twilio/inbound-sms.form.txt: its one line that is not a comment."""
+    """The body of tests/fixtures/providers/twilio/inbound-sms.form.txt: its one line that is not a comment."""
     lines = provider_fixture("twilio", "inbound-sms.form.txt").decode().splitlines()
     (body,) = [line for line in lines if line and not line.startswith("#")]
     return body.encode()
