@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -90,6 +91,12 @@ def payload_errors(what: str) -> Iterator[None]:
         raise MalformedPayload(f"not {what}: {'; '.join(problems)[:300]}") from exc
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
         raise MalformedPayload(f"not {what}: unreadable field ({type(exc).__name__})") from exc
+
+
+def same_secret(expected: str, presented: str) -> bool:
+    """Constant-time equality of two strings, whatever characters they hold (a lone surrogate included):
+    how every proof a provider presents is compared, so its timing tells an attacker nothing."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
 
 
 def account_secrets(secrets: ChannelSecrets, account_id: str | None) -> ChannelSecrets:

@@ -20,14 +20,21 @@ one-time callbackUrl issued per request, which identifies the request exactly an
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
+from switchboard.channels.base import (
+    ChannelSecrets,
+    InboundEvents,
+    WebhookRequest,
+    every_account,
+    payload_errors,
+    read_json,
+    same_secret,
+)
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import json_response
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
@@ -90,7 +97,7 @@ class KakaoAdapter:
             raise InvalidSignature(f"missing {TOKEN_HEADER} header (or token in the webhook path)")
         for account_id, account in every_account(secrets):
             expected = account.get("skill_token", "")
-            if expected and all(_same(expected, token) for token in presented):
+            if expected and all(same_secret(expected, token) for token in presented):
                 # A token configured under "accounts" names its bot; the default token names none.
                 return account_id
         raise InvalidSignature("skill token does not match")
@@ -199,7 +206,4 @@ def _object(value: Any) -> dict[str, Any]:
             return {}
     return value if isinstance(value, dict) else {}
 
-
-def _same(expected: str, presented: str) -> bool:
-    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import text_response
 from switchboard.models import (
@@ -76,9 +76,9 @@ class TwilioAdapter:
             raise InvalidSignature("no auth token is configured for this Twilio account")
         # Twilio's own validator accepts the URL with the port removed or the scheme's default port added:
         # which of the two Twilio signed depends on how the webhook URL was written in its console.
-        if not any(_same(signature(candidate, fields, auth_token), presented) for candidate in port_variants(url)):
+        if not any(same_secret(signature(candidate, fields, auth_token), presented) for candidate in port_variants(url)):
             raise InvalidSignature("signature does not match the URL and fields")
-        if body_hash is not None and not _same(hashlib.sha256(request.body).hexdigest(), body_hash.lower()):
+        if body_hash is not None and not same_secret(hashlib.sha256(request.body).hexdigest(), body_hash.lower()):
             raise InvalidSignature("bodySHA256 does not match the body")
         return None
 
@@ -127,9 +127,6 @@ def port_variants(url: str) -> list[str]:
         variants.append(f"{scheme}{separator}{host}:{_DEFAULT_PORTS[scheme]}{rest}")
     return list(dict.fromkeys(variants))
 
-
-def _same(expected: str, presented: str) -> bool:
-    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
 
 
 def _signed_fields(body: bytes) -> list[tuple[str, str]]:

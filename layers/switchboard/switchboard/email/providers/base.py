@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import email.errors
-import hmac
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 
 MAX_FORM_PARTS = 256  # a mail's own fields are a few dozen; the rest are attachments
@@ -256,11 +255,6 @@ def check_basic_auth(request: WebhookRequest, secrets: ChannelSecrets) -> str | 
     if not matches:
         raise InvalidSignature("basic auth credentials do not match any account")
     return matches[0]
-
-
-def same_secret(expected: str, presented: str) -> bool:
-    """Constant-time equality of two strings, whatever characters they hold."""
-    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
 
 
 def compose_mime(

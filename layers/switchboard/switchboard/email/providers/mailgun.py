@@ -28,7 +28,7 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, read_json
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, read_json, same_secret
 from switchboard.email.providers.base import (
     MAX_FORM_PARTS,
     FormFile,
@@ -37,7 +37,6 @@ from switchboard.email.providers.base import (
     ReplayToken,
     compose_mime,
     form_fields,
-    same_secret,
     text_field,
 )
 from switchboard.errors import InvalidSignature, MalformedPayload
