@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from switchboard.models import Channel, InboundMessage, Ticket
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.tickets_table import TicketStore, VersionedTicket
 from switchboard.tickets import lifecycle
 
 
@@ -35,6 +35,8 @@ class ThreadRule(StrEnum):
 class ThreadDecision:
     conversation_key: str
     rule: ThreadRule
+    # The ticket the rule found, as read: the writer reuses it when it is still the thread's current one.
+    ticket: VersionedTicket | None = None
 
 
 def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool = True) -> ThreadDecision:
@@ -43,27 +45,22 @@ def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool =
     if email is None:
         raise ValueError("only mail is threaded by mail rules")
     if email.reply_ticket_id:
-        ticket = _ticket(store, email.reply_ticket_id)
+        ticket = store.ticket(email.reply_ticket_id)
         if ticket is not None:
-            return ThreadDecision(ticket.conversation_key, ThreadRule.REPLY_ADDRESS)
+            return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REPLY_ADDRESS, ticket)
     referenced = [*email.in_reply_to, *reversed(email.references)]
     if referenced:
         holding = store.tickets_of_messages(Channel.EMAIL.value, referenced)
         for message_id in referenced:
-            ticket = _ticket(store, holding[message_id]) if message_id in holding else None
+            ticket = store.ticket(holding[message_id]) if message_id in holding else None
             if ticket is not None:
-                return ThreadDecision(ticket.conversation_key, ThreadRule.REFERENCES)
+                return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REFERENCES, ticket)
     if subject_token and email.subject_ticket_number is not None:
         ticket_id = store.ticket_id_numbered(email.subject_ticket_number)
-        ticket = _ticket(store, ticket_id) if ticket_id else None
-        if ticket is not None and _is_requester(store, ticket, message):
-            return ThreadDecision(ticket.conversation_key, ThreadRule.SUBJECT_TOKEN)
+        ticket = store.ticket(ticket_id) if ticket_id else None
+        if ticket is not None and _is_requester(store, ticket.ticket, message):
+            return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.SUBJECT_TOKEN, ticket)
     return ThreadDecision(message.conversation_key, ThreadRule.OWN_THREAD)
-
-
-def _ticket(store: TicketStore, ticket_id: str) -> Ticket | None:
-    found = store.ticket(ticket_id)
-    return found.ticket if found else None
 
 
 def _is_requester(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:

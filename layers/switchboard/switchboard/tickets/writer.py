@@ -29,7 +29,7 @@ from switchboard.models import (
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
-from switchboard.store.tickets_table import AlreadyStored, TicketStore, WriteConflict
+from switchboard.store.tickets_table import AlreadyStored, TicketStore, VersionedTicket, WriteConflict
 from switchboard.tickets import email_threads, lifecycle
 
 MAX_ATTEMPTS = 8
@@ -73,11 +73,12 @@ def record_inbound(message: InboundMessage, store: TicketStore, sleep: Callable[
 def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
     if lifecycle.is_automatic(message):
         return _record_automatic_mail(message, store)
-    conversation_key = message.conversation_key
+    conversation_key, found = message.conversation_key, None
     if message.email is not None:
-        conversation_key = email_threads.decide(message, store).conversation_key
+        decision = email_threads.decide(message, store)
+        conversation_key, found = decision.conversation_key, decision.ticket
     ticket_id = store.current_ticket_id(conversation_key)
-    current = store.ticket(ticket_id) if ticket_id else None
+    current = _current_ticket(store, ticket_id, already_read=found)
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
             after = lifecycle.with_message(current.ticket, message)
@@ -114,6 +115,16 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
         return Outcome.DUPLICATE
 
 
+def _current_ticket(store: TicketStore, ticket_id: str | None, already_read: VersionedTicket | None) -> VersionedTicket | None:
+    """The thread's current ticket, without reading again the one threading just read (a reply's usual case);
+    its version still guards the write, so a change in between is a conflict and a retry, as ever."""
+    if ticket_id is None:
+        return None
+    if already_read is not None and already_read.ticket.id == ticket_id:
+        return already_read
+    return store.ticket(ticket_id)
+
+
 def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outcome:
     """An automatic mail joins the open ticket it is about as an internal note, else it is held for review.
 
@@ -121,18 +132,20 @@ def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outco
     is about the thread its headers name. It never opens a ticket, reopens one or joins one by subject,
     so two auto-responders cannot keep a ticket ping-ponging."""
     email = message.email
-    ticket_id = None
+    ticket_id, found = None, None
     if email.handling is MailHandling.BOUNCE and email.bounced_message_id:
         bounced = store.message_ref(Channel.EMAIL.value, email.bounced_message_id)
         if bounced is not None:
             if bounced.direction is Direction.OUTBOUND:
                 store.record_delivery_status(bounced, DeliveryStatus.FAILED)
-            ticket_id = store.current_ticket_id(store.ticket(bounced.ticket_id).ticket.conversation_key)
+            found = store.ticket(bounced.ticket_id)
+            ticket_id = store.current_ticket_id(found.ticket.conversation_key)
     elif email.handling in (MailHandling.AUTO_REPLY, MailHandling.BULK, MailHandling.LOOP):
         decision = email_threads.decide(message, store, subject_token=False)
         if decision.rule is not email_threads.ThreadRule.OWN_THREAD:
+            found = decision.ticket
             ticket_id = store.current_ticket_id(decision.conversation_key)
-    current = store.ticket(ticket_id) if ticket_id else None
+    current = _current_ticket(store, ticket_id, already_read=found)
     if current is None or lifecycle.needs_follow_up(current.ticket):
         return Outcome.HELD if store.hold_mail(lifecycle.held_mail(message)) else Outcome.DUPLICATE
     try:
