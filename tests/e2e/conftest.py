@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.local_stack import REPO_ROOT, LocalStack
+from tests.e2e.local_stack import LocalStack
+from tests.support.paths import REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 15

@@ -15,14 +15,7 @@ from typing import Any
 import boto3
 from switchboard.channels.meta import sign
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# CI runs in a fresh clone with shared/ beside it.
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
-
-
-def provider_fixture(channel: str, name: str) -> bytes:
-    """A provider sample as raw bytes: signatures cover the exact bytes, so never re-serialize them."""
-    return (SHARED_FIXTURES / channel / name).read_bytes()
+from tests.support.paths import provider_fixture
 
 
 def eventually[T](probe: Callable[[], T | None], *, timeout: float, interval: float = 0.25, what: str) -> T:

@@ -10,7 +10,8 @@ import urllib.request
 
 import boto3
 
-from tests.e2e.local_stack import LocalStack, eventually, provider_fixture
+from tests.e2e.local_stack import LocalStack, eventually
+from tests.support.paths import provider_fixture
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 200 + "파손된 상자".encode()
 

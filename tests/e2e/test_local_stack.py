@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
-from tests.e2e.local_stack import REPO_ROOT, LocalStack, eventually, provider_fixture, whatsapp_text
+from tests.e2e.local_stack import LocalStack, eventually, whatsapp_text
+from tests.support.paths import REPO_ROOT, provider_fixture
 
 pytestmark = pytest.mark.e2e
 
-# Sender and text of ../shared/fixtures/whatsapp/text.json.
+# Sender and text of tests/fixtures/providers/whatsapp/text.json.
 FIXTURE_CUSTOMER = "16505551234"
 FIXTURE_TEXT = "Does it come in another color?"
 
