@@ -16,12 +16,15 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from deployed_stack import iam_requests, resolved_statements, translate  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.cloudformation import ResponseListener
 
 # What the Lambda runtime itself puts in every function's environment (credentials are the role's).
 LAMBDA_RUNTIME_ENVIRONMENT = {
@@ -54,36 +57,17 @@ def sample_events_for(spec) -> dict[str, dict[str, Any]]:
     return chosen
 
 
-class _CloudFormationListener:
-    """Takes the answers a custom resource PUTs to CloudFormation's pre-signed URL, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.answers: list[dict[str, Any]] = []
-        self._server = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            import threading
-            from http.server import BaseHTTPRequestHandler, HTTPServer
-
-            listener = self
-
-            class Answer(BaseHTTPRequestHandler):
-                def do_PUT(self) -> None:
-                    listener.answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                    self.send_response(200)
-                    self.end_headers()
-
-                def log_message(self, *args) -> None:
-                    pass
-
-            self._server = HTTPServer(("127.0.0.1", 0), Answer)
-            threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_port}/cloudformation-response"
+_CLOUDFORMATION: ResponseListener | None = None
 
 
-_CLOUDFORMATION = _CloudFormationListener()
+def _cloudformation() -> ResponseListener:
+    """Started on the first custom resource sample only: most probes play none."""
+    global _CLOUDFORMATION
+    if _CLOUDFORMATION is None:
+        from tests.support.cloudformation import ResponseListener
+
+        _CLOUDFORMATION = ResponseListener()
+    return _CLOUDFORMATION
 
 
 def _create_rule_sets(admin, template_environment: dict[str, str]) -> None:
@@ -107,7 +91,7 @@ def _fresh(event: dict[str, Any]) -> dict[str, Any]:
     """Mailgun's signed timestamp must be recent: its sample is signed again for now, as Mailgun would sign it.
     A custom resource request answers CloudFormation at its ResponseURL: here, a local listener."""
     if "ServiceToken" in event:
-        return event | {"ResponseURL": _CLOUDFORMATION.url}
+        return event | {"ResponseURL": _cloudformation().url}
     if not str(event.get("routeKey", "")).startswith("POST /webhooks/email/mailgun"):
         return event
     from tests.support.drivers.email import resigned_now
@@ -191,7 +175,7 @@ def run(logical_id: str) -> dict[str, Any]:
             "environment": sorted(template_environment),
             "played": played,
             "left_behind": observe(stack, admin),
-            "cloudformation_answers": _CLOUDFORMATION.answers,
+            "cloudformation_answers": [answer for _, answer in _CLOUDFORMATION.answers] if _CLOUDFORMATION else [],
             "calls": calls,
             "statements": [{"effect": s.effect, "actions": s.actions, "resources": s.resources} for s in statements],
         }

@@ -3,11 +3,10 @@ as CloudFormation invokes it, answering at a pre-signed-URL stand-in on 127.0.0.
 none is active, never replaces another team's, and on delete deactivates only its own."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from tests.support.cloudformation import ResponseListener
 from tests.support.paths import EVENTS_DIR
 from tests.support.stack import aws_session
 
@@ -16,23 +15,10 @@ ACTIVATOR = "ReceiptRuleSetActivatorFunction"
 
 @pytest.fixture
 def cloudformation():
-    """Where CloudFormation waits for the answer: records each PUT (and its Content-Type, which must be empty)."""
-    answers: list[tuple[str | None, dict]] = []
-
-    class Answer(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            answers.append((self.headers.get("Content-Type"), json.loads(body)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Answer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/response", answers
-    server.shutdown()
+    """Where CloudFormation waits for the answer: (url, the answers PUT there with their Content-Type)."""
+    listener = ResponseListener()
+    yield listener.url, listener.answers
+    listener.stop()
 
 
 @pytest.fixture
