@@ -45,6 +45,8 @@ class ChannelDriver(ABC):
     stamps_messages: bool = True
     # False for SES: it writes into the mail bucket, there is no request to sign or forge.
     has_webhook: bool = True
+    # Mail paths: what is delivered lands in the mail bucket, whose notification takes it on to the intake.
+    arrives_in_mail_bucket: bool = False
     # Mailgun signs inside the form: `request` puts the proof into the body instead of a header.
     proof_in_body: bool = False
     # JSON and form channels refuse text that is not Unicode; mail decodes it with replacement and flags it.

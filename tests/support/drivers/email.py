@@ -85,6 +85,7 @@ class EmailDriver(ChannelDriver):
     channel = Channel.EMAIL
     # Email reports delivery only by bouncing; bounces have their own tests (tests/integration/test_email_*).
     supports_receipts = False
+    arrives_in_mail_bucket = True
     # Mail carries bytes in declared charsets: text that is not valid in its charset is decoded with
     # replacement and flagged, not refused.
     text_must_be_unicode = False
