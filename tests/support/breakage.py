@@ -55,3 +55,33 @@ NOT_STR_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), SMALL_LI
 NOT_LIST = st.one_of(SCALARS, st.text(max_size=10), SMALL_DICTS)
 NOT_DICT = st.one_of(SCALARS, st.text(max_size=10), SMALL_LISTS, NESTED)
 NOT_DICT_OR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), SMALL_LISTS)
+
+
+WORDS = st.from_regex(r"\A[a-z]{1,12}\Z")
+# Words float() reads as numbers: an adapter that converts with float() rightly takes them.
+NUMBER_WORDS = ("nan", "inf", "infinity")
+
+
+def bad_timestamps(last_valid: int, *, null_is_bad: bool = True) -> st.SearchStrategy[Any]:
+    """What no provider sends as a whole-number epoch timestamp whose range ends at `last_valid`."""
+    return st.one_of(
+        st.integers(max_value=-1),
+        st.integers(min_value=last_valid + 1),
+        st.floats().filter(lambda number: not number.is_integer()),
+        WORDS,
+        *([st.none()] if null_is_bad else []),
+        SMALL_LISTS,
+        SMALL_DICTS,
+    )
+
+
+def bad_latitudes(*more: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Latitudes out of range, words, null and lists; `more` adds what else a provider's adapter refuses."""
+    return st.one_of(
+        st.floats(min_value=90, exclude_min=True),
+        st.floats(max_value=-90, exclude_max=True),
+        WORDS.filter(lambda word: word not in NUMBER_WORDS),
+        st.none(),
+        SMALL_LISTS,
+        *more,
+    )

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
 from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_STR_NOR_NULL as _NOT_STR_NOR_NULL, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_timestamps as _bad_timestamps, bad_latitudes as _bad_latitudes
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_USER_ID = "U4af4980629e2a1f7bfbbc1bdf3f0a7c1"
@@ -175,23 +175,8 @@ class LineDriver(ChannelDriver):
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_BAD_TIMESTAMP = st.one_of(
-    st.integers(max_value=-1),
-    st.integers(min_value=LAST_TIMESTAMP_MS + 1),
-    st.floats().filter(lambda number: not number.is_integer()),
-    st.from_regex(r"\A[a-z]{1,12}\Z"),
-    st.none(),
-    _SMALL_LISTS,
-    _SMALL_DICTS,
-)
-_BAD_COORDINATE = st.one_of(
-    st.floats(min_value=90, exclude_min=True),
-    st.floats(max_value=-90, exclude_max=True),
-    st.from_regex(r"\A[a-z]{1,12}\Z").filter(lambda word: word not in ("nan", "inf", "infinity")),
-    st.none(),
-    _SMALL_LISTS,
-    _SMALL_DICTS,
-)
+_BAD_TIMESTAMP = _bad_timestamps(LAST_TIMESTAMP_MS)
+_BAD_COORDINATE = _bad_latitudes(_SMALL_DICTS)
 _CUSTOMER = line_user_id("malformed")
 _GROUP = line_user_id("malformed-group", "C")
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
 from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NESTED as _NESTED, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT, NOT_DICT_OR_NULL as _NOT_DICT_OR_NULL
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_timestamps as _bad_timestamps, bad_latitudes as _bad_latitudes, WORDS as _WORDS
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 PAGE_ID = "104532198765432"
@@ -209,23 +209,8 @@ def _serialize(payload: Any, ascii_only: bool) -> bytes:
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
 _NOT_BOOL = st.one_of(st.integers(2), st.floats(min_value=1.5), st.from_regex(r"\A(maybe|yes please|2)\Z"), _SMALL_LISTS, _SMALL_DICTS)
-_BAD_TIMESTAMP = st.one_of(
-    st.integers(max_value=-1),
-    st.integers(min_value=LAST_TIMESTAMP_MS + 1),
-    st.floats().filter(lambda number: not number.is_integer()),
-    st.from_regex(r"\A[a-z]{1,12}\Z"),
-    _SMALL_LISTS,
-    _SMALL_DICTS,
-)
-_BAD_COORDINATE = st.one_of(
-    st.floats(min_value=90, exclude_min=True),
-    st.floats(max_value=-90, exclude_max=True),
-    st.from_regex(r"\A[a-z]{1,12}\Z"),
-    st.none(),
-    st.booleans(),
-    _SMALL_LISTS,
-    _SMALL_DICTS,
-)
+_BAD_TIMESTAMP = _bad_timestamps(LAST_TIMESTAMP_MS, null_is_bad=False)
+_BAD_COORDINATE = _bad_latitudes(_WORDS, st.booleans(), _SMALL_DICTS)
 
 
 

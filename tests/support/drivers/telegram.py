@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload
+from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_latitudes as _bad_latitudes
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_ID = "7012345678"
@@ -140,13 +140,7 @@ _NOT_STR = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.li
 _NOT_DICT = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
 _NOT_DICT_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
 _BAD_DATE = st.one_of(st.integers(max_value=-1), st.integers(min_value=LAST_TIMESTAMP + 1), _NOT_INT)
-_BAD_COORDINATE = st.one_of(
-    st.floats(min_value=90, exclude_min=True),
-    st.floats(max_value=-90, exclude_max=True),
-    st.from_regex(r"\A[a-z]{1,12}\Z").filter(lambda word: word not in ("nan", "inf", "infinity")),
-    st.none(),
-    st.lists(st.integers(), max_size=3),
-)
+_BAD_COORDINATE = _bad_latitudes()
 _MINJUN = person(5_000_000_001, "민준", "김", "minjun_kim")
 
 
