@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced
+from tests.support import breakage as bad
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 SAMPLE_SKILL_TOKEN = "sample-skill-token"
@@ -149,24 +149,24 @@ _EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
 # (path, what to put there): fields the adapter relies on, each broken in turn.
 _BREAKAGES: list[tuple[tuple, Any]] = [
     (("userRequest",), st.one_of(_NOT_DICT, st.none())),
-    (("userRequest",), _DELETE),
+    (("userRequest",), bad.DELETE),
     (("userRequest", "utterance"), _NOT_STR),
-    (("userRequest", "utterance"), _DELETE),
+    (("userRequest", "utterance"), bad.DELETE),
     (("userRequest", "user"), st.one_of(_NOT_DICT, st.none())),
-    (("userRequest", "user"), _DELETE),
+    (("userRequest", "user"), bad.DELETE),
     (("userRequest", "user", "id"), _EMPTY_OR_NOT_STR),
     (("userRequest", "user", "id"), st.text(min_size=257, max_size=300)),
-    (("userRequest", "user", "id"), _DELETE),
+    (("userRequest", "user", "id"), bad.DELETE),
     (("userRequest", "user", "properties"), _NOT_DICT),
     (("userRequest", "block"), st.one_of(_NOT_DICT, st.none())),
-    (("userRequest", "block"), _DELETE),
+    (("userRequest", "block"), bad.DELETE),
     (("userRequest", "block", "id"), _EMPTY_OR_NOT_STR),
     (("userRequest", "params"), _NOT_DICT),
     (("userRequest", "callbackUrl"), st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))),
     (("bot",), st.one_of(_NOT_DICT, st.none())),
-    (("bot",), _DELETE),
+    (("bot",), bad.DELETE),
     (("bot", "id"), _EMPTY_OR_NOT_STR),
-    (("bot", "id"), _DELETE),
+    (("bot", "id"), bad.DELETE),
     (("action",), _NOT_DICT),
     (("action", "params"), _NOT_DICT),
 ]
@@ -174,9 +174,9 @@ _BREAKAGES: list[tuple[tuple, Any]] = [
 
 def _broken(breakage: tuple[tuple, Any]) -> st.SearchStrategy[Any]:
     path, replacement = breakage
-    if replacement is _DELETE:
-        return st.just(_replaced(_delivery(), path, _DELETE))
-    return replacement.map(lambda value: _replaced(_delivery(), path, value))
+    if replacement is bad.DELETE:
+        return st.just(bad.replaced(_delivery(), path, bad.DELETE))
+    return replacement.map(lambda value: bad.replaced(_delivery(), path, value))
 
 
 def _delivery() -> dict[str, Any]:

@@ -19,8 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_STR_NOR_NULL as _NOT_STR_NOR_NULL, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_timestamps as _bad_timestamps, bad_latitudes as _bad_latitudes
+from tests.support import breakage as bad
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_USER_ID = "U4af4980629e2a1f7bfbbc1bdf3f0a7c1"
@@ -170,13 +169,13 @@ class LineDriver(ChannelDriver):
         )
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).map(encode)
+        return st.sampled_from(_BREAKAGES).flatmap(bad.broken_payload).map(encode)
 
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_BAD_TIMESTAMP = _bad_timestamps(LAST_TIMESTAMP_MS)
-_BAD_COORDINATE = _bad_latitudes(_SMALL_DICTS)
+_BAD_TIMESTAMP = bad.bad_timestamps(LAST_TIMESTAMP_MS)
+_BAD_COORDINATE = bad.bad_latitudes(bad.SMALL_DICTS)
 _CUSTOMER = line_user_id("malformed")
 _GROUP = line_user_id("malformed-group", "C")
 
@@ -204,36 +203,36 @@ _EVENT = ("events", 0)
 _MESSAGE = (*_EVENT, "message")
 
 _BREAKAGES: list[tuple[Any, tuple, Any]] = [
-    (_text_delivery, ("destination",), _EMPTY_OR_NOT_STR),
-    (_text_delivery, ("destination",), _DELETE),
-    (_text_delivery, ("events",), _NOT_LIST),
-    (_text_delivery, ("events",), _DELETE),
-    (_text_delivery, _EVENT, _NOT_DICT),
-    (_text_delivery, (*_EVENT, "type"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_EVENT, "type"), _DELETE),
+    (_text_delivery, ("destination",), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, ("destination",), bad.DELETE),
+    (_text_delivery, ("events",), bad.NOT_LIST),
+    (_text_delivery, ("events",), bad.DELETE),
+    (_text_delivery, _EVENT, bad.NOT_DICT),
+    (_text_delivery, (*_EVENT, "type"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "type"), bad.DELETE),
     (_text_delivery, (*_EVENT, "timestamp"), _BAD_TIMESTAMP),
-    (_text_delivery, (*_EVENT, "timestamp"), _DELETE),
-    (_text_delivery, (*_EVENT, "source"), _NOT_DICT),
-    (_text_delivery, (*_EVENT, "source"), _DELETE),
-    (_text_delivery, (*_EVENT, "source", "type"), _NOT_STR),
-    (_text_delivery, (*_EVENT, "source", "type"), _DELETE),
-    (_text_delivery, (*_EVENT, "source", "userId"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_EVENT, "source", "userId"), _DELETE),
-    (_text_delivery, (*_EVENT, "webhookEventId"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_EVENT, "webhookEventId"), _DELETE),
-    (_text_delivery, (*_EVENT, "replyToken"), _NOT_STR_NOR_NULL),
-    (_text_delivery, _MESSAGE, _NOT_DICT),
-    (_text_delivery, _MESSAGE, _DELETE),
-    (_text_delivery, (*_MESSAGE, "id"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_MESSAGE, "id"), _DELETE),
-    (_text_delivery, (*_MESSAGE, "type"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_MESSAGE, "type"), _DELETE),
-    (_group_delivery, (*_EVENT, "source", "groupId"), _EMPTY_OR_NOT_STR),
-    (_group_delivery, (*_EVENT, "source", "groupId"), _DELETE),
+    (_text_delivery, (*_EVENT, "timestamp"), bad.DELETE),
+    (_text_delivery, (*_EVENT, "source"), bad.NOT_DICT),
+    (_text_delivery, (*_EVENT, "source"), bad.DELETE),
+    (_text_delivery, (*_EVENT, "source", "type"), bad.NOT_STR),
+    (_text_delivery, (*_EVENT, "source", "type"), bad.DELETE),
+    (_text_delivery, (*_EVENT, "source", "userId"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "source", "userId"), bad.DELETE),
+    (_text_delivery, (*_EVENT, "webhookEventId"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_EVENT, "webhookEventId"), bad.DELETE),
+    (_text_delivery, (*_EVENT, "replyToken"), bad.NOT_STR_NOR_NULL),
+    (_text_delivery, _MESSAGE, bad.NOT_DICT),
+    (_text_delivery, _MESSAGE, bad.DELETE),
+    (_text_delivery, (*_MESSAGE, "id"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "id"), bad.DELETE),
+    (_text_delivery, (*_MESSAGE, "type"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "type"), bad.DELETE),
+    (_group_delivery, (*_EVENT, "source", "groupId"), bad.EMPTY_OR_NOT_STR),
+    (_group_delivery, (*_EVENT, "source", "groupId"), bad.DELETE),
     (_location_delivery, (*_MESSAGE, "latitude"), _BAD_COORDINATE),
-    (_location_delivery, (*_MESSAGE, "longitude"), _DELETE),
-    (_follow_delivery, (*_EVENT, "source", "userId"), _EMPTY_OR_NOT_STR),
-    (_follow_delivery, (*_EVENT, "webhookEventId"), _DELETE),
+    (_location_delivery, (*_MESSAGE, "longitude"), bad.DELETE),
+    (_follow_delivery, (*_EVENT, "source", "userId"), bad.EMPTY_OR_NOT_STR),
+    (_follow_delivery, (*_EVENT, "webhookEventId"), bad.DELETE),
     (_follow_delivery, (*_EVENT, "timestamp"), _BAD_TIMESTAMP),
 ]
 

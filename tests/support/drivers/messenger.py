@@ -20,8 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NESTED as _NESTED, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT, NOT_DICT_OR_NULL as _NOT_DICT_OR_NULL
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_timestamps as _bad_timestamps, bad_latitudes as _bad_latitudes, WORDS as _WORDS
+from tests.support import breakage as bad
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 PAGE_ID = "104532198765432"
@@ -172,7 +171,7 @@ class MessengerDriver(ChannelDriver):
         )
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_breakages(self)).flatmap(_broken_payload).flatmap(
+        return st.sampled_from(_breakages(self)).flatmap(bad.broken_payload).flatmap(
             lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
         )
 
@@ -208,9 +207,9 @@ def _serialize(payload: Any, ascii_only: bool) -> bytes:
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_NOT_BOOL = st.one_of(st.integers(2), st.floats(min_value=1.5), st.from_regex(r"\A(maybe|yes please|2)\Z"), _SMALL_LISTS, _SMALL_DICTS)
-_BAD_TIMESTAMP = _bad_timestamps(LAST_TIMESTAMP_MS, null_is_bad=False)
-_BAD_COORDINATE = _bad_latitudes(_WORDS, st.booleans(), _SMALL_DICTS)
+_NOT_BOOL = st.one_of(st.integers(2), st.floats(min_value=1.5), st.from_regex(r"\A(maybe|yes please|2)\Z"), bad.SMALL_LISTS, bad.SMALL_DICTS)
+_BAD_TIMESTAMP = bad.bad_timestamps(LAST_TIMESTAMP_MS, null_is_bad=False)
+_BAD_COORDINATE = bad.bad_latitudes(bad.WORDS, st.booleans(), bad.SMALL_DICTS)
 
 
 
@@ -234,37 +233,37 @@ def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
     event = ("entry", 0, "messaging", 0)
     message = (*event, "message")
     return [
-        (text_delivery, ("object",), st.one_of(_NOT_STR, st.text().filter(lambda word: word != kind))),
-        (text_delivery, ("object",), _DELETE),
-        (text_delivery, ("entry",), _NOT_LIST),
-        (text_delivery, ("entry",), _DELETE),
-        (text_delivery, ("entry", 0), _NOT_DICT),
-        (text_delivery, ("entry", 0, "id"), _EMPTY_OR_NOT_STR),
-        (text_delivery, ("entry", 0, "id"), _DELETE),
-        (text_delivery, ("entry", 0, "messaging"), _NOT_LIST),
-        (text_delivery, event, _NOT_DICT),
-        (text_delivery, (*event, "sender"), _NOT_DICT),
-        (text_delivery, (*event, "sender"), _DELETE),
-        (text_delivery, (*event, "sender", "id"), _EMPTY_OR_NOT_STR),
-        (text_delivery, (*event, "sender", "id"), _DELETE),
-        (text_delivery, (*event, "recipient"), _NOT_DICT),
-        (text_delivery, (*event, "recipient"), _DELETE),
+        (text_delivery, ("object",), st.one_of(bad.NOT_STR, st.text().filter(lambda word: word != kind))),
+        (text_delivery, ("object",), bad.DELETE),
+        (text_delivery, ("entry",), bad.NOT_LIST),
+        (text_delivery, ("entry",), bad.DELETE),
+        (text_delivery, ("entry", 0), bad.NOT_DICT),
+        (text_delivery, ("entry", 0, "id"), bad.EMPTY_OR_NOT_STR),
+        (text_delivery, ("entry", 0, "id"), bad.DELETE),
+        (text_delivery, ("entry", 0, "messaging"), bad.NOT_LIST),
+        (text_delivery, event, bad.NOT_DICT),
+        (text_delivery, (*event, "sender"), bad.NOT_DICT),
+        (text_delivery, (*event, "sender"), bad.DELETE),
+        (text_delivery, (*event, "sender", "id"), bad.EMPTY_OR_NOT_STR),
+        (text_delivery, (*event, "sender", "id"), bad.DELETE),
+        (text_delivery, (*event, "recipient"), bad.NOT_DICT),
+        (text_delivery, (*event, "recipient"), bad.DELETE),
         (text_delivery, (*event, "timestamp"), _BAD_TIMESTAMP),
-        (text_delivery, message, _NOT_DICT_OR_NULL),
-        (text_delivery, (*message, "mid"), _EMPTY_OR_NOT_STR),
-        (text_delivery, (*message, "mid"), _DELETE),
+        (text_delivery, message, bad.NOT_DICT_OR_NULL),
+        (text_delivery, (*message, "mid"), bad.EMPTY_OR_NOT_STR),
+        (text_delivery, (*message, "mid"), bad.DELETE),
         (text_delivery, (*message, "is_echo"), _NOT_BOOL),
-        (text_delivery, (*message, "attachments"), _NOT_LIST),
-        (text_delivery, (*message, "reply_to"), _NOT_DICT_OR_NULL),
-        (receipt_delivery, (*event, "delivery"), _NOT_DICT_OR_NULL),
-        (receipt_delivery, (*event, "delivery", "mids"), _NOT_LIST),
-        (receipt_delivery, (*event, "delivery", "mids", 0), _NOT_STR),
+        (text_delivery, (*message, "attachments"), bad.NOT_LIST),
+        (text_delivery, (*message, "reply_to"), bad.NOT_DICT_OR_NULL),
+        (receipt_delivery, (*event, "delivery"), bad.NOT_DICT_OR_NULL),
+        (receipt_delivery, (*event, "delivery", "mids"), bad.NOT_LIST),
+        (receipt_delivery, (*event, "delivery", "mids", 0), bad.NOT_STR),
         (receipt_delivery, (*event, "delivery", "watermark"), _BAD_TIMESTAMP),
-        (location_delivery, (*message, "attachments", 0), _NOT_DICT),
-        (location_delivery, (*message, "attachments", 0, "type"), _EMPTY_OR_NOT_STR),
-        (location_delivery, (*message, "attachments", 0, "payload", "coordinates"), _NOT_DICT),
+        (location_delivery, (*message, "attachments", 0), bad.NOT_DICT),
+        (location_delivery, (*message, "attachments", 0, "type"), bad.EMPTY_OR_NOT_STR),
+        (location_delivery, (*message, "attachments", 0, "payload", "coordinates"), bad.NOT_DICT),
         (location_delivery, (*message, "attachments", 0, "payload", "coordinates", "lat"), _BAD_COORDINATE),
-        (location_delivery, (*message, "attachments", 0, "payload", "coordinates", "long"), _DELETE),
+        (location_delivery, (*message, "attachments", 0, "payload", "coordinates", "long"), bad.DELETE),
     ]
 
 

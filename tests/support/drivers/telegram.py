@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_latitudes as _bad_latitudes
+from tests.support import breakage as bad
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 BOT_ID = "7012345678"
@@ -128,7 +128,7 @@ class TelegramDriver(ChannelDriver):
         ).filter(lambda value: value != SAMPLE_SECRET_TOKEN)
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).map(encode)
+        return st.sampled_from(_BREAKAGES).flatmap(bad.broken_payload).map(encode)
 
 
 # -- malformed payloads: a valid update with one field the adapter relies on broken ---------------------
@@ -140,7 +140,7 @@ _NOT_STR = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.li
 _NOT_DICT = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
 _NOT_DICT_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
 _BAD_DATE = st.one_of(st.integers(max_value=-1), st.integers(min_value=LAST_TIMESTAMP + 1), _NOT_INT)
-_BAD_COORDINATE = _bad_latitudes()
+_BAD_COORDINATE = bad.bad_latitudes()
 _MINJUN = person(5_000_000_001, "민준", "김", "minjun_kim")
 
 
@@ -172,30 +172,30 @@ _EDITED = ("edited_message",)
 _BREAKAGES: list[tuple[Any, tuple, Any]] = [
     (_text_update, ("update_id",), _NOT_INT),
     (_text_update, ("update_id",), st.integers(max_value=-1)),
-    (_text_update, ("update_id",), _DELETE),
+    (_text_update, ("update_id",), bad.DELETE),
     (_text_update, _MESSAGE, _NOT_DICT_NOR_NULL),
     (_text_update, (*_MESSAGE, "message_id"), _NOT_INT),
-    (_text_update, (*_MESSAGE, "message_id"), _DELETE),
+    (_text_update, (*_MESSAGE, "message_id"), bad.DELETE),
     (_text_update, (*_MESSAGE, "date"), _BAD_DATE),
-    (_text_update, (*_MESSAGE, "date"), _DELETE),
+    (_text_update, (*_MESSAGE, "date"), bad.DELETE),
     (_text_update, (*_MESSAGE, "chat"), _NOT_DICT),
-    (_text_update, (*_MESSAGE, "chat"), _DELETE),
+    (_text_update, (*_MESSAGE, "chat"), bad.DELETE),
     (_text_update, (*_MESSAGE, "chat", "id"), _NOT_INT),
-    (_text_update, (*_MESSAGE, "chat", "id"), _DELETE),
+    (_text_update, (*_MESSAGE, "chat", "id"), bad.DELETE),
     (_text_update, (*_MESSAGE, "chat", "type"), _NOT_STR),
-    (_text_update, (*_MESSAGE, "chat", "type"), _DELETE),
+    (_text_update, (*_MESSAGE, "chat", "type"), bad.DELETE),
     (_text_update, (*_MESSAGE, "from"), _NOT_DICT_NOR_NULL),
     (_text_update, (*_MESSAGE, "from", "id"), _NOT_INT),
-    (_text_update, (*_MESSAGE, "from", "id"), _DELETE),
+    (_text_update, (*_MESSAGE, "from", "id"), bad.DELETE),
     (_photo_update, (*_MESSAGE, "photo"), st.one_of(st.just([]), _NOT_DICT_NOR_NULL.filter(lambda v: not isinstance(v, list)))),
     (_photo_update, (*_MESSAGE, "photo", 0, "file_id"), st.one_of(st.just(""), _NOT_STR)),
     (_document_update, (*_MESSAGE, "document"), _NOT_DICT),
     (_document_update, (*_MESSAGE, "document", "file_id"), st.one_of(st.just(""), _NOT_STR)),
     (_location_update, (*_MESSAGE, "location", "latitude"), _BAD_COORDINATE),
-    (_location_update, (*_MESSAGE, "location", "longitude"), _DELETE),
+    (_location_update, (*_MESSAGE, "location", "longitude"), bad.DELETE),
     (_edit_update, _EDITED, _NOT_DICT_NOR_NULL),
     (_edit_update, (*_EDITED, "message_id"), _NOT_INT),
-    (_edit_update, (*_EDITED, "chat", "id"), _DELETE),
+    (_edit_update, (*_EDITED, "chat", "id"), bad.DELETE),
     (_edit_update, (*_EDITED, "edit_date"), _BAD_DATE.filter(lambda value: value is not None)),
 ]
 

@@ -18,8 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
-from tests.support.breakage import SCALARS as _SCALARS, SMALL_LISTS as _SMALL_LISTS, SMALL_DICTS as _SMALL_DICTS, NESTED as _NESTED, NOT_STR as _NOT_STR, EMPTY_OR_NOT_STR as _EMPTY_OR_NOT_STR, NOT_LIST as _NOT_LIST, NOT_DICT as _NOT_DICT, NOT_DICT_OR_NULL as _NOT_DICT_OR_NULL
-from tests.support.breakage import DELETE as _DELETE, replaced as _replaced, broken_payload as _broken_payload, bad_timestamps as _bad_timestamps, bad_latitudes as _bad_latitudes
+from tests.support import breakage as bad
 from tests.support.drivers import SIGNED, ChannelDriver, Customer
 
 WABA_ID = "102290129340398"
@@ -164,7 +163,7 @@ class WhatsAppDriver(ChannelDriver):
         )
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_BREAKAGES).flatmap(_broken_payload).flatmap(
+        return st.sampled_from(_BREAKAGES).flatmap(bad.broken_payload).flatmap(
             lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
         )
 
@@ -177,8 +176,8 @@ def _serialize(payload: Any, ascii_only: bool) -> bytes:
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_BAD_TIMESTAMP = _bad_timestamps(LAST_TIMESTAMP)
-_BAD_COORDINATE = _bad_latitudes(_SMALL_DICTS)
+_BAD_TIMESTAMP = bad.bad_timestamps(LAST_TIMESTAMP)
+_BAD_COORDINATE = bad.bad_latitudes(bad.SMALL_DICTS)
 
 
 
@@ -210,49 +209,49 @@ _STATUS = (*_VALUE, "statuses", 0)
 # (delivery, path, what to put there). Only fields whose breakage the adapter must refuse: a broken
 # `text.body` is not among them, since an unreadable body is kept as a message without text.
 _BREAKAGES: list[tuple[Any, tuple, Any]] = [
-    (_text_delivery, ("object",), st.one_of(_NOT_STR, st.text().filter(lambda word: word != "whatsapp_business_account"))),
-    (_text_delivery, ("object",), _DELETE),
-    (_text_delivery, ("entry",), _NOT_LIST),
-    (_text_delivery, ("entry",), _DELETE),
-    (_text_delivery, ("entry", 0), _NOT_DICT),
-    (_text_delivery, ("entry", 0, "id"), _NOT_STR),
-    (_text_delivery, ("entry", 0, "id"), _DELETE),
-    (_text_delivery, ("entry", 0, "changes"), _NOT_LIST),
-    (_text_delivery, ("entry", 0, "changes"), _DELETE),
-    (_text_delivery, ("entry", 0, "changes", 0), _NOT_DICT),
-    (_text_delivery, ("entry", 0, "changes", 0, "field"), _NOT_STR),
-    (_text_delivery, ("entry", 0, "changes", 0, "field"), _DELETE),
-    (_text_delivery, _VALUE, _NOT_DICT),
-    (_text_delivery, _VALUE, _DELETE),
-    (_text_delivery, (*_VALUE, "metadata"), _NOT_DICT),
-    (_text_delivery, (*_VALUE, "metadata"), _DELETE),
-    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), _DELETE),
-    (_text_delivery, (*_VALUE, "contacts"), _NOT_LIST),
-    (_text_delivery, (*_VALUE, "contacts", 0), _NOT_DICT),
-    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), _NOT_STR),
-    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), _DELETE),
-    (_text_delivery, (*_VALUE, "messages"), _NOT_LIST),
-    (_text_delivery, _MESSAGE, _NOT_DICT),
-    (_text_delivery, (*_MESSAGE, "id"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_MESSAGE, "id"), _DELETE),
-    (_text_delivery, (*_MESSAGE, "from"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_MESSAGE, "from"), _DELETE),
+    (_text_delivery, ("object",), st.one_of(bad.NOT_STR, st.text().filter(lambda word: word != "whatsapp_business_account"))),
+    (_text_delivery, ("object",), bad.DELETE),
+    (_text_delivery, ("entry",), bad.NOT_LIST),
+    (_text_delivery, ("entry",), bad.DELETE),
+    (_text_delivery, ("entry", 0), bad.NOT_DICT),
+    (_text_delivery, ("entry", 0, "id"), bad.NOT_STR),
+    (_text_delivery, ("entry", 0, "id"), bad.DELETE),
+    (_text_delivery, ("entry", 0, "changes"), bad.NOT_LIST),
+    (_text_delivery, ("entry", 0, "changes"), bad.DELETE),
+    (_text_delivery, ("entry", 0, "changes", 0), bad.NOT_DICT),
+    (_text_delivery, ("entry", 0, "changes", 0, "field"), bad.NOT_STR),
+    (_text_delivery, ("entry", 0, "changes", 0, "field"), bad.DELETE),
+    (_text_delivery, _VALUE, bad.NOT_DICT),
+    (_text_delivery, _VALUE, bad.DELETE),
+    (_text_delivery, (*_VALUE, "metadata"), bad.NOT_DICT),
+    (_text_delivery, (*_VALUE, "metadata"), bad.DELETE),
+    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_VALUE, "metadata", "phone_number_id"), bad.DELETE),
+    (_text_delivery, (*_VALUE, "contacts"), bad.NOT_LIST),
+    (_text_delivery, (*_VALUE, "contacts", 0), bad.NOT_DICT),
+    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), bad.NOT_STR),
+    (_text_delivery, (*_VALUE, "contacts", 0, "wa_id"), bad.DELETE),
+    (_text_delivery, (*_VALUE, "messages"), bad.NOT_LIST),
+    (_text_delivery, _MESSAGE, bad.NOT_DICT),
+    (_text_delivery, (*_MESSAGE, "id"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "id"), bad.DELETE),
+    (_text_delivery, (*_MESSAGE, "from"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "from"), bad.DELETE),
     (_text_delivery, (*_MESSAGE, "timestamp"), _BAD_TIMESTAMP),
-    (_text_delivery, (*_MESSAGE, "timestamp"), _DELETE),
-    (_text_delivery, (*_MESSAGE, "type"), _EMPTY_OR_NOT_STR),
-    (_text_delivery, (*_MESSAGE, "type"), _DELETE),
-    (_text_delivery, (*_MESSAGE, "context"), _NOT_DICT_OR_NULL),
-    (_status_delivery, (*_VALUE, "statuses"), _NOT_LIST),
-    (_status_delivery, _STATUS, _NOT_DICT),
-    (_status_delivery, (*_STATUS, "id"), _EMPTY_OR_NOT_STR),
-    (_status_delivery, (*_STATUS, "status"), _NOT_STR),
-    (_status_delivery, (*_STATUS, "status"), _DELETE),
+    (_text_delivery, (*_MESSAGE, "timestamp"), bad.DELETE),
+    (_text_delivery, (*_MESSAGE, "type"), bad.EMPTY_OR_NOT_STR),
+    (_text_delivery, (*_MESSAGE, "type"), bad.DELETE),
+    (_text_delivery, (*_MESSAGE, "context"), bad.NOT_DICT_OR_NULL),
+    (_status_delivery, (*_VALUE, "statuses"), bad.NOT_LIST),
+    (_status_delivery, _STATUS, bad.NOT_DICT),
+    (_status_delivery, (*_STATUS, "id"), bad.EMPTY_OR_NOT_STR),
+    (_status_delivery, (*_STATUS, "status"), bad.NOT_STR),
+    (_status_delivery, (*_STATUS, "status"), bad.DELETE),
     (_status_delivery, (*_STATUS, "timestamp"), _BAD_TIMESTAMP),
-    (_status_delivery, (*_STATUS, "recipient_id"), _EMPTY_OR_NOT_STR),
-    (_status_delivery, (*_STATUS, "recipient_id"), _DELETE),
+    (_status_delivery, (*_STATUS, "recipient_id"), bad.EMPTY_OR_NOT_STR),
+    (_status_delivery, (*_STATUS, "recipient_id"), bad.DELETE),
     (_location_delivery, (*_MESSAGE, "location", "latitude"), _BAD_COORDINATE),
-    (_location_delivery, (*_MESSAGE, "location", "longitude"), _DELETE),
+    (_location_delivery, (*_MESSAGE, "location", "longitude"), bad.DELETE),
 ]
 
 
