@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from unittest import mock
 from urllib.parse import parse_qsl
 
-from bench.webhook_cpu import DiscardingQueue, Percentiles, _percentiles
-from bench.workload import function_environment, logs_discarded
+from bench.webhook_cpu import DiscardingQueue
+from bench.workload import Percentiles, function_environment, interleaved_cpu, logs_discarded
 from infra.functions import LambdaContext, load_function
 from infra.template import functions
 from tests.support.drivers import DRIVERS, ChannelDriver
@@ -144,20 +143,13 @@ def measure_channel(stack, driver: ChannelDriver, requests: int) -> ChannelCpu:
         if is_mail:
             max_age_seconds = runtime.mail_webhook_settings().max_age_seconds
             runs["logic"] = _verify_and_extract(driver, event, secrets, max_age_seconds)
-        samples: dict[str, list[int]] = {name: [] for name in runs}
-        for round_number in range(WARM_UP + requests):
-            for name, run in runs.items():
-                started = time.process_time_ns()
-                run()
-                elapsed = time.process_time_ns() - started
-                if round_number >= WARM_UP:
-                    samples[name].append(elapsed)
+        timed = interleaved_cpu(runs, requests, WARM_UP)
     return ChannelCpu(
         driver.provider if is_mail else driver.name,
         len(body),
-        _percentiles(samples["handler"]),
-        _percentiles(samples["baseline"]),
-        _percentiles(samples["logic"]) if is_mail else None,
+        timed["handler"],
+        timed["baseline"],
+        timed["logic"] if is_mail else None,
     )
 
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from unittest import mock
 
-from bench.workload import WEBHOOK, function_environment, function_spec, logs_discarded, text_webhook, webhook_delivery
+from bench.workload import (
+    WEBHOOK,
+    Percentiles,
+    function_environment,
+    function_spec,
+    interleaved_cpu,
+    logs_discarded,
+    text_webhook,
+    webhook_delivery,
+)
 from infra.functions import LambdaContext, load_function
 
 WARM_UP = 300
@@ -26,21 +34,6 @@ class DiscardingQueue:
 
     def send(self, events) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    p50_us: float
-    p99_us: float
-
-
-def _percentiles(samples_ns: list[int]) -> Percentiles:
-    ordered = sorted(samples_ns)
-
-    def microseconds_at(quantile: float) -> float:
-        return ordered[round(quantile * (len(ordered) - 1))] / 1000
-
-    return Percentiles(microseconds_at(0.50), microseconds_at(0.99))
 
 
 @dataclass(frozen=True)
@@ -84,20 +77,12 @@ def measure(stack, requests: int = 10_000) -> WebhookCpu:
         mock.patch.object(runtime, "secret_source", lambda arn: lambda: channel_secrets),
     ):
         handler = load_function(spec)
-        samples: dict[str, list[int]] = {"handler": [], "logic": [], "baseline": []}
-        runs = {"handler": run_handler, "logic": run_logic, "baseline": run_baseline}
-        for round_number in range(WARM_UP + requests):
-            for name, run in runs.items():
-                started = time.process_time_ns()
-                run()
-                elapsed = time.process_time_ns() - started
-                if round_number >= WARM_UP:
-                    samples[name].append(elapsed)
+        timed = interleaved_cpu({"handler": run_handler, "logic": run_logic, "baseline": run_baseline}, requests, WARM_UP)
 
     return WebhookCpu(
         requests=requests,
         body_bytes=len(body),
-        handler=_percentiles(samples["handler"]),
-        logic=_percentiles(samples["logic"]),
-        baseline=_percentiles(samples["baseline"]),
+        handler=timed["handler"],
+        logic=timed["logic"],
+        baseline=timed["baseline"],
     )

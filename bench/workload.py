@@ -13,6 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -220,3 +221,32 @@ def logs_discarded() -> Iterator[None]:
             yield
         finally:
             handler.setStream(previous)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50_us: float
+    p99_us: float
+
+
+def percentiles(samples_ns: list[int]) -> Percentiles:
+    ordered = sorted(samples_ns)
+
+    def microseconds_at(quantile: float) -> float:
+        return ordered[round(quantile * (len(ordered) - 1))] / 1000
+
+    return Percentiles(microseconds_at(0.50), microseconds_at(0.99))
+
+
+def interleaved_cpu(runs: dict[str, Callable[[], object]], requests: int, warm_up: int) -> dict[str, Percentiles]:
+    """CPU time per call of each run, the runs taking turns call by call so that they share whatever the
+    machine is doing meanwhile (the figures are ratios between them); the first `warm_up` rounds are dropped."""
+    samples: dict[str, list[int]] = {name: [] for name in runs}
+    for round_number in range(warm_up + requests):
+        for name, run in runs.items():
+            started = time.process_time_ns()
+            run()
+            elapsed = time.process_time_ns() - started
+            if round_number >= warm_up:
+                samples[name].append(elapsed)
+    return {name: percentiles(taken) for name, taken in samples.items()}
