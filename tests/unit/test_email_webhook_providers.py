@@ -529,6 +529,19 @@ def test_sendgrid_bodies_missing_or_broken_fields_are_malformed(parts):
 # compose_mime
 
 
+def test_compose_mime_keeps_the_structure_when_the_stdlib_would_fold_a_header_badly():
+    # Given a From the stdlib's folder breaks onto a line without leading white space (a group name, then
+    # stray C1 and astral characters: found by the property test below)
+    headers = [("From", "00000:\x80<\x80\x80\x80\x80\x80\x80\x80\x80𐀀𐀀𐀀")]
+    # When composed with an attachment
+    raw = compose_mime(headers, None, None, [MailFileSpec(filename=None, content_type="", data=b"")])
+    # Then the header is one encoded text, the header section ends where it should, and the file is a part
+    mail = parsed(raw)
+    assert not mail.defects and mail.get_content_type() == "multipart/mixed"
+    assert str(mail["From"]).strip("\"") == headers[0][1]
+    assert [part.get_content_disposition() for part in mail.iter_attachments()] == ["attachment"]
+
+
 def test_compose_mime_drops_the_providers_body_structure_headers_and_keeps_the_rest_in_order():
     raw = compose_mime(
         [("Content-Type", "multipart/mixed; boundary=x"), ("Content-Transfer-Encoding", "base64"), ("List-Id", "<news.example.com>"), ("Bad Name", "x"), ("X-A", "1"), ("X-A", "2")],

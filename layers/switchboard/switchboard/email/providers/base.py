@@ -39,6 +39,7 @@ _FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII exce
 _MEDIA_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")  # RFC 6838 restricted-name
 _FOLD = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")
 _LINE_BREAK = re.compile(r"[\r\n]")
+_WELL_FOLDED = re.compile(rb"^[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n$")
 _MULTIPART_DEFECTS = (
     email.errors.NoBoundaryInMultipartDefect,
     email.errors.StartBoundaryNotFoundDefect,
@@ -308,10 +309,14 @@ def _header_value(name: str, value: str) -> object:
         return flat
     try:
         header = _COMPOSE_POLICY.header_factory(name, flat)
-        _COMPOSE_POLICY.fold_binary(name, header)
-        return header
+        folded = _COMPOSE_POLICY.fold_binary(name, header)
     except (ValueError, TypeError, LookupError, IndexError, AttributeError, email.errors.MessageError):
-        return Header(flat, "utf-8", header_name=name).encode(linesep="\r\n")
+        folded = None
+    # The stdlib folder can break an odd address list (a group name before stray bytes) onto a line that
+    # does not start with white space, which would end the header section there and lose the MIME structure.
+    if folded is not None and _WELL_FOLDED.match(folded):
+        return header
+    return Header(flat, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
 def _content_type(declared: str) -> tuple[str, str]:
