@@ -37,7 +37,7 @@ from tests.support.lambda_events import ACCOUNT_ID, REGION, http_api_event, sqs_
 SES = SesDriver()
 MAILGUN = MailgunDriver()
 POSTMARK = PostmarkDriver()
-SENDGRID = SendGridDriver()
+SENDGRID = SendGridDriver(signed=False)  # a Parse setting without a security policy: basic auth alone
 CUSTOMER = SES.customer(1, "김민지")
 SENT_AT = datetime(2025, 6, 8, 20, 59, 58, tzinfo=UTC)
 # The bucket and queue as the local runner and the in-process test stack name them (infra/provision.py);

@@ -1,4 +1,4 @@
-"""POST /webhooks/email/sendgrid: check basic auth, then keep the raw mail in the mail bucket for the email intake."""
+"""POST /webhooks/email/sendgrid: check basic auth (and SendGrid's signature when a key is configured), then keep the raw mail in the mail bucket for the email intake."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -70,20 +70,27 @@ def test_sam_build_packages_every_function_and_the_layer(build, template):
 def test_built_layer_bundles_the_runtime_dependencies_but_not_the_sdk(build, template):
     (layer_id,) = resources_of_type(template, "AWS::Serverless::LayerVersion")
     site = build / layer_id / "python"
-    for package in ("pydantic", "pydantic_core", "aws_lambda_powertools"):
+    for package in ("pydantic", "pydantic_core", "aws_lambda_powertools", "cryptography"):
         assert (site / package / "__init__.py").is_file(), f"{package} is missing from the layer"
     # The python3.13 runtime ships boto3/botocore; bundling them would only grow every cold start.
     assert not (site / "boto3").exists() and not (site / "botocore").exists()
 
 
 @pytest.mark.slow
-def test_built_pydantic_core_is_the_linux_aarch64_wheel(build, template):
+@pytest.mark.parametrize(
+    ("distribution", "extension_glob", "tag_prefix"),
+    [
+        ("pydantic_core", "pydantic_core/_pydantic_core.*.so", "cp313-cp313-manylinux"),
+        # cryptography ships one stable-ABI wheel per platform for every CPython from 3.11 on.
+        ("cryptography", "cryptography/hazmat/bindings/_rust.abi3.so", "cp311-abi3-manylinux"),
+    ],
+)
+def test_built_native_dependencies_are_the_linux_aarch64_wheels(build, template, distribution, extension_glob, tag_prefix):
     (layer_id,) = resources_of_type(template, "AWS::Serverless::LayerVersion")
     site = build / layer_id / "python"
-    (wheel_info,) = site.glob("pydantic_core-*.dist-info/WHEEL")
+    (wheel_info,) = site.glob(f"{distribution}-*.dist-info/WHEEL")
     tags = [line.split(":", 1)[1].strip() for line in wheel_info.read_text().splitlines() if line.startswith("Tag:")]
-    assert tags and all(tag.startswith("cp313-cp313-manylinux") and tag.endswith("_aarch64") for tag in tags), tags
-    (extension,) = (site / "pydantic_core").glob("_pydantic_core.*.so")
-    assert "aarch64-linux-gnu" in extension.name
+    assert tags and all(tag.startswith(tag_prefix) and tag.endswith("_aarch64") for tag in tags), tags
+    (extension,) = site.glob(extension_glob)
     header = extension.read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64

@@ -8,7 +8,8 @@ the paths differ in how it reaches us:
   `body-mime`; the proof is `signature` = hex HMAC-SHA256(signing key, timestamp + token), in the form.
 - Postmark: JSON with the mail taken apart (Headers, TextBody, ...), behind HTTP basic auth.
 - SendGrid: Inbound Parse with "POST the raw, full MIME message": multipart/form-data whose `email` field
-  is the mail, behind HTTP basic auth in the destination URL.
+  is the mail, behind HTTP basic auth in the destination URL and signed by a security policy (ECDSA P-256
+  over the timestamp header + the body, with a key made for this test run).
 
 A customer's messages are replies in one thread of theirs (In-Reply-To/References name a root mail of
 theirs we never received), as a customer writing back and forth looks; the root is not ours, so the
@@ -30,6 +31,8 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from urllib.parse import parse_qsl, quote_plus
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import strategies as st
 
 from switchboard.models import Channel, DeliveryStatus
@@ -295,12 +298,54 @@ class PostmarkDriver(_BasicAuthDriver):
         )
 
 
+# Stands in for the private half of a SendGrid security policy's key pair, which SendGrid keeps.
+_SENDGRID_POLICY_KEY = ec.generate_private_key(ec.SECP256R1())
+SENDGRID_SIGNED_ACCOUNT = "signed-parse"
+SENDGRID_SIGNED_USERNAME = "switchboard-signed"
+
+
 class SendGridDriver(_BasicAuthDriver):
+    """SendGrid's secret has a basic-auth-only default account (the sample events' SendGrid, without a
+    security policy) and an account with both proofs, which a signing driver posts as: the suites' forgeries
+    go into basic auth with the body's signature valid, so a wrong password is refused even on a signed POST
+    (signature forgeries: tests/unit/test_sendgrid_signature.py)."""
+
     provider = "sendgrid"
     webhook_path = "/webhooks/email/sendgrid"
     boundary = "xYzZY"
     content_type = f"multipart/form-data; boundary={boundary}"
+    secrets = {
+        **_BasicAuthDriver.secrets,
+        "accounts": {
+            SENDGRID_SIGNED_ACCOUNT: {
+                "username": SENDGRID_SIGNED_USERNAME,
+                "password": SAMPLE_PASSWORD,
+                "public_key": base64.b64encode(
+                    _SENDGRID_POLICY_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+                ).decode(),
+            }
+        },
+    }
 
+    def __init__(self, *, signed: bool = True) -> None:
+        self.signed = signed
+
+    def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
+        if not self.signed:
+            return super().headers(body, signature)
+        timestamp = str(int(time.time()))
+        headers = {
+            "content-type": self.content_type,
+            "x-twilio-email-event-webhook-timestamp": timestamp,
+            "x-twilio-email-event-webhook-signature": base64.b64encode(
+                _SENDGRID_POLICY_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+            ).decode(),
+        }
+        if signature is SIGNED:
+            headers["authorization"] = "Basic " + base64.b64encode(f"{SENDGRID_SIGNED_USERNAME}:{SAMPLE_PASSWORD}".encode()).decode()
+        elif signature is not None:
+            headers["authorization"] = str(signature)
+        return headers
 
     def wrap(self, raw: bytes) -> bytes:
         fields = [

@@ -9,19 +9,20 @@ charsets the `charsets` field names ({"text": "iso-8859-1", "subject": "UTF-8", 
 UTF-8: each is decoded by its own. Both modes add envelope, SPF, dkim, spam_score, spam_report, sender_ip.
 SendGrid gives an inbound mail no id, so provider_id is None.
 
-Proof of origin: HTTP basic auth, with the credentials in the destination URL
-(https://<username>:<password>@host/path), checked against the secret's `username` and `password`.
-
-SendGrid also documents signed Inbound Parse requests: a "security policy" created with
-POST /v3/user/webhooks/security/policies ({"signature": {"enabled": true}} and/or OAuth) and attached to the
-Parse setting; SendGrid then signs the payload with ECDSA and returns the base64 public key
-(https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/securing-your-parse-webhooks). The pages
-as retrieved stop before the verification step, so they do not confirm the header names, the signed
-bytes or the signature encoding. The only implementation found (dust-tt/dust pull request 23497,
-sendgrid_parse_webhook_signature.ts) reuses the Event Webhook's scheme: X-Twilio-Email-Event-Webhook-Signature
-(base64 ECDSA P-256/SHA-256) over X-Twilio-Email-Event-Webhook-Timestamp + raw body. That is one
-project's reading, not SendGrid's word, so it is not implemented here: a guessed check would either refuse
-real deliveries or give false assurance. Until SendGrid's page confirms it, basic auth is the proof.
+Proof of origin, per account of the secret, every proof that account configures:
+- HTTP basic auth, with the credentials in the destination URL (https://<username>:<password>@host/path),
+  checked against the account's `username` and `password`;
+- a signature, when the account has `public_key`: SendGrid's signed Inbound Parse. A "security policy"
+  created with POST /v3/user/webhooks/security/policies ({"signature": {"enabled": true}}) and attached to
+  the Parse setting makes SendGrid sign every POST with ECDSA and answer the policy's base64 public key
+  (https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/securing-your-parse-webhooks: "verify
+  the signature included in the HTTP headers with the public key"). The page as retrieved stops before
+  naming the headers; Twilio's own Inbound Parse starter kit (danbartlett-twilio/SendGrid-Inbound-Parse-Plus-
+  AI-Processing, inbound-email-to-s3) verifies it with @sendgrid/eventwebhook's verifySignature, that is the
+  Signed Event Webhook's scheme: X-Twilio-Email-Event-Webhook-Signature = base64 DER ECDSA P-256/SHA-256
+  over X-Twilio-Email-Event-Webhook-Timestamp + the raw body. The check is tested against the vector
+  SendGrid's libraries ship for that scheme (sendgrid-python test_eventwebhook.py).
+An account with neither is no account; a secret without any is refused whole (fail closed).
 
 Field names: https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
 and the Inbound Email Parse Webhook reference (https://sendgrid.com/docs/API_Reference/Webhooks/parse.html);
@@ -31,12 +32,20 @@ the parsed mode's attachment-info/charsets handling follows django-anymail's inb
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime
 from email.parser import Parser
 from email.policy import compat32
+from functools import lru_cache
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, read_json
+from cryptography.exceptions import InvalidSignature as BadEcdsaSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, read_json
 from switchboard.email.providers.base import (
     MAX_FORM_PARTS,
     FormFile,
@@ -49,8 +58,15 @@ from switchboard.email.providers.base import (
     form_fields,
     text_field,
 )
-from switchboard.errors import MalformedPayload
+from switchboard.errors import InvalidSignature, MalformedPayload
 
+SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
+# SendGrid retries a POST that failed for 3 days and does not say whether a retry is signed afresh, so a
+# signature is good for that long: a replayed signed body can only bring the same mail again, which the
+# intake stores once (Message-ID).
+SIGNATURE_MAX_AGE_SECONDS = 3 * 24 * 3600
+_MAX_SIGNATURE_CHARS = 200  # a DER P-256 signature is at most 72 bytes, 96 in base64
 _ATTACHMENT_FIELD = re.compile(r"^attachment([1-9][0-9]{0,3})$")
 # Header fields SendGrid also posts on their own, used when the header block lacks them.
 _ADDRESS_FIELDS = (("from", "From"), ("to", "To"), ("cc", "Cc"), ("subject", "Subject"))
@@ -61,8 +77,20 @@ class SendGridWebhook:
     name = "sendgrid"
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
-        check_basic_auth(request, secrets)
-        return None
+        accounts = [account for _, account in every_account(secrets) if _has_basic_auth(account) or account.get("public_key")]
+        if not accounts:
+            raise InvalidSignature("no SendGrid credentials are configured (username and password, or public_key)")
+        refusals = []
+        for account in accounts:
+            try:
+                if account.get("public_key"):
+                    check_signature(request, str(account["public_key"]), now)
+                if _has_basic_auth(account):
+                    check_basic_auth(request, {"username": account["username"], "password": account["password"]})
+                return None
+            except InvalidSignature as refused:
+                refusals.append(refused)
+        raise refusals[0]
 
     def extract(self, request: WebhookRequest) -> MailDelivery:
         fields = form_fields(request, raw_text=True)
@@ -74,6 +102,49 @@ class SendGridWebhook:
         if not any(name == "headers" for name, _ in fields):
             raise MalformedPayload("not a SendGrid Inbound Parse post: neither email (raw, full MIME) nor headers")
         return MailDelivery(provider="sendgrid", provider_id=None, raw_mime=_composed(fields))
+
+
+def check_signature(request: WebhookRequest, public_key: str, now: datetime) -> None:
+    """Raises InvalidSignature unless the request carries SendGrid's ECDSA signature of its timestamp
+    header + raw body under `public_key`, timestamped within SIGNATURE_MAX_AGE_SECONDS of now."""
+    presented, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
+    if not presented or not timestamp:
+        raise InvalidSignature("missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp header (the Parse setting's security policy signs every POST)")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise InvalidSignature("X-Twilio-Email-Event-Webhook-Timestamp is not a Unix time in seconds")
+    if abs(now.timestamp() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        raise InvalidSignature(f"SendGrid signature timestamp is more than {SIGNATURE_MAX_AGE_SECONDS} seconds from now")
+    if len(presented) > _MAX_SIGNATURE_CHARS:
+        raise InvalidSignature("X-Twilio-Email-Event-Webhook-Signature is too long for an ECDSA P-256 signature")
+    try:
+        signature = base64.b64decode(presented.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidSignature("X-Twilio-Email-Event-Webhook-Signature is not base64") from exc
+    try:
+        _public_key(public_key).verify(signature, timestamp.encode("ascii") + request.body, ec.ECDSA(hashes.SHA256()))
+    except BadEcdsaSignature as exc:
+        raise InvalidSignature("SendGrid signature does not match the timestamp and body") from exc
+
+
+@lru_cache(maxsize=16)
+def _public_key(configured: str) -> ec.EllipticCurvePublicKey:
+    """The security policy's public key: base64 DER as SendGrid's API returns it, or the same in PEM."""
+    text = configured.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = load_pem_public_key(text.encode("ascii"))
+        else:
+            key = load_der_public_key(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error) as exc:
+        # A secret we cannot use refuses every delivery rather than let one through unchecked.
+        raise InvalidSignature("the configured SendGrid public_key is not a public key") from exc
+    if not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
+        raise InvalidSignature("the configured SendGrid public_key is not an ECDSA P-256 key")
+    return key
+
+
+def _has_basic_auth(account: ChannelSecrets) -> bool:
+    return all(isinstance(account.get(key), str) and account[key] for key in ("username", "password"))
 
 
 def _composed(fields: list[tuple[str, str | bytes]]) -> bytes:
