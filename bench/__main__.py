@@ -99,7 +99,8 @@ def _report_channels(rows: list[channel_cpu.ChannelCpu | channel_cpu.Skipped]) -
         " 3,000 requests each)"
     )
     print("    baseline: hmac sha256 over the body + decoding it (json.loads, parse_qsl for form posts, a split at the")
-    print("    boundary for multipart/form-data). Mail rows: a one-paragraph Korean mail as each provider posts it.")
+    print("    boundary for multipart/form-data). Mail rows: a one-paragraph Korean mail as each provider posts it;")
+    print(f"    {channel_cpu.SIGNED_SENDGRID}: SendGrid with a security policy, its ECDSA P-256 signature checked besides basic auth.")
     print(
         f"   {'channel':<12} {'body B':>7} {'p50 us':>8} {'p99 us':>8} {'base p50':>9} {'base p99':>9}"
         f"  {'p50 ratio':>9}  {'p99 ratio':>9}"

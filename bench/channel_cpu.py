@@ -28,11 +28,13 @@ from bench.workload import Percentiles, function_environment, interleaved_cpu, l
 from infra.functions import LambdaContext, load_function
 from infra.template import functions
 from tests.support.drivers import DRIVERS, ChannelDriver
+from tests.support.drivers.email import SendGridDriver
 from tests.support.lambda_events import http_api_event
 
 WARM_UP = 200
 NO_WEBHOOK = "no webhook: SES's receipt rule writes the mail bucket itself (see 1b)"
 SENT_AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+SIGNED_SENDGRID = "sendgrid+sig"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def _verify_and_extract(driver: ChannelDriver, event: dict, secrets: dict[str, s
     return run
 
 
-def measure_channel(stack, driver: ChannelDriver, requests: int) -> ChannelCpu:
+def measure_channel(stack, driver: ChannelDriver, requests: int, label: str | None = None) -> ChannelCpu:
     from switchboard import runtime
     from switchboard.models import Channel
 
@@ -145,7 +147,7 @@ def measure_channel(stack, driver: ChannelDriver, requests: int) -> ChannelCpu:
             runs["logic"] = _verify_and_extract(driver, event, secrets, max_age_seconds)
         timed = interleaved_cpu(runs, requests, WARM_UP)
     return ChannelCpu(
-        driver.provider if is_mail else driver.name,
+        label or (driver.provider if is_mail else driver.name),
         len(body),
         timed["handler"],
         timed["baseline"],
@@ -154,9 +156,14 @@ def measure_channel(stack, driver: ChannelDriver, requests: int) -> ChannelCpu:
 
 
 def measure(stack, requests: int = 3_000) -> list[ChannelCpu | Skipped]:
-    return [
-        measure_channel(stack, driver, requests)
-        if driver.has_webhook
-        else Skipped(getattr(driver, "provider", driver.name), NO_WEBHOOK)
-        for driver in DRIVERS
-    ]
+    rows: list[ChannelCpu | Skipped] = []
+    for driver in DRIVERS:
+        if not driver.has_webhook:
+            rows.append(Skipped(getattr(driver, "provider", driver.name), NO_WEBHOOK))
+        elif isinstance(driver, SendGridDriver):
+            # With and without a security policy: basic auth alone, then basic auth and the ECDSA signature.
+            rows.append(measure_channel(stack, SendGridDriver(signed=False), requests))
+            rows.append(measure_channel(stack, driver, requests, label=SIGNED_SENDGRID))
+        else:
+            rows.append(measure_channel(stack, driver, requests))
+    return rows
