@@ -88,6 +88,15 @@ def build_events() -> dict[str, dict[str, Any]]:
         claims=AGENT_CLAIMS,
         request_id=_id("request:get").hex[:16],
     )
+    events["mail-held-release.json"] = http_api_event(
+        method="POST",
+        path="/mail/held/release",
+        route_key="POST /mail/held/release",
+        headers={"authorization": "Bearer <access token>", "content-type": "application/json"},
+        body=json.dumps({"external_id": "CAH-out-of-office.7@mail.example.net"}).encode(),
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:release").hex[:16],
+    )
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))

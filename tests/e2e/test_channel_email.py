@@ -175,3 +175,27 @@ def test_forged_mailgun_signature_is_refused_and_nothing_is_stored(local_stack: 
     assert mail_keys(local_stack) == stored_before
     assert f"inbound/mailgun/{hashlib.sha256(raw).hexdigest()}" not in stored_before
     assert ticket_with(local_stack, message_id) is None
+
+
+def test_mail_ses_judged_spam_is_held_until_an_agent_releases_it_onto_a_ticket(local_stack: LocalStack):
+    # Given a customer's mail that SES stored with a spam verdict of FAIL
+    customer, message_id = a_customer(), a_message_id()
+    put_as_ses(local_stack, b"X-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\n" + mail(customer, message_id, "주문 취소하고 싶어요."))
+
+    def quarantined() -> list[str]:
+        return [h["external_id"] for h in local_stack.as_agent("/mail/held?reason=quarantined&limit=100").json()["held"]]
+
+    # Then it is held, on no ticket
+    eventually(lambda: message_id in quarantined() or None, timeout=30, interval=0.5, what=f"<{message_id}> held")
+    assert ticket_with(local_stack, message_id) is None
+    # When an agent releases it with their token
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {local_stack.dev_token}"}
+    released = local_stack.request("POST", "/mail/held/release", f'{{"external_id": "{message_id}"}}'.encode(), headers)
+    # Then it is accepted, leaves the held list, and becomes the customer's message on a ticket
+    assert released.status == 202 and released.json()["held"]["released_by"] == "dev-agent"
+    opened = wait_for_messages(local_stack, message_id, 1)
+    assert opened["messages"][0]["text"] == "주문 취소하고 싶어요."
+    assert message_id not in quarantined()
+    # And without a token the release route is refused at the gateway
+    unauthorized = local_stack.request("POST", "/mail/held/release", b'{"external_id": "x"}', {"Content-Type": "application/json"})
+    assert unauthorized.status == 401

@@ -287,6 +287,14 @@ def _intake_enqueues_every_mail(result):
     assert {"s3:GetObject", "sqs:SendMessage"} <= {call["action"] for call in result["calls"]}
 
 
+def _release_finds_no_held_mail(result):
+    # The probe's table holds no held mail: the release says so, and copies nothing into the intake
+    # (tests/integration/test_held_mail_release.py releases real ones).
+    for played in result["played"]:
+        assert played["response"]["statusCode"] == 404 and _body(played["response"])["error"] == "not_found", played
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
+
+
 def _activator_answers_cloudformation(result):
     # The probe's account has no active rule set: ours becomes active, and CloudFormation hears so.
     (answer,) = result["cloudformation_answers"]
@@ -309,6 +317,7 @@ EXPECTED_OUTCOMES = {
     "TwilioWebhookFunction": _webhook_queues_its_samples,
     "TicketWriterFunction": _writer_records_every_message,
     "TicketsApiFunction": _api_serves_its_routes,
+    "HeldMailReleaseFunction": _release_finds_no_held_mail,
     "MediaFetcherFunction": _fetcher_completes_every_job,
 }
 

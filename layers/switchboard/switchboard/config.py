@@ -102,6 +102,13 @@ class MailWebhookSettings(_Settings):
     max_age_seconds: int = Field(default=300, alias="WEBHOOK_MAX_AGE_SECONDS", ge=10, le=86400)
 
 
+class HeldMailReleaseSettings(_Settings):
+    """held_mail_release: copies a held mail's raw mail back into the intake, then marks it released (the
+    table comes from TableSettings, as for every function that holds the ticket store)."""
+
+    mail_bucket: str = Field(alias="MAIL_BUCKET", min_length=1)
+
+
 class RuleSetActivatorSettings(_Settings):
     """The custom resource that activates this stack's SES receipt rule set, and no other."""
 

@@ -173,6 +173,9 @@ class HeldMail(_Model):
     raw_mail_key: str
     created_at: datetime
     received_at: datetime
+    # Set once an agent releases the mail into the tickets (Zendesk's "recover"); it then leaves the list.
+    released_at: datetime | None = None
+    released_by: str | None = None
 
 
 class SenderIdentity(_Model):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from switchboard.config import (
     EmailIntakeSettings,
+    HeldMailReleaseSettings,
     InstagramWebhookSettings,
     KakaoWebhookSettings,
     LineWebhookSettings,
@@ -198,6 +199,11 @@ def mail_receiver() -> Callable[[str], object]:
         )
 
     return receive
+
+
+@cache
+def held_mail_release_settings() -> HeldMailReleaseSettings:
+    return HeldMailReleaseSettings.from_env()
 
 
 @cache

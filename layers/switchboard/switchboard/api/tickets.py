@@ -1,8 +1,8 @@
 """The agents' read API: GET /tickets, GET /tickets/{ticket_id} and GET /mail/held (mail kept out of
 tickets: quarantined, or automatic and about no open ticket, like Zendesk's suspended tickets).
 
-API Gateway's JWT authorizer has verified the token before we run; the claims it passes on are
-checked again here so that a route deployed without the authorizer fails closed.
+API Gateway's JWT authorizer has verified the token before we run; `agent_of` checks the claims again so
+that a route deployed without the authorizer fails closed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.errors import InvalidRequest, NotFound, SwitchboardError, Unauthorized
+from switchboard.api.agents import agent_of
+from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
 from switchboard.store.tickets_table import TicketStore
@@ -24,7 +25,7 @@ _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str, Any]:
     try:
-        _require_agent(event)
+        agent_of(event)
         route = event.get("routeKey")
         if route == "GET /tickets":
             return _list(event.get("queryStringParameters") or {}, store)
@@ -35,12 +36,6 @@ def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str
         raise NotFound(f"no route {route!r}")
     except SwitchboardError as error:
         return error_response(error)
-
-
-def _require_agent(event: Mapping[str, Any]) -> None:
-    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
-    if not (jwt.get("claims") or {}).get("sub"):
-        raise Unauthorized("a bearer token from the configured issuer is required")
 
 
 def _list(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:

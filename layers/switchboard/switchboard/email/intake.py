@@ -181,6 +181,9 @@ def _is_our_own_mail(parsed: ParsedMail, from_address: str, mailbox: str, mailbo
 def _handling(
     stored: StoredMail, parsed: ParsedMail, from_address: str, mailbox: str, mailboxes: Mailboxes
 ) -> tuple[MailHandling, str | None]:
+    # An agent looked at this held mail and released it: it is a customer's, whatever its headers say.
+    if stored.released_by is not None:
+        return MailHandling.CUSTOMER, "released from held mail by an agent"
     # SES prepends its verdicts; only mail SES received can carry trustworthy ones.
     if stored.provider == "ses":
         if (parsed.virus_verdict or "").upper() == "FAIL":

@@ -12,7 +12,7 @@
 | contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
 | ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
 | ticket number  | NUMBER#<number>                 | NUMBER               |                                              | ticket number -> ticket ([#123] in a subject) |
-| held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first |
+| held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first (until released) |
 | replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
 
 created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). Email
@@ -365,6 +365,23 @@ class TicketStore:
     def held_mail(self, external_id: str) -> HeldMail | None:
         item = self._get(_key(_held_pk(external_id), "HELD"))
         return HeldMail.model_validate(_from_attributes(item)) if item else None
+
+    def mark_held_mail_released(self, external_id: str, released_by: str, at: datetime) -> bool:
+        """Records that an agent released a held mail and takes it off the held listing (its ByStatus keys
+        go); False when it was already released, whose first release then stands."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(_held_pk(external_id), "HELD"),
+                UpdateExpression="SET released_at = :at, released_by = :by REMOVE status_pk, created_sk",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(released_at)",
+                ExpressionAttributeValues={":at": {"S": at.isoformat().replace("+00:00", "Z")}, ":by": {"S": released_by}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def claim_replay_token(self, provider: str, token: str, body_sha256: str, expires_at: datetime) -> bool:
         """Claims a provider's one-time webhook token for one body. True when it is new, or already claimed

@@ -1,0 +1,68 @@
+"""POST /mail/held/release: an agent releases a held mail into the tickets (Zendesk's "recover" of a
+suspended ticket): a quarantined mail SES wrongly judged spam, or an auto-reply that a person wrote after all.
+
+The raw mail is copied to inbound/released/ in the mail bucket; its notification takes it through the intake
+again, now as a customer mail, so it is parsed, threaded and deduplicated exactly like any mail. Only then is
+the held mail marked released (and taken off the listing): a failure in between leaves it listed, and a
+second release copies it again, which is harmless, since the writer stores a Message-ID once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from switchboard.api.agents import agent_of
+from switchboard.channels.base import read_json
+from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
+from switchboard.http import error_response, json_response
+from switchboard.models import utc_now
+from switchboard.observability import logger, metrics
+from switchboard.store.mail_bucket import MailBucket, RawMailGone
+from switchboard.store.tickets_table import TicketStore
+
+_AGENT_ID_LIMIT = 128
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    external_id: str = Field(min_length=1, max_length=1024, description="The held mail's external_id, as GET /mail/held lists it")
+
+
+def handle_held_mail_release(event: Mapping[str, Any], *, store: TicketStore, mail_bucket: MailBucket) -> dict[str, Any]:
+    try:
+        agent = agent_of(event)
+        wanted = _release_request(event)
+        held = store.held_mail(wanted.external_id)
+        if held is None:
+            raise NotFound("no held mail with that external_id")
+        if held.released_at is None:
+            mail_bucket.copy_for_release(held.raw_mail_key, held.external_id, _metadata_safe(agent))
+            store.mark_held_mail_released(held.external_id, agent[:_AGENT_ID_LIMIT], utc_now())
+            held = store.held_mail(held.external_id) or held
+            logger.info("held mail released", extra={"handling": held.handling.value})
+            metrics.add_metric(name=f"HeldMailReleased_{held.handling.value}", unit="Count", value=1)
+    except RawMailGone:
+        return error_response(NotFound("the held mail's raw mail is no longer kept (MailRetentionDays): it cannot be released"))
+    except SwitchboardError as error:
+        return error_response(error)
+    return json_response(202, {"held": held.model_dump(mode="json")})
+
+
+def _release_request(event: Mapping[str, Any]) -> ReleaseRequest:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        raise InvalidRequest("send the body as JSON: {\"external_id\": \"<as GET /mail/held lists it>\"}")
+    try:
+        return ReleaseRequest.model_validate(read_json(body.encode("utf-8", "surrogatepass")))
+    except (ValidationError, SwitchboardError) as exc:
+        raise InvalidRequest("the body must be JSON {\"external_id\": \"<as GET /mail/held lists it>\"}") from exc
+
+
+def _metadata_safe(agent: str) -> str:
+    """S3 object metadata is ASCII; an issuer's subject usually is (Cognito's is a UUID)."""
+    printable = agent.isascii() and agent.isprintable()
+    return agent[:_AGENT_ID_LIMIT] if printable else "agent"
