@@ -223,6 +223,11 @@ def text_field(value: str | bytes, field: str, charset: str = "utf-8", *, strict
         raise MalformedPayload(f"{field} is not valid {charset}") from exc
 
 
+def has_basic_auth(account: ChannelSecrets) -> bool:
+    """Whether an account of a secret configures basic auth: a non-empty `username` and `password`."""
+    return all(isinstance(account.get(key), str) and account[key] for key in ("username", "password"))
+
+
 def check_basic_auth(request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
     """Checks HTTP basic auth against the default account's and each named account's `username` and
     `password`; returns the matching account id (None for the default account). Both halves are compared
@@ -243,8 +248,7 @@ def check_basic_auth(request: WebhookRequest, secrets: ChannelSecrets) -> str | 
     configured = [
         (account_id, account["username"], account["password"])
         for account_id, account in every_account(secrets)
-        if isinstance(account.get("username"), str) and isinstance(account.get("password"), str)
-        and account["username"] and account["password"]
+        if has_basic_auth(account)
     ]
     if not configured:
         raise InvalidSignature("no basic auth credentials are configured for this provider")
