@@ -34,15 +34,16 @@ class ReleaseRequest(BaseModel):
 
 def handle_held_mail_release(event: Mapping[str, Any], *, store: TicketStore, mail_bucket: MailBucket) -> dict[str, Any]:
     try:
-        agent = agent_of(event)
+        released_by = _agent_label(agent_of(event))
         wanted = _release_request(event)
         held = store.held_mail(wanted.external_id)
         if held is None:
             raise NotFound("no held mail with that external_id")
         if held.released_at is None:
-            mail_bucket.copy_for_release(held.raw_mail_key, held.external_id, _metadata_safe(agent))
-            store.mark_held_mail_released(held.external_id, agent[:_AGENT_ID_LIMIT], utc_now())
-            held = store.held_mail(held.external_id) or held
+            mail_bucket.copy_for_release(held.raw_mail_key, held.external_id, released_by)
+            marked = store.mark_held_mail_released(held.external_id, released_by, utc_now())
+            # None: another release marked it between our read and now; that first release stands.
+            held = marked or store.held_mail(held.external_id) or held
             logger.info("held mail released", extra={"handling": held.handling.value})
             metrics.add_metric(name=f"HeldMailReleased_{held.handling.value}", unit="Count", value=1)
     except RawMailGone:
@@ -62,7 +63,8 @@ def _release_request(event: Mapping[str, Any]) -> ReleaseRequest:
         raise InvalidRequest("the body must be JSON {\"external_id\": \"<as GET /mail/held lists it>\"}") from exc
 
 
-def _metadata_safe(agent: str) -> str:
-    """S3 object metadata is ASCII; an issuer's subject usually is (Cognito's is a UUID)."""
+def _agent_label(agent: str) -> str:
+    """The agent's subject as it is recorded, on the held item and in the copy's S3 metadata, which is ASCII;
+    an issuer's subject usually is (Cognito's is a UUID)."""
     printable = agent.isascii() and agent.isprintable()
     return agent[:_AGENT_ID_LIMIT] if printable else "agent"

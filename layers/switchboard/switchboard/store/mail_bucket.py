@@ -61,7 +61,7 @@ class MailBucket:
     def copy_for_release(self, raw_mail_key: str, external_id: str, released_by: str) -> str:
         """Copies a held mail's raw mail to inbound/released/, whose notification takes it through the intake
         again as a customer mail. The key derives from the mail's id, so a repeated release rewrites it."""
-        provider = raw_mail_key[len(INBOUND_PREFIX) :].split("/", 1)[0] if raw_mail_key.startswith(INBOUND_PREFIX) else "s3"
+        provider = _provider_of(raw_mail_key)
         key = f"{RELEASED_PREFIX}{hashlib.sha256(external_id.encode('utf-8', 'surrogatepass')).hexdigest()}"
         try:
             self._s3.copy_object(
@@ -84,7 +84,7 @@ class MailBucket:
         # Only SES writes under inbound/ses/ (the bucket policy), so only there are SES's verdict headers
         # trusted; the SES object is named after its message id, a webhook's provider id rides in metadata.
         # A released copy keeps its first provider's name but none of its trust: it is judged by an agent.
-        provider = key[len(INBOUND_PREFIX) :].split("/", 1)[0] if key.startswith(INBOUND_PREFIX) else ""
+        provider = _provider_of(key)
         provider_id = metadata.get(_PROVIDER_ID_METADATA)
         released_by = None
         if key.startswith(RELEASED_PREFIX):
@@ -93,8 +93,6 @@ class MailBucket:
             provider_id = None
         elif provider == "ses":
             provider_id = key.rsplit("/", 1)[-1]
-        if provider not in ("ses", *WEBHOOK_PROVIDERS):
-            provider = "s3"
         stored_at = found["LastModified"].astimezone(UTC)
         return StoredMail(
             key=key, provider=provider, provider_id=provider_id, raw=found["Body"].read(), stored_at=stored_at, released_by=released_by
@@ -103,3 +101,9 @@ class MailBucket:
     @property
     def name(self) -> str:
         return self._bucket
+
+
+def _provider_of(key: str) -> str:
+    """The path a mail came by, from its key: ses, mailgun, postmark or sendgrid, else s3 (put by hand)."""
+    provider = key[len(INBOUND_PREFIX) :].split("/", 1)[0] if key.startswith(INBOUND_PREFIX) else ""
+    return provider if provider in ("ses", *WEBHOOK_PROVIDERS) else "s3"

@@ -366,22 +366,23 @@ class TicketStore:
         item = self._get(_key(_held_pk(external_id), "HELD"))
         return HeldMail.model_validate(_from_attributes(item)) if item else None
 
-    def mark_held_mail_released(self, external_id: str, released_by: str, at: datetime) -> bool:
+    def mark_held_mail_released(self, external_id: str, released_by: str, at: datetime) -> HeldMail | None:
         """Records that an agent released a held mail and takes it off the held listing (its ByStatus keys
-        go); False when it was already released, whose first release then stands."""
+        go), and returns it so; None when it was already released, whose first release then stands."""
         try:
-            self._db.update_item(
+            released = self._db.update_item(
                 TableName=self._table,
                 Key=_key(_held_pk(external_id), "HELD"),
                 UpdateExpression="SET released_at = :at, released_by = :by REMOVE status_pk, created_sk",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(released_at)",
                 ExpressionAttributeValues={":at": {"S": at.isoformat().replace("+00:00", "Z")}, ":by": {"S": released_by}},
+                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return HeldMail.model_validate(_from_attributes(released["Attributes"]))
 
     def claim_replay_token(self, provider: str, token: str, body_sha256: str, expires_at: datetime) -> bool:
         """Claims a provider's one-time webhook token for one body. True when it is new, or already claimed
