@@ -222,11 +222,13 @@ class _BasicAuthDriver(EmailDriver):
     signature_header = "authorization"
     secrets = {"username": SAMPLE_USERNAME, "password": SAMPLE_PASSWORD}
     content_type: str
+    # The account of the secret whose credentials a SIGNED request presents.
+    username = SAMPLE_USERNAME
 
     def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
         headers = {"content-type": self.content_type}
         if signature is SIGNED:
-            headers["authorization"] = "Basic " + base64.b64encode(f"{SAMPLE_USERNAME}:{SAMPLE_PASSWORD}".encode()).decode()
+            headers["authorization"] = "Basic " + base64.b64encode(f"{self.username}:{SAMPLE_PASSWORD}".encode()).decode()
         elif signature is not None:
             headers["authorization"] = str(signature)
         return headers
@@ -329,22 +331,15 @@ class SendGridDriver(_BasicAuthDriver):
 
     def __init__(self, *, signed: bool = True) -> None:
         self.signed = signed
+        self.username = SENDGRID_SIGNED_USERNAME if signed else SAMPLE_USERNAME
 
     def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
-        if not self.signed:
-            return super().headers(body, signature)
-        timestamp = str(int(time.time()))
-        headers = {
-            "content-type": self.content_type,
-            "x-twilio-email-event-webhook-timestamp": timestamp,
-            "x-twilio-email-event-webhook-signature": base64.b64encode(
-                _SENDGRID_POLICY_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-            ).decode(),
-        }
-        if signature is SIGNED:
-            headers["authorization"] = "Basic " + base64.b64encode(f"{SENDGRID_SIGNED_USERNAME}:{SAMPLE_PASSWORD}".encode()).decode()
-        elif signature is not None:
-            headers["authorization"] = str(signature)
+        headers = super().headers(body, signature)
+        if self.signed:
+            timestamp = str(int(time.time()))
+            signed = _SENDGRID_POLICY_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+            headers["x-twilio-email-event-webhook-timestamp"] = timestamp
+            headers["x-twilio-email-event-webhook-signature"] = base64.b64encode(signed).decode()
         return headers
 
     def wrap(self, raw: bytes) -> bytes:
