@@ -28,6 +28,7 @@ from switchboard import runtime
 from switchboard.models import Contact
 from switchboard.queue import SQS_BATCH_LIMIT
 from switchboard.store.tickets_table import TicketStore
+from tests.support import shared_metrics
 from tests.support.drivers import SIGNED, ChannelDriver
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
 
@@ -140,6 +141,7 @@ class InProcessStack:
         self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
         self._function_environments = {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
         self._environments = _FunctionEnvironments(monkeypatch, self._function_environments)
+        shared_metrics.install(monkeypatch)
         self.sqs = aws_session().client("sqs")
         self.dynamodb = aws_session().client("dynamodb")
 
