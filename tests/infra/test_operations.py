@@ -123,7 +123,10 @@ def test_every_alarm_notifies_the_alarm_topic_and_the_operators_topic_when_set()
     assert len(alarms) >= 2 * len(FUNCTION_IDS) + len(QUEUES) + len(DEAD_LETTER_QUEUES) + 1
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == ALARM_ACTIONS, name
-    assert TEMPLATE["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    topic = TEMPLATE["Resources"]["AlarmTopic"]
+    assert topic["Type"] == "AWS::SNS::Topic"
+    # CloudWatch cannot use the AWS managed SNS key (its policy admits no service): such a topic gets nothing.
+    assert topic["Properties"].get("KmsMasterKeyId") != "alias/aws/sns", "CloudWatch cannot publish to this topic"
     assert TEMPLATE["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
 
 
