@@ -430,3 +430,21 @@ def test_mail_bucket_is_versioned_and_no_version_outlives_the_retention_plus_its
     inbound = [r for r in rules if r.get("Prefix") == "inbound/"]
     assert any(r.get("ExpiredObjectDeleteMarker") is True for r in inbound)
     assert any(r.get("ExpirationInDays") == {"Ref": "MailRetentionDays"} for r in inbound)
+
+
+# -- concurrency ----------------------------------------------------------------------------------
+
+# Lambda's default concurrency per account and region; reserved concurrency is not used (README, Operations).
+ACCOUNT_CONCURRENCY = 1000
+# What the queue consumers together may take, so that a backlog (a flood of mail or media) always leaves
+# most of the account to the webhooks and the agent API.
+QUEUE_CONSUMERS_SHARE = 0.1
+
+
+def test_queue_consumers_are_capped_and_leave_the_account_to_the_webhooks(translated):
+    mappings = resources_of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    caps = [mapping["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency") for mapping in mappings]
+    assert caps and all(caps), "every queue consumer needs ScalingConfig.MaximumConcurrency"
+    assert sum(caps) <= QUEUE_CONSUMERS_SHARE * ACCOUNT_CONCURRENCY, caps
+    lambdas = resources_of_type(translated, "AWS::Lambda::Function").values()
+    assert not any("ReservedConcurrentExecutions" in function["Properties"] for function in lambdas)
