@@ -114,42 +114,43 @@ class HttpGateway:
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = base64.b64encode(secrets.token_bytes(11)).decode()
         started = time.monotonic()
-        response, function_name = self._respond(request, request_id)
+        response, function_name, route_key = self._respond(request, request_id)
         response.headers.append(("apigw-requestid", request_id))
+        # The route key, never the path: a path can carry a secret (Kakao's skill token in
+        # /webhooks/kakao/{token}), as API Gateway's access log only names $context.routeKey.
         log.info(
-            "%s %s -> %d%s (%d ms)",
-            request.method,
-            request.raw_path,
+            "%s -> %d%s (%d ms)",
+            route_key or f"{request.method} (no route)",
             response.status,
             f" via {function_name}" if function_name else "",
             (time.monotonic() - started) * 1000,
         )
         return response
 
-    def _respond(self, request: HttpRequest, request_id: str) -> tuple[HttpResponse, str | None]:
+    def _respond(self, request: HttpRequest, request_id: str) -> tuple[HttpResponse, str | None, str | None]:
         if len(request.body) > MAX_BODY_BYTES:
-            return gateway_message(413, "Request Entity Too Large"), None
+            return gateway_message(413, "Request Entity Too Large"), None, None
         matched = self.routes.match(request.method, request.raw_path)
         if matched is None:
-            return gateway_message(404, "Not Found"), None
+            return gateway_message(404, "Not Found"), None, None
         route, path_parameters = matched
         claims = None
         if route.authorized:
             if self.authorizer is None:
-                return gateway_message(401, "Unauthorized"), None
+                return gateway_message(401, "Unauthorized"), None, route.route_key
             authorization = next((v for k, v in request.header_pairs if k.lower() == "authorization"), None)
             try:
                 claims = self.authorizer.claims_of(authorization)
             except InvalidToken as exc:
-                log.info("authorizer refused %s %s: %s", request.method, request.raw_path, exc)
-                return gateway_message(401, "Unauthorized"), None
+                log.info("authorizer refused %s: %s", route.route_key, exc)
+                return gateway_message(401, "Unauthorized"), None, route.route_key
         event = build_event(
             request, route.route_key, path_parameters, api_id=self.api_id, request_id=request_id, claims=claims
         )
         invocation = route.function.invoke(event)
         if invocation.failed:
             _log_function_error(route.function.name, invocation.error)
-        return http_response(invocation), route.function.name
+        return http_response(invocation), route.function.name, route.route_key
 
 
 def _log_function_error(function_name: str, error: Mapping[str, Any]) -> None:

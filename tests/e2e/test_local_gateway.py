@@ -5,16 +5,22 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
+import string
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from infra.local import jwt
 from infra.local.http_api_payload import http_response, is_textual
 from infra.local.http_gateway import GatewayRoute, HttpGateway
 from infra.local.workers import Invocation
+from tests.e2e.local_stack import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -213,3 +219,75 @@ def test_structured_response_mapping():
     assert http_response(Invocation(result="hello")).body == b"hello"
     assert http_response(Invocation(result={"statusCode": "abc"})).status == 502
     assert http_response(Invocation(result={"statusCode": 200, "body": {"not": "a string"}})).status == 502
+
+
+class _Captured(logging.Handler):
+    """Every line the local runner's logger writes, formatted as the runner writes it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextmanager
+def _runner_log() -> Iterator[_Captured]:
+    captured = _Captured()
+    logger = logging.getLogger("switchboard.local")
+    previous = logger.level
+    logger.addHandler(captured)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield captured
+    finally:
+        logger.removeHandler(captured)
+        logger.setLevel(previous)
+
+
+SECRET_ALPHABET = string.ascii_letters + string.digits + "-_.~"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(secret=st.text(SECRET_ALPHABET, min_size=16, max_size=64))
+def test_no_part_of_a_request_url_reaches_the_gateways_log(gateway, secret):
+    # Given a secret carried in a path parameter (Kakao's /webhooks/kakao/{token}), in an unknown path,
+    # in a query string and in a refused bearer token
+    requests = [
+        ("POST", f"/things/{secret}/parts", []),
+        ("GET", f"/nowhere/{secret}", []),
+        ("GET", f"/plain?token={secret}", []),
+        ("GET", "/private", [("Authorization", f"Bearer {secret}")]),
+    ]
+    # When each goes through the gateway
+    with _runner_log() as log:
+        for method, target, headers in requests:
+            _send(gateway, method, target, headers)
+    # Then every request was logged, by its route key, and the secret appears in no line
+    assert len(log.lines) >= len(requests)
+    assert any(line.startswith("POST /things/{thing_id}/parts -> 201") for line in log.lines), log.lines
+    assert not [line for line in log.lines if secret in line]
+
+
+def test_kakaos_path_token_never_reaches_the_runners_log(local_stack):
+    # Given Kakao calling the skill URL that carries the skill token in its path
+    from tests.e2e.test_channel_kakao import a_customer, skill_token, ticket_of
+    from tests.support.drivers.kakao import encode, skill_payload
+
+    token = skill_token(local_stack)
+    customer = a_customer()
+    body = encode(skill_payload(user_id=customer, utterance="토큰은 로그에 남지 않아요"))
+    # When the gateway, the webhook, the writer and the pollers have all handled it
+    answered = local_stack.request(
+        "POST", f"/webhooks/kakao/{token}", body, {"Content-Type": "application/json;charset=UTF-8"}
+    )
+    assert answered.status == 200
+    eventually(lambda: ticket_of(local_stack, customer), timeout=15, what="the Kakao ticket")
+    # Then the runner's log (the gateway's lines and every function's output) names the route, never the token
+    log = eventually(
+        lambda: (text := local_stack.log_path.read_text(errors="replace")) and "/webhooks/kakao/{token} -> 200" in text and text,
+        timeout=5,
+        what="the gateway's line for the Kakao request",
+    )
+    assert token not in log

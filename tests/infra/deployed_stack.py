@@ -48,8 +48,17 @@ class Statement:
     effect: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    # Patterns of a `ForAllValues:StringLike: dynamodb:LeadingKeys` condition; None when it has none.
+    leading_keys: tuple[str, ...] | None = None
 
-    def matches(self, action: str, resource: str) -> bool:
+    def matches(self, action: str, resource: str, leading_keys: tuple[str, ...] | None = None) -> bool:
+        """`leading_keys` are the partition key values the request touches, None when not known (then a
+        statement conditioned on them does not match: the check fails closed)."""
+        if self.leading_keys is not None and (
+            leading_keys is None
+            or not all(any(fnmatchcase(key, pattern) for pattern in self.leading_keys) for key in leading_keys)
+        ):
+            return False
         return any(fnmatchcase(action.lower(), pattern.lower()) for pattern in self.actions) and any(
             fnmatchcase(resource, pattern) for pattern in self.resources
         )
@@ -77,16 +86,35 @@ def resolved_statements(translated: dict[str, Any], function_logical_id: str, re
                 effect=statement["Effect"],
                 actions=tuple([actions] if isinstance(actions, str) else actions),
                 resources=tuple(str(r) for r in ([resources] if isinstance(resources, str) else resources)),
+                leading_keys=_leading_key_patterns(statement.get("Condition") or {}),
             )
         )
     return resolved
 
 
-def allows(statements: list[Statement], action: str, resource: str) -> bool:
+def _leading_key_patterns(condition: dict[str, Any]) -> tuple[str, ...] | None:
+    patterns = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
+    if patterns is None:
+        return None
+    return tuple([patterns] if isinstance(patterns, str) else patterns)
+
+
+def allows(
+    statements: list[Statement], action: str, resource: str, leading_keys: tuple[str, ...] | None = None
+) -> bool:
     """IAM's evaluation for one principal: an explicit Deny wins, otherwise some Allow must match."""
-    if any(s.effect == "Deny" and s.matches(action, resource) for s in statements):
+    if any(s.effect == "Deny" and s.matches(action, resource, leading_keys) for s in statements):
         return False
-    return any(s.effect == "Allow" and s.matches(action, resource) for s in statements)
+    return any(s.effect == "Allow" and s.matches(action, resource, leading_keys) for s in statements)
+
+
+def leading_keys_of(params: dict[str, Any], hash_key: str) -> tuple[str, ...] | None:
+    """The partition key values a single-item DynamoDB request touches (None for any other request)."""
+    item = params.get("Key") or params.get("Item")
+    if not isinstance(item, dict) or hash_key not in item:
+        return None
+    (value,) = item[hash_key].values()
+    return (str(value),)
 
 
 def iam_requests(service: str, operation: str, params: dict[str, Any], arn_of) -> list[tuple[str, str]]:

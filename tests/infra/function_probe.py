@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from deployed_stack import iam_requests, resolved_statements, translate  # noqa: E402
+from deployed_stack import iam_requests, leading_keys_of, resolved_statements, translate  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.support.cloudformation import ResponseListener
@@ -113,6 +113,13 @@ def observe(stack, admin) -> dict[str, int]:
     return {"queued": int(attributes["ApproximateNumberOfMessages"]), "tickets": tickets["Count"]}
 
 
+def _table_hash_key(template) -> str:
+    from infra.template import resources_of_type
+
+    (table,) = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    return next(key["AttributeName"] for key in table["Properties"]["KeySchema"] if key["KeyType"] == "HASH")
+
+
 def _arn_resolver(stack):
     by_physical = {}
     for (logical_id, attribute), value in stack.resolver.attributes.items():
@@ -153,10 +160,15 @@ def run(logical_id: str) -> dict[str, Any]:
         calls: list[dict[str, Any]] = []
         arn_of = _arn_resolver(stack)
 
+        hash_key = _table_hash_key(stack.template)
+
         def record(params, model, **_):
             service = model.service_model.signing_name
+            keys = leading_keys_of(params, hash_key) if service == "dynamodb" else None
             for action, resource in iam_requests(service, model.name, params, arn_of):
-                calls.append({"operation": f"{service}:{model.name}", "action": action, "resource": resource})
+                calls.append(
+                    {"operation": f"{service}:{model.name}", "action": action, "resource": resource, "leading_keys": keys}
+                )
 
         boto3.setup_default_session()
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
@@ -177,7 +189,10 @@ def run(logical_id: str) -> dict[str, Any]:
             "left_behind": observe(stack, admin),
             "cloudformation_answers": [answer for _, answer in _CLOUDFORMATION.answers] if _CLOUDFORMATION else [],
             "calls": calls,
-            "statements": [{"effect": s.effect, "actions": s.actions, "resources": s.resources} for s in statements],
+            "statements": [
+                {"effect": s.effect, "actions": s.actions, "resources": s.resources, "leading_keys": s.leading_keys}
+                for s in statements
+            ],
         }
 
 

@@ -62,3 +62,10 @@ def test_config_holds_no_secret_values(samconfig, template, environment):
     for parameter in local_secret_parameters(template):
         # The parameter names where the secret lives; the secret itself stays in Secrets Manager.
         assert overrides[parameter].startswith("arn:aws:secretsmanager:")
+
+
+def test_prod_names_an_alarm_target_for_the_operator_to_fill_in(samconfig):
+    # The template's rule refuses Stage=prod without AlarmEmail or AlarmTopicArn: the saved config has one.
+    overrides = _overrides(samconfig["prod"]["deploy"]["parameters"])
+    targets = [overrides[name] for name in ("AlarmEmail", "AlarmTopicArn") if overrides.get(name)]
+    assert targets and all(PLACEHOLDER in target for target in targets)

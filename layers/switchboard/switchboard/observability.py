@@ -2,5 +2,9 @@
 
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger()
+# Lambda's JSON log format (template Globals) reads a record's "level" to filter it and its "timestamp"
+# only when it is RFC 3339; Powertools' default timestamp ("2024-01-02 03:04:05,678+0000") is not.
+LOGGER_FORMAT = {"use_rfc3339": True}
+
+logger = Logger(**LOGGER_FORMAT)
 metrics = Metrics()
