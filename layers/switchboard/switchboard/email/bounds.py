@@ -8,6 +8,8 @@ never backtrack over what they already passed, and returns the byte ranges the p
 - header blocks (the mail's and each part's) beyond HEADER_BLOCK_LIMIT bytes lose their excess fields,
   except the first occurrence of each field the intake reads (From, Content-Type ...), each cut to
   FIELD_LIMIT bytes, as Postfix discards a header's excess beyond its header_size_limit;
+- each block's first Content-Type and Content-Disposition (the ones read) are cut to PARAMETER_FIELD_LIMIT:
+  the stdlib's parameter parsing copies the rest of the value once per parameter;
 - the mail is cut before the MIME delimiter line that would open part MAX_PARTS + 1, nest multiparts
   deeper than MAX_DEPTH, or attach message MAX_ATTACHED_MESSAGES + 1.
 
@@ -28,6 +30,8 @@ MAX_ATTACHED_MESSAGES = 100
 # header_size_limit is 102,400 bytes for one header.
 HEADER_BLOCK_LIMIT = 256 * 1024
 FIELD_LIMIT = 64 * 1024
+# Real ones, RFC 2231 file names in many continuations included, are a few hundred bytes.
+PARAMETER_FIELD_LIMIT = 8 * 1024
 MAX_BOUNDARIES = 200
 
 # The fields the intake reads, kept from an over-long header block (their first occurrence).
@@ -41,6 +45,10 @@ KEPT_FIELDS = (
 _EMPTY_LINE = re.compile(rb"(?m)^\r?\n")
 _FIELD_START = re.compile(rb"(?im)^(" + b"|".join(re.escape(name.encode()) for name in KEPT_FIELDS) + rb")[ \t]*:")
 _FIELD_END = re.compile(rb"\n(?![ \t])")
+_PARAMETER_FIELDS = (
+    re.compile(rb"(?im)^content-type[ \t]*:"),
+    re.compile(rb"(?im)^content-disposition[ \t]*:"),
+)
 # RFC 2046 5.1.1: 1 to 70 characters; the stdlib takes what it is given, so a little more is allowed here.
 _BOUNDARY_PARAMETER = re.compile(rb"""(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))""")
 # Any line starting "--" (bounded length): a delimiter when the rest is a declared boundary. One pattern for
@@ -156,13 +164,13 @@ def _bounded_header(raw: bytes, start: int, end: int, bounded: BoundedMail) -> i
     """Adds the header block [start, end) to the pieces, cut to HEADER_BLOCK_LIMIT; returns where the
     pieces go on (the block's end)."""
     if end - start <= HEADER_BLOCK_LIMIT:
-        bounded.pieces.append((start, end))
+        _add_with_parameter_fields_cut(raw, start, end, bounded)
         return end
     cut = raw.rfind(b"\n", start, start + HEADER_BLOCK_LIMIT)
     while cut > start and raw[cut + 1 : cut + 2] in (b" ", b"\t"):  # never split a folded field
         cut = raw.rfind(b"\n", start, cut)
     kept_end = cut + 1 if cut > start else start
-    bounded.pieces.append((start, kept_end))
+    _add_with_parameter_fields_cut(raw, start, kept_end, bounded)
     kept = raw[start:kept_end]
     seen = {name for name in KEPT_FIELDS if re.search(rb"(?im)^" + re.escape(name.encode()) + rb"[ \t]*:", kept)}
     for found in _FIELD_START.finditer(raw, kept_end, end):
@@ -172,8 +180,32 @@ def _bounded_header(raw: bytes, start: int, end: int, bounded: BoundedMail) -> i
         seen.add(name)
         limit = min(end, found.start() + FIELD_LIMIT)
         field_end = _FIELD_END.search(raw, found.start(), limit)
-        bounded.pieces.append(raw[found.start() : field_end.start() if field_end else limit].rstrip(b"\r\n") + b"\r\n")
+        value = raw[found.start() : field_end.start() if field_end else limit]
+        if name in ("content-type", "content-disposition"):
+            value = value[:PARAMETER_FIELD_LIMIT]
+        bounded.pieces.append(value.rstrip(b"\r\n") + b"\r\n")
         if len(seen) == len(KEPT_FIELDS):
             break
     bounded._cut("header_size", f"mail: a header block over {HEADER_BLOCK_LIMIT} bytes; its excess fields left out")
     return end
+
+
+def _add_with_parameter_fields_cut(raw: bytes, start: int, end: int, bounded: BoundedMail) -> None:
+    """Adds [start, end) to the pieces, the first Content-Type and Content-Disposition within it cut to
+    PARAMETER_FIELD_LIMIT (their continuation lines beyond it left out)."""
+    cuts: list[tuple[int, int]] = []
+    for field_start in _PARAMETER_FIELDS:
+        found = field_start.search(raw, start, end)
+        if found is None:
+            continue
+        field_end = _FIELD_END.search(raw, found.start(), end)
+        stop = field_end.start() if field_end else end
+        if stop - found.start() > PARAMETER_FIELD_LIMIT:
+            cuts.append((found.start() + PARAMETER_FIELD_LIMIT, stop))
+    position = start
+    for cut_start, cut_end in sorted(cuts):
+        bounded.pieces.append((position, cut_start))
+        bounded.pieces.append(b"\r")
+        position = cut_end
+        bounded._cut("parameter_size", f"mail: a Content-Type or Content-Disposition over {PARAMETER_FIELD_LIMIT} bytes; cut")
+    bounded.pieces.append((position, end))

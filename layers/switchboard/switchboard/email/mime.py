@@ -1,8 +1,9 @@
 """One raw mail (RFC 5322 + MIME bytes) -> ParsedMail.
 
-The stdlib parser (modern policy) finds the structure; everything that carries text is then read from the
-headers and bytes as they arrived, because the policy's own header objects turn undeclared 8-bit bytes
-into U+FFFD and raise on some malformed values. Whatever the bytes, parse_mail returns a ParsedMail: what
+The stdlib parser finds the structure; everything that carries text is then read from the headers and
+bytes as they arrived, because the modern policy's header objects turn undeclared 8-bit bytes into U+FFFD
+and raise on some malformed values. The parser runs with compat32: under the modern policy it parses
+every part's Content-Type through the header registry, about 9 us a byte of parameters. Whatever the bytes, parse_mail returns a ParsedMail: what
 could not be read well is named in `decoding_problems` (never with mail content), not raised.
 """
 
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.generator import BytesGenerator
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.feedparser import BytesFeedParser
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
 
 from switchboard.email import classify, quotes
-from switchboard.email.bounds import FIELD_LIMIT, MAX_DEPTH, MAX_PARTS, bound
+from switchboard.email.bounds import FIELD_LIMIT, MAX_DEPTH, MAX_PARTS, PARAMETER_FIELD_LIMIT, bound
 from switchboard.email.charsets import decode_bytes, decode_header_value, decode_unlabelled
 from switchboard.email.html_text import HTML_LIMIT, html_to_text, sanitize_html
 from switchboard.email.parsed import MailAddress, MailFile, MailKind, ParsedMail, normalize_message_id
@@ -31,9 +32,6 @@ _FEED_CHUNK = 1 << 16
 # What is kept of the body as text: far more than a message holds (see intake), and the bound on the work
 # that reads it after parsing (quote splitting, the id of a mail without Message-ID). The raw mail keeps all.
 TEXT_LIMIT = 256 * 1024
-# Structured header values (Content-Type, Content-Disposition) beyond this are cut before the stdlib's
-# parameter parsing reads them: it copies the rest of the value once per parameter.
-PARAMETER_FIELD_LIMIT = 8 * 1024
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 # A bare token, then checked for an "@": "[^\s,<>]+@[^\s,<>]+" would rescan a long token without one from
@@ -60,7 +58,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         return ParsedMail(message_id=None, decoding_problems=(*problems, unreadable), limits=(*limits, "unreadable"))
 
 
-def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[EmailMessage, bool]:
+def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[Message, bool]:
     """The parsed mail, and whether its MIME structure was read (else only its headers)."""
     # The stdlib builds every part and reads every header before anything could count them: bound() says
     # first, in one linear pass, which bytes it may read (see switchboard.email.bounds).
@@ -69,7 +67,7 @@ def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[EmailMes
     limits.extend(bounded.limits)
     # Fed in chunks: BytesParser.parsebytes would hold the whole mail once more as a str and once as a
     # StringIO (four bytes a character), several times the size of a 25 MB mail.
-    parser = BytesFeedParser(policy=policy.default)
+    parser = BytesFeedParser(policy=policy.compat32)
     try:
         for chunk in bounded.chunks(raw, _FEED_CHUNK):
             parser.feed(chunk)
@@ -78,7 +76,7 @@ def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[EmailMes
         # The stdlib parser recurses once per nesting level; a few hundred nested parts exhaust the stack.
         problems.append("mail: MIME structure nested too deeply to read; headers only")
         limits.append("mime_depth")
-        return BytesParser(policy=policy.default).parsebytes(_header_block(raw), headersonly=True), False
+        return BytesParser(policy=policy.compat32).parsebytes(_header_block(raw), headersonly=True), False
 
 
 def _header_block(raw: bytes) -> bytes:
@@ -86,7 +84,7 @@ def _header_block(raw: bytes) -> bytes:
     return raw[: min(ends)] if ends else raw
 
 
-def _parsed_mail(message: EmailMessage, structure_read: bool, problems: list[str], limits: list[str]) -> ParsedMail:
+def _parsed_mail(message: Message, structure_read: bool, problems: list[str], limits: list[str]) -> ParsedMail:
     headers = _Headers(message)
     if headers.cut:
         limits.append("header_size")
@@ -194,7 +192,8 @@ class _Body:
             text, problem = decode_bytes(data, charset)
             if problem:
                 self._problem(f"part {number} ({shape.content_type}): {problem}")
-            text = _normalized_text(text, shape)
+            # Past the limits nothing more is read (one character more tells that a limit cut).
+            text = _normalized_text(text[: max(TEXT_LIMIT, HTML_LIMIT) + 1], shape)
             if shape.content_type == "text/plain":
                 self.plain.append(text)
             else:
@@ -483,7 +482,7 @@ def _verdict(value: str | None) -> str | None:
     return decode_header_value(value).strip() or None
 
 
-def _classification(message: EmailMessage, problems: list[str]) -> tuple[MailKind, str | None, str | None]:
+def _classification(message: Message, problems: list[str]) -> tuple[MailKind, str | None, str | None]:
     try:
         return classify.classify(message)
     except Exception as failure:  # a classifier bug must not lose the mail; it is filed as ordinary and flagged
