@@ -87,6 +87,10 @@ SHAPES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "unclosed HTML tags": ("HTML", lambda size: _html(_repeat(b"<a", size))),
     "nested HTML links": ("HTML", lambda size: _html(_repeat(b"<a href=x>y", size))),
     "References without @": ("Message-IDs", lambda size: _HEAD.replace("Subject:", "References: <" + "r" * size + "\r\nSubject:").encode() + b"\r\nx"),
+    "part header fields": ("headers", lambda size: _multipart(_repeat(b"--b\r\n" + b"X-A: b\r\n" * 5000 + b"\r\nx\r\n", size))),
+    "attached mail's header": ("headers", lambda size: _multipart(b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + _repeat(b"X-A: b\r\n", size) + b"\r\nbody\r\n--b--\r\n")),
+    "short lines (QP =)": ("MIME parser", lambda size: _plain(_repeat(b"=\r\n", size), "Content-Transfer-Encoding: quoted-printable\r\n")),
+    "address comments (((": ("addresses", lambda size: _HEAD.replace("To:", "To: " + "(" * size + " support@shop.example\r\nX-To:").encode() + b"\r\nx"),
 }
 
 

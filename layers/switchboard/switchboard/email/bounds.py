@@ -5,7 +5,8 @@ any of our limits could look at the result, and it reads header blocks of any si
 (1.8 MB) took 12.6 s. This scan runs first, in time linear in the mail, with regular expressions that
 never backtrack over what they already passed, and returns the byte ranges the parser may read:
 
-- header blocks (the mail's and each part's) beyond HEADER_BLOCK_LIMIT bytes lose their excess fields,
+- header blocks (the mail's, each part's and each attached message's) beyond HEADER_BLOCK_LIMIT bytes, or
+  beyond SMALL_HEADER_BLOCK_LIMIT once all blocks took HEADERS_TOTAL_LIMIT, lose their excess fields,
   except the first occurrence of each field the intake reads (From, Content-Type ...), each cut to
   FIELD_LIMIT bytes, as Postfix discards a header's excess beyond its header_size_limit;
 - each block's first Content-Type and Content-Disposition (the ones read) are cut to PARAMETER_FIELD_LIMIT:
@@ -30,6 +31,11 @@ MAX_ATTACHED_MESSAGES = 100
 # header_size_limit is 102,400 bytes for one header.
 HEADER_BLOCK_LIMIT = 256 * 1024
 FIELD_LIMIT = 64 * 1024
+# All header blocks together (the stdlib reads a header field at ~0.4 us a byte, and we walk each one):
+# once a mail's headers reached this, each further block keeps SMALL_HEADER_BLOCK_LIMIT (a real part's
+# header block is well under 1 KB).
+HEADERS_TOTAL_LIMIT = 1024 * 1024
+SMALL_HEADER_BLOCK_LIMIT = 4 * 1024
 # Real ones, RFC 2231 file names in many continuations included, are a few hundred bytes.
 PARAMETER_FIELD_LIMIT = 8 * 1024
 MAX_BOUNDARIES = 200
@@ -87,9 +93,12 @@ def bound(raw: bytes) -> BoundedMail:
     delimiters = _Delimiters(raw)
     end = _structure_end(raw, delimiters, bounded)
     position = 0
+    header_bytes = 0
     for header_start, header_end in _header_blocks(raw, delimiters, end):
         bounded.pieces.append((position, header_start))
-        position = _bounded_header(raw, header_start, header_end, bounded)
+        limit = max(SMALL_HEADER_BLOCK_LIMIT, min(HEADER_BLOCK_LIMIT, HEADERS_TOTAL_LIMIT - header_bytes))
+        position = _bounded_header(raw, header_start, header_end, limit, bounded)
+        header_bytes += min(header_end - header_start, limit)
     bounded.pieces.append((position, end))
     bounded.pieces = [piece for piece in bounded.pieces if isinstance(piece, bytes) or piece[0] < piece[1]]
     return bounded
@@ -150,23 +159,30 @@ def _structure_end(raw: bytes, delimiters: _Delimiters, bounded: BoundedMail) ->
 
 
 def _header_blocks(raw: bytes, delimiters: _Delimiters, end: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of the mail's header block and of each part's, in order; each ends before its empty
-    line, at the next delimiter line, or at `end`. Disjoint, so finding them all reads the mail once."""
+    """(start, end) of the mail's header block, each part's and each attached message's, in order; each
+    ends before its empty line, at the next block's start, or at `end`. Disjoint, so finding them all
+    reads the mail once."""
     starts = [0]
     starts.extend(min(line_end + 1, end) for _, line_end, _, closing in delimiters.lines(end) if not closing)
+    # An attached message's own headers follow the empty line that ends its part's header block.
+    for declared in _ATTACHED_MESSAGE.finditer(raw, 0, end):
+        empty = _EMPTY_LINE.search(raw, declared.end(), end)
+        if empty:
+            starts.append(empty.end())
+    starts = sorted(set(starts))
     starts.append(end)
     for start, next_start in zip(starts, starts[1:]):
         empty = _EMPTY_LINE.search(raw, start, next_start)
         yield start, (empty.start() if empty else next_start)
 
 
-def _bounded_header(raw: bytes, start: int, end: int, bounded: BoundedMail) -> int:
-    """Adds the header block [start, end) to the pieces, cut to HEADER_BLOCK_LIMIT; returns where the
-    pieces go on (the block's end)."""
-    if end - start <= HEADER_BLOCK_LIMIT:
+def _bounded_header(raw: bytes, start: int, end: int, limit: int, bounded: BoundedMail) -> int:
+    """Adds the header block [start, end) to the pieces, cut to `limit` bytes; returns where the pieces go
+    on (the block's end)."""
+    if end - start <= limit:
         _add_with_parameter_fields_cut(raw, start, end, bounded)
         return end
-    cut = raw.rfind(b"\n", start, start + HEADER_BLOCK_LIMIT)
+    cut = raw.rfind(b"\n", start, start + limit)
     while cut > start and raw[cut + 1 : cut + 2] in (b" ", b"\t"):  # never split a folded field
         cut = raw.rfind(b"\n", start, cut)
     kept_end = cut + 1 if cut > start else start
@@ -186,7 +202,7 @@ def _bounded_header(raw: bytes, start: int, end: int, bounded: BoundedMail) -> i
         bounded.pieces.append(value.rstrip(b"\r\n") + b"\r\n")
         if len(seen) == len(KEPT_FIELDS):
             break
-    bounded._cut("header_size", f"mail: a header block over {HEADER_BLOCK_LIMIT} bytes; its excess fields left out")
+    bounded._cut("header_size", "mail: a header block over its size limit; its excess fields left out")
     return end
 
 
