@@ -23,7 +23,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
 
 from switchboard.email import classify, quotes
-from switchboard.email.bounds import FIELD_LIMIT, MAX_DEPTH, MAX_PARTS, PARAMETER_FIELD_LIMIT, bound
+from switchboard.email.bounds import FIELD_LIMIT, HEADER_BLOCK_LIMIT, MAX_DEPTH, MAX_PARTS, PARAMETER_FIELD_LIMIT, bound
 from switchboard.email.charsets import decode_bytes, decode_header_value, decode_unlabelled
 from switchboard.email.html_text import HTML_LIMIT, html_to_text, sanitize_html
 from switchboard.email.parsed import MailAddress, MailFile, MailKind, ParsedMail, normalize_message_id
@@ -80,7 +80,7 @@ def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[Message,
         # The stdlib parser recurses once per nesting level; a few hundred nested parts exhaust the stack.
         problems.append("mail: MIME structure nested too deeply to read; headers only")
         limits.append("mime_depth")
-        return BytesParser(policy=policy.compat32).parsebytes(_header_block(raw), headersonly=True), False
+        return BytesParser(policy=policy.compat32).parsebytes(_header_block(raw)[:HEADER_BLOCK_LIMIT], headersonly=True), False
 
 
 def _header_block(raw: bytes) -> bytes:
