@@ -10,6 +10,7 @@ import boto3
 from moto import mock_aws
 
 from bench import channel_cpu, cold_start, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
+from bench import email_adversarial
 from bench.workload import WHATSAPP
 from tests.support.drivers import DRIVERS
 from infra import moto_atomic
@@ -191,6 +192,7 @@ def main() -> None:
         throughput = writer_throughput.measure(_stack(session, "throughput"))
         imports = cold_start.measure(_stack(session, "imports"))
     parse = email_parse.measure()
+    adversarial = email_adversarial.measure()
 
     print(
         f"Switchboard bench: Python {platform.python_version()} on {platform.machine()},"
@@ -205,6 +207,7 @@ def main() -> None:
     _report_imports(imports)
     _report_throughput(throughput)
     _report_parse(parse)
+    email_adversarial.report(adversarial)
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 

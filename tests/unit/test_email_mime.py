@@ -476,7 +476,7 @@ def test_nesting_and_part_count_are_capped():
 
 
 def test_nesting_beyond_the_stdlib_parser_keeps_the_headers():
-    # Given nesting deep enough to exhaust the stdlib parser's recursion
+    # Given attached messages nested deep enough to exhaust the stdlib parser's recursion
     nested = b"From: a@example.com\r\nSubject: deep"
     for level in range(1500):
         nested += b"\r\nContent-Type: message/rfc822\r\n"
@@ -485,9 +485,10 @@ def test_nesting_beyond_the_stdlib_parser_keeps_the_headers():
     # When it is parsed
     parsed = parse_mail(nested)
 
-    # Then the headers are still read and the problem is named
+    # Then the headers are still read, and the cut is named before the stdlib recursed that deep
     assert (parsed.sender, parsed.subject) == (MailAddress(address="a@example.com"), "deep")
-    assert parsed.decoding_problems == ("mail: MIME structure nested too deeply to read; headers only",)
+    assert parsed.decoding_problems == ("mail: more than 100 attached messages; the rest left out",)
+    assert parsed.limits == ("attached_messages",)
 
 
 def test_large_mail_parses_with_its_attachment_intact():

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 
 class Channel(StrEnum):
@@ -155,9 +155,31 @@ class EmailDetails(_Model):
     full_text: str | None = Field(default=None, description="The whole body, quotes included, when it differs from the text")
     full_text_truncated: bool = False
     decoding_problems: tuple[str, ...] = Field(default=(), max_length=20)
+    parse_limits: tuple[str, ...] = Field(
+        default=(),
+        max_length=20,
+        description="What the intake cut to stay within its limits (mime_parts, header_size, text_length ...; "
+        "docs/channels/email.md); the raw mail has it all",
+    )
     raw_mail_key: str = Field(min_length=1, max_length=1024, description="The raw MIME in the mail bucket")
     provider: str = Field(min_length=1, max_length=32, description="ses, mailgun, postmark or sendgrid")
     provider_id: str | None = Field(default=None, max_length=512)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cut_to_bounds(cls, values: Any) -> Any:
+        """A value over its field's max_length is cut to it, never refused: a refused mail fails on every
+        retry and ends in the dead-letter queue, and the raw mail keeps the whole value anyway."""
+        if not isinstance(values, dict):
+            return values
+        return {name: _cut_to_max_length(value, cls.model_fields.get(name)) for name, value in values.items()}
+
+
+def _cut_to_max_length(value: Any, field: Any) -> Any:
+    if field is None or not isinstance(value, (str, tuple, list)):
+        return value
+    bound = next((getattr(m, "max_length") for m in field.metadata if getattr(m, "max_length", None) is not None), None)
+    return value[:bound] if bound is not None and len(value) > bound else value
 
 
 class HeldMail(_Model):

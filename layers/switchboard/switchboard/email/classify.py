@@ -8,7 +8,7 @@ a ticket or trigger our own acknowledgement (RFC 3834 loop prevention), and bulk
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesHeaderParser
 
 from switchboard.email.parsed import MailKind, normalize_message_id
@@ -27,7 +27,7 @@ _MESSAGE_ID_IN_TEXT = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.IG
 _TEXT_SEARCH_LIMIT = 200_000
 
 
-def classify(message: EmailMessage) -> Classification:
+def classify(message: Message) -> Classification:
     """(kind, the header or part that decided it, the normalized Message-ID of the bounced mail for a bounce).
 
     Reads headers as they arrived (never through the policy's parsers, which raise on some malformed

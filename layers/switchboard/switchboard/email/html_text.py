@@ -24,6 +24,11 @@ _LINE = frozenset(
 _LISTS = frozenset({"ul", "ol"})
 _CELL = frozenset({"td", "th"})
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f]+")
+# Work on hostile HTML stays linear: the input is cut to HTML_LIMIT characters (a mail's whole text is kept
+# far shorter, and the raw mail keeps all), and what grows with nesting is bounded by OPEN_LIMIT: quote and
+# list prefixes written per line, links that collect their text, the sanitizer's stack of open tags.
+HTML_LIMIT = 1_000_000
+OPEN_LIMIT = 100
 _INVISIBLE_CHARS = str.maketrans({"\u200b": None, "\ufeff": None, "\u00ad": None, "\u00a0": " "})
 
 
@@ -31,7 +36,7 @@ def html_to_text(html: str) -> str:
     """The text a reader of `html` sees: one line per block, "- " for list items, "> " inside blockquotes,
     a link's address after its text when the two differ; scripts, styles and the title left out."""
     converter = _TextConverter()
-    _feed(converter, html)
+    _feed(converter, _bounded(html))
     return converter.result()
 
 
@@ -46,6 +51,7 @@ class _TextConverter(HTMLParser):
         self._pre = 0
         self._invisible = 0
         self._links: list[tuple[str | None, list[str]]] = []
+        self._links_beyond_limit = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _INVISIBLE:
@@ -58,12 +64,15 @@ class _TextConverter(HTMLParser):
         if tag == "br":
             self._break_line(keep_empty=True)
         elif tag == "li":
-            self._write("  " * max(self._list_depth - 1, 0) + "- ", raw=True)
+            self._write("  " * min(max(self._list_depth - 1, 0), OPEN_LIMIT) + "- ", raw=True)
         elif tag in _CELL:
             if self._current and not self._current[-1].endswith(" "):
                 self._write(" ", raw=True)
         elif tag == "a":
-            self._links.append((dict(attrs).get("href"), []))
+            if len(self._links) < OPEN_LIMIT:
+                self._links.append((dict(attrs).get("href"), []))
+            else:
+                self._links_beyond_limit += 1
         elif tag == "blockquote":
             self._quote_depth += 1
         elif tag in _LISTS:
@@ -80,7 +89,9 @@ class _TextConverter(HTMLParser):
         if tag in _INVISIBLE:
             self._invisible = max(self._invisible - 1, 0)
             return
-        if tag == "a" and self._links:
+        if tag == "a" and self._links_beyond_limit:
+            self._links_beyond_limit -= 1
+        elif tag == "a" and self._links:
             href, words = self._links.pop()
             self._close_link(href, "".join(words))
         if tag == "blockquote":
@@ -146,14 +157,14 @@ class _TextConverter(HTMLParser):
         self._current = []
         if not line and not keep_empty:
             return
-        depth = self._line_depth if line else self._quote_depth
+        depth = min(self._line_depth if line else self._quote_depth, OPEN_LIMIT)
         self._lines.append(("> " * depth + line).rstrip())
         self._line_depth = self._quote_depth
 
     def _paragraph(self) -> None:
         self._break_line()
         if self._lines and self._lines[-1] != "" and self._lines[-1].strip("> ") != "":
-            self._lines.append(">" * self._quote_depth if self._quote_depth else "")
+            self._lines.append(">" * min(self._quote_depth, OPEN_LIMIT) if self._quote_depth else "")
 
     def result(self) -> str:
         self._break_line()
@@ -220,7 +231,7 @@ def sanitize_html(html: str) -> str:
     Unclosed tags are closed, so a mail cannot spill its layout into the page around it.
     """
     sanitizer = _Sanitizer()
-    _feed(sanitizer, html)
+    _feed(sanitizer, _bounded(html))
     return sanitizer.result()
 
 
@@ -246,6 +257,8 @@ class _Sanitizer(HTMLParser):
             return
         if tag == "a" and any(name == "href" for name, _ in kept):
             kept += [("target", "_blank"), ("rel", "noopener noreferrer nofollow")]
+        if tag not in _VOID and len(self._open) >= OPEN_LIMIT:
+            return  # unwrapped: its text stays
         rendered = "".join(f' {name}="{escape(value, quote=True)}"' for name, value in kept)
         self._out.append(f"<{tag}{rendered}>")
         if tag not in _VOID:
@@ -317,6 +330,17 @@ def _safe_style(style: str) -> str:
         if colon and prop in _STYLE_PROPERTIES and value and _STYLE_VALUE.fullmatch(value):
             declarations.append(f"{prop}: {value}")
     return "; ".join(declarations)
+
+
+def _bounded(html: str) -> str:
+    """`html` cut to HTML_LIMIT, with each "<" after the last ">" written as text. Those can start no tag, and
+    html.parser rescans the rest of the input from each of them before it gives up (quadratic)."""
+    html = html[:HTML_LIMIT]
+    last_close = html.rfind(">")
+    tail = html[last_close + 1 :]
+    if "<" in tail:
+        html = html[: last_close + 1] + tail.replace("&", "&amp;").replace("<", "&lt;")
+    return html
 
 
 def _feed(parser: HTMLParser, html: str) -> None:

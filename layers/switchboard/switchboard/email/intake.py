@@ -2,9 +2,13 @@
 
 The same path serves SES (its receipt rule writes the object) and the inbound-parse webhooks (they write
 the object after verifying the provider): the bucket notifies an SQS queue, and each notification lands
-here. Attachments go to the attachments bucket first, then the message is enqueued; a failure anywhere
+here. Attachments go to the attachments bucket first, then the message is enqueued; a failure of S3 or SQS
 leaves the notification on its queue to be retried and finally dead-lettered, never lost. Repeating the
 whole path is harmless: attachment keys derive from the message, and the writer stores a Message-ID once.
+
+What the mail says can never fail the intake: the parser's work is bounded (email.bounds) and what a limit
+cut is named in `email.parse_limits`; a mail the intake still cannot read becomes a quarantined message
+(held mail an agent can review), since a retry would fail the same way into the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ _KIND_HANDLING = {
 }
 
 
+class _CollaboratorFailed(Exception):
+    """An AWS collaborator failed while a mail was read: the cause is raised again, for a retry."""
+
+
 @dataclass(frozen=True)
 class Mailboxes:
     """Who we are: the domains whose every address is ours, and where mail that names none of them goes."""
@@ -91,20 +99,39 @@ def receive_mail(
     reply_token_keys: Callable[[], list[str]],
 ) -> InboundMessage:
     stored = mail_bucket.read(key)
-    parsed = parse_mail(stored.raw)
-    # Received when it reached our bucket: the same moment however often the intake retries it.
-    message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=reply_token_keys, received_at=stored.stored_at)
-    stored_files = _store_attachments(message, parsed, attachments)
-    message = message.model_copy(update={"attachments": stored_files})
+    files: list[tuple[Attachment, bytes, str]] = []
+
+    def keys() -> list[str]:
+        try:
+            return reply_token_keys()
+        except Exception as failure:  # Secrets Manager: retried like any AWS failure, never a quarantine
+            raise _CollaboratorFailed from failure
+
+    try:
+        parsed = parse_mail(stored.raw)
+        # Received when it reached our bucket: the same moment however often the intake retries it.
+        message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=keys, received_at=stored.stored_at)
+        files = _attachment_files(message, parsed)
+    except _CollaboratorFailed as failure:
+        raise failure.__cause__ from None
+    except Exception as failure:  # the content, not AWS, failed: the same would happen on every retry
+        parsed = ParsedMail(message_id=None, decoding_problems=(f"mail: intake failed ({type(failure).__name__})",))
+        message = unreadable_message(stored, mailboxes, failure)
+        # The error's type only: its message may quote the mail (addresses, text).
+        logger.warning("mail quarantined: the intake could not read it", extra={"provider": stored.provider, "error": type(failure).__name__})
+    for record, data, content_type in files:
+        attachments.put_bytes(record.storage_key, data, content_type)
+    message = message.model_copy(update={"attachments": tuple(record for record, _, _ in files)})
     queue.send([message])
     logger.info(
         "mail received",
         extra={
             "provider": stored.provider,
             "handling": message.email.handling.value,
-            "attachments": len(stored_files),
+            "attachments": len(files),
             "size_bytes": len(stored.raw),
             "decoding_problems": len(parsed.decoding_problems),
+            "parse_limits": list(message.email.parse_limits),
         },
     )
     metrics.add_metric(name=f"MailReceived_{message.email.handling.value}", unit="Count", value=1)
@@ -122,8 +149,10 @@ def inbound_message(
     """The normalized message for a parsed mail (attachments not yet stored)."""
     sender = parsed.sender or (parsed.reply_to[0] if parsed.reply_to else None)
     from_address = sender.normalized if sender and "@" in sender.address else "unknown@invalid"
+    if len(from_address) > ADDRESS_LENGTH_LIMIT:  # no real mailbox is longer; cut, it would match nobody
+        from_address = from_address[:ADDRESS_LENGTH_LIMIT]
     recipients = [a.normalized for a in (*parsed.to, *parsed.cc)]
-    ours = [address for address in recipients if mailboxes.is_ours(address)]
+    ours = [address for address in recipients if mailboxes.is_ours(address) and len(address) <= ADDRESS_LENGTH_LIMIT]
     mailbox = split_plus_address(ours[0])[0] if ours else mailboxes.default_mailbox
     handling, reason = _handling(stored, parsed, from_address, mailbox, mailboxes)
     external_id = mail_external_id(parsed, from_address)
@@ -151,6 +180,7 @@ def inbound_message(
         full_text=full_text[:FULL_TEXT_LIMIT] if full_text else None,
         full_text_truncated=len(parsed.text) > FULL_TEXT_LIMIT or len(parsed.reply_text) > REPLY_TEXT_LIMIT,
         decoding_problems=tuple(p[:200] for p in parsed.decoding_problems[:20]),
+        parse_limits=_parse_limits(parsed),
         raw_mail_key=stored.key,
         provider=stored.provider,
         provider_id=stored.provider_id[:512] if stored.provider_id else None,
@@ -166,6 +196,45 @@ def inbound_message(
         email=details,
         provider_timestamp=_sent_at(parsed, received_at),
         received_at=received_at,
+    )
+
+
+def _parse_limits(parsed: ParsedMail) -> tuple[str, ...]:
+    """What the parser cut, and what this message leaves out of what was parsed (the raw mail has it all)."""
+    limits = list(parsed.limits)
+    if max(len(parsed.to), len(parsed.cc)) > ADDRESS_LIMIT or any(
+        len(a.normalized) > ADDRESS_LENGTH_LIMIT for a in (*parsed.to, *parsed.cc)
+    ):
+        limits.append("addresses")
+    if len(parsed.attachments) > ATTACHMENT_LIMIT:
+        limits.append("attachments")
+    return tuple(dict.fromkeys(limits))
+
+
+def unreadable_message(stored: StoredMail, mailboxes: Mailboxes, failure: Exception) -> InboundMessage:
+    """A mail the intake could not read, as a quarantined message: held for an agent to review, its raw mail
+    in the bucket. Identified by its bytes, so a retry or a redrive holds it once."""
+    external_id = "sha256:" + hashlib.sha256(stored.raw).hexdigest()
+    return InboundMessage(
+        channel=Channel.EMAIL,
+        channel_account_id=mailboxes.default_mailbox[:256],
+        conversation_id="thread-" + external_id.removeprefix("sha256:")[:40],
+        external_id=external_id,
+        sender=SenderIdentity(external_id="unknown@invalid"),
+        message_type="email",
+        email=EmailDetails(
+            mailbox=mailboxes.default_mailbox,
+            from_address="unknown@invalid",
+            handling=MailHandling.QUARANTINED,
+            handling_reason=f"the intake could not read this mail ({type(failure).__name__})",
+            decoding_problems=(f"mail: intake failed ({type(failure).__name__})",),
+            parse_limits=("unreadable",),
+            raw_mail_key=stored.key,
+            provider=stored.provider,
+            provider_id=stored.provider_id[:512] if stored.provider_id else None,
+        ),
+        provider_timestamp=stored.stored_at,
+        received_at=stored.stored_at,
     )
 
 
@@ -238,15 +307,15 @@ def _sent_at(parsed: ParsedMail, received_at: datetime) -> datetime:
     return parsed.date
 
 
-def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: AttachmentBucket) -> tuple[Attachment, ...]:
-    """Each attachment, and the sanitized HTML body (for fidelity), into the attachments bucket."""
+def _attachment_files(message: InboundMessage, parsed: ParsedMail) -> list[tuple[Attachment, bytes, str]]:
+    """Each attachment, and the sanitized HTML body (for fidelity), with the bytes and Content-Type to store
+    under its key. No AWS here: what fails here fails on every retry."""
     files = list(parsed.attachments[:ATTACHMENT_LIMIT])
-    stored: list[Attachment] = []
+    stored: list[tuple[Attachment, bytes, str]] = []
     for index, part in enumerate(files):
         key = attachment_key(Channel.EMAIL, message.external_id, index, part.filename)
-        bucket.put_bytes(key, part.data, part.content_type)
         stored.append(
-            Attachment(
+            (Attachment(
                 kind=_kind_of(part.content_type),
                 mime_type=part.content_type[:255],
                 filename=bounded_filename(part.filename),
@@ -256,14 +325,13 @@ def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: Atta
                 fetch_status=AttachmentFetchStatus.STORED,
                 content_id=part.content_id[:255] if part.content_id else None,
                 inline=part.inline,
-            )
+            ), part.data, part.content_type)
         )
     if parsed.html:
         body = parsed.html.encode("utf-8", "replace")
         key = attachment_key(Channel.EMAIL, message.external_id, len(files), "body.html")
-        bucket.put_bytes(key, body, "text/html; charset=utf-8")
         stored.append(
-            Attachment(
+            (Attachment(
                 kind="html_body",
                 mime_type="text/html",
                 filename="body.html",
@@ -271,9 +339,9 @@ def _store_attachments(message: InboundMessage, parsed: ParsedMail, bucket: Atta
                 size_bytes=len(body),
                 storage_key=key,
                 fetch_status=AttachmentFetchStatus.STORED,
-            )
+            ), body, "text/html; charset=utf-8")
         )
-    return tuple(stored)
+    return stored
 
 
 def bounded_filename(filename: str | None) -> str | None:

@@ -1,8 +1,9 @@
 """One raw mail (RFC 5322 + MIME bytes) -> ParsedMail.
 
-The stdlib parser (modern policy) finds the structure; everything that carries text is then read from the
-headers and bytes as they arrived, because the policy's own header objects turn undeclared 8-bit bytes
-into U+FFFD and raise on some malformed values. Whatever the bytes, parse_mail returns a ParsedMail: what
+The stdlib parser finds the structure; everything that carries text is then read from the headers and
+bytes as they arrived, because the modern policy's header objects turn undeclared 8-bit bytes into U+FFFD
+and raise on some malformed values. The parser runs with compat32: under the modern policy it parses
+every part's Content-Type through the header registry, about 9 us a byte of parameters. Whatever the bytes, parse_mail returns a ParsedMail: what
 could not be read well is named in `decoding_problems` (never with mail content), not raised.
 """
 
@@ -15,55 +16,71 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.generator import BytesGenerator
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.feedparser import BytesFeedParser
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
 
 from switchboard.email import classify, quotes
+from switchboard.email.bounds import FIELD_LIMIT, HEADER_BLOCK_LIMIT, MAX_DEPTH, MAX_PARTS, PARAMETER_FIELD_LIMIT, bound
 from switchboard.email.charsets import decode_bytes, decode_header_value, decode_unlabelled
-from switchboard.email.html_text import html_to_text, sanitize_html
+from switchboard.email.html_text import HTML_LIMIT, html_to_text, sanitize_html
 from switchboard.email.parsed import MailAddress, MailFile, MailKind, ParsedMail, normalize_message_id
 
-MAX_PARTS = 1000
-MAX_DEPTH = 20
 _FEED_CHUNK = 1 << 16
+# What is kept of the body as text: far more than a message holds (see intake), and the bound on the work
+# that reads it after parsing (quote splitting, the id of a mail without Message-ID). The raw mail keeps all.
+TEXT_LIMIT = 256 * 1024
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
-_MESSAGE_ID_TOKEN = re.compile(r"<([^<>]*)>|([^\s,<>]+@[^\s,<>]+)")
+# A bare token, then checked for an "@": "[^\s,<>]+@[^\s,<>]+" would rescan a long token without one from
+# each of its characters.
+_MESSAGE_ID_TOKEN = re.compile(r"<([^<>]*)>|([^\s,<>]+)")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,128}")
 _FILENAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+ADDRESS_FIELDS = 10
+ADDRESS_FIELD_LIMIT = 16 * 1024
+# Tokens of a value the stdlib's address parser gave up on; those with an "@" inside are its addresses.
+_ADDRESS_TOKEN = re.compile(r"[^\s<>(),;:\"]+")
 # Re-serializing an attached message: raw header values written back as they came (8-bit included), no
 # refolding, CRLF as in any .eml file.
 _EML_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=None)
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    """Read `raw` into a ParsedMail. Never raises on any input; see the module docstring."""
+    """Read `raw` into a ParsedMail. Never raises on any input; see the module docstring. What a limit cut
+    is named in `limits` (and described in `decoding_problems`)."""
     problems: list[str] = []
+    limits: list[str] = []
     try:
-        message, structure_read = _parse(bytes(raw), problems)
-        return _parsed_mail(message, structure_read, problems)
+        message, structure_read = _parse(bytes(raw), problems, limits)
+        return _parsed_mail(message, structure_read, problems, limits)
     except Exception as failure:  # the contract is "never raises": anything missed above still yields a record
         unreadable = f"mail: unreadable ({type(failure).__name__})"
-        return ParsedMail(message_id=None, decoding_problems=(*problems, unreadable))
+        return ParsedMail(message_id=None, decoding_problems=(*problems, unreadable), limits=(*limits, "unreadable"))
 
 
-def _parse(raw: bytes, problems: list[str]) -> tuple[EmailMessage, bool]:
+def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[Message, bool]:
     """The parsed mail, and whether its MIME structure was read (else only its headers)."""
+    # The stdlib builds every part and reads every header before anything could count them: bound() says
+    # first, in one linear pass, which bytes it may read (see switchboard.email.bounds).
+    bounded = bound(raw)
+    problems.extend(bounded.problems)
+    limits.extend(bounded.limits)
     # Fed in chunks: BytesParser.parsebytes would hold the whole mail once more as a str and once as a
     # StringIO (four bytes a character), several times the size of a 25 MB mail.
-    parser = BytesFeedParser(policy=policy.default)
+    parser = BytesFeedParser(policy=policy.compat32)
     try:
-        for start in range(0, len(raw), _FEED_CHUNK):
-            parser.feed(raw[start : start + _FEED_CHUNK])
+        for chunk in bounded.chunks(raw, _FEED_CHUNK):
+            parser.feed(chunk)
         return parser.close(), True
     except RecursionError:
         # The stdlib parser recurses once per nesting level; a few hundred nested parts exhaust the stack.
         problems.append("mail: MIME structure nested too deeply to read; headers only")
-        return BytesParser(policy=policy.default).parsebytes(_header_block(raw), headersonly=True), False
+        limits.append("mime_depth")
+        return BytesParser(policy=policy.compat32).parsebytes(_header_block(raw)[:HEADER_BLOCK_LIMIT], headersonly=True), False
 
 
 def _header_block(raw: bytes) -> bytes:
@@ -71,12 +88,18 @@ def _header_block(raw: bytes) -> bytes:
     return raw[: min(ends)] if ends else raw
 
 
-def _parsed_mail(message: EmailMessage, structure_read: bool, problems: list[str]) -> ParsedMail:
+def _parsed_mail(message: Message, structure_read: bool, problems: list[str], limits: list[str]) -> ParsedMail:
     headers = _Headers(message)
-    body = _Body(problems=problems)
+    if headers.cut:
+        limits.append("header_size")
+    body = _Body(problems=problems, limits=limits)
     if structure_read:
         body.walk(message, depth=0)
     text, source = body.text()
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT]
+        limits.append("text_length")
+        problems.append(f"body: longer than {TEXT_LIMIT} characters; the rest left out")
     kind, kind_reason, bounced_id = _classification(message, problems)
     senders = _addresses(headers.all("from"))
     message_ids = _message_ids(headers.all("message-id"))
@@ -96,6 +119,7 @@ def _parsed_mail(message: EmailMessage, structure_read: bool, problems: list[str
         reply_text=_reply_text(text, problems),
         attachments=tuple(body.files),
         decoding_problems=tuple(dict.fromkeys(problems)),
+        limits=tuple(dict.fromkeys(limits)),
         kind=kind,
         kind_reason=kind_reason,
         bounced_message_id=normalize_message_id(bounced_id),
@@ -109,8 +133,13 @@ class _Headers:
 
     def __init__(self, message: Message) -> None:
         self._values: dict[str, list[str]] = {}
+        self.cut = False
         for name, value in message.raw_items():
-            self._values.setdefault(name.strip().lower(), []).append(str(value))
+            value = str(value)
+            if len(value) > FIELD_LIMIT:  # what reads it next (getaddresses, RFC 2047 decoding) is linear at best
+                value = value[:FIELD_LIMIT]
+                self.cut = True
+            self._values.setdefault(name.strip().lower(), []).append(value)
 
     def all(self, name: str) -> list[str]:
         return self._values.get(name, [])
@@ -123,6 +152,7 @@ class _Headers:
 @dataclass
 class _Body:
     problems: list[str]
+    limits: list[str]
     plain: list[str] = field(default_factory=list)
     html_text: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
@@ -132,6 +162,7 @@ class _Body:
     def walk(self, part: Message, depth: int) -> None:
         if self.parts >= MAX_PARTS:
             self._problem(f"mail: more than {MAX_PARTS} MIME parts; the rest left out")
+            self.limits.append("mime_parts")
             return
         self.parts += 1
         number = self.parts
@@ -143,6 +174,7 @@ class _Body:
                 return
             if depth >= MAX_DEPTH:
                 self._problem(f"mail: MIME parts nested deeper than {MAX_DEPTH}; the deeper ones left out")
+                self.limits.append("mime_depth")
                 return
             for child in payload:
                 if isinstance(child, Message):
@@ -164,10 +196,14 @@ class _Body:
             text, problem = decode_bytes(data, charset)
             if problem:
                 self._problem(f"part {number} ({shape.content_type}): {problem}")
-            text = _normalized_text(text, shape)
+            # Past the limits nothing more is read (one character more tells that a limit cut).
+            text = _normalized_text(text[: max(TEXT_LIMIT, HTML_LIMIT) + 1], shape)
             if shape.content_type == "text/plain":
                 self.plain.append(text)
             else:
+                if len(text) > HTML_LIMIT:
+                    self._problem(f"part {number} (text/html): longer than {HTML_LIMIT} characters; the rest left out")
+                    self.limits.append("html_length")
                 self.html.append(sanitize_html(text))
                 self.html_text.append(html_to_text(text))
             return
@@ -223,7 +259,7 @@ class _Shape:
             if lowered in ("content-type", "content-disposition") and lowered not in shell:
                 # As Latin-1 characters, not surrogate escapes: compat32 would replace those with U+FFFD,
                 # and raw EUC-KR file names must reach _param_text as the bytes they were.
-                shell[lowered] = _bytes_of(str(value)).decode("latin-1")
+                shell[lowered] = _bytes_of(str(value)[:PARAMETER_FIELD_LIMIT]).decode("latin-1")
             elif lowered == "content-transfer-encoding" and transfer_encoding is None:
                 transfer_encoding = str(value).split(";", 1)[0].split("(", 1)[0].strip().lower() or None
             elif lowered == "content-id" and content_id is None:
@@ -329,7 +365,8 @@ def _normalized_text(text: str, shape: _Shape) -> str:
 def _unflowed(text: str, delsp: bool) -> str:
     """RFC 3676 format=flowed: a line ending in a space continues on the next line of the same quote depth."""
     lines: list[str] = []
-    paragraph: str | None = None
+    # The paragraph's pieces, joined once it ends: adding each line to a string copies the paragraph anew.
+    paragraph: list[str] = []
     paragraph_depth = 0
     for line in text.split("\n"):
         depth = len(line) - len(line.lstrip(">"))
@@ -339,16 +376,16 @@ def _unflowed(text: str, delsp: bool) -> str:
         flowed = content.endswith(" ") and content != "-- "
         if flowed and delsp:
             content = content[:-1]
-        if paragraph is not None and depth != paragraph_depth:
-            lines.append(_quoted(paragraph, paragraph_depth))
-            paragraph = None
-        paragraph = content if paragraph is None else paragraph + content
+        if paragraph and depth != paragraph_depth:
+            lines.append(_quoted("".join(paragraph), paragraph_depth))
+            paragraph = []
+        paragraph.append(content)
         paragraph_depth = depth
         if not flowed:
-            lines.append(_quoted(paragraph, depth))
-            paragraph = None
-    if paragraph is not None:
-        lines.append(_quoted(paragraph, paragraph_depth))
+            lines.append(_quoted("".join(paragraph), depth))
+            paragraph = []
+    if paragraph:
+        lines.append(_quoted("".join(paragraph), paragraph_depth))
     return "\n".join(lines)
 
 
@@ -392,7 +429,10 @@ def _message_ids(values: Iterable[str]) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for value in values:
         for token in _MESSAGE_ID_TOKEN.finditer(decode_unlabelled(_bytes_of(value))):
-            normalized = normalize_message_id(token.group(1) if token.group(1) is not None else token.group(2))
+            bare = token.group(2)
+            if bare is not None and "@" not in bare[1:-1]:
+                continue
+            normalized = normalize_message_id(token.group(1) if token.group(1) is not None else bare)
             if normalized:
                 found.setdefault(normalized, None)
     return tuple(found)
@@ -400,13 +440,19 @@ def _message_ids(values: Iterable[str]) -> tuple[str, ...]:
 
 def _addresses(values: list[str]) -> tuple[MailAddress, ...]:
     found: dict[str, MailAddress] = {}
-    for value in values:
+    # getaddresses costs up to ~5 us a character and recurses once per "(" or ":" of a value; the intake
+    # keeps 50 addresses of a field, which fit in far less than this.
+    for value in values[:ADDRESS_FIELDS]:
+        value = value[:ADDRESS_FIELD_LIMIT]
         # Names are decoded after the split: a decoded name may hold the commas and quotes that separate
         # addresses. Strict parsing refuses some real headers outright ("a@b.c (Kim, Minjun)"); then the
         # lenient parser is the better guess.
-        pairs = getaddresses([value])
-        if not any("@" in address for _, address in pairs):
-            pairs = getaddresses([value], strict=False)
+        try:
+            pairs = getaddresses([value])
+            if not any("@" in address for _, address in pairs):
+                pairs = getaddresses([value], strict=False)
+        except (RecursionError, ValueError, IndexError):
+            pairs = [("", token) for token in _ADDRESS_TOKEN.findall(value) if "@" in token[1:-1]]
         for name, address in pairs:
             mailbox = _mailbox(address)
             if mailbox is None:
@@ -446,7 +492,7 @@ def _verdict(value: str | None) -> str | None:
     return decode_header_value(value).strip() or None
 
 
-def _classification(message: EmailMessage, problems: list[str]) -> tuple[MailKind, str | None, str | None]:
+def _classification(message: Message, problems: list[str]) -> tuple[MailKind, str | None, str | None]:
     try:
         return classify.classify(message)
     except Exception as failure:  # a classifier bug must not lose the mail; it is filed as ordinary and flagged

@@ -72,6 +72,10 @@ class ParsedMail(_Frozen):
     decoding_problems: tuple[str, ...] = Field(
         default=(), description="e.g. 'body: declared euc-kr, not valid in it; decoded with replacement' (never content)"
     )
+    limits: tuple[str, ...] = Field(
+        default=(),
+        description="what a parsing limit cut, e.g. 'mime_parts', 'header_size', 'text_length' (see email.bounds)",
+    )
     kind: MailKind = MailKind.ORDINARY
     kind_reason: str | None = Field(default=None, description="the header or part that decided `kind`, e.g. 'Auto-Submitted: auto-replied'")
     bounced_message_id: str | None = Field(default=None, description="a bounce: the normalized Message-ID of the mail that bounced")

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import re
 
+# Work on any text stays linear: marks are looked for in the first SCAN_LIMIT characters only (a message
+# keeps far less of the reply), and a line longer than LINE_LIMIT is never a mark (attributions, separators
+# and signatures are short), so no pattern runs over more than a few lines' worth of text. No pattern below
+# has two unbounded quantifiers that can match the same characters.
+SCAN_LIMIT = 100_000
+LINE_LIMIT = 1_000
+
 # An attribution names when the quoted mail was sent; a customer's own line ending in "작성:" does not.
 _DATE_HINT = re.compile(r"\d{4}|\d{1,2}:\d{2}")
 
@@ -18,7 +25,7 @@ _DATE_HINT = re.compile(r"\d{4}|\d{1,2}:\d{2}")
 _ATTRIBUTION = re.compile(
     r"""^(?:
         On\s.+\swrote\s?:                                # Gmail, Apple Mail, Thunderbird (English)
-      | Am\s.+\sschrieb\s.+:                             # German
+      | Am\s(?>.+?\sschrieb\s).+:                       # German (atomic: one "schrieb" is tried, not each)
       | Le\s.+\sa\s[ée]crit\s?:                          # French (with the French space before the colon)
       | El\s.+\sescribi[óo]\s?:                          # Spanish
       | .+님이\s?작성(?:함)?\s?:                          # Korean Gmail: "…, 김민준 <a@b.com>님이 작성:"
@@ -43,7 +50,7 @@ _SEPARATOR = re.compile(
 # Outlook draws this line above the quoted header block, in plain text and in its HTML.
 _UNDERSCORES = re.compile(r"^_{10,}$")
 
-_HEADER_LABEL = re.compile(r"^\*?\s*([^:：*]{1,20}?)\s*\*?\s*[:：]")
+_HEADER_LABEL = re.compile(r"^\*?\s{0,3}([^:：*]{1,20}?)\s{0,3}\*?\s{0,3}[:：]")
 _FROM_LABELS = frozenset({"from", "보낸 사람", "보낸사람", "발신", "de", "von", "差出人", "发件人", "寄件者"})
 _OTHER_LABELS = frozenset(
     {
@@ -81,14 +88,22 @@ def split_reply(text: str) -> tuple[str, str]:
     The new part never comes back empty when the text has content: a mail that is only a forward or that
     starts with the quote keeps all of it as new. Trailing blank lines of the new part go to the rest.
     """
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    starts = _line_starts(text)
+    scanned = text if len(text) <= SCAN_LIMIT else text[: text.rfind("\n", 0, SCAN_LIMIT) + 1]
+    lines = [_bounded_line(line.rstrip("\r")) for line in scanned.split("\n")]
+    starts = _line_starts(scanned)
     cut = _first_cut(lines)
     new = text if cut is None else text[: starts[cut]]
     if not new.strip():
         new = text
     new = new.rstrip()
     return new, text[len(new) :]
+
+
+def _bounded_line(line: str) -> str:
+    """A line too long to be a mark stands for a quoted or an ordinary line of text, as it was."""
+    if len(line) <= LINE_LIMIT:
+        return line
+    return "> …" if _is_quoted(line) else "…"
 
 
 def _line_starts(text: str) -> list[int]:
