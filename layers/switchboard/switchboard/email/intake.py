@@ -97,7 +97,7 @@ def receive_mail(
     stored_files = _store_attachments(message, parsed, attachments)
     message = message.model_copy(update={"attachments": stored_files})
     queue.send([message])
-    logger.info(
+    logger.debug(
         "mail received",
         extra={
             "provider": stored.provider,
