@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from importlib.metadata import version
 
 import boto3
 from moto import mock_aws
 
-from bench import channel_cpu, cold_start, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
+from bench import channel_cpu, cold_start, cost, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
 from bench import email_adversarial
 from bench.workload import WHATSAPP
 from tests.support.drivers import DRIVERS
@@ -180,7 +181,21 @@ def _report_throughput(throughput: writer_throughput.Throughput) -> None:
     print(MOTO_TRANSACTIONS)
 
 
+def _measure_cost(session) -> cost.Measured:
+    return cost.measure(_stack(session, "allin"), _stack(session, "allin-units"))
+
+
+def main_cost() -> None:
+    """`python -m bench cost`: the all-in cost table alone."""
+    with mock_aws():
+        moto_atomic.install()
+        session = boto3.Session(region_name=REGION)
+        cost.print_report(_measure_cost(session), _stack(session, "allin-model"))
+
+
 def main() -> None:
+    if sys.argv[1:] == ["cost"]:
+        return main_cost()
     started = time.perf_counter()
     with mock_aws():
         moto_atomic.install()
@@ -191,6 +206,8 @@ def main() -> None:
         channels = channel_cpu.measure(_stack(session, "channels"))
         throughput = writer_throughput.measure(_stack(session, "throughput"))
         imports = cold_start.measure(_stack(session, "imports"))
+        all_in = _measure_cost(session)
+        all_in_stack = _stack(session, "allin-model")
     parse = email_parse.measure()
     adversarial = email_adversarial.measure()
 
@@ -208,6 +225,7 @@ def main() -> None:
     _report_throughput(throughput)
     _report_parse(parse)
     email_adversarial.report(adversarial)
+    cost.print_report(all_in, all_in_stack)
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 

@@ -38,7 +38,8 @@ def _receive(request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQue
     events = adapter.parse(request.body, received_at=utc_now(), account_id=account_id)
     if events:
         queue.send(events)
-    logger.info("webhook accepted", extra={"channel": adapter.name, "events": len(events)})
+    # DEBUG, not INFO: the metric counts deliveries; a line per delivery would cost more to ingest than its queue send.
+    logger.debug("webhook accepted", extra={"channel": adapter.name, "events": len(events)})
     metrics.add_metric(name="InboundEventsEnqueued", unit="Count", value=len(events))
     acknowledge = getattr(adapter, "acknowledge", None)
     return acknowledge(events) if acknowledge else json_response(200, {"received": len(events)})

@@ -123,7 +123,7 @@ def receive_mail(
         attachments.put_bytes(record.storage_key, data, content_type)
     message = message.model_copy(update={"attachments": tuple(record for record, _, _ in files)})
     queue.send([message])
-    logger.info(
+    logger.debug(
         "mail received",
         extra={
             "provider": stored.provider,

@@ -42,7 +42,7 @@ def handle_mail_webhook(
         logger.warning("mail webhook rejected", extra={"provider": webhook.name, "error": error.code, "reason": error.message})
         metrics.add_metric(name=f"WebhookRejected_{error.code}", unit="Count", value=1)
         return error_response(error)
-    logger.info("mail webhook accepted", extra={"provider": webhook.name, "size_bytes": len(delivery.raw_mime)})
+    logger.debug("mail webhook accepted", extra={"provider": webhook.name, "size_bytes": len(delivery.raw_mime)})
     metrics.add_metric(name="MailWebhookAccepted", unit="Count", value=1)
     return json_response(200, {"received": 1})
 

@@ -114,7 +114,7 @@ def _check_declared_hashes(source: MediaSource, attachment: Attachment, actual_s
 def fetch_queued_job(body: str, fetcher: MediaFetcher) -> FetchOutcome:
     job = jobs.decode(body)
     outcome = fetcher.fetch(job)
-    logger.info(
+    logger.debug(
         "media job done",
         extra={"channel": job.channel.value, "kind": job.attachment.kind, "outcome": outcome.value},
     )

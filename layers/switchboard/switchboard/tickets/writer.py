@@ -224,7 +224,8 @@ def record_queued_event(body: str, store: TicketStore, media: AttachmentRequests
     customer = ""
     if isinstance(event, InboundMessage):
         customer = mask_email(event.email.from_address) if event.email else mask_phone(event.sender.phone_e164)
-    logger.info(
+    # DEBUG, not INFO: the metric counts outcomes; a line per message is for an operator who turns it on.
+    logger.debug(
         "inbound event recorded",
         extra={"channel": event.channel.value, "kind": event.kind, "outcome": outcome.value, "customer": customer},
     )
