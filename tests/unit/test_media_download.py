@@ -12,7 +12,7 @@ import pytest
 
 from infra.fakes.providers import FakeProviders
 from switchboard.media.download import DownloadPolicy, MediaGone, MediaTooLarge, ProviderHttp, ProviderUnavailable
-from switchboard.media.egress import MediaOrigins
+from switchboard.media.egress import MediaOrigins, RefusedDestination
 from switchboard.media.providers import ProviderEndpoints, locate
 from switchboard.models import Attachment, Channel
 
@@ -177,3 +177,50 @@ def test_an_unknown_telegram_file_id_is_gone(providers):
 def test_missing_credentials_leave_the_job_to_a_redrive(providers):
     with pytest.raises(ProviderUnavailable, match="access_token"):
         locate(Channel.WHATSAPP, "106540352242922", Attachment(kind="image", provider_media_id="1"), endpoints=endpoints(providers), secrets_of=lambda _: {}, http=ProviderHttp(FAST), origins=allowed(providers))
+
+
+def test_the_connection_goes_to_the_address_that_was_checked_with_the_name_as_host(providers):
+    # Given an allow-listed origin whose name no DNS knows, and a resolver answering the fake's address once
+    port = int(providers.base_url.rsplit(":", 1)[1])
+    looked_up: list[str] = []
+
+    def resolve(host: str, port_: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    url = providers.add_cdn_media("photo.jpg", PHOTO, "image/jpeg").replace("127.0.0.1", "media.switchboard.test")
+    # When the media is downloaded
+    body = download(ProviderHttp(FAST, resolve=resolve), url, origins=MediaOrigins.parse(f"http://media.switchboard.test:{port}"))
+    # Then it arrived over a connection to the checked address (the name itself resolves nowhere), looked up once
+    assert body == PHOTO
+    assert looked_up == ["media.switchboard.test"]
+
+
+@pytest.mark.parametrize("answer", [["10.0.0.7"], ["157.240.22.35", "169.254.169.254"], ["::ffff:127.0.0.1"], ["64:ff9b::a9fe:a9fe"]])
+def test_an_allowed_name_resolving_inside_the_network_is_never_connected_to(answer):
+    # Given an allow-listed CDN name whose DNS answers an internal address (rebinding)
+    http = ProviderHttp(FAST, resolve=lambda host, port: answer)
+    # When its media is opened, Then it is refused before any connection
+    with pytest.raises(RefusedDestination, match="outside the public internet"):
+        http.open("https://scontent.xx.fbcdn.net/v/t1/photo.jpg", origins=MediaOrigins.parse("*.fbcdn.net"))
+
+
+def test_redirects_past_the_policy_bound_are_refused(providers):
+    # Given a CDN path redirecting to itself
+    url = providers.add_cdn_redirect("loop.jpg", "/cdn/loop.jpg")
+    # When it is downloaded, Then the fetcher gives up after the bounded number of hops
+    with pytest.raises(RefusedDestination, match="redirects more than"):
+        download(ProviderHttp(FAST), url, origins=allowed(providers))
+    assert providers.requests_to("/cdn/loop.jpg") == FAST.max_redirects + 1
+
+
+def test_twilio_media_is_opened_with_an_api_key_when_the_secret_holds_one(providers):
+    # Given Twilio media and a download secret holding an API key (not the auth token that signs webhooks)
+    url = providers.add_twilio_media("MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg")
+    account = providers.credentials.twilio_account_sid
+    secret = {"account_sid": account, "api_key_sid": providers.credentials.twilio_api_key_sid, "api_key_secret": providers.credentials.twilio_api_key_secret}
+    http = ProviderHttp(FAST)
+    # When it is located and downloaded
+    source = locate(Channel.SMS, account, Attachment(kind="image", url=url), endpoints=endpoints(providers), secrets_of=lambda _: secret, http=http, origins=allowed(providers))
+    # Then the API key opened it
+    assert download(http, source.url, source.headers, origins=allowed(providers)) == PHOTO

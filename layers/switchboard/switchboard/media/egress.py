@@ -113,6 +113,12 @@ def origin_of(url: str) -> tuple[Origin, str]:
     plain http(s) URL: credentials in it, no host, a bad port, or too long."""
     if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH or any(ch in url for ch in "\r\n\t\x00 "):
         raise RefusedDestination("media location is not a plain URL")
+    authority = url.split("://", 1)[-1]
+    for end in "/?#":
+        authority = authority.split(end, 1)[0]
+    if "%" in authority or "\\" in authority:
+        # A host spelled with escapes is decoded by some parsers and not by others: only plain names are read.
+        raise RefusedDestination("media location spells its host with escapes")
     try:
         parsed = urllib3.util.parse_url(url)
     except (LocationParseError, ValueError):
