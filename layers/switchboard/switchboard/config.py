@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Settings(BaseModel):
@@ -100,6 +100,25 @@ class MediaFetcherSettings(_Settings):
 
         MediaOrigins.parse(value)  # a bad entry fails the function's start, naming the entry
         return value
+
+    @model_validator(mode="after")
+    def _apis_on_their_allow_lists(self) -> MediaFetcherSettings:
+        from switchboard.media.egress import MediaOrigins, RefusedDestination, origin_of
+
+        for name, url, hosts_name, hosts in (
+            ("GRAPH_API_BASE_URL", self.graph_api_base_url, "MEDIA_HOSTS_WHATSAPP", self.whatsapp_media_hosts),
+            ("LINE_DATA_API_BASE_URL", self.line_data_api_base_url, "MEDIA_HOSTS_LINE", self.line_media_hosts),
+            ("TELEGRAM_API_BASE_URL", self.telegram_api_base_url, "MEDIA_HOSTS_TELEGRAM", self.telegram_media_hosts),
+            ("TWILIO_API_BASE_URL", self.twilio_api_base_url, "MEDIA_HOSTS_TWILIO", self.twilio_media_hosts),
+        ):
+            try:
+                admitted = MediaOrigins.parse(hosts).admits(origin_of(url)[0])
+            except RefusedDestination:
+                admitted = False
+            if not admitted:
+                # Every download of that provider would be refused: say so at start, not job by job.
+                raise ValueError(f"{name} is not on {hosts_name}: add its host to the allow-list")
+        return self
 
     def media_origins(self) -> dict[str, str]:
         """Each provider's allow-list as configured, by provider name."""
