@@ -65,6 +65,14 @@ def test_kinds_that_are_not_media_ask_for_no_job(kind):
     assert bool(jobs_for(message)) == fetched
 
 
+@given(st.integers(min_value=8193, max_value=400_000))
+def test_a_url_longer_than_any_providers_asks_for_no_job(length):
+    # Given a Kakao "photo" whose URL alone could outgrow an SQS message
+    url = "https://talk.kakaocdn.net/" + "a" * (length - len("https://talk.kakaocdn.net/"))
+    # Then it stays on the message, and no job is made for it
+    assert jobs_for(_message(Channel.KAKAO, Attachment(kind="image", url=url))) == []
+
+
 # -- lists that feed media jobs are capped -------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
-_MAX_URL_LENGTH = 8192
+MAX_URL_LENGTH = 8192
 _NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -111,7 +111,7 @@ class Destination:
 def origin_of(url: str) -> tuple[Origin, str]:
     """The origin a URL names and its request target (path and query); RefusedDestination when it is not a
     plain http(s) URL: credentials in it, no host, a bad port, or too long."""
-    if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH or any(ch in url for ch in "\r\n\t\x00 "):
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or any(ch in url for ch in "\r\n\t\x00 "):
         raise RefusedDestination("media location is not a plain URL")
     authority = url.split("://", 1)[-1]
     for end in "/?#":

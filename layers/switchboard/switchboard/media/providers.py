@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 
 from switchboard.channels.base import ChannelSecrets, account_secrets
 from switchboard.media.download import MediaGone, MediaTooLarge, ProviderHttp, ProviderUnavailable
-from switchboard.media.egress import MediaOrigins, RefusedDestination
+from switchboard.media.egress import MAX_URL_LENGTH, MediaOrigins, RefusedDestination
 from switchboard.models import Attachment, Channel
 
 ChannelSecretsOf = Callable[[Channel], ChannelSecrets]
@@ -108,6 +108,9 @@ class MediaSource:
 
 def has_bytes(channel: Channel, attachment: Attachment) -> bool:
     if attachment.kind not in FETCHED_KINDS or (channel, attachment.kind) in _NO_BYTES:
+        return False
+    if attachment.url is not None and len(attachment.url) > MAX_URL_LENGTH:
+        # No provider's media URL is that long, and a job carrying it could outgrow an SQS message.
         return False
     return bool(attachment.provider_media_id or attachment.url)
 
