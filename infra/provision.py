@@ -82,7 +82,10 @@ def provision(
 def _seed_secrets(client, stack: Stack, prefix: str, seed: dict[str, dict[str, str]]) -> None:
     for parameter, spec in local_secret_parameters(stack.template).items():
         channel = spec["channel"]
-        values = seed.get(channel) or {key: random_secrets.token_urlsafe(24) for key in spec["keys"]}
+        # A download-credentials secret holds the same token as its channel's dev secret ("like"), as an
+        # operator's would; keys the channel's secret lacks (a Twilio API key) get fresh dev values.
+        like = seed.get(spec.get("like", "")) or stack.channel_secrets.get(spec.get("like", "")) or {}
+        values = seed.get(channel) or {key: like.get(key) or random_secrets.token_urlsafe(24) for key in spec["keys"]}
         arn = client.create_secret(Name=f"{prefix}/{channel}", SecretString=json.dumps(values))["ARN"]
         stack.resolver.parameters[parameter] = arn
         stack.channel_secrets[channel] = values

@@ -78,7 +78,10 @@ def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch, fake_providers
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", aws_session())
         for service in ("dynamodb", "sqs", "secretsmanager", "s3"):
             boto3.client(service)
-        yield InProcessStack.provision(monkeypatch, DRIVERS, parameters=fake_providers.template_parameters())
+        provisioned = InProcessStack.provision(monkeypatch, DRIVERS, parameters=fake_providers.template_parameters())
+        # The media fetcher's download-credentials secrets (a Twilio API key among them) are the fake's to accept.
+        fake_providers.use_channel_secrets(provisioned.channel_secrets)
+        yield provisioned
         runtime.reset()
 
 

@@ -9,7 +9,7 @@
 |          | GET /telegram/file/bot<token>/<file path>                 | the bytes                                          |
 | Twilio   | GET /twilio/2010-04-01/Accounts/<AC>/Messages/<MM>/Media/<ME>, basic auth | 307 to a signed URL on another host (like Twilio's) |
 |          | GET /twilio-cdn/<ME> (that signed URL; refuses any Authorization header, as S3 does) | the bytes        |
-| CDN      | GET /cdn/<name> (Messenger, Instagram, Kakao, LINE external content) | the bytes                |
+| CDN      | GET /cdn/<name> (Messenger, Instagram, Kakao)             | the bytes, or a redirect registered for the name   |
 
 Tests register media and inject faults in-process; the local runner's users do it over HTTP:
 `PUT /__fake__/<provider>/<id>` with the bytes as body and their Content-Type (provider: whatsapp, line,
@@ -62,6 +62,9 @@ class Credentials:
     telegram_bot_token: str = "123456:fake-telegram-bot-token"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = "fake-twilio-auth-token"
+    # Twilio accepts an API key (SID and secret) in place of the account SID and auth token.
+    twilio_api_key_sid: str = "SK00000000000000000000000000000000"
+    twilio_api_key_secret: str = "fake-twilio-api-key-secret"
 
 
 @dataclass
@@ -72,6 +75,7 @@ class _State:
     telegram: dict[str, tuple[str, Media]] = field(default_factory=dict)  # file id -> (file path, media)
     twilio: dict[str, Media] = field(default_factory=dict)  # "<AC>/<MM>/<ME>"
     cdn: dict[str, Media] = field(default_factory=dict)
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # cdn name -> (status, Location)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,19 +119,32 @@ class FakeProviders:
             self._state.credentials = credentials
 
     def template_parameters(self) -> dict[str, str]:
-        """template.yaml parameter values that point the media fetcher here."""
+        """template.yaml parameter values that point the media fetcher here, and allow it this server's exact
+        origin and nothing else on 127.0.0.1 (Twilio's list also names the host its redirect goes to)."""
+        own = self.base_url
         return {
             "GraphApiBaseUrl": f"{self.base_url}/graph/{GRAPH_VERSION}",
             "LineDataApiBaseUrl": f"{self.base_url}/line-data",
             "TelegramApiBaseUrl": f"{self.base_url}/telegram",
             "TwilioApiBaseUrl": f"{self.base_url}/twilio",
+            "MediaHostsWhatsApp": own,
+            "MediaHostsMessenger": own,
+            "MediaHostsInstagram": own,
+            "MediaHostsLine": own,
+            "MediaHostsTelegram": own,
+            "MediaHostsKakao": own,
+            "MediaHostsTwilio": f"{own},{self.other_host_url}",
         }
 
     def use_channel_secrets(self, secrets: dict[str, dict[str, str]]) -> None:
-        """Accepts the credentials the stack's channel secrets hold (by channel name, as provisioned)."""
+        """Accepts the credentials the stack's secrets hold (by channel name, as provisioned): the download
+        credentials' secrets (`<channel>_media`) where there are any, else the channel's own."""
         defaults = Credentials()
-        whatsapp, line = secrets.get("whatsapp") or {}, secrets.get("line") or {}
-        telegram, twilio = secrets.get("telegram") or {}, secrets.get("twilio") or {}
+
+        def of(channel: str) -> dict[str, str]:
+            return {**(secrets.get(channel) or {}), **(secrets.get(f"{channel}_media") or {})}
+
+        whatsapp, line, telegram, twilio = of("whatsapp"), of("line"), of("telegram"), of("twilio")
         self.use_credentials(
             Credentials(
                 whatsapp_access_token=whatsapp.get("access_token", defaults.whatsapp_access_token),
@@ -135,6 +152,8 @@ class FakeProviders:
                 telegram_bot_token=telegram.get("bot_token", defaults.telegram_bot_token),
                 twilio_account_sid=twilio.get("account_sid", defaults.twilio_account_sid),
                 twilio_auth_token=twilio.get("auth_token", defaults.twilio_auth_token),
+                twilio_api_key_sid=twilio.get("api_key_sid", defaults.twilio_api_key_sid),
+                twilio_api_key_secret=twilio.get("api_key_secret", defaults.twilio_api_key_secret),
             )
         )
 
@@ -168,6 +187,12 @@ class FakeProviders:
 
     def add_cdn_media(self, name: str, content: bytes, mime_type: str, *, chunked: bool = False) -> str:
         self._add(self._state.cdn, name, Media(content, mime_type, chunked))
+        return f"{self.base_url}/cdn/{quote(name)}"
+
+    def add_cdn_redirect(self, name: str, location: str, *, status: int = 302) -> str:
+        """GET /cdn/<name> answers `status` with this Location (a CDN, or an attacker's host, redirecting)."""
+        with self._state.lock:
+            self._state.redirects[name] = (status, location)
         return f"{self.base_url}/cdn/{quote(name)}"
 
     def _add(self, registry: dict[str, Media], key: str, media: Media) -> Media:
@@ -320,12 +345,22 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                     return self._json(400, {"Code": "InvalidArgument", "Message": "Only one auth mechanism allowed"})
                 return self._media(state.twilio.get(unquote(path[len("/twilio-cdn/") :])))
             if path.startswith("/cdn/"):
-                return self._media(state.cdn.get(unquote(path[len("/cdn/") :])))
+                name = unquote(path[len("/cdn/") :])
+                if name in state.redirects:
+                    status, location = state.redirects[name]
+                    return self._respond(status, b"", "text/plain", {"Location": location})
+                return self._media(state.cdn.get(name))
             self._json(404, {"error": "no such endpoint"})
 
         def _twilio(self, path: str, credentials: Credentials) -> None:
-            expected = base64.b64encode(f"{credentials.twilio_account_sid}:{credentials.twilio_auth_token}".encode()).decode()
-            if self.headers.get("Authorization") != f"Basic {expected}":
+            accepted = {
+                "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                for user, password in (
+                    (credentials.twilio_account_sid, credentials.twilio_auth_token),
+                    (credentials.twilio_api_key_sid, credentials.twilio_api_key_secret),
+                )
+            }
+            if self.headers.get("Authorization") not in accepted:
                 return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
             parts = path.split("/")  # '', twilio, 2010-04-01, Accounts, AC, Messages, MM, Media, ME
             if len(parts) != 9 or parts[3] != "Accounts" or parts[5] != "Messages" or parts[7] != "Media":

@@ -1,5 +1,6 @@
 """Media over the local runner: a WhatsApp image message becomes an object in the local attachments bucket,
-downloaded from the fake Graph API, with the sha256 of the bytes the provider holds."""
+downloaded from the fake Graph API, with the sha256 of the bytes the provider holds; a media URL anywhere
+else on 127.0.0.1 (the local AWS endpoint, the gateway) is refused, not fetched."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import json
 import time
 import urllib.request
 
+import uuid
+
 import boto3
+import pytest
 
 from tests.e2e.local_stack import LocalStack, eventually
+from tests.support.drivers.kakao import encode, skill_payload
 from tests.support.paths import provider_fixture
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 200 + "파손된 상자".encode()
@@ -66,3 +71,28 @@ def test_whatsapp_image_lands_in_the_attachments_bucket_with_its_sha256(local_st
     stored = s3.get_object(Bucket=local_stack.resource("AttachmentsBucket"), Key=attachment["storage_key"])
     assert hashlib.sha256(stored["Body"].read()).hexdigest() == registered["sha256"]
     assert stored["ContentType"] == "image/jpeg"
+
+
+@pytest.mark.parametrize("where", ["aws_endpoint_url", "api_url"])
+def test_a_kakao_photo_on_another_local_port_is_refused_not_fetched(local_stack: LocalStack, where: str):
+    # Given a skill payload whose photo URL is another server on 127.0.0.1 (the local runner allows only the
+    # fake providers' exact origin)
+    customer = uuid.uuid4().hex
+    url = local_stack.state[where].rstrip("/") + "/"
+    body = encode(skill_payload(user_id=customer, utterance=url, params={"media": {"type": "image", "url": url}}))
+    token = local_stack.state["secrets"]["kakao"]["skill_token"]
+    headers = {"Content-Type": "application/json;charset=UTF-8", "X-Switchboard-Token": token}
+    # When Kakao delivers it
+    assert local_stack.request("POST", "/webhooks/kakao", body, headers).status == 200
+    # Then the attachment is recorded refused, with nothing stored
+
+    def refused_attachment():
+        ticket = next((t for t in local_stack.tickets() if t["conversation_key"].endswith(f":{customer}")), None)
+        if ticket is None:
+            return None
+        found = local_stack.as_agent(f"/tickets/{ticket['id']}").json()
+        attachments = [a for m in found["messages"] for a in m["attachments"]]
+        return attachments[0] if attachments and attachments[0]["fetch_status"] else None
+
+    attachment = eventually(refused_attachment, timeout=30, what="the media job to finish")
+    assert (attachment["fetch_status"], attachment["storage_key"], attachment["url"]) == ("refused", None, url)

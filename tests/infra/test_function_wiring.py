@@ -476,22 +476,24 @@ def test_store_scan_finds_the_read_and_write_paths(function_specs, provisioned_s
     assert not any(action in {"dynamodb:PutItem", "dynamodb:UpdateItem"} for action, _ in api)
 
 
-def test_media_fetcher_may_write_attachments_and_read_the_secrets_of_channels_with_private_media(
+def test_media_fetcher_may_write_attachments_and_read_download_credentials_but_no_signing_secret(
     translated, provisioned_stack
 ):
     # Given the media fetcher's role as deployed
     statements = resolved_statements(translated, "MediaFetcherFunction", provisioned_stack.resolver)
     bucket_arn = provisioned_stack.attribute("AttachmentsBucket", "Arn")
-    secret_arn = {channel: provisioned_stack.resolver.parameters[f"{name}SecretArn"] for channel, name in
-                  (("whatsapp", "WhatsApp"), ("line", "Line"), ("telegram", "Telegram"), ("twilio", "Twilio"),
-                   ("messenger", "Messenger"), ("kakao", "Kakao"))}
+    parameters = provisioned_stack.resolver.parameters
     # Then it may put (and abort multipart uploads of) objects under attachments/ only, and never read them back
     for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
         assert allows(statements, action, f"{bucket_arn}/attachments/whatsapp/0a1b/0")
         assert not allows(statements, action, f"{bucket_arn}/elsewhere/0")
+    assert not allows(statements, "secretsmanager:GetSecretValue", "*")
     assert not allows(statements, "s3:GetObject", f"{bucket_arn}/attachments/whatsapp/0a1b/0")
-    # And it reads the secrets of channels whose media needs credentials, and no other
-    for channel in ("whatsapp", "line", "telegram", "twilio"):
-        assert allows(statements, "secretsmanager:GetSecretValue", secret_arn[channel]), channel
-    for channel in ("messenger", "kakao"):
-        assert not allows(statements, "secretsmanager:GetSecretValue", secret_arn[channel]), channel
+    # And it reads the download-credentials secrets of channels whose media needs them
+    for name in ("WhatsApp", "Line", "Telegram", "Twilio"):
+        assert allows(statements, "secretsmanager:GetSecretValue", parameters[f"{name}MediaSecretArn"]), name
+    # And no channel's webhook signing secret, nor any other secret of the stack
+    media_secrets = {parameters[f"{name}MediaSecretArn"] for name in ("WhatsApp", "Line", "Telegram", "Twilio")}
+    for parameter, arn in parameters.items():
+        if parameter.endswith("SecretArn") and arn not in media_secrets:
+            assert not allows(statements, "secretsmanager:GetSecretValue", arn), parameter

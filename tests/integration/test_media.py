@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,10 @@ from switchboard.media.download import DownloadPolicy, ProviderHttp
 from switchboard.media.jobs import MediaJobQueue
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 from switchboard.tickets.writer import record_event
+from tests.support.drivers.kakao import KakaoDriver, skill_payload
+from tests.support.drivers.kakao import encode as kakao_encode
+from tests.support.drivers.messenger import MessengerDriver, attachment_event
+from tests.support.drivers.messenger import webhook as messenger_webhook
 from tests.support.drivers.whatsapp import PHONE_NUMBER_ID, contact, encode, message_item, messages_value, wamid, webhook
 from tests.support.stack import InProcessStack
 
@@ -210,12 +215,6 @@ def _line_content(fake: FakeProviders) -> tuple[InboundMessage, str]:
     return _message(Channel.LINE, "U4af4980629", "468789577898262530", attachment), "/line-data/v2/bot/message/468789577898262530/content"
 
 
-def _line_external(fake: FakeProviders) -> tuple[InboundMessage, str]:
-    url = fake.add_cdn_media("line-external/original.jpg", PHOTO, "image/jpeg")
-    attachment = Attachment(kind="image", provider_media_id="468789577898262531", url=url)
-    return _message(Channel.LINE, "U4af4980629", "468789577898262531", attachment), "/cdn/line-external/original.jpg"
-
-
 def _telegram(fake: FakeProviders) -> tuple[InboundMessage, str]:
     fake.add_telegram_file("BQACAgQAAxkBAAIBZ2Zz", PHOTO, "application/pdf", file_path="documents/file_7.pdf")
     attachment = Attachment(kind="document", provider_media_id="BQACAgQAAxkBAAIBZ2Zz", filename="견적서.pdf", mime_type="application/pdf")
@@ -241,7 +240,7 @@ def _kakao_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
 
 
 @pytest.mark.parametrize(
-    "arrange", [_line_content, _line_external, _telegram, _twilio_mms, _messenger_cdn, _kakao_cdn], ids=lambda f: f.__name__.strip("_")
+    "arrange", [_line_content, _telegram, _twilio_mms, _messenger_cdn, _kakao_cdn], ids=lambda f: f.__name__.strip("_")
 )
 def test_every_provider_media_api_is_spoken(stack, fake_providers, arrange):
     # Given a stored message whose attachment the provider holds
@@ -268,3 +267,139 @@ def test_a_line_sticker_asks_for_no_media(stack, fake_providers):
     record_event(_message(Channel.LINE, "U4af4980629", "468789577898262599", sticker), stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
     # Then no media job is queued
     assert stack.queued_media_jobs() == 0
+
+
+# -- where the fetcher may go ---------------------------------------------------------------------
+
+INTERNAL = [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "https://127.0.0.1:9/",
+    "http://10.0.0.8/admin",
+]
+
+
+def _kakao_photo(url: str) -> bytes:
+    """A skill payload (Kakao's proof is a static token) whose params.media names `url` as a photo."""
+    return kakao_encode(skill_payload(user_id="kakao-user-7", utterance=url, params={"media": {"type": "image", "url": url}}))
+
+
+def _recorded(stack: InProcessStack) -> dict:
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    assert report.failed_records == 0, report
+    return only_attachment(stack)
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_a_kakao_photo_url_at_an_internal_address_is_refused_without_a_request(stack, fake_providers, url):
+    # Given a skill payload whose photo URL points inside the network
+    assert stack.channel(KakaoDriver()).deliver(_kakao_photo(url)).status == 200
+    # When the queues are worked off
+    attachment = _recorded(stack)
+    # Then the attachment is recorded refused, its URL kept for the agent, nothing stored, and no retry
+    assert (attachment["fetch_status"], attachment["url"], attachment["storage_key"]) == ("refused", url, None)
+    assert stack.attachment_keys() == []
+    assert (stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0)
+
+
+@pytest.mark.parametrize("location", [*INTERNAL, "http://localhost:{port}/cdn/photo.jpg", "https://evil.example/photo.jpg"])
+def test_an_allowed_cdn_redirecting_outside_the_allow_list_is_refused(stack, fake_providers, location):
+    # Given the allow-listed CDN (the fake's exact origin) answering 302 to an internal or foreign location
+    fake_providers.add_cdn_media("photo.jpg", PHOTO, "image/jpeg")
+    url = fake_providers.add_cdn_redirect("talkp/redirect.jpg", location.format(port=fake_providers.base_url.rsplit(":", 1)[1]))
+    # When a Kakao photo names the CDN URL and the queues are worked off
+    stack.channel(KakaoDriver()).deliver(_kakao_photo(url))
+    attachment = _recorded(stack)
+    # Then the redirect was not followed: refused, nothing stored, the CDN asked once
+    assert (attachment["fetch_status"], attachment["storage_key"]) == ("refused", None)
+    assert fake_providers.requests_to("/cdn/talkp/redirect.jpg") == 1
+    assert fake_providers.requests_to("/cdn/photo.jpg") == 0
+    assert stack.attachment_keys() == []
+
+
+def test_a_redirect_within_the_allow_list_is_followed_and_checked_again(stack, fake_providers):
+    # Given the CDN redirecting to another of its own paths (same allowed origin)
+    fake_providers.add_cdn_media("photo.jpg", PHOTO, "image/jpeg")
+    url = fake_providers.add_cdn_redirect("talkp/moved.jpg", f"{fake_providers.base_url}/cdn/photo.jpg", status=301)
+    # When the photo is fetched
+    stack.channel(KakaoDriver()).deliver(_kakao_photo(url))
+    attachment = _recorded(stack)
+    # Then the bytes at the redirect's target are stored
+    assert attachment["fetch_status"] == "stored"
+    assert stack.attachment_bytes(attachment["storage_key"]) == PHOTO
+
+
+def test_http_on_an_origin_not_named_exactly_is_refused(stack, fake_providers):
+    # Given a Messenger attachment on the fake's server under another name (http://localhost:<port>):
+    # the local allow-list names http://127.0.0.1:<port> exactly, and nothing else is ever http
+    url = fake_providers.add_cdn_media("v/t1/photo.jpg", PHOTO, "image/jpeg").replace(fake_providers.base_url, fake_providers.other_host_url)
+    message = _message(Channel.MESSENGER, "106540352242922", "m_http", Attachment(kind="image", url=url))
+    # When the writer records it and the media queue is worked off
+    record_event(message, stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    stack.drain_media_queue()
+    # Then nothing was requested or stored
+    (stored,) = stack.ticket(stack.tickets()[0]["id"])["messages"][0]["attachments"]
+    assert stored["fetch_status"] == "refused"
+    assert fake_providers.requests_to("/cdn/v/t1/photo.jpg") == 0
+
+
+def test_a_link_a_messenger_customer_shares_is_recorded_and_never_fetched(stack, fake_providers):
+    # Given a Meta-signed message carrying a `fallback` link to the instance metadata service
+    link = "http://169.254.169.254/latest/meta-data/"
+    body = messenger_webhook(
+        attachment_event(
+            mid="m_fallback",
+            customer="24012345678901234",
+            attachments=[{"type": "fallback", "title": "look", "url": link, "payload": None}],
+            timestamp=1749384000000,
+        )
+    )
+    # When it is delivered and the queues are worked off
+    assert stack.channel(MessengerDriver()).deliver(json.dumps(body).encode()).status == 200
+    stack.drain_queue()
+    # Then the message shows the link, and no media job was even asked for
+    assert only_attachment(stack)["kind"] == "link" and only_attachment(stack)["url"] == link
+    assert (stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0)
+    assert fake_providers.request_counts() == {}
+
+
+@pytest.mark.parametrize("served", ["text/html; charset=utf-8", "image/svg+xml", "application/octet-stream"])
+def test_media_served_with_an_active_or_unknown_type_is_stored_download_only(stack, fake_providers, served):
+    # Given a CDN serving a page as a Kakao "photo" (bytes that are no media format)
+    url = fake_providers.add_cdn_media("talkp/page.jpg", b"<html><script>alert(1)</script></html>", served)
+    # When it is fetched
+    stack.channel(KakaoDriver()).deliver(_kakao_photo(url))
+    attachment = _recorded(stack)
+    # Then the bytes are kept, but never served as that type: opaque, and saved rather than displayed
+    head = stack.s3.head_object(Bucket=stack.attachments_bucket, Key=attachment["storage_key"])
+    assert (head["ContentType"], head.get("ContentDisposition")) == ("application/octet-stream", "attachment")
+    assert attachment["mime_type"] == "application/octet-stream"
+
+
+def test_media_served_without_a_useful_type_is_stored_as_what_its_bytes_are(stack, fake_providers):
+    # Given a CDN serving a JPEG as application/octet-stream
+    url = fake_providers.add_cdn_media("talkp/photo.bin", PHOTO, "application/octet-stream")
+    # When it is fetched
+    stack.channel(KakaoDriver()).deliver(_kakao_photo(url))
+    attachment = _recorded(stack)
+    # Then it is stored as image/jpeg, sniffed from its first bytes
+    head = stack.s3.head_object(Bucket=stack.attachments_bucket, Key=attachment["storage_key"])
+    assert (head["ContentType"], head.get("ContentDisposition"), attachment["mime_type"]) == ("image/jpeg", None, "image/jpeg")
+
+
+def test_more_kakao_secure_images_than_kakao_sends_are_capped_not_dead_lettered(stack, fake_providers):
+    # Given a secure image plugin list of 150 URLs (Kakao's picker sends at most 30)
+    fake_providers.add_cdn_media("talkp/secure.jpg", PHOTO, "image/jpeg")
+    url = f"{fake_providers.base_url}/cdn/talkp/secure.jpg"
+    secure = {"secureUrls": "List(" + ", ".join(f"{url}?n={i}" for i in range(150)) + ")"}
+    body = kakao_encode(skill_payload(user_id="kakao-user-8", utterance="사진", action_params={"secureimage": json.dumps(secure)}))
+    # When it is delivered and the queues are worked off
+    stack.channel(KakaoDriver()).deliver(body)
+    stack.drain_queue()
+    report = stack.drain_media_queue()
+    # Then 30 are stored, the message says 120 were not kept, and nothing waits or is dead-lettered
+    (message,) = stack.only_ticket()["messages"]
+    assert [a["fetch_status"] for a in message["attachments"]] == ["stored"] * 30
+    assert "[120 more images not kept" in message["text"]
+    assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)

@@ -138,6 +138,7 @@ def _load(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
 class InProcessStack:
     def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         self._monkeypatch = monkeypatch
+        self.channel_secrets = stack.channel_secrets
         self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
         self._function_environments = {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
         self._environments = _FunctionEnvironments(monkeypatch, self._function_environments)

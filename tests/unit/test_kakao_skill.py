@@ -167,7 +167,7 @@ def test_photo_sent_in_chat_is_an_attachment_and_its_url_is_no_text():
     assert (message.message_type, message.text, message.attachments) == ("image", None, (Attachment(kind="image", url=photo),))
 
 
-def test_secure_image_plugin_urls_become_attachments():
+def test_secure_image_plugin_urls_become_attachments_on_kakaos_cdn_over_https():
     secure = {
         "privacyAgreement": "Y",
         "imageQuantity": "2",
@@ -175,9 +175,10 @@ def test_secure_image_plugin_urls_become_attachments():
     }
     (message,) = parse(said("사진 보냈어요", action_params={"secureimage": json.dumps(secure)}))
 
+    # The plugin writes http://; the same signed path is recorded (and fetched) over https
     assert [attachment.url for attachment in message.attachments] == [
-        "http://secure.kakaocdn.net/dna/a/img1.jpg?credential=x",
-        "http://secure.kakaocdn.net/dna/b/img2.jpg?credential=y",
+        "https://secure.kakaocdn.net/dna/a/img1.jpg?credential=x",
+        "https://secure.kakaocdn.net/dna/b/img2.jpg?credential=y",
     ]
     assert message.text == "사진 보냈어요"
 

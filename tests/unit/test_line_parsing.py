@@ -62,7 +62,8 @@ def test_sdk_sample_text_and_image():
             external_id="325708",
             sender=SenderIdentity(external_id="Ra8dbf4673c4c812cd491258042226c99"),
             message_type="image",
-            attachments=(Attachment(kind="image", provider_media_id="325708", url="https://example.com"),),
+            # Content the sender's own server hosts (contentProvider "external") is a link, never fetched
+            attachments=(Attachment(kind="link", url="https://example.com"),),
             reply_token="nHuyWiB7yP5Zw52FIkcQobQuGDXCTA",
             reply_token_expires_at=RECEIVED_AT + timedelta(minutes=1),
             provider_timestamp=sent,
@@ -115,7 +116,7 @@ def test_room_message_is_the_room_conversation():
         ({"id": "7001", "type": "image", "contentProvider": {"type": "line"}}, Attachment(kind="image", provider_media_id="7001")),
         (
             {"id": "7002", "type": "video", "duration": 60000, "contentProvider": {"type": "external", "originalContentUrl": "https://cdn.example.com/v.mp4", "previewImageUrl": "https://cdn.example.com/v.jpg"}},
-            Attachment(kind="video", provider_media_id="7002", url="https://cdn.example.com/v.mp4"),
+            Attachment(kind="link", url="https://cdn.example.com/v.mp4"),
         ),
         ({"id": "7003", "type": "audio", "duration": 60000, "contentProvider": {"type": "line"}}, Attachment(kind="audio", provider_media_id="7003")),
         ({"id": "7004", "type": "file", "fileName": "영수증.pdf", "fileSize": 2138}, Attachment(kind="file", provider_media_id="7004", filename="영수증.pdf", size_bytes=2138)),

@@ -160,13 +160,13 @@ def test_location_becomes_a_location():
     assert event.location == Location(latitude=37.5665, longitude=126.978, name="서울시청")
 
 
-def test_fallback_link_shows_its_title_and_keeps_its_url():
+def test_fallback_link_shows_its_title_and_keeps_its_url_as_a_link_never_fetched():
     attachment = {"type": "fallback", "title": "Spring sale", "url": "https://shop.example.com/sale", "payload": None}
 
     event = one(webhook(attachment_event(mid="m_link", customer=CUSTOMER, attachments=[attachment], timestamp=SENT)))
 
     assert (event.message_type, event.text) == ("fallback", "Spring sale")
-    assert event.attachments == (Attachment(kind="fallback", url="https://shop.example.com/sale"),)
+    assert event.attachments == (Attachment(kind="link", url="https://shop.example.com/sale"),)
 
 
 def test_attachment_type_new_to_us_is_kept_as_unknown():

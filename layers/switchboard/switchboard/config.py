@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Settings(BaseModel):
@@ -70,11 +70,67 @@ class MediaFetcherSettings(_Settings):
     line_data_api_base_url: str = Field(alias="LINE_DATA_API_BASE_URL", pattern=r"^https?://")
     telegram_api_base_url: str = Field(alias="TELEGRAM_API_BASE_URL", pattern=r"^https?://")
     twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")
-    # The channels whose media needs credentials; Messenger, Instagram and Kakao hand out signed CDN URLs.
-    whatsapp_secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
-    line_secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
-    telegram_secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
-    twilio_secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
+    # The download credentials of the channels whose media needs them, each in a secret of its own: never a
+    # webhook signing secret (Messenger, Instagram and Kakao hand out signed CDN URLs and need none).
+    whatsapp_media_secret_arn: str = Field(alias="WHATSAPP_MEDIA_SECRET_ARN", min_length=1)
+    line_media_secret_arn: str = Field(alias="LINE_MEDIA_SECRET_ARN", min_length=1)
+    telegram_media_secret_arn: str = Field(alias="TELEGRAM_MEDIA_SECRET_ARN", min_length=1)
+    twilio_media_secret_arn: str = Field(alias="TWILIO_MEDIA_SECRET_ARN", min_length=1)
+    # Each provider's allow-list (media/egress.py): comma-separated host, *.suffix or exact scheme://host:port.
+    whatsapp_media_hosts: str = Field(alias="MEDIA_HOSTS_WHATSAPP", min_length=1)
+    messenger_media_hosts: str = Field(alias="MEDIA_HOSTS_MESSENGER", min_length=1)
+    instagram_media_hosts: str = Field(alias="MEDIA_HOSTS_INSTAGRAM", min_length=1)
+    line_media_hosts: str = Field(alias="MEDIA_HOSTS_LINE", min_length=1)
+    telegram_media_hosts: str = Field(alias="MEDIA_HOSTS_TELEGRAM", min_length=1)
+    kakao_media_hosts: str = Field(alias="MEDIA_HOSTS_KAKAO", min_length=1)
+    twilio_media_hosts: str = Field(alias="MEDIA_HOSTS_TWILIO", min_length=1)
+
+    @field_validator(
+        "whatsapp_media_hosts",
+        "messenger_media_hosts",
+        "instagram_media_hosts",
+        "line_media_hosts",
+        "telegram_media_hosts",
+        "kakao_media_hosts",
+        "twilio_media_hosts",
+    )
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        from switchboard.media.egress import MediaOrigins
+
+        MediaOrigins.parse(value)  # a bad entry fails the function's start, naming the entry
+        return value
+
+    @model_validator(mode="after")
+    def _apis_on_their_allow_lists(self) -> MediaFetcherSettings:
+        from switchboard.media.egress import MediaOrigins, RefusedDestination, origin_of
+
+        for name, url, hosts_name, hosts in (
+            ("GRAPH_API_BASE_URL", self.graph_api_base_url, "MEDIA_HOSTS_WHATSAPP", self.whatsapp_media_hosts),
+            ("LINE_DATA_API_BASE_URL", self.line_data_api_base_url, "MEDIA_HOSTS_LINE", self.line_media_hosts),
+            ("TELEGRAM_API_BASE_URL", self.telegram_api_base_url, "MEDIA_HOSTS_TELEGRAM", self.telegram_media_hosts),
+            ("TWILIO_API_BASE_URL", self.twilio_api_base_url, "MEDIA_HOSTS_TWILIO", self.twilio_media_hosts),
+        ):
+            try:
+                admitted = MediaOrigins.parse(hosts).admits(origin_of(url)[0])
+            except RefusedDestination:
+                admitted = False
+            if not admitted:
+                # Every download of that provider would be refused: say so at start, not job by job.
+                raise ValueError(f"{name} is not on {hosts_name}: add its host to the allow-list")
+        return self
+
+    def media_origins(self) -> dict[str, str]:
+        """Each provider's allow-list as configured, by provider name."""
+        return {
+            "whatsapp": self.whatsapp_media_hosts,
+            "messenger": self.messenger_media_hosts,
+            "instagram": self.instagram_media_hosts,
+            "line": self.line_media_hosts,
+            "telegram": self.telegram_media_hosts,
+            "kakao": self.kakao_media_hosts,
+            "twilio": self.twilio_media_hosts,
+        }
 
 
 class EmailIntakeSettings(_Settings):

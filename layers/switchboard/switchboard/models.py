@@ -76,6 +76,8 @@ class AttachmentFetchStatus(StrEnum):
     STORED = "stored"
     TOO_LARGE = "too_large"
     FAILED = "failed"
+    # The URL, or a redirect, left the channel's allow-list or the public internet: never requested.
+    REFUSED = "refused"
 
 
 # Receipts can arrive out of order (Meta may deliver "read" before "delivered"); a status

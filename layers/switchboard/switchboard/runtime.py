@@ -130,17 +130,18 @@ def _provider_http() -> ProviderHttp:
 
 @cache
 def media_fetcher() -> MediaFetcher:
+    from switchboard.media.egress import MediaOrigins
     from switchboard.media.fetch import MediaFetcher
-    from switchboard.media.providers import ProviderEndpoints
+    from switchboard.media.providers import MediaProvider, ProviderEndpoints
     from switchboard.models import Channel
     from switchboard.store.attachments_bucket import AttachmentBucket
 
     settings = MediaFetcherSettings.from_env()
     secret_sources = {
-        Channel.WHATSAPP: secret_source(settings.whatsapp_secret_arn),
-        Channel.LINE: secret_source(settings.line_secret_arn),
-        Channel.TELEGRAM: secret_source(settings.telegram_secret_arn),
-        Channel.SMS: secret_source(settings.twilio_secret_arn),
+        Channel.WHATSAPP: secret_source(settings.whatsapp_media_secret_arn),
+        Channel.LINE: secret_source(settings.line_media_secret_arn),
+        Channel.TELEGRAM: secret_source(settings.telegram_media_secret_arn),
+        Channel.SMS: secret_source(settings.twilio_media_secret_arn),
     }
     return MediaFetcher(
         store=ticket_store(),
@@ -154,6 +155,7 @@ def media_fetcher() -> MediaFetcher:
         ),
         secrets_of=lambda channel: secret_sources[channel](),
         max_bytes=settings.max_bytes,
+        origins={MediaProvider(name): MediaOrigins.parse(hosts) for name, hosts in settings.media_origins().items()},
     )
 
 

@@ -42,6 +42,10 @@ from switchboard.models import Attachment, Channel, InboundMessage, SenderIdenti
 TOKEN_HEADER = "x-switchboard-token"
 DEDUP_WINDOW_SECONDS = 10
 MEDIA_KINDS = {"image", "video", "audio", "file"}
+# KakaoTalk's photo picker sends at most 30 photos at once; the secure image plugin hands them over as one
+# list. More than that is not Kakao's doing: the first 30 are kept and the message says how many were not.
+MAX_SECURE_IMAGES = 30
+KAKAO_CDN = "kakaocdn.net"
 
 
 class _Lenient(BaseModel):
@@ -137,7 +141,7 @@ def _key(kind: str, *parts: str) -> str:
 def _message(payload: _SkillPayload, received_at: datetime) -> InboundMessage:
     request = payload.userRequest
     properties = request.user.properties or {}
-    attachments = _attachments(request.params or {}, (payload.action.params if payload.action else None) or {})
+    attachments, left_out = _attachments(request.params or {}, (payload.action.params if payload.action else None) or {})
     media_urls = tuple(attachment.url or "" for attachment in attachments)
     if request.callbackUrl:
         external_id = callback_key(request.callbackUrl)
@@ -151,7 +155,11 @@ def _message(payload: _SkillPayload, received_at: datetime) -> InboundMessage:
             received_at=received_at,
         )
     # When a customer sends a photo, Kakao puts its URL in the utterance as well: that is no text.
-    text = None if request.utterance in media_urls else (request.utterance or None)
+    said_a_media_url = request.utterance in media_urls or _kakao_cdn_https(request.utterance) in media_urls
+    text = None if said_a_media_url else (request.utterance or None)
+    if left_out:
+        text = f"{text}\n" if text else ""
+        text += f"[{left_out} more images not kept: at most {MAX_SECURE_IMAGES} per message]"
     return InboundMessage(
         channel=Channel.KAKAO,
         channel_account_id=payload.bot.id,
@@ -179,22 +187,45 @@ def _plusfriend_user_key(properties: dict[str, Any]) -> str | None:
     return None
 
 
-def _attachments(request_params: dict[str, Any], action_params: dict[str, Any]) -> tuple[Attachment, ...]:
+def _attachments(request_params: dict[str, Any], action_params: dict[str, Any]) -> tuple[tuple[Attachment, ...], int]:
     """Media the customer sent: userRequest.params.media {"type", "url"} when they attach a photo or file
-    in chat, and the secure image plugin's action.params.secureimage {"secureUrls": "List(url, ...)"}."""
+    in chat, and the secure image plugin's action.params.secureimage {"secureUrls": "List(url, ...)"}; and
+    how many secure images were left out (past MAX_SECURE_IMAGES). A media parameter of no media type is a
+    link (kind "link"): recorded with its URL, never fetched."""
     attachments: list[Attachment] = []
     media = _object(request_params.get("media"))
-    if isinstance(media.get("url"), str) and media["url"].startswith(("https://", "http://")):
-        kind = media.get("type") if media.get("type") in MEDIA_KINDS else "file"
-        attachments.append(Attachment(kind="document" if kind == "file" else kind, url=media["url"]))
+    url = _web_url(media.get("url"))
+    if url is not None:
+        kind = media.get("type")
+        if kind in MEDIA_KINDS:
+            attachments.append(Attachment(kind="document" if kind == "file" else kind, url=_kakao_cdn_https(url)))
+        else:
+            attachments.append(Attachment(kind="link", url=url))
     secure = _object(action_params.get("secureimage"))
     urls = secure.get("secureUrls")
+    left_out = 0
     if isinstance(urls, str):
         listed = urls.removeprefix("List(").removesuffix(")")
-        for url in (part.strip() for part in listed.split(",")):
-            if url.startswith(("https://", "http://")):
-                attachments.append(Attachment(kind="image", url=url))
-    return tuple(attachments)
+        found = [url for url in map(_web_url, (part.strip() for part in listed.split(","))) if url is not None]
+        left_out = max(0, len(found) - MAX_SECURE_IMAGES)
+        attachments.extend(Attachment(kind="image", url=_kakao_cdn_https(url)) for url in found[:MAX_SECURE_IMAGES])
+    return tuple(attachments), left_out
+
+
+def _web_url(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+
+
+def _kakao_cdn_https(url: str) -> str:
+    """Kakao's secure image plugin names its CDN with http:// (the guide's sample: http://secure.kakaocdn.net/
+    dna/...?credential=...&signature=...); the CDN serves the same signed path over https, and the media
+    fetcher requests nothing but https. Any other host is left as it came (and refused by the fetcher)."""
+    if not url.startswith("http://"):
+        return url
+    host = url[len("http://") :].split("/", 1)[0].split("?", 1)[0].lower()
+    if host == KAKAO_CDN or host.endswith("." + KAKAO_CDN):
+        return "https://" + url[len("http://") :]
+    return url
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -180,12 +180,15 @@ def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tu
         # the sender's app hosts elsewhere says so in contentProvider.
         provider = content.get("contentProvider") if isinstance(content.get("contentProvider"), dict) else {}
         size = content.get("fileSize")
+        if provider.get("type") == "external":
+            # The sender's own server hosts it (contentProvider "external"), at a URL LINE passes on unchecked:
+            # a link for the agent to open (kind "link"), never fetched; LINE's content API has no bytes for it.
+            return None, (Attachment(kind="link", url=_str(provider.get("originalContentUrl"))),), None
         attachment = Attachment(
             kind=message.type,
             provider_media_id=message.id,
             filename=_str(content.get("fileName")),
             size_bytes=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
-            url=_str(provider.get("originalContentUrl")) if provider.get("type") == "external" else None,
         )
         return None, (attachment,), None
     if message.type == "sticker":

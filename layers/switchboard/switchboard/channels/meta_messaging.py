@@ -66,6 +66,9 @@ KNOWN_ATTACHMENT_TYPES = {
     "reel",
     "ig_post",
 }
+# A link the customer shared (Messenger's `fallback` for a URL, Instagram's `share` of a post): recorded as an
+# attachment of kind "link" with its URL for the agent to open, never fetched; whatever it names is not ours.
+LINK_ATTACHMENT_TYPES = {"fallback", "share"}
 
 
 class _Lenient(BaseModel):
@@ -340,6 +343,8 @@ def _attachment(attachment: _Attachment, sticker_id: Any) -> Attachment:
     payload = attachment.payload or {}
     # Meta's CDN URLs are signed and expire; they need no token, so the media job can fetch them as they are.
     url = _str(payload.get("url")) or _str(attachment.url)
+    if attachment.type in LINK_ATTACHMENT_TYPES:
+        return Attachment(kind="link", url=url)
     # Stickers are images with a sticker_id; Instagram reels and posts name their media.
     candidates = (payload.get("sticker_id"), sticker_id, payload.get("reel_video_id"), payload.get("attachment_id"))
     return Attachment(kind=attachment.type, provider_media_id=next(filter(None, map(_id, candidates)), None), url=url)

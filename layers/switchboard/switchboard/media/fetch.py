@@ -4,20 +4,33 @@ its message. Runs off the media queue, never in the webhook path.
 Repeats are harmless: an attachment already recorded is not fetched again, the object key is derived from
 the message (a second upload rewrites the same bytes), and the record is a conditional update. Failures
 the provider may recover from go back to the queue (redelivered, then dead-lettered for a redrive); media
-that is gone or over the size limit is recorded as such and not retried.
+that is gone or over the size limit is recorded as such and not retried, and so is a URL the fetcher refuses
+(outside the provider's allow-list or the public internet, media/egress.py): it is recorded `refused`, with
+its URL kept for the agent, and never requested.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from typing import Any
 
 from switchboard.media import jobs
+from switchboard.media.content_types import SNIFF_BYTES, stored_type
 from switchboard.media.download import MediaGone, MediaTooLarge, MeteredBody, ProviderHttp, ProviderUnavailable
+from switchboard.media.egress import MediaOrigins, RefusedDestination
 from switchboard.media.jobs import MediaJob
-from switchboard.media.providers import ChannelSecretsOf, MediaSource, ProviderEndpoints, locate, sha256_matches
+from switchboard.media.providers import (
+    ChannelSecretsOf,
+    MediaProvider,
+    MediaSource,
+    ProviderEndpoints,
+    locate,
+    provider_of,
+    sha256_matches,
+)
 from switchboard.models import Attachment, AttachmentFetchStatus
 from switchboard.observability import logger, metrics
 from switchboard.store.attachments_bucket import AttachmentBucket, attachment_key
@@ -29,6 +42,7 @@ class FetchOutcome(StrEnum):
     ALREADY_RECORDED = "already_recorded"
     TOO_LARGE = "too_large"
     GONE = "gone"
+    REFUSED = "refused"
     NO_SUCH_MESSAGE = "no_such_message"
 
 
@@ -40,6 +54,8 @@ class MediaFetcher:
     endpoints: ProviderEndpoints
     secrets_of: ChannelSecretsOf
     max_bytes: int
+    # Each provider's allow-list; a provider without one has all its media refused.
+    origins: Mapping[MediaProvider, MediaOrigins]
 
     def fetch(self, job: MediaJob) -> FetchOutcome:
         ref = self.store.message_ref(job.channel.value, job.message_external_id)
@@ -58,14 +74,20 @@ class MediaFetcher:
             )
         except MediaGone:
             fetched = job.attachment.model_copy(update={"fetch_status": AttachmentFetchStatus.FAILED})
+        except RefusedDestination as refused:
+            # The host is named (never the URL: tokens and signatures live in paths and queries).
+            logger.warning("media location refused", extra={"channel": job.channel.value, "reason": str(refused)[:200]})
+            fetched = job.attachment.model_copy(update={"fetch_status": AttachmentFetchStatus.REFUSED})
         self.store.record_attachment(ref, job.attachment_index, fetched)
         return {
             AttachmentFetchStatus.STORED: FetchOutcome.STORED,
             AttachmentFetchStatus.TOO_LARGE: FetchOutcome.TOO_LARGE,
             AttachmentFetchStatus.FAILED: FetchOutcome.GONE,
+            AttachmentFetchStatus.REFUSED: FetchOutcome.REFUSED,
         }[fetched.fetch_status]
 
     def _download(self, job: MediaJob, key: str) -> Attachment:
+        origins = self.origins.get(provider_of(job.channel, job.attachment)) or MediaOrigins()
         source = locate(
             job.channel,
             job.channel_account_id,
@@ -73,17 +95,20 @@ class MediaFetcher:
             endpoints=self.endpoints,
             secrets_of=self.secrets_of,
             http=self.http,
+            origins=origins,
         )
         if source.size_bytes is not None and source.size_bytes > self.max_bytes:
             raise MediaTooLarge(source.size_bytes)
-        response = self.http.open(source.url, source.headers)
+        response = self.http.open(source.url, source.headers, origins=origins)
         try:
             declared_length = response.headers.get("Content-Length")
             if declared_length and declared_length.isdigit() and int(declared_length) > self.max_bytes:
                 raise MediaTooLarge(int(declared_length))
-            mime_type = source.mime_type or _media_type(response.headers.get("Content-Type")) or job.attachment.mime_type
             body = MeteredBody(response, self.max_bytes)
-            self.bucket.put(key, body, mime_type)
+            stored = stored_type(
+                (source.mime_type, response.headers.get("Content-Type"), job.attachment.mime_type), body.head(SNIFF_BYTES)
+            )
+            self.bucket.put(key, body, stored.content_type, download_only=stored.download_only)
         finally:
             response.release_conn()
         _check_declared_hashes(source, job.attachment, body.sha256)
@@ -93,15 +118,9 @@ class MediaFetcher:
                 "storage_key": key,
                 "sha256": body.sha256,
                 "size_bytes": body.size_bytes,
-                "mime_type": mime_type,
+                "mime_type": stored.content_type,
             }
         )
-
-
-def _media_type(content_type: str | None) -> str | None:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    # A CDN's catch-all type says nothing the webhook's own mime_type would not say better.
-    return media_type if media_type and media_type != "application/octet-stream" else None
 
 
 def _check_declared_hashes(source: MediaSource, attachment: Attachment, actual_sha256: str) -> None:

@@ -14,6 +14,9 @@ from switchboard.media.providers import has_bytes
 from switchboard.models import Attachment, Channel, InboundMessage
 
 SQS_BATCH_LIMIT = 10
+# More attachments than any provider sends in one message (Twilio: 10 media, Kakao's picker: 30 photos).
+# Attachments past it stay on the message, unfetched; a job for them would fail validation on every try.
+MAX_ATTACHMENTS_FETCHED = 100
 
 
 class MediaJob(BaseModel):
@@ -24,7 +27,7 @@ class MediaJob(BaseModel):
     channel: Channel
     channel_account_id: str = Field(min_length=1, max_length=256)
     message_external_id: str = Field(min_length=1, max_length=512)
-    attachment_index: int = Field(ge=0, lt=100)
+    attachment_index: int = Field(ge=0, lt=MAX_ATTACHMENTS_FETCHED)
     attachment: Attachment
 
 
@@ -41,7 +44,8 @@ def decode(body: str | bytes) -> MediaJob:
 
 
 def jobs_for(message: InboundMessage) -> list[MediaJob]:
-    """A job for each attachment that has bytes to fetch (a LINE sticker, for one, has none)."""
+    """A job for each attachment that has bytes to fetch (a LINE sticker, for one, has none), for the first
+    MAX_ATTACHMENTS_FETCHED attachments: a job past them could never be valid, and would be retried forever."""
     return [
         MediaJob(
             channel=message.channel,
@@ -50,7 +54,7 @@ def jobs_for(message: InboundMessage) -> list[MediaJob]:
             attachment_index=index,
             attachment=attachment,
         )
-        for index, attachment in enumerate(message.attachments)
+        for index, attachment in enumerate(message.attachments[:MAX_ATTACHMENTS_FETCHED])
         if has_bytes(message.channel, attachment)
     ]
 

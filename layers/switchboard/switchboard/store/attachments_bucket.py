@@ -40,11 +40,14 @@ class AttachmentBucket:
         extra = {"ContentType": content_type} if content_type else {}
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, **extra)
 
-    def put(self, key: str, body: BinaryIO, content_type: str | None) -> None:
+    def put(self, key: str, body: BinaryIO, content_type: str | None, *, download_only: bool = False) -> None:
         """Streams `body` into the object: small media in one PutObject, large media in parts; an exception
-        from `body` aborts the upload, leaving no partial object."""
+        from `body` aborts the upload, leaving no partial object. `download_only` objects are served with
+        Content-Disposition: attachment, so a browser saves them and never renders them."""
         from boto3.s3.transfer import TransferConfig
 
         extra = {"ContentType": content_type} if content_type else {}
+        if download_only:
+            extra["ContentDisposition"] = "attachment"
         # One thread: the body is a single HTTP stream, read in order, and Lambda has little to gain from more.
         self._s3.upload_fileobj(body, self._bucket, key, ExtraArgs=extra, Config=TransferConfig(use_threads=False))
