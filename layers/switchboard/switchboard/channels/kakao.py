@@ -40,6 +40,9 @@ from switchboard.http import json_response
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 
 TOKEN_HEADER = "x-switchboard-token"
+PROOF_SECRET = "skill_token"
+# One SkillPayload per POST; an utterance is at most 1,000 characters (Kakao i Open Builder, 발화 입력).
+MAX_BODY_BYTES = 256 * 1024
 DEDUP_WINDOW_SECONDS = 10
 MEDIA_KINDS = {"image", "video", "audio", "file"}
 
@@ -87,6 +90,8 @@ class _SkillPayload(_Lenient):
 
 class KakaoAdapter:
     name = Channel.KAKAO.value
+    max_body_bytes = MAX_BODY_BYTES
+    proof_secret = PROOF_SECRET
 
     def __init__(self, ack_text: str) -> None:
         self.ack_text = ack_text
