@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.channels.base import WebhookRequest, require_proof_covers
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
@@ -89,8 +89,8 @@ def test_a_bots_own_token_names_that_bot_and_only_its_payloads_pass():
     secrets = {**SECRETS, "accounts": {"second-bot": {"skill_token": "second-bot-token"}}}
     # Then its token names it, and a payload of another bot under that token is refused
     assert ADAPTER.verify(request(header="second-bot-token"), secrets) == "second-bot"
-    with pytest.raises(MalformedPayload, match="bot.id"):
-        parse(SAMPLE, account_id="second-bot")
+    with pytest.raises(InvalidSignature, match="own secret did not sign"):
+        require_proof_covers(parse(SAMPLE, account_id="second-bot"), secrets, ADAPTER.proof_secret, "second-bot")
 
 
 # -- parsing ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from switchboard.channels.base import (
     read_json,
     same_secret,
 )
-from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 
@@ -111,8 +111,7 @@ class KakaoAdapter:
         with payload_errors("a Kakao skill payload"):
             document = read_json(body)
             payload = _SkillPayload.model_validate(document)
-            if account_id is not None and payload.bot.id != account_id:
-                raise MalformedPayload("bot.id is not the bot this skill token belongs to")
+            # Which bots the token may speak for is the webhook flow's check (proof_secret), a 401.
             return [_message(payload, received_at)]
 
     def acknowledge(self, events: InboundEvents) -> dict:
