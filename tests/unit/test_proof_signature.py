@@ -22,7 +22,7 @@ from switchboard.channels.whatsapp import ADAPTER as WHATSAPP_ADAPTER
 from switchboard.email.providers.mailgun import WEBHOOK as MAILGUN
 from switchboard.email.providers.postmark import WEBHOOK as POSTMARK
 from switchboard.email.providers.sendgrid import WEBHOOK as SENDGRID
-from switchboard.errors import InvalidSignature
+from switchboard.errors import InvalidSignature, PayloadTooLarge
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers import DRIVERS, ChannelDriver
@@ -156,4 +156,42 @@ def test_any_characters_in_a_mail_webhooks_proof_are_refused(driver, webhook, pr
     request = WebhookRequest(method="POST", path=driver.webhook_path, headers=headers, query={}, body=body)
     # When its proof is checked, Then it is refused as unauthenticated: no other error escapes
     with pytest.raises(InvalidSignature):
+        webhook.verify(request, driver.secrets, NOW, 300)
+
+
+@pytest.mark.parametrize("channel", sorted(ADAPTERS))
+def test_a_body_over_the_routes_cap_is_refused_before_it_is_read(channel):
+    # Given a genuine delivery padded to one byte over its route's cap (the cap each provider stays under)
+    driver = CHAT[channel]
+    headers, body = genuine(driver)
+    cap = ADAPTERS[channel].max_body_bytes
+    body = body + b" " * (cap + 1 - len(body))
+    # When it is delivered, signed as the provider signs
+    response, sqs = deliver(driver, driver.headers(body), body)
+    # Then it is refused as too large with a JSON error naming the cap, and nothing is queued
+    assert (response.status, response.json()["error"]) == (413, "payload_too_large"), response
+    assert str(cap) in response.json()["message"]
+    assert sqs.batches == []
+
+
+@pytest.mark.parametrize("fields", [1001, 30_000])
+def test_a_twilio_form_with_more_fields_than_twilio_sends_is_refused_before_it_is_parsed(fields):
+    # Given a Twilio form under the size cap that holds more fields than any Twilio webhook (a few dozen)
+    driver = CHAT["twilio"]
+    body = b"&".join(b"a" for _ in range(fields))
+    assert len(body) <= ADAPTERS["twilio"].max_body_bytes
+    # When it is delivered with any signature, Then it is a 400 naming the limit, with nothing queued
+    response, sqs = deliver(driver, driver.headers(body, signature="forged"), body)
+    assert (response.status, response.json()["error"]) == (400, "malformed_payload"), response
+    assert "more than 1000 fields" in response.json()["message"]
+    assert sqs.batches == []
+
+
+@pytest.mark.parametrize(("driver", "webhook"), [(MailgunDriver(), MAILGUN), (PostmarkDriver(), POSTMARK), (SendGridDriver(), SENDGRID)], ids=["mailgun", "postmark", "sendgrid"])
+def test_a_mail_webhook_body_over_lambdas_payload_limit_is_refused_before_it_is_read(driver, webhook):
+    # Given a delivery larger than Lambda's 6 MB request payload (what the local runner could still pass on)
+    headers, body = driver.request(driver.wrap(b"From: a@example.com\r\nSubject: hi\r\n\r\n" + b"x" * (6 * 1024 * 1024)))
+    request = WebhookRequest(method="POST", path=driver.webhook_path, headers=headers, query={}, body=body)
+    # When its proof is checked, Then it is refused as too large before the form is read
+    with pytest.raises(PayloadTooLarge):
         webhook.verify(request, driver.secrets, NOW, 300)
