@@ -9,7 +9,7 @@ from importlib.metadata import version
 import boto3
 from moto import mock_aws
 
-from bench import channel_cpu, cold_start, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
+from bench import channel_cpu, cold_start, dynamodb_cost, email_cost, email_parse, large_delivery, webhook_cpu, writer_throughput
 from bench.workload import WHATSAPP
 from tests.support.drivers import DRIVERS
 from infra import moto_atomic
@@ -205,6 +205,7 @@ def main() -> None:
     _report_imports(imports)
     _report_throughput(throughput)
     _report_parse(parse)
+    large_delivery.report(large_delivery.measure())
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 

@@ -105,6 +105,9 @@ class InboundQueue:
     """
 
     LANES = 8  # at most boto3's default connection pool (10) per client
+    # A delivery this small goes out batch after batch in the order it came: threads would cost more than
+    # they save, and the order across conversations stays the provider's.
+    SEQUENTIAL_EVENTS = 3 * SQS_BATCH_LIMIT
     RETRIES = 2
     RETRY_PAUSE_SECONDS = 0.05
 
@@ -115,7 +118,8 @@ class InboundQueue:
 
     def send(self, events: Sequence[QueuedEvent]) -> None:
         """Enqueues every event or raises EnqueueFailed, so the provider redelivers; dedup makes that safe."""
-        lanes = _lanes([_entry(event) for event in events], self.LANES)
+        entries = [_entry(event) for event in events]
+        lanes = [entries] if len(entries) <= self.SEQUENTIAL_EVENTS else _lanes(entries, self.LANES)
         if len(lanes) == 1:
             self._send_lane(lanes[0])
             return
