@@ -16,6 +16,7 @@ import pytest
 from switchboard.channels.base import WebhookRequest, require_proof_covers
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.media.jobs import jobs_for
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
@@ -180,6 +181,19 @@ def test_secure_image_plugin_urls_become_attachments():
         "http://secure.kakaocdn.net/dna/b/img2.jpg?credential=y",
     ]
     assert message.text == "사진 보냈어요"
+
+
+def test_more_than_kakao_sends_is_kept_cut_and_marked_and_its_media_jobs_are_valid():
+    # Given a skill call with 150 secure image URLs and a 3,000-character utterance
+    urls = ", ".join(f"https://secure.kakaocdn.net/dna/{index}/img.jpg?credential=x" for index in range(150))
+    secure = {"privacyAgreement": "Y", "imageQuantity": "150", "secureUrls": f"List({urls})"}
+    # When it is parsed
+    (message,) = parse(said("가" * 3000, action_params={"secureimage": json.dumps(secure)}))
+    # Then the message is kept with the first 100 images and 1,000 characters, saying what was cut
+    assert (len(message.attachments), message.text) == (100, "가" * 1000)
+    assert message.truncated == ("text", "attachments")
+    # And every media job it makes is valid (an index past 99 once failed validation on every redelivery)
+    assert len(jobs_for(message)) <= 100
 
 
 @pytest.mark.parametrize(
