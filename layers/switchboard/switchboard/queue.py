@@ -42,7 +42,8 @@ MAX_BODY_BYTES = 192 * 1024
 def encode(event: QueuedEvent) -> str:
     """The event as a queue body SQS accepts, never over MAX_BODY_BYTES. The channels' maxima keep every
     message far below it; whatever still is over (mail with long lists, control characters that JSON
-    escapes six-fold) is cut, largest parts first, and says what was cut in `truncated`: kept, never poison."""
+    escapes six-fold) is cut, in a fixed order (mail's whole text, its address lists, attachments, the
+    text, a payload), and says what was cut in `truncated`: kept, never poison."""
     body = _json(event)
     while len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES and (smaller := _smaller(event)) is not None:
         event, body = smaller, _json(smaller)
