@@ -11,7 +11,7 @@ import boto3
 from moto import mock_aws
 
 from bench import channel_cpu, cold_start, cost, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
-from bench import email_adversarial
+from bench import email_adversarial, large_delivery
 from bench.workload import WHATSAPP
 from tests.support.drivers import DRIVERS
 from infra import moto_atomic
@@ -225,6 +225,7 @@ def main() -> None:
     _report_throughput(throughput)
     _report_parse(parse)
     email_adversarial.report(adversarial)
+    large_delivery.report(large_delivery.measure())
     cost.print_report(all_in, all_in_stack)
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 

@@ -6,6 +6,8 @@ import json
 
 from hypothesis import strategies as st
 
+from switchboard.channels import kakao, line, meta, telegram, twilio
+from switchboard.email.providers import base as mail_providers
 from tests.support.drivers import ChannelDriver
 
 random_bytes = st.binary(max_size=4096)
@@ -33,3 +35,20 @@ huge_numbers = st.tuples(st.integers(300, 20_000), st.sampled_from([b"%s", b"-%s
 def hostile_bodies(driver: ChannelDriver) -> st.SearchStrategy[bytes]:
     """Bodies the channel's adapter must refuse as malformed, whoever signed them."""
     return st.one_of(random_bytes, random_json, deep_nesting, huge_numbers, driver.malformed_bodies())
+
+
+# Each route's body cap: a larger body is refused with 413 before anything reads it.
+_BODY_CAPS = {
+    "whatsapp": meta.MAX_BODY_BYTES,
+    "messenger": meta.MAX_BODY_BYTES,
+    "instagram": meta.MAX_BODY_BYTES,
+    "line": line.MAX_BODY_BYTES,
+    "telegram": telegram.MAX_BODY_BYTES,
+    "kakao": kakao.MAX_BODY_BYTES,
+    "twilio": twilio.MAX_BODY_BYTES,
+}
+
+
+def body_cap(driver: ChannelDriver) -> int:
+    """The largest body the driver's route reads (the mail webhooks share Lambda's 6 MB)."""
+    return _BODY_CAPS.get(driver.name, mail_providers.MAX_BODY_BYTES)

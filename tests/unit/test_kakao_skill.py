@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.channels.base import WebhookRequest, require_proof_covers
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.media.jobs import jobs_for
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
@@ -89,8 +90,8 @@ def test_a_bots_own_token_names_that_bot_and_only_its_payloads_pass():
     secrets = {**SECRETS, "accounts": {"second-bot": {"skill_token": "second-bot-token"}}}
     # Then its token names it, and a payload of another bot under that token is refused
     assert ADAPTER.verify(request(header="second-bot-token"), secrets) == "second-bot"
-    with pytest.raises(MalformedPayload, match="bot.id"):
-        parse(SAMPLE, account_id="second-bot")
+    with pytest.raises(InvalidSignature, match="own secret did not sign"):
+        require_proof_covers(parse(SAMPLE, account_id="second-bot"), secrets, ADAPTER.proof_secret, "second-bot")
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -181,6 +182,19 @@ def test_secure_image_plugin_urls_become_attachments_on_kakaos_cdn_over_https():
         "https://secure.kakaocdn.net/dna/b/img2.jpg?credential=y",
     ]
     assert message.text == "사진 보냈어요"
+
+
+def test_more_than_kakao_sends_is_kept_cut_and_marked_and_its_media_jobs_are_valid():
+    # Given a skill call with 150 secure image URLs and a 3,000-character utterance
+    urls = ", ".join(f"https://secure.kakaocdn.net/dna/{index}/img.jpg?credential=x" for index in range(150))
+    secure = {"privacyAgreement": "Y", "imageQuantity": "150", "secureUrls": f"List({urls})"}
+    # When it is parsed
+    (message,) = parse(said("가" * 3000, action_params={"secureimage": json.dumps(secure)}))
+    # Then the message is kept with the first 100 images and 1,000 characters, saying what was cut
+    assert (len(message.attachments), message.text) == (100, "가" * 1000)
+    assert message.truncated == ("text", "attachments")
+    # And every media job it makes is valid (an index past 99 once failed validation on every redelivery)
+    assert len(jobs_for(message)) <= 100
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_hex_digest_instead_of_base64_is_refused():
 def test_without_a_configured_channel_secret_nothing_is_accepted():
     response, _ = deliver(SAMPLE, line_signature(SAMPLE, ""), secrets={"channel_access_token": "t"})
 
-    assert response.json() == {"error": "invalid_signature", "message": "no channel secret is configured for this LINE channel"}
+    assert response.json() == {"error": "invalid_signature", "message": "no channel secret is configured for this channel"}
 
 
 def test_second_channel_is_verified_with_its_own_secret_and_files_under_its_bot():
@@ -132,12 +132,16 @@ def test_default_channel_still_verifies_when_several_are_configured():
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"destination": 7}', b"[" * 50_000])
-def test_unreadable_bodies_are_checked_against_the_default_secret(body):
+def test_unreadable_bodies_are_verified_before_they_are_read(body):
+    # Given a body no JSON reader makes sense of, signed by one of two configured channels
     request = WebhookRequest(method="POST", path="/webhooks/line", headers={"x-line-signature": line_signature(body)}, query={}, body=body)
-
+    second = request.model_copy(update={"headers": {"x-line-signature": line_signature(body, "second-channel-secret")}})
+    forged = request.model_copy(update={"headers": {"x-line-signature": line_signature(body, "forger-secret")}})
+    # When it is verified, Then the signing channel is found from the bytes alone, and a forgery is refused
     assert ADAPTER.verify(request, TWO_CHANNELS) is None
+    assert ADAPTER.verify(second, TWO_CHANNELS) == SECOND_BOT
     with pytest.raises(InvalidSignature):
-        ADAPTER.verify(request.model_copy(update={"headers": {"x-line-signature": line_signature(body, "second-channel-secret")}}), TWO_CHANNELS)
+        ADAPTER.verify(forged, TWO_CHANNELS)
 
 
 def test_connectivity_check_with_no_events_is_acknowledged_with_nothing_enqueued():

@@ -32,6 +32,11 @@ class MalformedPayload(SwitchboardError):
     code = "malformed_payload"
 
 
+class PayloadTooLarge(SwitchboardError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class InvalidRequest(SwitchboardError):
     status_code = 400
     code = "invalid_request"

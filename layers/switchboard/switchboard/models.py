@@ -90,6 +90,33 @@ DELIVERY_STATUS_RANK = {
 }
 
 
+# The longest text each channel's customers can send, in code points (every provider counts characters or
+# UTF-16 units, never fewer than code points, so a genuine message is never cut):
+# WhatsApp 4,096 (Cloud API, text.body); Messenger 2,000 (Send API, message.text); Instagram 1,000
+# (Instagram messaging, text); LINE 5,000 (Messaging API, text message); Telegram 4,096 (Bot API,
+# sendMessage); SMS 1,600 (Twilio, message body); Kakao 1,000 (the issue's figure for an utterance; Kakao
+# documents none). Email texts are bounded by the intake, which keeps the whole mail in the mail bucket.
+TEXT_LIMITS: dict[str, int] = {
+    "whatsapp": 4096,
+    "messenger": 2000,
+    "instagram": 1000,
+    "line": 5000,
+    "telegram": 4096,
+    "sms": 1600,
+    "kakao": 1000,
+}
+# A message's attachments: chat providers send at most 10 (Twilio's NumMedia); the media job numbers
+# them below 100, and mail with more keeps the rest in the raw mail.
+MAX_ATTACHMENTS = 100
+MAX_REFERENCE_CHARS = 1024  # an id we only look up (reply_to_external_id, reply_token): longer is no id of theirs
+MAX_NAME_CHARS = 1000  # a place's name or address, an error's description
+
+
+def cut_text(value: str | None, limit: int) -> str | None:
+    """`value` at most `limit` code points long, never splitting a character."""
+    return value[:limit] if value is not None and len(value) > limit else value
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -130,6 +157,11 @@ class Location(_Model):
     longitude: float = Field(ge=-180, le=180)
     name: str | None = None
     address: str | None = None
+
+    @field_validator("name", "address")
+    @classmethod
+    def _bounded(cls, value: str | None) -> str | None:
+        return cut_text(value, MAX_NAME_CHARS)
 
 
 class EmailDetails(_Model):
@@ -242,6 +274,29 @@ class InboundMessage(_Model):
     email: EmailDetails | None = None
     provider_timestamp: datetime
     received_at: datetime
+    truncated: tuple[str, ...] = Field(
+        default=(), description="What was cut to fit the channel's maxima or the queue: text, attachments, reply_to_external_id ..."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_maxima(cls, values: object) -> object:
+        """Cuts what is longer than its channel can send, and says so: a message is never refused for it."""
+        if not isinstance(values, dict):
+            return values
+        values, cut = dict(values), list(values.get("truncated") or ())
+        text, limit = values.get("text"), TEXT_LIMITS.get(str(values.get("channel")))
+        if isinstance(text, str) and limit is not None and len(text) > limit:
+            values["text"], cut = text[:limit], [*cut, "text"]
+        attachments = values.get("attachments")
+        if isinstance(attachments, (list, tuple)) and len(attachments) > MAX_ATTACHMENTS:
+            values["attachments"], cut = tuple(attachments[:MAX_ATTACHMENTS]), [*cut, "attachments"]
+        for reference in ("reply_to_external_id", "reply_token"):
+            if isinstance(values.get(reference), str) and len(values[reference]) > MAX_REFERENCE_CHARS:
+                values[reference], cut = None, [*cut, reference]
+        if cut:
+            values["truncated"] = tuple(dict.fromkeys(cut))
+        return values
 
     @field_validator("provider_timestamp", "received_at")
     @classmethod
@@ -271,6 +326,12 @@ class DeliveryReceipt(_Model):
     errors: tuple[str, ...] = ()
     provider_timestamp: datetime
 
+    @field_validator("errors")
+    @classmethod
+    def _bounded_errors(cls, errors: tuple[str, ...]) -> tuple[str, ...]:
+        # WhatsApp lists the reasons a message failed; the first few, each as long as a sentence, say it.
+        return tuple(cut_text(error, MAX_NAME_CHARS) or "" for error in errors[:10])
+
     @property
     def conversation_key(self) -> str:
         return f"{self.channel}:{self.channel_account_id}:{self.recipient_id}"
@@ -297,6 +358,16 @@ class MessageEdit(_ConversationEvent):
     external_id: str = Field(min_length=1, max_length=512)
     text: str | None = None
     edited_at: datetime
+    truncated: tuple[str, ...] = Field(default=(), description="'text' when the edit was cut to the channel's maximum")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_maxima(cls, values: object) -> object:
+        if isinstance(values, dict):
+            text, limit = values.get("text"), TEXT_LIMITS.get(str(values.get("channel")))
+            if isinstance(text, str) and limit is not None and len(text) > limit:
+                values = {**values, "text": text[:limit], "truncated": ("text",)}
+        return values
 
     @property
     def dedup_key(self) -> str:
@@ -410,5 +481,6 @@ class TicketMessage(_Model):
     reply_token: str | None = None
     reply_token_expires_at: datetime | None = None
     email: EmailDetails | None = None
+    truncated: tuple[str, ...] = Field(default=(), description="What the intake cut to the channel's maxima (InboundMessage.truncated)")
     created_at: datetime = Field(description="When the author sent it (provider time)")
     received_at: datetime

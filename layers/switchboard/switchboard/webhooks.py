@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from switchboard.channels.base import ChannelAdapter, ChannelSecrets, WebhookRequest
+from switchboard.channels.base import ChannelAdapter, ChannelSecrets, WebhookRequest, check_body_size, require_proof_covers
 from switchboard.errors import MethodNotAllowed, SwitchboardError
 from switchboard.http import error_response, json_response, text_response
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.queue import InboundQueue
+
+# A route's body cap when its adapter names none (MAX_BODY_BYTES in each adapter, listed in README).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def handle_webhook_event(
@@ -34,8 +37,13 @@ def handle_webhook_event(
 
 
 def _receive(request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQueue, secrets: ChannelSecrets) -> dict[str, Any]:
+    check_body_size(request.body, getattr(adapter, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
     account_id = adapter.verify(request, secrets)
     events = adapter.parse(request.body, received_at=utc_now(), account_id=account_id)
+    # Adapters whose proof is an account's secret (proof_secret names it) may only file events under
+    # accounts that secret belongs to.
+    if proof_secret := getattr(adapter, "proof_secret", None):
+        require_proof_covers(events, secrets, proof_secret, account_id)
     if events:
         queue.send(events)
     # DEBUG, not INFO: the metric counts deliveries; a line per delivery would cost more to ingest than its queue send.

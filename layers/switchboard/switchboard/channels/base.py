@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
-from switchboard.errors import MalformedPayload
+from switchboard.errors import InvalidSignature, MalformedPayload, PayloadTooLarge
 from switchboard.models import DeliveryReceipt, FollowChange, InboundMessage, MessageEdit, ReadWatermark
 
 ChannelSecrets = Mapping[str, str]
@@ -97,6 +97,44 @@ def same_secret(expected: str, presented: str) -> bool:
     """Constant-time equality of two strings, whatever characters they hold (a lone surrogate included):
     how every proof a provider presents is compared, so its timing tells an attacker nothing."""
     return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass"))
+
+
+def check_body_size(body: bytes, limit: int) -> None:
+    """Refuses a body over the route's cap before anything reads it: no provider sends more (see each
+    adapter's MAX_BODY_BYTES and docs/channels), and parsing or hashing it would cost time and memory."""
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; this webhook takes at most {limit}")
+
+
+def proven_account(secrets: ChannelSecrets, setting: str, proves: Callable[[str], bool], refusal: str) -> str | None:
+    """The account whose `setting` secret made the proof: None for the default (top-level) secret, else
+    the key under "accounts". Each distinct secret is tried, from the body's bytes alone (nothing parsed).
+    Raises InvalidSignature when none did. Which accounts the proof may speak for is settled after
+    parsing, by require_proof_covers."""
+    tried: set[str] = set()
+    configured = False
+    for account_id, account in every_account(secrets):
+        secret = account.get(setting)
+        if not isinstance(secret, str) or not secret or secret in tried:
+            continue
+        tried.add(secret)
+        configured = True
+        if proves(secret):
+            return account_id
+    raise InvalidSignature(refusal if configured else f"no {setting.replace('_', ' ')} is configured for this channel")
+
+
+def require_proof_covers(events: Sequence[Any], secrets: ChannelSecrets, setting: str, proven: str | None) -> None:
+    """Every account the events are filed under must have, as its own secret, the one that made the proof.
+
+    An account configured under "accounts" with its own secret is covered by that secret only; the
+    default secret covers every account not configured separately, so single-account setups are
+    unchanged. Without this, app A's secret would vouch for a payload naming page B.
+    """
+    secret = str(account_secrets(secrets, proven).get(setting) or "")
+    for account_id in {event.channel_account_id for event in events}:
+        if not same_secret(str(account_secrets(secrets, account_id).get(setting) or ""), secret):
+            raise InvalidSignature("the payload names an account whose own secret did not sign it")
 
 
 def account_secrets(secrets: ChannelSecrets, account_id: str | None) -> ChannelSecrets:

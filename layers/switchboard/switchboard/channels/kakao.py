@@ -35,11 +35,14 @@ from switchboard.channels.base import (
     read_json,
     same_secret,
 )
-from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
 
 TOKEN_HEADER = "x-switchboard-token"
+PROOF_SECRET = "skill_token"
+# One SkillPayload per POST; an utterance is at most 1,000 characters (Kakao i Open Builder, 발화 입력).
+MAX_BODY_BYTES = 256 * 1024
 DEDUP_WINDOW_SECONDS = 10
 MEDIA_KINDS = {"image", "video", "audio", "file"}
 # KakaoTalk's photo picker sends at most 30 photos at once; the secure image plugin hands them over as one
@@ -91,6 +94,8 @@ class _SkillPayload(_Lenient):
 
 class KakaoAdapter:
     name = Channel.KAKAO.value
+    max_body_bytes = MAX_BODY_BYTES
+    proof_secret = PROOF_SECRET
 
     def __init__(self, ack_text: str) -> None:
         self.ack_text = ack_text
@@ -110,8 +115,7 @@ class KakaoAdapter:
         with payload_errors("a Kakao skill payload"):
             document = read_json(body)
             payload = _SkillPayload.model_validate(document)
-            if account_id is not None and payload.bot.id != account_id:
-                raise MalformedPayload("bot.id is not the bot this skill token belongs to")
+            # Which bots the token may speak for is the webhook flow's check (proof_secret), a 401.
             return [_message(payload, received_at)]
 
     def acknowledge(self, events: InboundEvents) -> dict:

@@ -22,11 +22,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets, payload_errors, read_json
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, proven_account, read_json, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.models import Attachment, Channel, FollowChange, InboundMessage, Location, SenderIdentity
 
 SIGNATURE_HEADER = "x-line-signature"
+PROOF_SECRET = "channel_secret"
+# LINE documents no webhook size; one POST batches a destination's events (a text is at most 5,000
+# characters). 1 MiB holds over a hundred of the largest events.
+MAX_BODY_BYTES = 1024 * 1024
 # "The reply token must be used within one minute after receiving the webhook. Use of the reply token
 # after more than one minute isn't guaranteed." (Messaging API reference, Send reply message)
 REPLY_TOKEN_LIFETIME = timedelta(minutes=1)
@@ -87,23 +91,29 @@ def verify_signature(body: bytes, signature: str | None, channel_secret: str) ->
         raise InvalidSignature("no channel secret is configured for this LINE channel")
     if not signature:
         raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
-    expected = sign(body, channel_secret).encode()
-    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", errors="surrogatepass")):
+    if not same_secret(sign(body, channel_secret), signature.strip()):
         raise InvalidSignature("signature does not match the body")
 
 
 class LineAdapter:
     name = Channel.LINE.value
 
+    max_body_bytes = MAX_BODY_BYTES
+    proof_secret = PROOF_SECRET
+
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
-        # Several LINE channels can share this URL; each signs with its own channel secret. The body's
-        # `destination` (the bot's user id) only chooses which secret to check: it is read before the
-        # signature is proven, but a forged destination merely selects a secret the forger does not hold,
-        # and a body naming an account we don't know is checked against the default channel's secret.
-        channel_secret = account_secrets(secrets, _unverified_destination(request.body)).get("channel_secret", "")
-        verify_signature(request.body, request.header(SIGNATURE_HEADER), channel_secret)
-        # The signed body names its account (`destination`), which parse() reads.
-        return None
+        # Several LINE channels can share this URL; each signs with its own channel secret. The signature
+        # is checked against each configured secret from the raw bytes, before anything reads the body;
+        # the `destination` it names must then be the channel whose secret signed (require_proof_covers).
+        signature = request.header(SIGNATURE_HEADER)
+        if not signature:
+            raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
+        return proven_account(
+            secrets,
+            PROOF_SECRET,
+            lambda secret: same_secret(sign(request.body, secret), signature.strip()),
+            refusal="signature does not match the body",
+        )
 
     def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
         with payload_errors("a LINE webhook"):
@@ -122,15 +132,6 @@ class LineAdapter:
 
 
 ADAPTER = LineAdapter()
-
-
-def _unverified_destination(body: bytes) -> str | None:
-    try:
-        document = read_json(body)
-    except (MalformedPayload, RecursionError):
-        return None
-    destination = document.get("destination") if isinstance(document, dict) else None
-    return destination if isinstance(destination, str) and destination else None
 
 
 def _conversation_of(source: _Source) -> str:

@@ -33,8 +33,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
-from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, read_json
+from switchboard.errors import MalformedPayload
 from switchboard.models import (
     Attachment,
     Channel,
@@ -164,29 +164,20 @@ class MetaMessagingAdapter:
         self.expected_object = expected_object
         self._product = product
 
+    max_body_bytes = meta.MAX_BODY_BYTES
+    proof_secret = meta.PROOF_SECRET
+
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
-        """Meta signs with the app secret of the app the page is subscribed to. Pages of several apps
-        can share this webhook (each app's secret under "accounts"), and the body alone names the page,
-        so the signature passes if any configured app secret made it. The payload then names the account."""
-        first_refusal: InvalidSignature | None = None
-        tried: set[tuple[str, bool]] = set()
-        for _, account in every_account(secrets):
-            app_secret, allow_sha1 = str(account.get("app_secret") or ""), meta.allows_sha1(account)
-            if (app_secret, allow_sha1) in tried:
-                continue
-            tried.add((app_secret, allow_sha1))
-            try:
-                meta.verify_signature(request, app_secret, allow_sha1=allow_sha1)
-                return None
-            except InvalidSignature as refusal:
-                first_refusal = first_refusal or refusal
-        raise first_refusal or InvalidSignature("no app secret is configured for this channel")
+        """Meta signs with the app secret of the app the page is subscribed to. Pages of several apps can
+        share this webhook (each app's secret under "accounts"): the account whose secret signed is
+        returned, and every page the payload names must be one that secret belongs to."""
+        return meta.verify_any_account(request, secrets)
 
     def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
         return meta.answer_handshake(request, secrets)
 
     def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
-        with payload_errors("a {self._product} webhook"):
+        with payload_errors(f"a {self._product} webhook"):
             document = read_json(body)
             webhook = _Webhook.model_validate(document)
             if webhook.object != self.expected_object:

@@ -16,18 +16,19 @@ its `edit_date`.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity
 
 SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
 DEFAULT_ACCOUNT = "default"
+# One Update per POST; a text is at most 4,096 characters (Bot API, sendMessage), its entities a few KB.
+MAX_BODY_BYTES = 256 * 1024
 MAX_TIMESTAMP = 253402300799  # 9999-12-31, the last second datetime can hold
 MEDIA_KINDS = ("animation", "document", "video", "video_note", "voice", "audio")
 # What a message holds, in the order its type is decided: an animation also sets `document`, a venue
@@ -100,6 +101,7 @@ def bot_id_of(secrets: ChannelSecrets) -> str:
 
 class TelegramAdapter:
     name = Channel.TELEGRAM.value
+    max_body_bytes = MAX_BODY_BYTES
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
         """Telegram sends the secret_token given to setWebhook in a header; no signature covers the body.
@@ -108,7 +110,6 @@ class TelegramAdapter:
         presented = request.header(SECRET_TOKEN_HEADER)
         if not presented:
             raise InvalidSignature(f"missing {SECRET_TOKEN_HEADER} header")
-        candidate = presented.encode("utf-8", errors="surrogatepass")
         matched: str | None = None
         configured = False
         # Every account is compared, so the time taken does not tell which bot's token came close.
@@ -117,7 +118,7 @@ class TelegramAdapter:
             if not expected:
                 continue
             configured = True
-            if hmac.compare_digest(expected.encode(), candidate) and matched is None:
+            if same_secret(expected, presented) and matched is None:
                 matched = account_id or bot_id_of(account)
         if not configured:
             raise InvalidSignature("no secret token is configured for this Telegram bot")

@@ -37,6 +37,9 @@ SIGNATURE_HEADER = "x-twilio-signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WHATSAPP_PREFIX = "whatsapp:"
 MAX_FIELDS = 1000  # Twilio sends a few dozen; MMS adds two per medium, at most ten media.
+# A message body is at most 1,600 characters (Twilio, "Message body" limit for SMS/MMS/WhatsApp); even
+# percent-encoded as 4-byte UTF-8 that is under 15 KB, the other fields a few KB more.
+MAX_BODY_BYTES = 128 * 1024
 MAX_MEDIA = 10
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
@@ -58,6 +61,7 @@ KNOWN_TYPES = {"text", "image", "video", "audio", "document", "sticker", "locati
 
 class TwilioAdapter:
     name = "twilio"
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(self, public_base_url: str = "") -> None:
         # Behind a custom domain or a proxy, the URL Lambda sees is not the one Twilio signed.
@@ -69,7 +73,9 @@ class TwilioAdapter:
             raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
         url = self.called_url(request)
         body_hash = request.query.get("bodySHA256")
-        fields = [] if body_hash is not None else _signed_fields(request.body)
+        # The signature covers the form's fields, so they are read before it is checked: only once the
+        # body's size (the webhook flow) and its number of fields are known to be bounded.
+        fields = [] if body_hash is not None else _signed_fields(_bounded_form(request.body))
         account_sid = next((value for name, value in fields if name == "AccountSid"), None)
         auth_token = account_secrets(secrets, account_sid).get("auth_token", "")
         if not auth_token:
@@ -136,7 +142,15 @@ def _signed_fields(body: bytes) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape", max_num_fields=None)
 
 
+def _bounded_form(body: bytes) -> bytes:
+    """The body, once it is known to hold at most MAX_FIELDS fields: counted in one pass over the bytes."""
+    if body.count(b"&") >= MAX_FIELDS:
+        raise MalformedPayload(f"not a Twilio form body: more than {MAX_FIELDS} fields")
+    return body
+
+
 def _form(body: bytes) -> dict[str, str]:
+    _bounded_form(body)
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets, payload_errors, read_json
+from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, read_json
 from switchboard.errors import MalformedPayload
 from switchboard.models import (
     Attachment,
@@ -91,9 +91,13 @@ class _Webhook(_Lenient):
 class WhatsAppAdapter:
     name = Channel.WHATSAPP.value
 
+    max_body_bytes = meta.MAX_BODY_BYTES
+    proof_secret = meta.PROOF_SECRET
+
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
-        meta.verify_signature(request, account_secrets(secrets, None).get("app_secret", ""))
-        return None
+        # Numbers of several apps can share this URL: accounts are keyed by phone_number_id, the account
+        # every message and status is filed under.
+        return meta.verify_any_account(request, secrets)
 
     def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
         return meta.answer_handshake(request, secrets)

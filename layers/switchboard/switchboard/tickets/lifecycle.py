@@ -201,6 +201,7 @@ def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
         attachments=message.attachments,
         location=message.location,
         reply_to_external_id=message.reply_to_external_id,
+        truncated=message.truncated,
         sender_name=None if echo else message.sender.display_name,
         created_at=message.provider_timestamp,
         received_at=message.received_at,

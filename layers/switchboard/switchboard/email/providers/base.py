@@ -28,6 +28,9 @@ from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_acco
 from switchboard.errors import InvalidSignature, MalformedPayload
 
 MAX_FORM_PARTS = 256  # a mail's own fields are a few dozen; the rest are attachments
+# Lambda takes at most 6 MB of request payload (API Gateway passes a binary body base64-encoded, 4/3 of
+# its size), so no larger delivery can reach AWS; the cap is checked before anything reads the body.
+MAX_BODY_BYTES = 6 * 1024 * 1024
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 FORM_DATA = "multipart/form-data"
 

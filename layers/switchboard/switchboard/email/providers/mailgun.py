@@ -28,8 +28,9 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, read_json, same_secret
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, every_account, read_json, same_secret
 from switchboard.email.providers.base import (
+    MAX_BODY_BYTES,
     MAX_FORM_PARTS,
     FormFile,
     MailDelivery,
@@ -50,6 +51,7 @@ class MailgunWebhook:
     name = "mailgun"
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken:
+        check_body_size(request.body, MAX_BODY_BYTES)
         try:
             fields = form_fields(request, raw_text=True)
         except MalformedPayload as exc:

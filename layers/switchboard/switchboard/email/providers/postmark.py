@@ -31,8 +31,8 @@ from email.utils import formataddr
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, payload_errors, read_json
-from switchboard.email.providers.base import MailDelivery, MailFileSpec, ReplayToken, check_basic_auth, compose_mime
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, payload_errors, read_json
+from switchboard.email.providers.base import MAX_BODY_BYTES, MailDelivery, MailFileSpec, ReplayToken, check_basic_auth, compose_mime
 from switchboard.errors import MalformedPayload
 
 MAX_ATTACHMENTS = 200
@@ -81,6 +81,7 @@ class PostmarkWebhook:
     name = "postmark"
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
+        check_body_size(request.body, MAX_BODY_BYTES)
         check_basic_auth(request, secrets)
         return None
 

@@ -41,8 +41,9 @@ from email.policy import compat32
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, read_json
+from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, every_account, read_json
 from switchboard.email.providers.base import (
+    MAX_BODY_BYTES,
     MAX_FORM_PARTS,
     FormFile,
     MailDelivery,
@@ -77,6 +78,7 @@ class SendGridWebhook:
     name = "sendgrid"
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
+        check_body_size(request.body, MAX_BODY_BYTES)
         accounts = [account for _, account in every_account(secrets) if has_basic_auth(account) or account.get("public_key")]
         if not accounts:
             raise InvalidSignature("no SendGrid credentials are configured (username and password, or public_key)")
