@@ -190,9 +190,10 @@ def test_more_than_kakao_sends_is_kept_cut_and_marked_and_its_media_jobs_are_val
     secure = {"privacyAgreement": "Y", "imageQuantity": "150", "secureUrls": f"List({urls})"}
     # When it is parsed
     (message,) = parse(said("가" * 3000, action_params={"secureimage": json.dumps(secure)}))
-    # Then the message is kept with the first 100 images and 1,000 characters, saying what was cut
-    assert (len(message.attachments), message.text) == (100, "가" * 1000)
-    assert message.truncated == ("text", "attachments")
+    # Then the message is kept with the first 30 images (KakaoTalk's picker limit) and 1,000 characters,
+    # saying what was cut
+    assert (len(message.attachments), message.text) == (30, "가" * 1000)
+    assert set(message.truncated) == {"text", "attachments"}
     # And every media job it makes is valid (an index past 99 once failed validation on every redelivery)
     assert len(jobs_for(message)) <= 100
 

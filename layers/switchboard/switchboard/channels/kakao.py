@@ -165,6 +165,7 @@ def _message(payload: _SkillPayload, received_at: datetime) -> InboundMessage:
         text = f"{text}\n" if text else ""
         text += f"[{left_out} more images not kept: at most {MAX_SECURE_IMAGES} per message]"
     return InboundMessage(
+        truncated=("attachments",) if left_out else (),
         channel=Channel.KAKAO,
         channel_account_id=payload.bot.id,
         # botUserKey: the customer within this bot, which is who replies go to.
