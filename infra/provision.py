@@ -157,6 +157,11 @@ def _create_buckets(client, stack: Stack, prefix: str) -> None:
                 for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             ]
             client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "VersioningConfiguration" in props:
+            # The local stack keeps raw mail's versions as AWS does: an overwrite stays recoverable there too.
+            client.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+            )
         if "PublicAccessBlockConfiguration" in props:
             client.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]

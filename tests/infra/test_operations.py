@@ -13,11 +13,13 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from deployed_stack import Statement, allows, leading_keys_of, resolved_statements
 from hypothesis import given
 from hypothesis import strategies as st
 
+from infra.provision import REGION
 from infra.template import Resolver, functions, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -430,6 +432,16 @@ def test_mail_bucket_is_versioned_and_no_version_outlives_the_retention_plus_its
     inbound = [r for r in rules if r.get("Prefix") == "inbound/"]
     assert any(r.get("ExpiredObjectDeleteMarker") is True for r in inbound)
     assert any(r.get("ExpirationInDays") == {"Ref": "MailRetentionDays"} for r in inbound)
+
+
+def test_the_local_stack_versions_the_mail_bucket_as_the_template_does(provisioned_stack):
+    # Given the template's stateful resources provisioned in moto, as the local runner and the tests do
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = provisioned_stack.names["MailBucket"]
+    # When the bucket's versioning is read back
+    versioning = s3.get_bucket_versioning(Bucket=bucket)
+    # Then it is on, so a local overwrite of raw mail is recoverable as it is on AWS
+    assert versioning.get("Status") == "Enabled"
 
 
 # -- concurrency ----------------------------------------------------------------------------------
