@@ -27,7 +27,7 @@ from events.line_telegram_samples import build_line_telegram_events  # noqa: E40
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
 from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
 from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
-from tests.support.lambda_events import ACCOUNT_ID, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
+from tests.support.lambda_events import ACCOUNT_ID, ADMIN_CLAIMS, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
 from tests.support.paths import EVENTS_DIR, provider_fixture  # noqa: E402
 
 WHATSAPP = WhatsAppDriver()
@@ -94,7 +94,7 @@ def build_events() -> dict[str, dict[str, Any]]:
         route_key="POST /mail/held/release",
         headers={"authorization": "Bearer <access token>", "content-type": "application/json"},
         body=json.dumps({"external_id": "CAH-out-of-office.7@mail.example.net"}).encode(),
-        claims=AGENT_CLAIMS,
+        claims=ADMIN_CLAIMS,
         request_id=_id("request:release").hex[:16],
     )
     events.update(build_meta_messaging_events(_id))

@@ -7,6 +7,7 @@ template, with intrinsic functions (Ref, GetAtt, Sub, If ...) resolved against l
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,14 @@ class HttpRoute:
     method: str
     path: str
     authorized: bool
+    # The route's AuthorizationScopes as written (intrinsics unresolved): see `scopes_of`.
+    authorization_scopes: tuple[Any, ...] = ()
+
+    def scopes_of(self, resolve: Callable[[Any], Any]) -> tuple[str, ...]:
+        """The scopes API Gateway requires of this route, one of which a token must carry; () for none.
+        An item resolving to AWS::NoValue is dropped, as CloudFormation drops it from the list."""
+        resolved = (resolve(scope) for scope in self.authorization_scopes)
+        return tuple(str(scope) for scope in resolved if scope is not None)
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,15 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
         for event_name, event in (props.get("Events") or {}).items():
             event_props = event.get("Properties") or {}
             if event["Type"] == "HttpApi":
-                authorizer = (event_props.get("Auth") or {}).get("Authorizer")
-                spec.routes.append(HttpRoute(event_props["Method"].upper(), event_props["Path"], authorizer != "NONE"))
+                auth = event_props.get("Auth") or {}
+                spec.routes.append(
+                    HttpRoute(
+                        event_props["Method"].upper(),
+                        event_props["Path"],
+                        auth.get("Authorizer") != "NONE",
+                        tuple(auth.get("AuthorizationScopes") or ()),
+                    )
+                )
             elif event["Type"] == "SQS":
                 queue_ref = event_props["Queue"]["Fn::GetAtt"][0]
                 spec.queue_sources.append(

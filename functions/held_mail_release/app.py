@@ -1,4 +1,4 @@
-"""POST /mail/held/release for agents (JWT-authorized at the gateway): a held mail goes through the intake again as a customer mail."""
+"""POST /mail/held/release for admins (JWT-authorized at the gateway, admin role): a held mail goes through the intake again as a customer mail."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,4 +12,9 @@ from switchboard.observability import logger, metrics
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     settings = runtime.held_mail_release_settings()
-    return handle_held_mail_release(event, store=runtime.ticket_store(), mail_bucket=runtime.mail_bucket(settings.mail_bucket))
+    return handle_held_mail_release(
+        event,
+        store=runtime.ticket_store(),
+        mail_bucket=runtime.mail_bucket(settings.mail_bucket),
+        access=runtime.access_settings(),
+    )

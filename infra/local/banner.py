@@ -43,7 +43,11 @@ def banner(state: dict[str, Any], state_path: Path, sample: SignedSample | None,
             f"  Fake providers:    {providers['base_url']}  (media APIs the media fetcher downloads from)",
             f"  Register media:    curl -sS -X PUT {providers['register_media']} -H 'Content-Type: image/jpeg' --data-binary @photo.jpg",
         ]
-    lines += ["", "  Dev bearer token (sub dev-agent, 12 h):", f"    {token}", ""]
+    lines += ["", "  Dev bearer tokens (12 h; dev_tokens in the state file):", f"    agent: {token}"]
+    for role, other in (state.get("dev_tokens") or {}).items():
+        if role != "agent":
+            lines.append(f"    {role}: {other}" + ("  (valid, no role: 403)" if role == "none" else ""))
+    lines.append("")
     if whatsapp and sample:
         lines += [
             "Deliver a signed WhatsApp text message:",

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from infra.local.http_api_payload import HttpRequest, HttpResponse, build_event, gateway_message, http_response
-from infra.local.jwt import InvalidToken, JwtAuthorizer
+from infra.local.jwt import InvalidToken, JwtAuthorizer, scopes_of
 from infra.local.workers import Invocation
 
 log = logging.getLogger("switchboard.local")
@@ -37,6 +37,8 @@ class GatewayRoute:
     path: str
     function: Invoker
     authorized: bool
+    # AuthorizationScopes: a token must carry at least one of them, or API Gateway answers 403.
+    scopes: tuple[str, ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -144,6 +146,9 @@ class HttpGateway:
             except InvalidToken as exc:
                 log.info("authorizer refused %s: %s", route.route_key, exc)
                 return gateway_message(401, "Unauthorized"), None, route.route_key
+            if route.scopes and not set(scopes_of(claims) or ()) & set(route.scopes):
+                log.info("authorizer refused %s: the token has none of the route's scopes", route.route_key)
+                return gateway_message(403, "Forbidden"), None, route.route_key
         event = build_event(
             request, route.route_key, path_parameters, api_id=self.api_id, request_id=request_id, claims=claims
         )

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 DEV_SUBJECT = "dev-agent"
-DEV_SCOPES = ("tickets:read",)
 DEV_TOKEN_LIFETIME_SECONDS = 12 * 3600
+# The dev tokens' roles (none: a valid token without a role, which the API refuses with 403); an admin is
+# given both names, as a Cognito user in both groups would be.
+DEV_ROLES: dict[str, tuple[str, ...]] = {"agent": ("agent",), "admin": ("agent", "admin"), "none": ()}
 
 
 class InvalidToken(Exception):
@@ -48,19 +50,32 @@ def encode(claims: Mapping[str, Any], key: bytes) -> str:
     return f"{header}.{payload}.{_b64(signature)}"
 
 
-def dev_token(key: bytes, issuer: str, audience: str, now: float | None = None) -> str:
+def dev_token(
+    key: bytes,
+    issuer: str,
+    audience: str,
+    role: str = "agent",
+    *,
+    roles_claim: str = "cognito:groups",
+    role_prefix: str = "",
+    now: float | None = None,
+) -> str:
+    """A token for `role` (a DEV_ROLES name), its roles spelled as the stack reads them (RolesClaim and
+    RolePrefix): a list claim like Cognito's groups, or space-separated OAuth scopes."""
     issued_at = int(time.time() if now is None else now)
-    return encode(
-        {
-            "sub": DEV_SUBJECT,
-            "iss": issuer,
-            "aud": audience,
-            "iat": issued_at,
-            "exp": issued_at + DEV_TOKEN_LIFETIME_SECONDS,
-            "scope": " ".join(DEV_SCOPES),
-        },
-        key,
-    )
+    names = [role_prefix + name for name in DEV_ROLES[role]]
+    claims: dict[str, Any] = {
+        "sub": DEV_SUBJECT if role == "agent" else f"dev-{role}",
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued_at,
+        "exp": issued_at + DEV_TOKEN_LIFETIME_SECONDS,
+    }
+    if roles_claim in ("scope", "scp"):
+        claims[roles_claim] = " ".join(["openid", *names])
+    elif names:
+        claims[roles_claim] = names
+    return encode(claims, key)
 
 
 @dataclass(frozen=True)

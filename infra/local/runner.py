@@ -75,6 +75,7 @@ class LocalRunner:
         self.pollers: list[SqsPoller] = []
         self.rules: list[ScheduledRule] = []
         self.dev_token = ""
+        self.dev_tokens: dict[str, str] = {}
         self.jwt_issuer = self.jwt_audience = ""
         self.specs: list[FunctionSpec] = []
         self._wrote_state = False
@@ -114,10 +115,19 @@ class LocalRunner:
         self.jwt_issuer, self.jwt_audience = (
             (authorizer.issuer, authorizer.audiences[0]) if authorizer else (LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE)
         )
-        self.dev_token = jwt.dev_token(key, self.jwt_issuer, self.jwt_audience)
+        resolve = stack.resolver.resolve
+        spelling = {"roles_claim": str(resolve({"Ref": "RolesClaim"})), "role_prefix": str(resolve({"Ref": "RolePrefix"}))}
+        self.dev_tokens = {
+            role: jwt.dev_token(key, self.jwt_issuer, self.jwt_audience, role, **spelling) for role in jwt.DEV_ROLES
+        }
+        self.dev_token = self.dev_tokens["agent"]
         routes = [
             GatewayRoute(
-                route.method, route.path, self.pools[spec.logical_id], route.authorized and authorizer is not None
+                route.method,
+                route.path,
+                self.pools[spec.logical_id],
+                route.authorized and authorizer is not None,
+                route.scopes_of(resolve) if route.authorized and authorizer is not None else (),
             )
             for spec in self.specs
             for route in spec.routes
@@ -167,6 +177,7 @@ class LocalRunner:
             "aws_endpoint_url": self.aws.endpoint_url,
             "region": REGION,
             "dev_token": self.dev_token,
+            "dev_tokens": self.dev_tokens,
             "jwt": {"issuer": self.jwt_issuer, "audience": self.jwt_audience},
             "resources": {logical_id: str(value) for logical_id, value in stack.resolver.refs.items()},
             "secrets": stack.channel_secrets,
@@ -182,6 +193,7 @@ class LocalRunner:
                     "url": self.gateway.url + route.path,
                     "function": spec.logical_id,
                     "authorized": route.authorized,
+                    "scopes": list(route.scopes_of(stack.resolver.resolve)),
                 }
                 for spec in self.specs
                 for route in spec.routes

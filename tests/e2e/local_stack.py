@@ -55,6 +55,10 @@ class LocalStack:
     def dev_token(self) -> str:
         return self.state["dev_token"]
 
+    def token_of(self, role: str) -> str:
+        """The dev token of `role` (agent, admin, or none: valid without a role)."""
+        return self.state["dev_tokens"][role]
+
     @property
     def whatsapp_secrets(self) -> dict[str, str]:
         return self.state["secrets"]["whatsapp"]
@@ -81,8 +85,8 @@ class LocalStack:
         }
         return self.request("POST", "/webhooks/whatsapp", body, headers)
 
-    def as_agent(self, path: str) -> Response:
-        return self.request("GET", path, headers={"Authorization": f"Bearer {self.dev_token}"})
+    def as_agent(self, path: str, role: str = "agent") -> Response:
+        return self.request("GET", path, headers={"Authorization": f"Bearer {self.token_of(role)}"})
 
     def tickets(self) -> list[dict[str, Any]]:
         response = self.as_agent("/tickets?limit=100")

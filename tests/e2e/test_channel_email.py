@@ -188,11 +188,15 @@ def test_mail_ses_judged_spam_is_held_until_an_agent_releases_it_onto_a_ticket(l
     # Then it is held, on no ticket
     eventually(lambda: message_id in quarantined() or None, timeout=30, interval=0.5, what=f"<{message_id}> held")
     assert ticket_with(local_stack, message_id) is None
-    # When an agent releases it with their token
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {local_stack.dev_token}"}
-    released = local_stack.request("POST", "/mail/held/release", f'{{"external_id": "{message_id}"}}'.encode(), headers)
-    # Then it is accepted, leaves the held list, and becomes the customer's message on a ticket
-    assert released.status == 202 and released.json()["held"]["released_by"] == "dev-agent"
+    # When an agent tries to release it, and then an admin does, each with their token
+    release = f'{{"external_id": "{message_id}"}}'.encode()
+    as_agent = {"Content-Type": "application/json", "Authorization": f"Bearer {local_stack.token_of('agent')}"}
+    refused = local_stack.request("POST", "/mail/held/release", release, as_agent)
+    as_admin = {"Content-Type": "application/json", "Authorization": f"Bearer {local_stack.token_of('admin')}"}
+    released = local_stack.request("POST", "/mail/held/release", release, as_admin)
+    # Then only the admin's is accepted; the mail leaves the held list and becomes the customer's message on a ticket
+    assert (refused.status, refused.json()["error"]) == (403, "forbidden")
+    assert released.status == 202 and released.json()["held"]["released_by"] == "dev-admin"
     opened = wait_for_messages(local_stack, message_id, 1)
     assert opened["messages"][0]["text"] == "주문 취소하고 싶어요."
     assert message_id not in quarantined()

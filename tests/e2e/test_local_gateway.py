@@ -60,6 +60,7 @@ def gateway(functions) -> Iterator[HttpGateway]:
     routes = [
         GatewayRoute("POST", "/things/{thing_id}/parts", functions["things"], authorized=False),
         GatewayRoute("GET", "/private", functions["private"], authorized=True),
+        GatewayRoute("GET", "/scoped", functions["private"], authorized=True, scopes=("sb/agent", "sb/admin")),
         GatewayRoute("GET", "/broken", functions["broken"], authorized=False),
         GatewayRoute("GET", "/plain", functions["plain"], authorized=False),
     ]
@@ -174,13 +175,31 @@ def test_verified_claims_reach_the_function_as_strings(gateway, functions):
     # When it calls the authorized route
     status, _, _ = _send(gateway, "GET", "/private", [("Authorization", f"Bearer {token}")])
 
-    # Then the function sees the claims as API Gateway passes them: all strings, scopes split
+    # Then the function sees the claims as API Gateway passes them: all strings, lists as "[a b]"
     assert status == 200
     authorizer = functions["private"].events[0]["requestContext"]["authorizer"]["jwt"]
     assert authorizer["claims"]["sub"] == "dev-agent"
     assert authorizer["claims"]["aud"] == AUDIENCE
     assert authorizer["claims"]["exp"].isdigit()
-    assert authorizer["scopes"] == ["tickets:read"]
+    assert authorizer["claims"]["cognito:groups"] == "[agent]"
+    assert authorizer["scopes"] is None
+
+
+def test_a_scoped_route_admits_a_token_with_one_of_its_scopes_and_forbids_the_rest(gateway, functions):
+    # Given a route that requires sb/agent or sb/admin, and tokens with one, the other, a wrong one, or none
+    def token(role, prefix="sb/"):
+        return jwt.dev_token(KEY, ISSUER, AUDIENCE, role, roles_claim="scope", role_prefix=prefix)
+
+    tokens = [token("agent"), token("admin"), token("agent", prefix="other/"), token("none")]
+    # When each calls it
+    answers = [_send(gateway, "GET", "/scoped", [("Authorization", f"Bearer {t}")]) for t in tokens]
+    # Then API Gateway's 403 comes back for the last two and the function runs only for the first two
+    assert [(status, json.loads(body)) for status, _, body in answers[2:]] == [(403, {"message": "Forbidden"})] * 2
+    assert [status for status, _, _ in answers[:2]] == [200, 200]
+    assert [e["requestContext"]["authorizer"]["jwt"]["scopes"] for e in functions["private"].events] == [
+        ["openid", "sb/agent"],
+        ["openid", "sb/agent", "sb/admin"],
+    ]
 
 
 def test_function_error_is_api_gateways_internal_server_error(gateway):

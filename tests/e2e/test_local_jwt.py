@@ -21,6 +21,19 @@ def _claims(**overrides):
     return {"sub": "agent-1", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60, **overrides}
 
 
+@pytest.mark.parametrize(("role", "groups"), [("agent", ["agent"]), ("admin", ["agent", "admin"]), ("none", None)])
+def test_dev_tokens_carry_their_role_as_cognito_groups(role, groups):
+    claims = AUTHORIZER.claims_of(jwt.dev_token(KEY, ISSUER, AUDIENCE, role))
+    assert claims.get("cognito:groups") == groups and "scope" not in claims
+
+
+def test_dev_tokens_carry_their_role_as_scopes_when_the_stack_reads_scopes():
+    token = jwt.dev_token(KEY, ISSUER, AUDIENCE, "admin", roles_claim="scope", role_prefix="switchboard/")
+    claims = AUTHORIZER.claims_of(token)
+    assert jwt.scopes_of(claims) == ["openid", "switchboard/agent", "switchboard/admin"]
+    assert "cognito:groups" not in claims
+
+
 def test_dev_token_is_accepted_with_or_without_the_bearer_scheme():
     token = jwt.dev_token(KEY, ISSUER, AUDIENCE)
     for header in (f"Bearer {token}", f"bearer {token}", token):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from infra.template import ROOT, local_secret_parameters, resources_of_type
+from infra.template import ROOT, Resolver, local_secret_parameters, resources_of_type
 
 DATA_MODEL_DOC = ROOT / "docs" / "data-model.md"
 STORE_MODULE = ROOT / "layers" / "switchboard" / "switchboard" / "store" / "tickets_table.py"
@@ -251,6 +251,38 @@ def test_ticket_routes_require_a_jwt_and_webhook_routes_are_public(translated, f
         else:
             assert schemes == {"AgentJwt"}, route_key
     assert {"GET /tickets", "GET /tickets/{ticket_id}"} <= set(routes)
+
+
+AGENT_ROUTES = {"GET /tickets", "GET /tickets/{ticket_id}", "GET /mail/held"}
+ADMIN_ROUTES = {"POST /mail/held/release"}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "agent", "admin"),
+    [
+        ({}, set(), set()),
+        ({"RolesClaim": "scope", "RolePrefix": "switchboard/"}, {"switchboard/agent", "switchboard/admin"}, {"switchboard/admin"}),
+        ({"RolesClaim": "scp", "RolePrefix": ""}, {"agent", "admin"}, {"admin"}),
+    ],
+    ids=["cognito-groups", "resource-server-scopes", "scp-claim"],
+)
+def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template, translated, parameters, agent, admin):
+    # Given the stack as deployed with these role parameters
+    resolver = Resolver(template, parameters, "us-east-1", "123456789012")
+    routes = _openapi_routes(translated)
+    assert set(routes) >= AGENT_ROUTES | ADMIN_ROUTES
+    # Then each agent route admits either role's scope, release only the admin's, and with groups none is
+    # required at the gateway (the function checks the groups)
+    for route_key in AGENT_ROUTES | ADMIN_ROUTES:
+        (requirement,) = routes[route_key]["security"]
+        scopes = {scope for scope in resolver.resolve(requirement["AgentJwt"]) if scope is not None}
+        assert scopes == (admin if route_key in ADMIN_ROUTES else agent), route_key
+
+
+def test_the_agents_functions_read_roles_as_the_parameters_say(function_specs):
+    for logical_id in ("TicketsApiFunction", "HeldMailReleaseFunction"):
+        environment = function_specs[logical_id].environment
+        assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == ({"Ref": "RolesClaim"}, {"Ref": "RolePrefix"})
 
 
 def test_jwt_authorizer_checks_issuer_and_audience_from_parameters(translated):

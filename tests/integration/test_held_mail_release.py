@@ -1,4 +1,4 @@
-"""An agent releases a held mail (POST /mail/held/release): it goes through the intake again as a customer
+"""An admin releases a held mail (POST /mail/held/release): it goes through the intake again as a customer
 mail and lands on a ticket once, however often, however concurrently, and whatever fails in between."""
 
 import json
@@ -10,7 +10,7 @@ from switchboard.models import MailHandling
 from tests.support.drivers import Customer
 from tests.support.drivers.email import SesDriver, raw_mail
 from tests.support.faults import Fault, FaultyClient
-from tests.support.lambda_events import AGENT_CLAIMS
+from tests.support.lambda_events import ADMIN_CLAIMS, AGENT_CLAIMS, NO_ROLE_CLAIMS
 from tests.support.stack import run_together
 
 SENT = datetime(2025, 6, 8, 12, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ def customer_mail(message_id: str = "refund@mail.example.com", *, headers=()) ->
     return raw_mail(MINJUN, message_id=message_id, text="환불 부탁드립니다. 주문번호 2025-0042", sent_at=SENT, subject="환불 요청", thread_headers=False, extra_headers=headers)
 
 
-def release(stack, external_id: str, *, claims=AGENT_CLAIMS, body: bytes | None = None):
+def release(stack, external_id: str, *, claims=ADMIN_CLAIMS, body: bytes | None = None):
     payload = json.dumps({"external_id": external_id}).encode() if body is None else body
     return stack.http("POST", "/mail/held/release", headers={"content-type": "application/json"}, body=payload, claims=claims)
 
@@ -53,7 +53,7 @@ def test_a_mail_ses_wrongly_judged_spam_is_released_onto_a_ticket(stack, mail):
     # Given a customer's mail SES marked as spam, held in quarantine
     mail(SPAM_VERDICT + customer_mail())
     assert stack.tickets() == [] and held_listing(stack, "quarantined") == ["refund@mail.example.com"]
-    # When an agent releases it and the intake and writer run
+    # When an admin releases it and the intake and writer run
     answer = release(stack, "refund@mail.example.com")
     intake_and_writer_run(stack)
     # Then it is a customer's mail on a new ticket, no longer listed as held, and the held record says who released it
@@ -64,8 +64,8 @@ def test_a_mail_ses_wrongly_judged_spam_is_released_onto_a_ticket(stack, mail):
     assert (message["email"]["handling"], message["email"]["handling_reason"]) == ("customer", "released from held mail by an agent")
     assert held_listing(stack, "quarantined") == []
     held = stack.ticket_store().held_mail("refund@mail.example.com")
-    assert held.released_by == AGENT_CLAIMS["sub"] and held.released_at is not None
-    assert answer.json()["held"]["released_by"] == AGENT_CLAIMS["sub"]
+    assert held.released_by == ADMIN_CLAIMS["sub"] and held.released_at is not None
+    assert answer.json()["held"]["released_by"] == ADMIN_CLAIMS["sub"]
 
 
 def test_releasing_again_or_at_once_lands_the_mail_once(stack, mail):
@@ -142,6 +142,19 @@ def test_a_release_without_an_agent_fails_closed(stack, mail):
     event_without_claims = release(stack, "refund@mail.example.com", claims={})
     assert (event_without_claims.status, event_without_claims.json()["error"]) == (401, "unauthorized")
     assert held_listing(stack, "quarantined") == ["refund@mail.example.com"]
+
+
+@pytest.mark.parametrize("claims", [AGENT_CLAIMS, NO_ROLE_CLAIMS], ids=["agent", "no role"])
+def test_only_an_admin_may_release_held_mail(stack, mail, claims):
+    # Given a quarantined mail
+    mail(SPAM_VERDICT + customer_mail())
+    keys = stack.mail_keys()
+    # When a valid token without the admin role asks to release it
+    answer = release(stack, "refund@mail.example.com", claims=claims)
+    # Then it is forbidden, nothing is copied back into the intake and the mail stays held
+    assert (answer.status, answer.json()["error"]) == (403, "forbidden")
+    assert stack.mail_keys() == keys and held_listing(stack, "quarantined") == ["refund@mail.example.com"]
+    assert stack.ticket_store().held_mail("refund@mail.example.com").released_at is None
 
 
 def test_a_held_mail_whose_raw_mail_has_expired_cannot_be_released_and_stays_listed(stack, mail):

@@ -6,6 +6,7 @@ import pytest
 
 from switchboard.models import TicketStatus
 from tests.support.agents import agent_replies
+from tests.support.lambda_events import ADMIN_CLAIMS, NO_ROLE_CLAIMS
 
 FIRST_SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 
@@ -123,3 +124,24 @@ def test_requests_without_an_agents_claims_are_a_401(stack, path, claims):
 
     assert response.status == 401
     assert response.json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize("path", ["/tickets", "/tickets/t_000000000000000000000000", "/mail/held?reason=quarantined"])
+def test_a_valid_token_without_a_role_is_a_403(stack, whatsapp, path):
+    # Given a ticket, and a token from the right issuer whose user is in no Switchboard group
+    customers_write_in(stack, whatsapp, 1)
+    route, _, query = path.partition("?")
+    # When it asks for tickets or held mail
+    response = stack.api_get(route, dict([query.split("=")]) if query else None, claims=NO_ROLE_CLAIMS)
+    # Then it is forbidden with a JSON error, and nothing of a ticket is in the answer
+    assert (response.status, response.json()["error"]) == (403, "forbidden")
+    assert set(response.json()) == {"error", "message"}
+
+
+def test_an_admin_reads_tickets_as_an_agent_does(stack, whatsapp):
+    subjects = customers_write_in(stack, whatsapp, 2)
+
+    response = stack.api_get("/tickets", claims=ADMIN_CLAIMS)
+
+    assert response.status == 200
+    assert [ticket["subject"] for ticket in response.json()["tickets"]] == subjects[::-1]

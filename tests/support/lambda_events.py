@@ -19,8 +19,9 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 API_ID = "sb1x2y3z4a"
 
-# The claims API Gateway's JWT authorizer passes on for an agent signed in through Cognito.
-AGENT_CLAIMS: dict[str, str] = {
+# The claims API Gateway's JWT authorizer passes on for an agent signed in through Cognito: a user in the
+# `agent` group. HTTP APIs pass every claim as a string, so the groups array arrives as "[agent]".
+NO_ROLE_CLAIMS: dict[str, str] = {
     "sub": "3f6c1e2a-5b7d-4c8e-9a0b-1c2d3e4f5a6b",
     "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Sw1tchB0d",
     "client_id": "6v8s1q2e3r4t5y6u7i8o9p0a1s",
@@ -31,6 +32,8 @@ AGENT_CLAIMS: dict[str, str] = {
     "iat": "1749416000",
     "exp": "1749419600",
 }
+AGENT_CLAIMS: dict[str, str] = {**NO_ROLE_CLAIMS, "cognito:groups": "[agent]"}
+ADMIN_CLAIMS: dict[str, str] = {**NO_ROLE_CLAIMS, "cognito:groups": "[agent admin]", "username": "admin.park"}
 
 
 def http_api_event(

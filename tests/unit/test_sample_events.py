@@ -11,6 +11,7 @@ import pytest
 from infra.template import functions, load_template
 from switchboard import queue
 from switchboard.api.tickets import handle_tickets_api
+from switchboard.config import AccessSettings
 from switchboard.channels.base import WebhookRequest
 from switchboard.channels.whatsapp import ADAPTER
 from switchboard.media import jobs as media_jobs
@@ -137,7 +138,7 @@ def test_media_batch_asks_for_the_attachment_of_the_image_sample():
 def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
     database = RecordingDynamoDB()
 
-    response = HttpResponse.of(handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets")))
+    response = HttpResponse.of(handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets"), AccessSettings()))
 
     assert response.status == 200
     assert database.queries[0]["ExpressionAttributeValues"] == {":v": {"S": "STATUS#new"}}
@@ -147,7 +148,7 @@ def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
 def test_get_event_asks_for_the_ticket_the_text_sample_opens():
     database = RecordingDynamoDB()
 
-    response = HttpResponse.of(handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets")))
+    response = HttpResponse.of(handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets"), AccessSettings()))
 
     assert response.status == 404  # nothing in this table; tests/integration/test_sample_events.py reads it back
     assert database.queries[0]["ExpressionAttributeValues"] == {":pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]}}

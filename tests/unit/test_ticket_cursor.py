@@ -6,6 +6,7 @@ import json
 import pytest
 
 from switchboard.api.tickets import handle_tickets_api
+from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest
 from switchboard.models import TicketStatus
 from switchboard.store.tickets_table import TicketStore
@@ -96,7 +97,7 @@ def test_forged_cursor_reaches_the_agent_as_a_400_json_error():
         method="GET", path="/tickets", route_key="GET /tickets", query={"cursor": FORGED["not-json"]}, claims=AGENT_CLAIMS
     )
 
-    response = HttpResponse.of(handle_tickets_api(event, TicketStore(RecordingDynamoDB(), TABLE)))
+    response = HttpResponse.of(handle_tickets_api(event, TicketStore(RecordingDynamoDB(), TABLE), AccessSettings()))
 
     assert response.status == 400
     assert response.json() == {"error": "invalid_request", "message": "cursor is not one this API returned"}

@@ -158,6 +158,14 @@ class MailWebhookSettings(_Settings):
     max_age_seconds: int = Field(default=300, alias="WEBHOOK_MAX_AGE_SECONDS", ge=10, le=86400)
 
 
+class AccessSettings(_Settings):
+    """The agents' API: which claim of an agent's token holds their roles, and how roles are spelled in it
+    (`<prefix>agent`, `<prefix>admin`); template parameters RolesClaim and RolePrefix."""
+
+    roles_claim: str = Field(default="cognito:groups", alias="ROLES_CLAIM", min_length=1, max_length=128)
+    role_prefix: str = Field(default="", alias="ROLE_PREFIX", max_length=128)
+
+
 class HeldMailReleaseSettings(_Settings):
     """held_mail_release: copies a held mail's raw mail back into the intake, then marks it released (the
     table comes from TableSettings, as for every function that holds the ticket store)."""

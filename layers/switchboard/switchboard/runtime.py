@@ -11,6 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from switchboard.config import (
+    AccessSettings,
     EmailIntakeSettings,
     HeldMailReleaseSettings,
     InstagramWebhookSettings,
@@ -209,6 +210,11 @@ def held_mail_release_settings() -> HeldMailReleaseSettings:
 
 
 @cache
+def access_settings() -> AccessSettings:
+    return AccessSettings.from_env()
+
+
+@cache
 def rule_set_activator_settings() -> RuleSetActivatorSettings:
     return RuleSetActivatorSettings.from_env()
 
@@ -244,6 +250,8 @@ def reset() -> None:
         mail_webhook_settings,
         mail_bucket,
         mail_receiver,
+        held_mail_release_settings,
+        access_settings,
         rule_set_activator_settings,
         cloudformation_responder,
     ):

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from switchboard.api.agents import agent_of
+from switchboard.api.agents import Role, caller_of
+from switchboard.config import AccessSettings
 from switchboard.channels.base import read_json
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
@@ -32,9 +33,12 @@ class ReleaseRequest(BaseModel):
     external_id: str = Field(min_length=1, max_length=1024, description="The held mail's external_id, as GET /mail/held lists it")
 
 
-def handle_held_mail_release(event: Mapping[str, Any], *, store: TicketStore, mail_bucket: MailBucket) -> dict[str, Any]:
+def handle_held_mail_release(
+    event: Mapping[str, Any], *, store: TicketStore, mail_bucket: MailBucket, access: AccessSettings
+) -> dict[str, Any]:
     try:
-        released_by = _agent_label(agent_of(event))
+        # Releasing puts a held (possibly hostile) mail in front of every agent: an admin's decision.
+        released_by = _agent_label(caller_of(event, access).require(Role.ADMIN).subject)
         wanted = _release_request(event)
         held = store.held_mail(wanted.external_id)
         if held is None:

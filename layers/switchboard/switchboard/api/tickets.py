@@ -1,8 +1,9 @@
 """The agents' read API: GET /tickets, GET /tickets/{ticket_id} and GET /mail/held (mail kept out of
 tickets: quarantined, or automatic and about no open ticket, like Zendesk's suspended tickets).
 
-API Gateway's JWT authorizer has verified the token before we run; `agent_of` checks the claims again so
-that a route deployed without the authorizer fails closed.
+Every route needs the agent role (an admin is an agent too). API Gateway's JWT authorizer has verified the
+token before we run; `caller_of` checks the claims and the role again so that a route deployed without the
+authorizer or its scopes fails closed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.api.agents import agent_of
+from switchboard.api.agents import Role, caller_of
+from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
@@ -23,9 +25,9 @@ MAX_PAGE_SIZE = 100
 _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 
-def handle_tickets_api(event: Mapping[str, Any], store: TicketStore) -> dict[str, Any]:
+def handle_tickets_api(event: Mapping[str, Any], store: TicketStore, access: AccessSettings) -> dict[str, Any]:
     try:
-        agent_of(event)
+        caller_of(event, access).require(Role.AGENT)
         route = event.get("routeKey")
         if route == "GET /tickets":
             return _list(event.get("queryStringParameters") or {}, store)
