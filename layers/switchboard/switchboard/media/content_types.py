@@ -107,6 +107,14 @@ def stored_type(declared: tuple[str | None, ...], first_bytes: bytes) -> StoredT
     return StoredType(OPAQUE, True)
 
 
+def _is_ftyp_box_size(size: bytes) -> bool:
+    """WHATWG MIME Sniffing, "matches the signature for MP4": the first box's size is a multiple of 4. An
+    ftyp box names a brand and a few compatible ones, so it is also small; "ID3\x04" followed by "ftyp"
+    is an MP3's ID3 tag, whose first four bytes read as a size of 1.2 GB."""
+    box_size = int.from_bytes(size, "big")
+    return box_size % 4 == 0 and 8 <= box_size <= 4096
+
+
 def sniff(first_bytes: bytes) -> str | None:
     """A media type recognised from magic bytes, or None."""
     head = first_bytes[:SNIFF_BYTES]
@@ -122,7 +130,7 @@ def sniff(first_bytes: bytes) -> str | None:
         return "audio/wav"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video/x-msvideo"
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp" and _is_ftyp_box_size(head[:4]):
         brand = head[8:12]
         return _FTYP_BRANDS.get(brand) or ("video/3gpp" if brand.startswith(b"3gp") else "video/mp4")
     if head.startswith(b"%PDF-"):
