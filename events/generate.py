@@ -88,6 +88,16 @@ def build_events() -> dict[str, dict[str, Any]]:
         claims=AGENT_CLAIMS,
         request_id=_id("request:get").hex[:16],
     )
+    events["tickets-messages.json"] = http_api_event(
+        method="GET",
+        path=f"/tickets/{ticket_id}/messages",
+        route_key="GET /tickets/{ticket_id}/messages",
+        headers={"authorization": "Bearer <access token>"},
+        path_parameters={"ticket_id": ticket_id},
+        query={"limit": "1"},
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:messages").hex[:16],
+    )
     events["mail-held-release.json"] = http_api_event(
         method="POST",
         path="/mail/held/release",

@@ -253,7 +253,13 @@ def test_ticket_routes_require_a_jwt_and_webhook_routes_are_public(translated, f
     assert {"GET /tickets", "GET /tickets/{ticket_id}"} <= set(routes)
 
 
-AGENT_ROUTES = {"GET /tickets", "GET /tickets/{ticket_id}", "GET /mail/held"}
+AGENT_ROUTES = {
+    "GET /tickets",
+    "GET /tickets/{ticket_id}",
+    "GET /tickets/{ticket_id}/messages",
+    "GET /tickets/{ticket_id}/messages/{message_key}",
+    "GET /mail/held",
+}
 ADMIN_ROUTES = {"POST /mail/held/release"}
 
 
@@ -270,7 +276,8 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
     # Given the stack as deployed with these role parameters
     resolver = Resolver(template, parameters, "us-east-1", "123456789012")
     routes = _openapi_routes(translated)
-    assert set(routes) >= AGENT_ROUTES | ADMIN_ROUTES
+    # (every agents' route is one or the other, so a new route must say which role it needs)
+    assert {key for key in routes if not key.split(" ", 1)[1].startswith("/webhooks/")} == AGENT_ROUTES | ADMIN_ROUTES
     # Then each agent route admits either role's scope, release only the admin's, and with groups none is
     # required at the gateway (the function checks the groups)
     for route_key in AGENT_ROUTES | ADMIN_ROUTES:

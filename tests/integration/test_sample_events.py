@@ -45,6 +45,9 @@ def test_writer_batch_then_api_events_show_the_ticket(stack):
         ("text", "Does it come in another color?"),
         ("image", "The box arrived damaged"),
     ]
+    # ... and its timeline a message a page starts with her text, with a cursor to the photo
+    paged = HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-messages.json")).json()
+    assert [m["text"] for m in paged["messages"]] == ["Does it come in another color?"] and paged["next_cursor"]
 
 
 def test_ses_notification_event_turns_the_stored_mail_into_a_ticket(stack):

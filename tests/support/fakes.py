@@ -34,12 +34,18 @@ class RecordingSqs:
 
 
 class RecordingDynamoDB:
-    """A DynamoDB client that answers every Query with `page` and remembers the requests."""
+    """A DynamoDB client that answers every Query with `page`, every GetItem with nothing, and remembers
+    the requests."""
 
     def __init__(self, page: dict[str, Any] | None = None) -> None:
         self.queries: list[dict[str, Any]] = []
+        self.gets: list[dict[str, Any]] = []
         self._page = page or {"Items": []}
 
     def query(self, **request: Any) -> dict[str, Any]:
         self.queries.append(request)
         return self._page
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        self.gets.append(request)
+        return {}

@@ -463,10 +463,26 @@ class InProcessStack:
             query["cursor"] = page["next_cursor"]
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
-        """The read API's view of one ticket: {"ticket": ..., "messages": [...]}."""
-        response = self.api_get(f"/tickets/{ticket_id}")
+        """The read API's view of one ticket and its whole timeline, {"ticket": ..., "messages": [...]}: the
+        ticket's first page, the next pages through their cursor, and a message a page cut read whole."""
+        response = self.api_get(f"/tickets/{ticket_id}", {"limit": "100"})
         assert response.status == 200, response
-        return response.json()
+        found = response.json()
+        messages, cursor = found["messages"], found.pop("next_cursor")
+        while cursor:
+            page = self.api_get(f"/tickets/{ticket_id}/messages", {"limit": "100", "cursor": cursor})
+            assert page.status == 200, page
+            messages += page.json()["messages"]
+            cursor = page.json()["next_cursor"]
+        found["messages"] = [self._whole(ticket_id, message) for message in messages]
+        return found
+
+    def _whole(self, ticket_id: str, listed: dict[str, Any]) -> dict[str, Any]:
+        if not listed["text_truncated"]:
+            return listed
+        response = self.api_get(f"/tickets/{ticket_id}/messages/{listed['message_key']}")
+        assert response.status == 200, response
+        return response.json()["message"]
 
     def only_ticket(self) -> dict[str, Any]:
         (listed,) = self.tickets()

@@ -151,4 +151,4 @@ def test_get_event_asks_for_the_ticket_the_text_sample_opens():
     response = HttpResponse.of(handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets"), AccessSettings()))
 
     assert response.status == 404  # nothing in this table; tests/integration/test_sample_events.py reads it back
-    assert database.queries[0]["ExpressionAttributeValues"] == {":pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]}}
+    assert database.gets[0]["Key"] == {"pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]}, "sk": {"S": "TICKET"}}

@@ -1,14 +1,17 @@
-"""GET /tickets pages with an opaque cursor; a cursor the API did not hand out is a 400, never a 500."""
+"""Listings page with an opaque cursor (tickets, held mail, a ticket's messages); a cursor the API did not
+hand out is a 400, never a 500, and never reaches DynamoDB: not even one whose keys pass DynamoDB's limits."""
 
 import base64
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from switchboard.api.tickets import handle_tickets_api
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest
-from switchboard.models import TicketStatus
+from switchboard.models import MailHandling, Ticket, TicketStatus
 from switchboard.store.tickets_table import TicketStore
 from tests.support.fakes import RecordingDynamoDB
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event
@@ -73,6 +76,14 @@ FORGED = {
     "non-ascii": "커서",
     # Valid base64 of valid JSON, about as long as a URL allows, but nested rather than keyed.
     "deeply-nested": base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode().rstrip("="),
+    # Well-formed, of this listing, but past DynamoDB's key limits (2,048-byte partition key, 1,024-byte
+    # sort key) or not encodable as UTF-8: DynamoDB would answer a ValidationException, a 500.
+    "partition-key-too-long": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "pk": "TICKET#" + "가" * 700}),
+    "sort-key-too-long": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "created_sk": "2025" + "x" * 1100}),
+    "lone-surrogate": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "pk": "TICKET#\ud800"}),
+    "ascii-partition-key-too-long": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "pk": "TICKET#" + "x" * 2042}),
+    "longer-than-any-we-hand-out": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "padding": "x" * 4000}),
+    "not-a-ticket-key": encoded({**{k: v["S"] for k, v in LAST_ALL.items()}, "pk": "CONTACT#c_1"}),
 }
 
 
@@ -101,3 +112,81 @@ def test_forged_cursor_reaches_the_agent_as_a_400_json_error():
 
     assert response.status == 400
     assert response.json() == {"error": "invalid_request", "message": "cursor is not one this API returned"}
+
+
+LISTINGS = {
+    "tickets": lambda store, cursor: store.list_tickets(status=None, limit=25, cursor=cursor),
+    "tickets-by-status": lambda store, cursor: store.list_tickets(status=TicketStatus.OPEN, limit=25, cursor=cursor),
+    "held-mail": lambda store, cursor: store.list_held_mail(handling=MailHandling.QUARANTINED, limit=25, cursor=cursor),
+    "messages": lambda store, cursor: store.message_page("t_0123456789abcdef01234567", limit=25, cursor=cursor),
+}
+KEY_NAMES = ["pk", "sk", "created_pk", "status_pk", "created_sk"]
+KEY_VALUES = st.one_of(
+    st.text(max_size=3000),
+    st.sampled_from(["TICKET#", "MSG#", "HELD#", "STATUS#open", "TICKETS", "TICKET", "HELD#quarantined"]).flatmap(
+        lambda prefix: st.text(max_size=1500).map(lambda rest: prefix + rest)
+    ),
+    st.integers(),
+    st.none(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+@pytest.mark.parametrize("listing", LISTINGS.values(), ids=LISTINGS.keys())
+@given(forged=st.dictionaries(st.sampled_from(KEY_NAMES), KEY_VALUES, max_size=5))
+def test_any_forged_cursor_is_refused_before_dynamodb_or_names_keys_within_its_limits(listing, forged):
+    # Given a cursor of any key names and values, in our encoding
+    database = RecordingDynamoDB()
+    # When a listing is asked to start there
+    try:
+        listing(TicketStore(database, TABLE), encoded(forged).replace("=", ""))
+    except InvalidRequest:
+        # Then either it is refused as a 400 before any query
+        assert database.queries == []
+        return
+    # ... or the key it starts from is within every DynamoDB key limit
+    (query,) = database.queries
+    start = query["ExclusiveStartKey"]
+    assert len(start["pk"]["S"].encode("utf-8")) <= 2048
+    assert all(len(value["S"].encode("utf-8")) <= 1024 for name, value in start.items() if name != "pk")
+
+
+@pytest.mark.parametrize("listing", LISTINGS.values(), ids=LISTINGS.keys())
+@given(cursor=st.text(max_size=6000))
+def test_any_text_as_a_cursor_is_a_400_or_a_key_of_the_listing(listing, cursor):
+    database = RecordingDynamoDB()
+    try:
+        listing(TicketStore(database, TABLE), cursor)
+    except InvalidRequest:
+        assert database.queries == []
+
+
+def test_a_message_cursor_resumes_after_its_message_and_only_in_its_ticket():
+    # Given a page of one ticket's messages that ended at a message
+    last = {"pk": {"S": "TICKET#t_0123456789abcdef01234567"}, "sk": {"S": "MSG#2025-06-08T21:00:00.000000Z#00000007"}}
+    store = TicketStore(RecordingDynamoDB({"Items": [], "LastEvaluatedKey": last}), TABLE)
+    cursor = store.message_page("t_0123456789abcdef01234567", limit=25, cursor=None).next_cursor
+    # When the next page is asked for, of that ticket and of another
+    database = RecordingDynamoDB()
+    TicketStore(database, TABLE).message_page("t_0123456789abcdef01234567", limit=25, cursor=cursor)
+    # Then it resumes after that message, and another ticket refuses the cursor
+    assert database.queries[0]["ExclusiveStartKey"] == last
+    assert store.message_cursor("t_0123456789abcdef01234567", "2025-06-08T21:00:00.000000Z.00000007") == cursor
+    with pytest.raises(InvalidRequest, match="cursor"):
+        TicketStore(RecordingDynamoDB(), TABLE).message_page("t_ffffffffffffffffffffffff", limit=25, cursor=cursor)
+
+
+def test_a_cursor_made_after_a_ticket_is_the_one_dynamodb_hands_back_after_it():
+    # Given the ticket LAST_ALL and LAST_OPEN name, as a page of the listing carried it
+    ticket = Ticket.model_validate(
+        {
+            "id": "t_0123456789abcdef01234567", "number": 7, "status": "open", "channel": "line",
+            "channel_account_id": "U1", "conversation_key": "line:U1:U2", "subject": "배송",
+            "requester": {"contact_id": "c_1"}, "message_count": 1,
+            "created_at": "2025-06-08T21:00:00Z", "updated_at": "2025-06-08T21:00:00Z",
+        }
+    )
+    store = TicketStore(RecordingDynamoDB(), TABLE)
+    # Then the cursor made after it, for all tickets and for its status, is DynamoDB's own
+    assert store.ticket_cursor(ticket, None) == cursor_after(LAST_ALL)
+    assert store.ticket_cursor(ticket, TicketStatus.OPEN) == cursor_after(LAST_OPEN, TicketStatus.OPEN)

@@ -4,7 +4,7 @@
 |----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
 | ticket         | TICKET#<ticket_id>              | TICKET               | ByStatus: status_pk=STATUS#<s>, created_sk   | get a ticket; list by status, newest first |
 |                |                                 |                      | ByCreated: created_pk=TICKETS, created_sk    | list all tickets, newest first           |
-| message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, in order (one Query)|
+| message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, paged; one message  |
 | message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
 | conversation   | CONVERSATION#<conversation key> | CONVERSATION         |                                              | the current ticket of a conversation     |
 | identity       | IDENTITY#<identity key>         | IDENTITY             |                                              | channel identity -> contact              |
@@ -26,10 +26,8 @@ calls leaves nothing half-written. Mirrored in docs/data-model.md.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +37,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from switchboard.errors import InvalidRequest
+from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.models import (
     DELIVERY_STATUS_RANK,
     Attachment,
@@ -59,7 +57,6 @@ from switchboard.models import (
 _KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
 _TICKET_SK = "TICKET"
 _ALL_TICKETS = "TICKETS"
-_MAX_PARTITION_KEY_BYTES = 2048  # DynamoDB refuses longer keys even on reads (ValidationException)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -108,8 +105,32 @@ class TicketPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message with its key in the ticket's timeline (`message_key`), which reads it again whole."""
+
+    key: str
+    message: TicketMessage
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[StoredMessage]
+    next_cursor: str | None
+
+
 def _ticket_pk(ticket_id: str) -> str:
     return f"TICKET#{ticket_id}"
+
+
+def _readable_ticket_pk(ticket_id: str) -> str | None:
+    """The ticket's key for an id from a URL, or None when no ticket of ours can have that id: DynamoDB
+    refuses a key past its limit or one UTF-8 cannot encode with a ValidationException, a 500."""
+    pk = _ticket_pk(ticket_id)
+    try:
+        return pk if ticket_id and len(pk.encode("utf-8")) <= MAX_PARTITION_KEY_BYTES else None
+    except UnicodeEncodeError:
+        return None
 
 
 def _message_index_pk(channel: str, external_id: str) -> str:
@@ -345,6 +366,7 @@ class TicketStore:
     def list_held_mail(self, *, handling: MailHandling, limit: int, cursor: str | None) -> HeldMailPage:
         """Held mail of one kind, newest first (Zendesk's suspended tickets): one Query on ByStatus."""
         key_value = f"HELD#{handling.value}"
+        shape = _listing_cursor("status_pk", key_value, "HELD#", "HELD")
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": "ByStatus",
@@ -354,12 +376,12 @@ class TicketStore:
             "Limit": limit,
         }
         if cursor:
-            request["ExclusiveStartKey"] = _decode_cursor(cursor, "status_pk", key_value, sk="HELD")
+            request["ExclusiveStartKey"] = shape.decode(cursor)
         response = self._db.query(**request)
         last = response.get("LastEvaluatedKey")
         return HeldMailPage(
             held=[HeldMail.model_validate(_from_attributes(item)) for item in response.get("Items", [])],
-            next_cursor=_encode_cursor(last) if last else None,
+            next_cursor=shape.encode(last) if last else None,
         )
 
     def held_mail(self, external_id: str) -> HeldMail | None:
@@ -546,10 +568,8 @@ class TicketStore:
     # -- agent reads ----------------------------------------------------------------------------
 
     def list_tickets(self, *, status: TicketStatus | None, limit: int, cursor: str | None) -> TicketPage:
-        if status is None:
-            index, key_name, key_value = "ByCreated", "created_pk", _ALL_TICKETS
-        else:
-            index, key_name, key_value = "ByStatus", "status_pk", f"STATUS#{status.value}"
+        index, key_name, key_value = _ticket_listing(status)
+        shape = _listing_cursor(key_name, key_value, "TICKET#", _TICKET_SK)
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -560,27 +580,68 @@ class TicketStore:
             "Limit": limit,
         }
         if cursor:
-            request["ExclusiveStartKey"] = _decode_cursor(cursor, key_name, key_value)
+            request["ExclusiveStartKey"] = shape.decode(cursor)
         response = self._db.query(**request)
         last = response.get("LastEvaluatedKey")
         return TicketPage(
             tickets=[_ticket_of(item) for item in response.get("Items", [])],
-            next_cursor=_encode_cursor(last) if last else None,
+            next_cursor=shape.encode(last) if last else None,
         )
 
-    def ticket_with_messages(self, ticket_id: str) -> tuple[Ticket, list[TicketMessage]] | None:
-        """The ticket and its whole timeline in order: one partition, read with one paginated Query."""
+    def ticket_cursor(self, ticket: Ticket, status: TicketStatus | None) -> str:
+        """The cursor of a listing (all tickets, or one status) that continues after `ticket`: for a page
+        cut short of what DynamoDB returned."""
+        _, key_name, key_value = _ticket_listing(status)
+        key = {"pk": _ticket_pk(ticket.id), "sk": _TICKET_SK, key_name: key_value, "created_sk": _created_sk(ticket)}
+        return _listing_cursor(key_name, key_value, "TICKET#", _TICKET_SK).encode(key)
+
+    def ticket_record(self, ticket_id: str) -> Ticket | None:
+        """The ticket alone, for the agents' API (no version: reads never write)."""
+        pk = _readable_ticket_pk(ticket_id)
+        if pk is None:
+            return None
+        item = self._get(_key(pk, _TICKET_SK))
+        return _ticket_of(item) if item else None
+
+    def message_page(self, ticket_id: str, *, limit: int, cursor: str | None) -> MessagePage:
+        """A ticket's timeline oldest first, `limit` messages at most (fewer when they pass DynamoDB's 1 MB
+        per Query), from after `cursor`. One Query on the ticket's partition."""
+        pk = _readable_ticket_pk(ticket_id)
+        if pk is None:
+            return MessagePage(messages=[], next_cursor=None)
+        shape = _message_cursor(pk)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :msg)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":msg": {"S": "MSG#"}},
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = shape.decode(cursor)
+        response = self._db.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return MessagePage(
+            messages=[
+                StoredMessage(message_key(item["sk"]["S"]), TicketMessage.model_validate(_from_attributes(item)))
+                for item in response.get("Items", [])
+            ],
+            next_cursor=shape.encode(last) if last else None,
+        )
+
+    def message_cursor(self, ticket_id: str, key: str) -> str:
+        """The cursor of a ticket's timeline that continues after the message `key`."""
         pk = _ticket_pk(ticket_id)
-        if len(pk.encode()) > _MAX_PARTITION_KEY_BYTES:
-            return None  # an id from a URL no ticket of ours can have
-        ticket: Ticket | None = None
-        messages: list[TicketMessage] = []
-        for item in self._query_partition(pk):
-            if item["sk"]["S"] == _TICKET_SK:
-                ticket = _ticket_of(item)
-            elif item["sk"]["S"].startswith("MSG#"):
-                messages.append(TicketMessage.model_validate(_from_attributes(item)))
-        return (ticket, messages) if ticket else None
+        return _message_cursor(pk).encode({"pk": pk, "sk": _message_sk_of_key(key)})
+
+    def message(self, ticket_id: str, key: str) -> TicketMessage | None:
+        """One message of a ticket's timeline, whole, by the key its page gave it; None if there is none."""
+        pk, sk = _readable_ticket_pk(ticket_id), _message_sk_of_key(key)
+        if pk is None:
+            return None
+        item = self._get(_key(pk, sk))
+        return TicketMessage.model_validate(_from_attributes(item)) if item else None
 
     def contact(self, contact_id: str) -> Contact | None:
         item = self._get(_key(f"CONTACT#{contact_id}", "CONTACT"))
@@ -608,20 +669,6 @@ class TicketStore:
                 found[(item["pk"]["S"], item["sk"]["S"])] = item
             pending = response.get("UnprocessedKeys") or {}
         return found
-
-    def _query_partition(self, pk: str) -> Iterable[dict[str, Any]]:
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._db.query(**request)
-            yield from response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _transact(self, actions: list[dict[str, Any]], first_is_message_index: bool = True) -> None:
         """Commits all actions or none. For messages the first action is the message index put, so a failed
@@ -678,7 +725,7 @@ class TicketStore:
         return item
 
     def _ticket_item(self, ticket: Ticket, version: int) -> dict[str, Any]:
-        created_sk = f"{sortable_time(ticket.created_at)}#{ticket.id}"
+        created_sk = _created_sk(ticket)
         item = {
             **_key(_ticket_pk(ticket.id), _TICKET_SK),
             "status_pk": {"S": f"STATUS#{ticket.status.value}"},
@@ -694,24 +741,44 @@ def _ticket_of(item: dict[str, Any]) -> Ticket:
     return Ticket.model_validate(_from_attributes(item))
 
 
-def _encode_cursor(last_evaluated_key: dict[str, Any]) -> str:
-    plain = {name: value["S"] for name, value in last_evaluated_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+def _ticket_listing(status: TicketStatus | None) -> tuple[str, str, str]:
+    """The index, its partition key name and value that list tickets of `status` (all when None)."""
+    if status is None:
+        return "ByCreated", "created_pk", _ALL_TICKETS
+    return "ByStatus", "status_pk", f"STATUS#{status.value}"
 
 
-def _decode_cursor(cursor: str, key_name: str, key_value: str, sk: str = _TICKET_SK) -> dict[str, Any]:
-    """Cursors are opaque to clients; one from another listing or a forged one is a 400, not a 500."""
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequest("cursor is not one this API returned") from exc
-    expected = {"pk", "sk", key_name, "created_sk"}
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != expected
-        or not all(isinstance(v, str) and v for v in plain.values())
-        or plain[key_name] != key_value
-        or plain["sk"] != sk
-    ):
-        raise InvalidRequest("cursor does not belong to this listing")
-    return {name: {"S": value} for name, value in plain.items()}
+def _created_sk(ticket: Ticket) -> str:
+    return f"{sortable_time(ticket.created_at)}#{ticket.id}"
+
+
+def _listing_cursor(key_name: str, key_value: str, pk_prefix: str, sk: str) -> CursorShape:
+    """A listing on an index: the index's partition fixed, the item's pk and the index sort key carried."""
+    return CursorShape(
+        fixed={key_name: key_value, "sk": sk},
+        free={"pk": FreeKey(pk_prefix, MAX_PARTITION_KEY_BYTES), "created_sk": FreeKey("", MAX_SORT_KEY_BYTES)},
+    )
+
+
+def _message_cursor(ticket_pk: str) -> CursorShape:
+    return CursorShape(fixed={"pk": ticket_pk}, free={"sk": FreeKey("MSG#", MAX_SORT_KEY_BYTES)})
+
+
+# A message's key in the API is its sort key without "MSG#", '#' spelled '.' so that it sits in a URL path
+# unquoted: "2025-06-08T21:00:00.000000Z.00000003" (sent at, then arrival sequence).
+_MESSAGE_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\.[0-9]{8}")
+
+
+class UnknownMessageKey(ValueError):
+    """Not a key a page of messages gave out."""
+
+
+def message_key(sk: str) -> str:
+    time, _, sequence = sk.removeprefix("MSG#").rpartition("#")
+    return f"{time}.{sequence}"
+
+
+def _message_sk_of_key(key: str) -> str:
+    if not _MESSAGE_KEY.fullmatch(key):
+        raise UnknownMessageKey(key[:64])
+    return f"MSG#{key[:-9]}#{key[-8:]}"
