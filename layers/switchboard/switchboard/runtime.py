@@ -38,8 +38,19 @@ if TYPE_CHECKING:
 
 SECRET_MAX_AGE_SECONDS = 300
 
+_WIRED: list = []
 
-@cache
+
+def wired(build):
+    """Builds once per container, like functools.cache, and is forgotten by `reset()`: registering here is
+    the only way to cache in this module, so no cache can be left out of the reset."""
+    cached = cache(build)
+    _WIRED.append(cached)
+    return cached
+
+
+
+@wired
 def _client(service: str):
     import boto3
     from botocore.config import Config
@@ -49,7 +60,7 @@ def _client(service: str):
     return boto3.client(service, config=config)
 
 
-@cache
+@wired
 def _secrets_provider():
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
@@ -66,70 +77,70 @@ def secret_source(secret_arn: str) -> Callable[[], ChannelSecrets]:
     return read
 
 
-@cache
+@wired
 def whatsapp_settings() -> WhatsAppWebhookSettings:
     return WhatsAppWebhookSettings.from_env()
 
 
-@cache
+@wired
 def messenger_settings() -> MessengerWebhookSettings:
     return MessengerWebhookSettings.from_env()
 
 
-@cache
+@wired
 def instagram_settings() -> InstagramWebhookSettings:
     return InstagramWebhookSettings.from_env()
 
 
-@cache
+@wired
 def line_settings() -> LineWebhookSettings:
     return LineWebhookSettings.from_env()
 
 
-@cache
+@wired
 def telegram_settings() -> TelegramWebhookSettings:
     return TelegramWebhookSettings.from_env()
 
 
-@cache
+@wired
 def kakao_settings() -> KakaoWebhookSettings:
     return KakaoWebhookSettings.from_env()
 
 
-@cache
+@wired
 def twilio_settings() -> TwilioWebhookSettings:
     return TwilioWebhookSettings.from_env()
 
 
-@cache
+@wired
 def inbound_queue(queue_url: str) -> InboundQueue:
     from switchboard.queue import InboundQueue
 
     return InboundQueue(_client("sqs"), queue_url)
 
 
-@cache
+@wired
 def ticket_store() -> TicketStore:
     from switchboard.store.tickets_table import TicketStore
 
     return TicketStore(_client("dynamodb"), TableSettings.from_env().table_name)
 
 
-@cache
+@wired
 def media_jobs() -> MediaJobQueue:
     from switchboard.media.jobs import MediaJobQueue
 
     return MediaJobQueue(_client("sqs"), MediaQueueSettings.from_env().media_queue_url)
 
 
-@cache
+@wired
 def _provider_http() -> ProviderHttp:
     from switchboard.media.download import ProviderHttp
 
     return ProviderHttp()
 
 
-@cache
+@wired
 def media_fetcher() -> MediaFetcher:
     from switchboard.media.egress import MediaOrigins
     from switchboard.media.fetch import MediaFetcher
@@ -160,36 +171,32 @@ def media_fetcher() -> MediaFetcher:
     )
 
 
-@cache
+@wired
 def email_intake_settings() -> EmailIntakeSettings:
     return EmailIntakeSettings.from_env()
 
 
-@cache
+@wired
 def mail_webhook_settings() -> MailWebhookSettings:
     return MailWebhookSettings.from_env()
 
 
-@cache
+@wired
 def mail_bucket(bucket_name: str):
     from switchboard.store.mail_bucket import MailBucket
 
     return MailBucket(_client("s3"), bucket_name)
 
 
-@cache
+@wired
 def mail_receiver() -> Callable[[str], object]:
     """email_inbound's collaborators: receives one raw mail from the mail bucket onto the inbound queue."""
     from switchboard.email.intake import Mailboxes, receive_mail
+    from switchboard.email.reply_address import reply_token_keys
     from switchboard.store.attachments_bucket import AttachmentBucket
 
     settings = email_intake_settings()
     secret = secret_source(settings.secret_arn)
-
-    def reply_token_keys() -> list[str]:
-        values = secret()
-        retired = values.get("retired_reply_token_keys") or []
-        return [str(values.get("reply_token_key") or ""), *(str(key) for key in retired if isinstance(retired, list))]
 
     def receive(key: str):
         return receive_mail(
@@ -198,23 +205,23 @@ def mail_receiver() -> Callable[[str], object]:
             attachments=AttachmentBucket(_client("s3"), settings.attachments_bucket),
             queue=inbound_queue(settings.inbound_queue_url),
             mailboxes=Mailboxes(domains=settings.domains, default_mailbox=settings.default_mailbox.lower()),
-            reply_token_keys=reply_token_keys,
+            reply_token_keys=lambda: reply_token_keys(secret()),
         )
 
     return receive
 
 
-@cache
+@wired
 def held_mail_release_settings() -> HeldMailReleaseSettings:
     return HeldMailReleaseSettings.from_env()
 
 
-@cache
+@wired
 def access_settings() -> AccessSettings:
     return AccessSettings.from_env()
 
 
-@cache
+@wired
 def rule_set_activator_settings() -> RuleSetActivatorSettings:
     return RuleSetActivatorSettings.from_env()
 
@@ -223,7 +230,7 @@ def ses_client():
     return _client("ses")
 
 
-@cache
+@wired
 def cloudformation_responder():
     from switchboard.email.rule_set_activation import CloudFormationResponder
 
@@ -231,28 +238,6 @@ def cloudformation_responder():
 
 
 def reset() -> None:
-    for cached in (
-        _client,
-        _secrets_provider,
-        whatsapp_settings,
-        messenger_settings,
-        instagram_settings,
-        line_settings,
-        telegram_settings,
-        kakao_settings,
-        twilio_settings,
-        inbound_queue,
-        ticket_store,
-        media_jobs,
-        _provider_http,
-        media_fetcher,
-        email_intake_settings,
-        mail_webhook_settings,
-        mail_bucket,
-        mail_receiver,
-        held_mail_release_settings,
-        access_settings,
-        rule_set_activator_settings,
-        cloudformation_responder,
-    ):
+    """Forgets every client, setting and collaborator built so far (all of them: each is `@wired`)."""
+    for cached in _WIRED:
         cached.cache_clear()
