@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _TICKET_ID = re.compile(r"^t_([0-9a-f]{24})$")
 _TOKEN = re.compile(r"^([0-9a-f]{24})([a-z2-7]{16})$")
@@ -39,6 +41,13 @@ def ticket_id_of_token(token: str, keys: list[str]) -> str | None:
     if any(hmac.compare_digest(mac, _mac(ticket_hex, key)) for key in keys if key):
         return f"t_{ticket_hex}"
     return None
+
+
+def reply_token_keys(secret: Mapping[str, Any]) -> list[str]:
+    """The keys a reply token may be signed with, from the email secret: `reply_token_key` (the one new
+    tokens use) first, then `retired_reply_token_keys`, kept while mail signed with them may be answered."""
+    retired = secret.get("retired_reply_token_keys") or []
+    return [str(secret.get("reply_token_key") or ""), *(str(key) for key in retired if isinstance(retired, list))]
 
 
 def reply_address(mailbox: str, ticket_id: str, key: str) -> str:
