@@ -1,4 +1,4 @@
-"""HS256 tokens for the local stand-in of API Gateway's JWT authorizer.
+"""HS256 tokens for the local stand-in of API Gateway's JWT authorizer (signed and read with joserfc).
 
 In AWS the authorizer checks RS256 tokens against the issuer's JWKS; locally there is no identity
 provider, so the runner signs its own dev token with a key that lives only as long as the process.
@@ -7,15 +7,16 @@ The checks mirror the authorizer's: signature, `exp`, `nbf`, `iss`, and `aud` (o
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from joserfc import jwt as jose_jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 DEV_SUBJECT = "dev-agent"
 DEV_TOKEN_LIFETIME_SECONDS = 12 * 3600
@@ -32,22 +33,8 @@ def new_signing_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
-        raise InvalidToken("token segment is not base64url") from exc
-
-
 def encode(claims: Mapping[str, Any], key: bytes) -> str:
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64(json.dumps(dict(claims), separators=(",", ":")).encode())
-    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
+    return jose_jwt.encode({"alg": "HS256", "typ": "JWT"}, dict(claims), OctKey.import_key(key))
 
 
 def dev_token(
@@ -116,24 +103,11 @@ class JwtAuthorizer:
 
 
 def _verified(token: str, key: bytes) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidToken("token is not a JWS compact serialization")
-    header_b64, payload_b64, signature_b64 = parts
+    """The claims of a token signed with `key`; only HS256, so "none" or an asymmetric alg is refused."""
     try:
-        header = json.loads(_unb64(header_b64))
-    except ValueError as exc:
-        raise InvalidToken("token header is not JSON") from exc
-    # Only the algorithm we sign with: "none" or an asymmetric alg must never be accepted.
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise InvalidToken("token algorithm must be HS256")
-    expected = hmac.new(key, f"{header_b64}.{payload_b64}".encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, _unb64(signature_b64)):
-        raise InvalidToken("token signature does not match")
-    try:
-        claims = json.loads(_unb64(payload_b64))
-    except ValueError as exc:
-        raise InvalidToken("token payload is not JSON") from exc
+        claims = jose_jwt.decode(token, OctKey.import_key(key), algorithms=["HS256"]).claims
+    except (JoseError, ValueError, TypeError) as exc:  # joserfc's own, and what malformed base64/JSON raise
+        raise InvalidToken(f"token refused: {type(exc).__name__}") from exc
     if not isinstance(claims, dict):
         raise InvalidToken("token payload is not a JSON object")
     return claims
