@@ -98,7 +98,7 @@ def _baseline(body: bytes, content_type: str, key: bytes) -> None:
 
 def _verify_and_extract(driver: ChannelDriver, event: dict, secrets: dict[str, str], max_age_seconds: int):
     """A mail webhook's own work on `event`: check the provider's proof, then take the raw mail out."""
-    from switchboard.channels.base import WebhookRequest
+    from switchboard.http_request import WebhookRequest
     from switchboard.models import utc_now
 
     webhook = _mail_webhook(driver.provider)

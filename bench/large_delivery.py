@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.line import ADAPTER as LINE
 from switchboard.channels.meta_messaging import MESSENGER
 from switchboard.channels.whatsapp import ADAPTER as WHATSAPP

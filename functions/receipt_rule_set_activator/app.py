@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import runtime
-from switchboard.email.rule_set_activation import activate_receipt_rule_set
+from switchboard.custom_resources.receipt_rule_set import activate_receipt_rule_set
 from switchboard.observability import logger
 
 

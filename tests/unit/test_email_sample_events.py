@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.email.intake import mail_objects
 from switchboard.email.mime import parse_mail
 from switchboard.email.providers import mailgun, postmark, sendgrid

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.email.providers.base import MailFileSpec, check_basic_auth, compose_mime, form_fields
 from switchboard.email.providers.mailgun import WEBHOOK as MAILGUN
 from switchboard.email.providers.postmark import WEBHOOK as POSTMARK

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest, require_proof_covers
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import require_proof_covers
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.media.jobs import jobs_for

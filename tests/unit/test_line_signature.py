@@ -10,7 +10,7 @@ import hmac
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.line import ADAPTER, sign
 from switchboard.errors import InvalidSignature
 from switchboard.queue import InboundQueue

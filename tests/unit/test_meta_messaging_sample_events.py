@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.meta_messaging import INSTAGRAM, MESSENGER
 from switchboard.models import DeliveryReceipt, DeliveryStatus, Direction, InboundMessage
 from switchboard.queue import InboundQueue

@@ -178,9 +178,9 @@ def handshake(query: Mapping[str, str], path: str = "/webhooks/messenger") -> di
     return http_api_event(method="GET", path=path, route_key=f"GET {path}", query=query)
 
 
-@pytest.mark.parametrize("adapter", [MESSENGER, INSTAGRAM], ids=lambda adapter: adapter.name)
+@pytest.mark.parametrize("adapter", [MESSENGER, INSTAGRAM], ids=lambda adapter: adapter.webhook)
 def test_handshake_with_our_verify_token_gets_the_challenge(adapter):
-    response, sqs = call(handshake(SUBSCRIBE, f"/webhooks/{adapter.name}"), adapter=adapter)
+    response, sqs = call(handshake(SUBSCRIBE, f"/webhooks/{adapter.webhook}"), adapter=adapter)
 
     assert (response.status, response.body) == (200, "1158201444")
     assert sqs.batches == []

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.channels.base import WebhookRequest, same_secret
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import same_secret
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.channels.line import ADAPTER as LINE_ADAPTER
 from switchboard.channels.meta_messaging import INSTAGRAM, MESSENGER

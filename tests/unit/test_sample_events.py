@@ -12,7 +12,7 @@ from infra.template import functions, load_template
 from switchboard import queue
 from switchboard.api.tickets import handle_tickets_api
 from switchboard.config import AccessSettings
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.whatsapp import ADAPTER
 from switchboard.media import jobs as media_jobs
 from switchboard.models import InboundMessage

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.email.providers.sendgrid import SIGNATURE_MAX_AGE_SECONDS, WEBHOOK as SENDGRID
 from switchboard.errors import InvalidSignature
 

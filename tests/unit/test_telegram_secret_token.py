@@ -9,7 +9,7 @@ content." (1-256 characters, A-Z, a-z, 0-9, _ and -)
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.telegram import ADAPTER, bot_id_of
 from switchboard.errors import InvalidSignature
 from switchboard.queue import InboundQueue

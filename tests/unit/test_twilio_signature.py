@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from switchboard.channels.base import WebhookRequest
+from switchboard.http_request import WebhookRequest
 from switchboard.channels.twilio import EMPTY_TWIML, TwilioAdapter, signature
 from switchboard.errors import InvalidSignature
 from switchboard.queue import InboundQueue

@@ -243,8 +243,9 @@ class SenderIdentity(_Model):
     phone_e164: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
 
 
-class InboundMessage(_Model):
-    kind: Literal["message"] = "message"
+class _ConversationEvent(_Model):
+    """What happened in one customer's conversation with one of our channel accounts."""
+
     channel: Channel
     channel_account_id: str = Field(min_length=1, max_length=256)
     conversation_id: str = Field(
@@ -252,6 +253,14 @@ class InboundMessage(_Model):
         max_length=256,
         description="The customer's conversation within the account (the sender, or a group).",
     )
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.channel_account_id}:{self.conversation_id}"
+
+
+class InboundMessage(_ConversationEvent):
+    kind: Literal["message"] = "message"
     external_id: str = Field(min_length=1, max_length=512)
     sender: SenderIdentity
     message_type: str = Field(min_length=1, max_length=64)
@@ -306,10 +315,6 @@ class InboundMessage(_Model):
         return moment.astimezone(UTC)
 
     @property
-    def conversation_key(self) -> str:
-        return f"{self.channel}:{self.channel_account_id}:{self.conversation_id}"
-
-    @property
     def dedup_key(self) -> str:
         return f"{self.channel}:{self.external_id}"
 
@@ -339,16 +344,6 @@ class DeliveryReceipt(_Model):
     @property
     def dedup_key(self) -> str:
         return f"{self.channel}:{self.external_id}:{self.status}"
-
-
-class _ConversationEvent(_Model):
-    channel: Channel
-    channel_account_id: str = Field(min_length=1, max_length=256)
-    conversation_id: str = Field(min_length=1, max_length=256)
-
-    @property
-    def conversation_key(self) -> str:
-        return f"{self.channel}:{self.channel_account_id}:{self.conversation_id}"
 
 
 class MessageEdit(_ConversationEvent):
@@ -399,11 +394,10 @@ class FollowChange(_ConversationEvent):
         return f"{self.channel}:{self.channel_account_id}:follow:{self.event_id}"
 
 
-InboundEvent = Annotated[
-    InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange, Field(discriminator="kind")
-]
-QueuedEvent = InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange
-INBOUND_EVENT = TypeAdapter(InboundEvent)
+# What an adapter parses a delivery into, the queue carries and the writer records: one name, one union.
+InboundEvent = InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange
+# Reads an event back from the queue by its `kind`.
+INBOUND_EVENT = TypeAdapter(Annotated[InboundEvent, Field(discriminator="kind")])
 
 
 class ChannelIdentity(_Model):

@@ -11,19 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pydantic import ValidationError
 
 from switchboard.errors import EnqueueFailed
-from switchboard.models import INBOUND_EVENT, InboundMessage, MessageEdit, QueuedEvent
+from switchboard.models import INBOUND_EVENT, InboundMessage, MessageEdit, InboundEvent
 
 SQS_BATCH_LIMIT = 10
 _GROUP_ID_SAFE = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
 
 
-def message_group_id(event: QueuedEvent) -> str:
+def message_group_id(event: InboundEvent) -> str:
     """One group per conversation: SQS FIFO keeps one customer's messages in order, others run in parallel."""
     key = event.conversation_key
     return key if _GROUP_ID_SAFE.match(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def deduplication_id(event: QueuedEvent) -> str:
+def deduplication_id(event: InboundEvent) -> str:
     """Channel + provider id: a redelivery within SQS's 5-minute window is dropped by the queue itself."""
     return hashlib.sha256(event.dedup_key.encode()).hexdigest()
 
@@ -39,7 +39,7 @@ MAX_QUEUE_MESSAGE_BYTES = 256 * 1024
 MAX_BODY_BYTES = 192 * 1024
 
 
-def encode(event: QueuedEvent) -> str:
+def encode(event: InboundEvent) -> str:
     """The event as a queue body SQS accepts, never over MAX_BODY_BYTES. The channels' maxima keep every
     message far below it; whatever still is over (mail with long lists, control characters that JSON
     escapes six-fold) is cut, in a fixed order (mail's whole text, its address lists, attachments, the
@@ -50,11 +50,11 @@ def encode(event: QueuedEvent) -> str:
     return body
 
 
-def _json(event: QueuedEvent) -> str:
+def _json(event: InboundEvent) -> str:
     return _SQS_REFUSED.sub(lambda found: f"\\u{ord(found.group()):04x}", event.model_dump_json())
 
 
-def _smaller(event: QueuedEvent) -> QueuedEvent | None:
+def _smaller(event: InboundEvent) -> InboundEvent | None:
     """The event with its largest customer content halved, or None when nothing is left to cut."""
     if isinstance(event, MessageEdit):
         return event.model_copy(update={"text": _half(event.text), "truncated": ("text",)}) if event.text else None
@@ -87,7 +87,7 @@ class UndecodableEvent(ValueError):
     """A queued body that is not an inbound event. Its text is kept out of the error: it may hold a message."""
 
 
-def decode(body: str | bytes) -> QueuedEvent:
+def decode(body: str | bytes) -> InboundEvent:
     try:
         return INBOUND_EVENT.validate_json(body)
     except ValidationError as exc:
@@ -117,7 +117,7 @@ class InboundQueue:
         self._url = queue_url
         self._sleep = sleep
 
-    def send(self, events: Sequence[QueuedEvent]) -> None:
+    def send(self, events: Sequence[InboundEvent]) -> None:
         """Enqueues every event or raises EnqueueFailed, so the provider redelivers; dedup makes that safe."""
         entries = [_entry(event) for event in events]
         lanes = [entries] if len(entries) <= self.SEQUENTIAL_EVENTS else _lanes(entries, self.LANES)
@@ -152,7 +152,7 @@ class InboundQueue:
         raise EnqueueFailed(f"{len(failed)} events were not enqueued ({', '.join(codes)})")
 
 
-def _entry(event: QueuedEvent) -> dict[str, str]:
+def _entry(event: InboundEvent) -> dict[str, str]:
     return {
         "MessageBody": encode(event),
         "MessageGroupId": message_group_id(event),

@@ -29,7 +29,7 @@ from switchboard.config import (
 )
 
 if TYPE_CHECKING:
-    from switchboard.channels.base import ChannelSecrets
+    from switchboard.proof import ChannelSecrets
     from switchboard.media.download import ProviderHttp
     from switchboard.media.fetch import MediaFetcher
     from switchboard.media.jobs import MediaJobQueue
@@ -232,7 +232,7 @@ def ses_client():
 
 @wired
 def cloudformation_responder():
-    from switchboard.email.rule_set_activation import CloudFormationResponder
+    from switchboard.custom_resources.receipt_rule_set import CloudFormationResponder
 
     return CloudFormationResponder()
 

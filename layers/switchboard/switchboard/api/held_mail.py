@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from switchboard.api.agents import Role, caller_of
 from switchboard.config import AccessSettings
-from switchboard.channels.base import read_json
+from switchboard.http_request import read_json
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import utc_now

@@ -21,23 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import (
-    ChannelSecrets,
-    InboundEvents,
-    WebhookRequest,
-    every_account,
-    payload_errors,
-    read_json,
-    same_secret,
-)
+from switchboard.channels.base import ChannelAdapter, Acknowledges
+from switchboard.channels.parsing import Lenient, payload_errors
+from switchboard.http_request import read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
-from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
+from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity, InboundEvent
 
 TOKEN_HEADER = "x-switchboard-token"
 PROOF_SECRET = "skill_token"
@@ -51,25 +47,19 @@ MAX_SECURE_IMAGES = 30
 KAKAO_CDN = "kakaocdn.net"
 
 
-class _Lenient(BaseModel):
-    # Kakao adds fields (flow, contexts, intent.extra, ...) freely; only what we rely on is validated.
-    # Field names are Kakao's own, camelCase included.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _User(_Lenient):
+class _User(Lenient):
     # botUserKey: at most 70 characters per Kakao's guide; 256 is the model's bound for any id.
     id: str = Field(min_length=1, max_length=256)
     type: str | None = None
     properties: dict[str, Any] | None = None
 
 
-class _Block(_Lenient):
+class _Block(Lenient):
     id: str = Field(min_length=1, max_length=256)
     name: str | None = None
 
 
-class _UserRequest(_Lenient):
+class _UserRequest(Lenient):
     utterance: str
     user: _User
     block: _Block
@@ -77,23 +67,23 @@ class _UserRequest(_Lenient):
     callbackUrl: str | None = None
 
 
-class _Bot(_Lenient):
+class _Bot(Lenient):
     id: str = Field(min_length=1, max_length=256)
     name: str | None = None
 
 
-class _Action(_Lenient):
+class _Action(Lenient):
     params: dict[str, Any] | None = None
 
 
-class _SkillPayload(_Lenient):
+class _SkillPayload(Lenient):
     userRequest: _UserRequest
     bot: _Bot
     action: _Action | None = None
 
 
-class KakaoAdapter:
-    name = Channel.KAKAO.value
+class KakaoAdapter(ChannelAdapter, Acknowledges):
+    webhook = Channel.KAKAO.value
     max_body_bytes = MAX_BODY_BYTES
     proof_secret = PROOF_SECRET
 
@@ -111,14 +101,14 @@ class KakaoAdapter:
                 return account_id
         raise InvalidSignature("skill token does not match")
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         with payload_errors("a Kakao skill payload"):
             document = read_json(body)
             payload = _SkillPayload.model_validate(document)
             # Which bots the token may speak for is the webhook flow's check (proof_secret), a 401.
             return [_message(payload, received_at)]
 
-    def acknowledge(self, events: InboundEvents) -> dict:
+    def acknowledge(self, events: Sequence[InboundEvent]) -> dict:
         """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text."""
         response = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": self.ack_text}}]}}
         return json_response(200, response, headers={"content-type": "application/json; charset=utf-8"})

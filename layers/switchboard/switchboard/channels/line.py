@@ -17,14 +17,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, proven_account, read_json, same_secret
+from switchboard.channels.base import ChannelAdapter
+from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP_MS, payload_errors, text_or_none
+from switchboard.http_request import read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets, proven_account, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
-from switchboard.models import Attachment, Channel, FollowChange, InboundMessage, Location, SenderIdentity
+from switchboard.models import Attachment, Channel, FollowChange, InboundMessage, Location, SenderIdentity, InboundEvent
 
 SIGNATURE_HEADER = "x-line-signature"
 PROOF_SECRET = "channel_secret"
@@ -34,18 +38,12 @@ MAX_BODY_BYTES = 1024 * 1024
 # "The reply token must be used within one minute after receiving the webhook. Use of the reply token
 # after more than one minute isn't guaranteed." (Messaging API reference, Send reply message)
 REPLY_TOKEN_LIFETIME = timedelta(minutes=1)
-MAX_TIMESTAMP_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment datetime can hold
 MEDIA_TYPES = ("image", "video", "audio", "file")
 KNOWN_TYPES = {"text", *MEDIA_TYPES, "sticker", "location"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class _Lenient(BaseModel):
-    # LINE adds properties without notice ("forward compatibility"); only what we rely on is validated.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Source(_Lenient):
+class _Source(Lenient):
     # Field names are LINE's own (camelCase), so the models read the payload as sent.
     type: str = Field(min_length=1)
     userId: str | None = Field(default=None, min_length=1)
@@ -53,11 +51,11 @@ class _Source(_Lenient):
     roomId: str | None = Field(default=None, min_length=1)
 
 
-class _Event(_Lenient):
+class _Event(Lenient):
     type: str = Field(min_length=1)
 
 
-class _ChatEvent(_Lenient):
+class _ChatEvent(Lenient):
     type: str
     timestamp: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
     source: _Source
@@ -65,7 +63,7 @@ class _ChatEvent(_Lenient):
     replyToken: str | None = None
 
 
-class _Message(_Lenient):
+class _Message(Lenient):
     id: str = Field(min_length=1)
     type: str = Field(min_length=1)
     model_config = ConfigDict(extra="allow")
@@ -75,7 +73,7 @@ class _MessageEvent(_ChatEvent):
     message: _Message
 
 
-class _Webhook(_Lenient):
+class _Webhook(Lenient):
     destination: str = Field(min_length=1)
     events: list[dict[str, Any]]
 
@@ -95,8 +93,8 @@ def verify_signature(body: bytes, signature: str | None, channel_secret: str) ->
         raise InvalidSignature("signature does not match the body")
 
 
-class LineAdapter:
-    name = Channel.LINE.value
+class LineAdapter(ChannelAdapter):
+    webhook = Channel.LINE.value
 
     max_body_bytes = MAX_BODY_BYTES
     proof_secret = PROOF_SECRET
@@ -115,7 +113,7 @@ class LineAdapter:
             refusal="signature does not match the body",
         )
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         with payload_errors("a LINE webhook"):
             document = read_json(body)
             webhook = _Webhook.model_validate(document)
@@ -175,7 +173,7 @@ def _message(account: str, event: _MessageEvent, received_at: datetime) -> Inbou
 
 def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
     if message.type == "text":
-        return _str(content.get("text")), (), None
+        return text_or_none(content.get("text")), (), None
     if message.type in MEDIA_TYPES:
         # The bytes are fetched later by message id (GET /v2/bot/message/{id}/content); an image or video
         # the sender's app hosts elsewhere says so in contentProvider.
@@ -184,25 +182,25 @@ def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tu
         if provider.get("type") == "external":
             # The sender's own server hosts it (contentProvider "external"), at a URL LINE passes on unchecked:
             # a link for the agent to open (kind "link"), never fetched; LINE's content API has no bytes for it.
-            return None, (Attachment(kind="link", url=_str(provider.get("originalContentUrl"))),), None
+            return None, (Attachment(kind="link", url=text_or_none(provider.get("originalContentUrl"))),), None
         attachment = Attachment(
             kind=message.type,
             provider_media_id=message.id,
-            filename=_str(content.get("fileName")),
+            filename=text_or_none(content.get("fileName")),
             size_bytes=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         )
         return None, (attachment,), None
     if message.type == "sticker":
         # Package and sticker id together name the sticker's image in LINE's sticker catalogue.
-        package, sticker_id = _str(content.get("packageId")), _str(content.get("stickerId"))
+        package, sticker_id = text_or_none(content.get("packageId")), text_or_none(content.get("stickerId"))
         sticker = Attachment(kind="sticker", provider_media_id=f"{package}/{sticker_id}" if package and sticker_id else None)
         return _sticker_text(content), (sticker,), None
     if message.type == "location":
         location = Location(
             latitude=float(content["latitude"]),
             longitude=float(content["longitude"]),
-            name=_str(content.get("title")),
-            address=_str(content.get("address")),
+            name=text_or_none(content.get("title")),
+            address=text_or_none(content.get("address")),
         )
         return location.name or location.address, (), location
     return None, (), None
@@ -210,7 +208,7 @@ def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tu
 
 def _sticker_text(content: dict[str, Any]) -> str:
     """A message sticker carries the words the customer typed on it; other stickers are known by their keywords."""
-    if typed := _str(content.get("text")):
+    if typed := text_or_none(content.get("text")):
         return typed
     keywords = [word for word in content.get("keywords") or [] if isinstance(word, str) and word][:5]
     return "[sticker] " + ", ".join(keywords) if keywords else "[sticker]"
@@ -236,6 +234,4 @@ def _moment(milliseconds: int) -> datetime:
     return EPOCH + timedelta(milliseconds=milliseconds)
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 

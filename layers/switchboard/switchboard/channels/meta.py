@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, same_secret
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.errors import Forbidden, InvalidRequest, InvalidSignature
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -79,11 +80,6 @@ def allows_sha1(secrets: ChannelSecrets) -> bool:
 def sign(body: bytes, app_secret: str) -> str:
     """The header value Meta would send for this body (used by tests, samples and the local runner)."""
     return _PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def sign_sha1(body: bytes, app_secret: str) -> str:
-    """The legacy X-Hub-Signature value Meta sends next to the SHA-256 one."""
-    return _LEGACY_PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha1).hexdigest()
 
 
 def answer_handshake(request: WebhookRequest, secrets: ChannelSecrets) -> str:

@@ -27,15 +27,20 @@ carry their page-scoped id only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, read_json
+from switchboard.channels.base import ChannelAdapter, AnswersHandshake
+from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP_MS, payload_errors, text_or_none
+from switchboard.http_request import read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets
 from switchboard.errors import MalformedPayload
 from switchboard.models import (
+    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
@@ -49,7 +54,6 @@ from switchboard.models import (
     stable_id,
 )
 
-MAX_TIMESTAMP_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment datetime can hold
 # Attachment types in Meta's Messenger and Instagram webhook references; others are kept as unknown.
 KNOWN_ATTACHMENT_TYPES = {
     "image",
@@ -71,12 +75,7 @@ KNOWN_ATTACHMENT_TYPES = {
 LINK_ATTACHMENT_TYPES = {"fallback", "share"}
 
 
-class _Lenient(BaseModel):
-    # Meta adds fields without notice; only what we rely on is validated.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Party(_Lenient):
+class _Party(Lenient):
     # Customers are page-scoped ids (PSID/IGSID); chat-plugin guests arrive with a user_ref instead.
     id: str | None = Field(default=None, min_length=1, max_length=256)
     user_ref: str | None = Field(default=None, min_length=1, max_length=256)
@@ -92,14 +91,14 @@ class _Party(_Lenient):
         return self.id or self.user_ref or ""
 
 
-class _Attachment(_Lenient):
+class _Attachment(Lenient):
     type: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any] | None = None
     title: Any = None
     url: Any = None
 
 
-class _Message(_Lenient):
+class _Message(Lenient):
     mid: str = Field(min_length=1, max_length=512)
     is_echo: bool = False
     is_deleted: bool = False
@@ -111,28 +110,28 @@ class _Message(_Lenient):
     sticker_id: Any = None
 
 
-class _Postback(_Lenient):
+class _Postback(Lenient):
     mid: str | None = Field(default=None, min_length=1, max_length=512)
     title: Any = None
     payload: Any = None
 
 
-class _Edit(_Lenient):
+class _Edit(Lenient):
     mid: str = Field(min_length=1, max_length=512)
     text: Any = None
 
 
-class _Delivery(_Lenient):
+class _Delivery(Lenient):
     mids: list[str] = []
     watermark: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
 
 
-class _Read(_Lenient):
+class _Read(Lenient):
     watermark: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
     mid: str | None = Field(default=None, min_length=1, max_length=512)
 
 
-class _Messaging(_Lenient):
+class _Messaging(Lenient):
     sender: _Party
     recipient: _Party
     timestamp: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
@@ -143,24 +142,24 @@ class _Messaging(_Lenient):
     read: _Read | None = None
 
 
-class _Entry(_Lenient):
+class _Entry(Lenient):
     id: str = Field(min_length=1, max_length=256)
     time: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP_MS)
     # Entries for other subscriptions (feed `changes`, handover `standby`) carry no `messaging`.
     messaging: list[_Messaging] = []
 
 
-class _Webhook(_Lenient):
+class _Webhook(Lenient):
     object: str
     entry: list[_Entry]
 
 
-class MetaMessagingAdapter:
+class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
     """Verify and parse for one of Meta's messaging channels (Messenger or Instagram)."""
 
     def __init__(self, channel: Channel, expected_object: str, product: str) -> None:
         self.channel = channel
-        self.name = channel.value
+        self.webhook = channel.value
         self.expected_object = expected_object
         self._product = product
 
@@ -176,7 +175,7 @@ class MetaMessagingAdapter:
     def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
         return meta.answer_handshake(request, secrets)
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         with payload_errors(f"a {self._product} webhook"):
             document = read_json(body)
             webhook = _Webhook.model_validate(document)
@@ -230,7 +229,7 @@ class MetaMessagingAdapter:
     ) -> InboundMessage:
         # An echo is the page talking: the customer is its recipient, and the conversation is theirs.
         customer = event.recipient if message.is_echo else event.sender
-        text = _str(message.text)
+        text = text_or_none(message.text)
         attachments: list[Attachment] = []
         location: Location | None = None
         for attachment in message.attachments:
@@ -240,7 +239,7 @@ class MetaMessagingAdapter:
                 attachments.append(_attachment(attachment, message.sticker_id))
             if attachment.type == "fallback" and text is None:
                 # A shared link: its title is what the customer sees in the thread.
-                text = _str(attachment.title) or _str((attachment.payload or {}).get("title"))
+                text = text_or_none(attachment.title) or text_or_none((attachment.payload or {}).get("title"))
         kinds = [attachment.type for attachment in message.attachments]
         if message.quick_reply is not None:
             message_type, known = "quick_reply", True
@@ -264,7 +263,7 @@ class MetaMessagingAdapter:
             attachments=tuple(attachments),
             location=location,
             reply_to_external_id=reply_to if isinstance(reply_to, str) and reply_to else None,
-            payload=_str((message.quick_reply or {}).get("payload")),
+            payload=text_or_none((message.quick_reply or {}).get("payload")),
             direction=Direction.OUTBOUND if message.is_echo else Direction.INBOUND,
             provider_timestamp=moment,
             received_at=received_at,
@@ -273,11 +272,11 @@ class MetaMessagingAdapter:
     def _postback(
         self, account: str, event: _Messaging, postback: _Postback, moment: datetime, received_at: datetime
     ) -> InboundMessage:
-        payload = _str(postback.payload)
+        payload = text_or_none(postback.payload)
         # Without a mid (older API versions), the id must come out the same on every redelivery:
         # Meta resends the same sender, timestamp and payload.
         external_id = postback.mid or stable_id(
-            "postback", event.sender.key, str(int(moment.timestamp() * 1000)), payload or "", _str(postback.title) or ""
+            "postback", event.sender.key, str(int(moment.timestamp() * 1000)), payload or "", text_or_none(postback.title) or ""
         )
         return InboundMessage(
             channel=self.channel,
@@ -286,7 +285,7 @@ class MetaMessagingAdapter:
             external_id=external_id,
             sender=SenderIdentity(external_id=event.sender.key),
             message_type="postback",
-            text=_str(postback.title) or payload,
+            text=text_or_none(postback.title) or payload,
             payload=payload,
             provider_timestamp=moment,
             received_at=received_at,
@@ -298,7 +297,7 @@ class MetaMessagingAdapter:
             channel_account_id=account,
             conversation_id=event.sender.key,
             external_id=edit.mid,
-            text=_str(edit.text),
+            text=text_or_none(edit.text),
             edited_at=moment,
         )
 
@@ -333,7 +332,7 @@ INSTAGRAM = MetaMessagingAdapter(Channel.INSTAGRAM, "instagram", "Instagram mess
 def _attachment(attachment: _Attachment, sticker_id: Any) -> Attachment:
     payload = attachment.payload or {}
     # Meta's CDN URLs are signed and expire; they need no token, so the media job can fetch them as they are.
-    url = _str(payload.get("url")) or _str(attachment.url)
+    url = text_or_none(payload.get("url")) or text_or_none(attachment.url)
     if attachment.type in LINK_ATTACHMENT_TYPES:
         return Attachment(kind="link", url=url)
     # Stickers are images with a sticker_id; Instagram reels and posts name their media.
@@ -355,7 +354,7 @@ def _location(attachment: _Attachment) -> Location:
     latitude, longitude = coordinates.get("lat"), coordinates.get("long")
     if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (latitude, longitude)):
         raise MalformedPayload("location coordinates must be numbers")
-    return Location(latitude=latitude, longitude=longitude, name=_str(attachment.title))
+    return Location(latitude=latitude, longitude=longitude, name=text_or_none(attachment.title))
 
 
 def _required_time(milliseconds: int | None) -> datetime:
@@ -368,6 +367,4 @@ def _time(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 

@@ -16,20 +16,23 @@ its `edit_date`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, every_account, payload_errors, read_json, same_secret
+from switchboard.channels.base import ChannelAdapter
+from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP, payload_errors, text_or_none
+from switchboard.http_request import read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
-from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity
+from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity, InboundEvent
 
 SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
 DEFAULT_ACCOUNT = "default"
 # One Update per POST; a text is at most 4,096 characters (Bot API, sendMessage), its entities a few KB.
 MAX_BODY_BYTES = 256 * 1024
-MAX_TIMESTAMP = 253402300799  # 9999-12-31, the last second datetime can hold
 MEDIA_KINDS = ("animation", "document", "video", "video_note", "voice", "audio")
 # What a message holds, in the order its type is decided: an animation also sets `document`, a venue
 # also sets `location`.
@@ -48,19 +51,14 @@ SERVICE_KINDS = frozenset(
 )  # fmt: skip
 
 
-class _Lenient(BaseModel):
-    # The Bot API adds fields with every release; only what we rely on is validated.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _User(_Lenient):
+class _User(Lenient):
     id: StrictInt
     first_name: str | None = None
     last_name: str | None = None
     username: str | None = None
 
 
-class _Chat(_Lenient):
+class _Chat(Lenient):
     id: StrictInt
     type: str = Field(min_length=1)
     title: str | None = None
@@ -69,7 +67,7 @@ class _Chat(_Lenient):
     username: str | None = None
 
 
-class _Message(_Lenient):
+class _Message(Lenient):
     message_id: StrictInt = Field(ge=0)
     date: StrictInt = Field(ge=0, le=MAX_TIMESTAMP)
     chat: _Chat
@@ -80,7 +78,7 @@ class _Message(_Lenient):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class _Update(_Lenient):
+class _Update(Lenient):
     update_id: StrictInt = Field(ge=0)
     message: dict[str, Any] | None = None
     edited_message: dict[str, Any] | None = None
@@ -99,9 +97,10 @@ def bot_id_of(secrets: ChannelSecrets) -> str:
     return prefix if prefix.isdigit() else DEFAULT_ACCOUNT
 
 
-class TelegramAdapter:
-    name = Channel.TELEGRAM.value
+class TelegramAdapter(ChannelAdapter):
+    webhook = Channel.TELEGRAM.value
     max_body_bytes = MAX_BODY_BYTES
+    proof_secret = None  # the secret token names its bot (verify returns it)
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
         """Telegram sends the secret_token given to setWebhook in a header; no signature covers the body.
@@ -126,7 +125,7 @@ class TelegramAdapter:
             raise InvalidSignature(f"{SECRET_TOKEN_HEADER} does not match any bot's secret token")
         return matched
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         bot = account_id or DEFAULT_ACCOUNT
         with payload_errors("a Telegram update"):
             document = read_json(body)
@@ -219,21 +218,21 @@ def _edit(bot: str, message: _Message) -> MessageEdit:
 
 
 def _content(kind: str, extra: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
-    caption = _str(extra.get("caption"))
+    caption = text_or_none(extra.get("caption"))
     if kind == "text":
-        return _str(extra.get("text")), (), None
+        return text_or_none(extra.get("text")), (), None
     if kind == "photo":
         # Telegram sends one PhotoSize per resolution; the largest is the one agents want.
-        sizes = [size for size in extra["photo"] if isinstance(size, dict) and _str(size.get("file_id"))]
+        sizes = [size for size in extra["photo"] if isinstance(size, dict) and text_or_none(size.get("file_id"))]
         if not sizes:
             raise MalformedPayload("photo has no sizes with a file_id")
         largest = max(sizes, key=lambda size: (_int(size.get("width")) or 0) * (_int(size.get("height")) or 0))
         return caption, (_attachment("image", largest),), None
     if kind in MEDIA_KINDS or kind == "sticker":
         media = extra[kind]
-        if not isinstance(media, dict) or not _str(media.get("file_id")):
+        if not isinstance(media, dict) or not text_or_none(media.get("file_id")):
             raise MalformedPayload(f"{kind} has no file_id")
-        text = caption or (_str(media.get("emoji")) if kind == "sticker" else None)
+        text = caption or (text_or_none(media.get("emoji")) if kind == "sticker" else None)
         return text, (_attachment(kind, media),), None
     if kind in ("venue", "location"):
         venue = extra.get("venue") if isinstance(extra.get("venue"), dict) else {}
@@ -243,16 +242,16 @@ def _content(kind: str, extra: dict[str, Any]) -> tuple[str | None, tuple[Attach
         location = Location(
             latitude=float(point["latitude"]),
             longitude=float(point["longitude"]),
-            name=_str(venue.get("title")),
-            address=_str(venue.get("address")),
+            name=text_or_none(venue.get("title")),
+            address=text_or_none(venue.get("address")),
         )
         return location.name or location.address, (), location
     if kind == "contact":
         # A shared contact card is whatever number the customer picked: it stays text for the agent, and
         # becomes the sender's phone only when it is their own (see _own_phone).
         card = extra["contact"] if isinstance(extra["contact"], dict) else {}
-        name = " ".join(part for part in (_str(card.get("first_name")), _str(card.get("last_name"))) if part)
-        return " ".join(filter(None, [name, _str(card.get("phone_number"))])) or None, (), None
+        name = " ".join(part for part in (text_or_none(card.get("first_name")), text_or_none(card.get("last_name"))) if part)
+        return " ".join(filter(None, [name, text_or_none(card.get("phone_number"))])) or None, (), None
     return caption, (), None
 
 
@@ -261,8 +260,8 @@ def _attachment(kind: str, media: dict[str, Any]) -> Attachment:
     return Attachment(
         kind=kind,
         provider_media_id=media["file_id"],
-        mime_type=_str(media.get("mime_type")),
-        filename=_str(media.get("file_name")),
+        mime_type=text_or_none(media.get("mime_type")),
+        filename=text_or_none(media.get("file_name")),
         size_bytes=_int(media.get("file_size")),
     )
 
@@ -275,8 +274,6 @@ def _int(value: Any) -> int | None:
     return value if _is_int(value) and value >= 0 else None
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _bounded(name: str | None) -> str | None:

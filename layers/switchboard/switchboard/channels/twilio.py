@@ -15,15 +15,19 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import parse_qsl
 
-from pydantic import ValidationError
 
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, account_secrets, same_secret
+from switchboard.channels.base import Acknowledges, ChannelAdapter
+from switchboard.channels.parsing import payload_errors
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import account_secrets, ChannelSecrets, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import text_response
 from switchboard.models import (
+    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
@@ -59,9 +63,10 @@ INBOUND_STATUSES = {"received", "receiving"}
 KNOWN_TYPES = {"text", "image", "video", "audio", "document", "sticker", "location", "button", "interactive", "contacts"}
 
 
-class TwilioAdapter:
-    name = "twilio"
+class TwilioAdapter(ChannelAdapter, Acknowledges):
+    webhook = "twilio"  # SMS, and WhatsApp through Twilio
     max_body_bytes = MAX_BODY_BYTES
+    proof_secret = None  # the AccountSid names the account whose auth token must sign
 
     def __init__(self, public_base_url: str = "") -> None:
         # Behind a custom domain or a proxy, the URL Lambda sees is not the one Twilio signed.
@@ -94,21 +99,17 @@ class TwilioAdapter:
             return request.url
         return self.public_base_url + request.path + (f"?{request.raw_query}" if request.raw_query else "")
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         fields = _form(body)
         status = fields.get("MessageStatus", "").lower()
-        try:
+        with payload_errors("a Twilio messaging webhook"):
             if status and status not in INBOUND_STATUSES:
                 if status not in RECEIPT_STATUSES:
                     return []
                 return [_receipt(fields, RECEIPT_STATUSES[status], received_at)]
             return [_message(fields, received_at)]
-        except ValidationError as exc:
-            # Which fields, never their values: they are the customer's number and words.
-            fields_at_fault = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})[:3]
-            raise MalformedPayload(f"not a Twilio messaging webhook: invalid {', '.join(fields_at_fault)}") from exc
 
-    def acknowledge(self, events: InboundEvents) -> dict:
+    def acknowledge(self, events: Sequence[InboundEvent]) -> dict:
         # Twilio reads the answer as TwiML; an empty <Response/> sends no reply to the customer.
         return text_response(200, EMPTY_TWIML, content_type="text/xml")
 

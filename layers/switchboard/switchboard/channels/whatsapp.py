@@ -7,15 +7,20 @@ Shape: {"object": "whatsapp_business_account", "entry": [{"id": <WABA id>, "chan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelSecrets, InboundEvents, WebhookRequest, payload_errors, read_json
+from switchboard.channels.base import ChannelAdapter, AnswersHandshake
+from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP, payload_errors, text_or_none
+from switchboard.http_request import read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets
 from switchboard.errors import MalformedPayload
 from switchboard.models import (
+    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
@@ -26,30 +31,24 @@ from switchboard.models import (
 )
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-MAX_TIMESTAMP = 253402300799  # 9999-12-31, the last second datetime can hold
 KNOWN_TYPES = {"text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "reaction", "order", "system"}
 
 
-class _Lenient(BaseModel):
-    # Meta adds fields without notice; only what we rely on is validated.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Profile(_Lenient):
+class _Profile(Lenient):
     name: str | None = None
 
 
-class _Contact(_Lenient):
+class _Contact(Lenient):
     wa_id: str
     profile: _Profile | None = None
 
 
-class _Metadata(_Lenient):
+class _Metadata(Lenient):
     phone_number_id: str = Field(min_length=1)
     display_phone_number: str | None = None
 
 
-class _Message(_Lenient):
+class _Message(Lenient):
     id: str = Field(min_length=1)
     from_: str = Field(alias="from", min_length=1)
     timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
@@ -58,7 +57,7 @@ class _Message(_Lenient):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class _Status(_Lenient):
+class _Status(Lenient):
     id: str = Field(min_length=1)
     status: str
     timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
@@ -66,30 +65,30 @@ class _Status(_Lenient):
     errors: list[dict[str, Any]] = []
 
 
-class _Value(_Lenient):
+class _Value(Lenient):
     metadata: _Metadata
     contacts: list[_Contact] = []
     messages: list[_Message] = []
     statuses: list[_Status] = []
 
 
-class _Change(_Lenient):
+class _Change(Lenient):
     field: str
     value: dict[str, Any]
 
 
-class _Entry(_Lenient):
+class _Entry(Lenient):
     id: str
     changes: list[_Change]
 
 
-class _Webhook(_Lenient):
+class _Webhook(Lenient):
     object: str
     entry: list[_Entry]
 
 
-class WhatsAppAdapter:
-    name = Channel.WHATSAPP.value
+class WhatsAppAdapter(ChannelAdapter, AnswersHandshake):
+    webhook = Channel.WHATSAPP.value
 
     max_body_bytes = meta.MAX_BODY_BYTES
     proof_secret = meta.PROOF_SECRET
@@ -102,7 +101,7 @@ class WhatsAppAdapter:
     def answer_handshake(self, request: WebhookRequest, secrets: ChannelSecrets) -> str:
         return meta.answer_handshake(request, secrets)
 
-    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> InboundEvents:
+    def parse(self, body: bytes, received_at: datetime, account_id: str | None = None) -> Sequence[InboundEvent]:
         with payload_errors("a WhatsApp Cloud API webhook"):
             document = read_json(body)
             webhook = _Webhook.model_validate(document)
@@ -158,39 +157,39 @@ def _message(account: str, message: _Message, name: str | None, received_at: dat
 
 def _content(kind: str, content: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
     if kind == "text":
-        return _str(content.get("body")), (), None
+        return text_or_none(content.get("body")), (), None
     if kind in MEDIA_TYPES:
         attachment = Attachment(
             kind=kind,
-            provider_media_id=_str(content.get("id")),
-            mime_type=_str(content.get("mime_type")),
-            sha256=_str(content.get("sha256")),
-            filename=_str(content.get("filename")),
+            provider_media_id=text_or_none(content.get("id")),
+            mime_type=text_or_none(content.get("mime_type")),
+            sha256=text_or_none(content.get("sha256")),
+            filename=text_or_none(content.get("filename")),
         )
-        return _str(content.get("caption")), (attachment,), None
+        return text_or_none(content.get("caption")), (attachment,), None
     if kind == "location":
         location = Location(
             latitude=float(content["latitude"]),
             longitude=float(content["longitude"]),
-            name=_str(content.get("name")),
-            address=_str(content.get("address")),
+            name=text_or_none(content.get("name")),
+            address=text_or_none(content.get("address")),
         )
-        return _str(content.get("name")), (), location
+        return text_or_none(content.get("name")), (), location
     if kind == "contacts":
         cards = body.get("contacts") if isinstance(body.get("contacts"), list) else []
         return "\n".join(_contact_card(card) for card in cards if isinstance(card, dict)) or None, (), None
     if kind == "interactive":
         reply = content.get(content.get("type", "")) if isinstance(content.get("type"), str) else None
         reply = reply if isinstance(reply, dict) else {}
-        return _str(reply.get("title")) or _str(reply.get("body")), (), None
+        return text_or_none(reply.get("title")) or text_or_none(reply.get("body")), (), None
     if kind == "button":
-        return _str(content.get("text")) or _str(content.get("payload")), (), None
+        return text_or_none(content.get("text")) or text_or_none(content.get("payload")), (), None
     if kind == "reaction":
-        return _str(content.get("emoji")), (), None
+        return text_or_none(content.get("emoji")), (), None
     if kind == "order":
-        return _str(content.get("text")), (), None
+        return text_or_none(content.get("text")), (), None
     if kind == "system":
-        return _str(content.get("body")), (), None
+        return text_or_none(content.get("body")), (), None
     return None, (), None
 
 
@@ -198,16 +197,16 @@ def _reply_payload(kind: str, content: dict[str, Any]) -> str | None:
     """The id of the button or list row the customer tapped (its title is the message text)."""
     if kind == "interactive" and isinstance(content.get("type"), str):
         reply = content.get(content["type"])
-        return _str(reply.get("id")) if isinstance(reply, dict) else None
+        return text_or_none(reply.get("id")) if isinstance(reply, dict) else None
     if kind == "button":
-        return _str(content.get("payload"))
+        return text_or_none(content.get("payload"))
     return None
 
 
 def _contact_card(card: dict[str, Any]) -> str:
     name = card.get("name") if isinstance(card.get("name"), dict) else {}
     phones = [p.get("phone") for p in card.get("phones", []) if isinstance(p, dict) and p.get("phone")]
-    return " ".join(filter(None, [_str(name.get("formatted_name")), *map(str, phones)]))
+    return " ".join(filter(None, [text_or_none(name.get("formatted_name")), *map(str, phones)]))
 
 
 def _receipt(account: str, status: _Status) -> DeliveryReceipt:
@@ -227,6 +226,4 @@ def _e164(wa_id: str) -> str | None:
     return f"+{wa_id}" if wa_id.isdigit() and 7 <= len(wa_id) <= 15 and wa_id[0] != "0" else None
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import ChannelSecrets
 from switchboard.email.providers.base import MailWebhook, ReplayToken
 from switchboard.errors import InvalidSignature, MethodNotAllowed, SwitchboardError
 from switchboard.http import error_response, json_response

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote, urlencode
 
-from switchboard.channels.base import ChannelSecrets, account_secrets
+from switchboard.proof import account_secrets, ChannelSecrets
 from switchboard.media.download import MediaGone, MediaTooLarge, ProviderHttp, ProviderUnavailable
 from switchboard.media.egress import MAX_URL_LENGTH, MediaOrigins, RefusedDestination
 from switchboard.models import Attachment, Channel

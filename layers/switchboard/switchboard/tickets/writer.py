@@ -25,7 +25,7 @@ from switchboard.models import (
     InboundMessage,
     MailHandling,
     MessageEdit,
-    QueuedEvent,
+    InboundEvent,
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
@@ -201,7 +201,7 @@ def record_follow(change: FollowChange, store: TicketStore, sleep: Callable[[flo
     return _with_retries(attempt, sleep)
 
 
-def record_event(event: QueuedEvent, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
+def record_event(event: InboundEvent, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
     if isinstance(event, DeliveryReceipt):
         return record_receipt(event, store)
     if isinstance(event, ReadWatermark):

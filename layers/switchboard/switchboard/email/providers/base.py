@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, every_account, same_secret
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 
 MAX_FORM_PARTS = 256  # a mail's own fields are a few dozen; the rest are attachments

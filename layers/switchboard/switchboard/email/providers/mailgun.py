@@ -28,7 +28,8 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, every_account, read_json, same_secret
+from switchboard.http_request import check_body_size, read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,

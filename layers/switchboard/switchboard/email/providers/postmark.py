@@ -31,7 +31,9 @@ from email.utils import formataddr
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, payload_errors, read_json
+from switchboard.channels.parsing import payload_errors
+from switchboard.http_request import check_body_size, read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets
 from switchboard.email.providers.base import MAX_BODY_BYTES, MailDelivery, MailFileSpec, ReplayToken, check_basic_auth, compose_mime
 from switchboard.errors import MalformedPayload
 

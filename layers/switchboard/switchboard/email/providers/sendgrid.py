@@ -41,7 +41,8 @@ from email.policy import compat32
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from switchboard.channels.base import ChannelSecrets, WebhookRequest, check_body_size, every_account, read_json
+from switchboard.http_request import check_body_size, read_json, WebhookRequest
+from switchboard.proof import ChannelSecrets, every_account
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,
