@@ -276,3 +276,33 @@ def test_a_copied_colleague_answering_in_the_thread_does_not_rename_the_requeste
     # Then the answer joins the ticket, whose requester keeps no name rather than taking the colleague's
     (ticket,) = stack.tickets()
     assert ticket["message_count"] == 2 and ticket["requester"]["display_name"] is None
+
+
+JIHO = Customer("jiho.park@example.org", "박지호")
+
+
+def test_a_reply_by_references_from_someone_not_on_the_thread_joins_but_is_marked(stack, mail):
+    # Given Minjun's mail, copying Seoyeon, opened a ticket
+    mail(first_mail(extra_headers=(("Cc", "seoyeon.lee@example.net"),)))
+    (ticket,) = stack.tickets()
+    # When Minjun, Seoyeon and Jiho (never on the thread) each answer it by In-Reply-To
+    for number, customer in enumerate((MINJUN, SEOYEON, JIHO), start=1):
+        mail(raw_mail(customer, message_id=f"answer-{number}@mail.example.com", text="답장입니다", sent_at=SENT + timedelta(hours=number), in_reply_to="first@mail.example.com"))
+    # Then all three join the ticket (no answer is lost), and only Jiho's says its sender is not on the thread
+    (listed,) = stack.tickets()
+    messages = stack.ticket(listed["id"])["messages"]
+    assert listed["id"] == ticket["id"]
+    assert [(m["external_id"], m["sender_not_participant"]) for m in messages] == [
+        ("first@mail.example.com", False),
+        ("answer-1@mail.example.com", False),
+        ("answer-2@mail.example.com", False),
+        ("answer-3@mail.example.com", True),
+    ]
+
+
+def test_an_outsiders_mail_that_starts_its_own_thread_is_not_marked(stack, mail):
+    mail(first_mail(JIHO, message_id="own@mail.example.com"))
+
+    (message,) = stack.only_ticket()["messages"]
+
+    assert message["sender_not_participant"] is False

@@ -110,6 +110,13 @@ TEXT_LIMITS: dict[str, int] = {
 MAX_ATTACHMENTS = 100
 MAX_REFERENCE_CHARS = 1024  # an id we only look up (reply_to_external_id, reply_token): longer is no id of theirs
 MAX_NAME_CHARS = 1000  # a place's name or address, an error's description
+# Lists on a ticket or contact that grow with its life, each bounded so the item stays far below DynamoDB's
+# 400 KB item limit whatever arrives (docs/data-model.md, "Bounded items"); what is full keeps its first.
+MAX_TICKET_CC = 100  # addresses (≤ 254 characters each): Zendesk keeps at most 48 CCs on a ticket
+MAX_TICKET_TAGS = 50
+MAX_TAG_CHARS = 80
+MAX_CONTACT_IDENTITIES = 50  # channel identities listed on a contact; more still resolve to it
+MAX_CONTACT_FOLLOWS = 50  # identities whose follow state the contact records
 
 
 def cut_text(value: str | None, limit: int) -> str | None:
@@ -443,14 +450,28 @@ class Ticket(_Model):
     requester: Requester
     assignee_id: str | None = None
     group_id: str | None = None
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = Field(default=(), description=f"At most {MAX_TICKET_TAGS}, each at most {MAX_TAG_CHARS} characters")
     follow_up_of: str | None = Field(default=None, description="The closed ticket this one follows up")
-    cc: tuple[str, ...] = Field(default=(), description="Email: everyone copied on the thread besides the requester and us")
+    cc: tuple[str, ...] = Field(
+        default=(),
+        description=f"Email: everyone copied on the thread besides the requester and us, the first {MAX_TICKET_CC} of them",
+    )
     message_count: int = Field(default=0, ge=0)
     created_at: datetime
     updated_at: datetime
     first_customer_message_at: datetime | None = None
     last_customer_message_at: datetime | None = None
+
+    @field_validator("cc")
+    @classmethod
+    def _first_copied(cls, cc: tuple[str, ...]) -> tuple[str, ...]:
+        # Full: later addresses stay on their own mail's email.cc, not on the ticket (docs/data-model.md).
+        return cc[:MAX_TICKET_CC]
+
+    @field_validator("tags")
+    @classmethod
+    def _bounded_tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(tag[:MAX_TAG_CHARS] for tag in tags if tag))[:MAX_TICKET_TAGS]
 
 
 class TicketMessage(_Model):
@@ -476,5 +497,10 @@ class TicketMessage(_Model):
     reply_token_expires_at: datetime | None = None
     email: EmailDetails | None = None
     truncated: tuple[str, ...] = Field(default=(), description="What the intake cut to the channel's maxima (InboundMessage.truncated)")
+    sender_not_participant: bool = Field(
+        default=False,
+        description="Email joined by References/In-Reply-To from someone neither the requester nor copied on the "
+        "thread: anyone once copied knows its Message-IDs, so check before trusting it (docs/channels/email.md)",
+    )
     created_at: datetime = Field(description="When the author sent it (provider time)")
     received_at: datetime

@@ -39,6 +39,8 @@ from botocore.exceptions import ClientError
 
 from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.models import (
+    MAX_CONTACT_FOLLOWS,
+    MAX_CONTACT_IDENTITIES,
     DELIVERY_STATUS_RANK,
     Attachment,
     AttachmentFetchStatus,
@@ -91,6 +93,16 @@ class RequesterLookup:
     contact_id: str | None
     found_by_phone: bool
     next_number: int
+
+
+@dataclass(frozen=True)
+class IdentityLink:
+    """A new channel identity joining a contact found by its verified phone number; `listed` while the
+    contact's identities list has room."""
+
+    contact_id: str
+    identity: ChannelIdentity
+    listed: bool = True
 
 
 @dataclass(frozen=True)
@@ -211,18 +223,22 @@ class TicketStore:
         self._transact(self._contact_actions(contact), first_is_message_index=False)
 
     def record_follow(self, contact_id: str, identity: ChannelIdentity, following: bool, at: datetime) -> bool:
-        """Sets whether the contact follows the account on that identity; an older event never overrides a newer one."""
+        """Sets whether the contact follows the account on that identity; an older event never overrides a newer
+        one, and a contact already recording MAX_CONTACT_FOLLOWS identities records no further one (False)."""
         moment = sortable_time(at)
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=_key(f"CONTACT#{contact_id}", "CONTACT"),
                 UpdateExpression="SET follows.#identity = :state",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(follows.#identity) OR follows.#identity.changed_at < :at)",
+                # A new identity is recorded only while the map has room (MAX_CONTACT_FOLLOWS).
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(follows.#identity) AND size(follows) < :max"
+                " OR follows.#identity.changed_at < :at)",
                 ExpressionAttributeNames={"#identity": identity.key},
                 ExpressionAttributeValues={
                     ":state": {"M": {"following": {"BOOL": following}, "changed_at": {"S": moment}}},
                     ":at": {"S": moment},
+                    ":max": {"N": str(MAX_CONTACT_FOLLOWS)},
                 },
             )
         except ClientError as error:
@@ -241,11 +257,11 @@ class TicketStore:
         first_message: TicketMessage,
         new_contact: Contact | None,
         follows_up: Ticket | None,
-        link_identity: tuple[str, ChannelIdentity] | None = None,
+        link_identity: IdentityLink | None = None,
     ) -> None:
         """Creates a ticket with its first message, its number, and (if new) its contact, all or nothing.
 
-        `link_identity` (contact id, identity) adds a new channel identity to a contact found by phone.
+        `link_identity` adds a new channel identity to a contact found by phone.
 
         `follows_up` is the closed ticket the conversation moves on from; otherwise this is the
         conversation's first ticket. Raises AlreadyStored on redelivery, WriteConflict if another
@@ -280,7 +296,7 @@ class TicketStore:
         if new_contact is not None:
             actions.extend(self._contact_actions(new_contact))
         if link_identity is not None:
-            actions.extend(self._link_actions(*link_identity))
+            actions.extend(self._link_actions(link_identity))
         self._transact(actions)
 
     def _contact_actions(self, contact: Contact) -> list[dict[str, Any]]:
@@ -300,24 +316,32 @@ class TicketStore:
         actions.append(self._put(contact_item, "attribute_not_exists(pk)"))
         return actions
 
-    def _link_actions(self, contact_id: str, identity: ChannelIdentity) -> list[dict[str, Any]]:
-        return [
+    def _link_actions(self, link: IdentityLink) -> list[dict[str, Any]]:
+        """The identity resolves to the contact from now on; it is also listed on the contact while the
+        list has room (MAX_CONTACT_IDENTITIES). The list is checked again here: when a concurrent link
+        filled it since the writer read it, the transaction conflicts and the writer re-reads."""
+        actions: list[dict[str, Any]] = [
             self._put(
-                {**_key(f"IDENTITY#{identity.key}", "IDENTITY"), "contact_id": {"S": contact_id}},
+                {**_key(f"IDENTITY#{link.identity.key}", "IDENTITY"), "contact_id": {"S": link.contact_id}},
                 "attribute_not_exists(pk)",
-            ),
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": _key(f"CONTACT#{contact_id}", "CONTACT"),
-                    "UpdateExpression": "SET identities = list_append(identities, :identity)",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {
-                        ":identity": {"L": [_serializer.serialize(identity.model_dump(mode="json"))]}
-                    },
-                }
-            },
+            )
         ]
+        if link.listed:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _key(f"CONTACT#{link.contact_id}", "CONTACT"),
+                        "UpdateExpression": "SET identities = list_append(identities, :identity)",
+                        "ConditionExpression": "attribute_exists(pk) AND size(identities) < :max",
+                        "ExpressionAttributeValues": {
+                            ":identity": {"L": [_serializer.serialize(link.identity.model_dump(mode="json"))]},
+                            ":max": {"N": str(MAX_CONTACT_IDENTITIES)},
+                        },
+                    }
+                }
+            )
+        return actions
 
     def append_message(self, *, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage) -> None:
         """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile."""

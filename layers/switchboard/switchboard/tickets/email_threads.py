@@ -12,6 +12,10 @@
 
 A thread maps to its current ticket (the conversation item); the writer opens a follow-up ticket when
 that ticket is closed. A subject alone never joins anything.
+
+Rule 2 trusts headers anyone once copied on the thread knows: a Message-ID is no secret. A mail it joins
+from someone neither the ticket's requester nor among the thread's copied addresses (Ticket.cc) still joins,
+so no customer's answer is lost, but its timeline message says `sender_not_participant` for the agent.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class ThreadDecision:
     rule: ThreadRule
     # The ticket the rule found, as read: the writer reuses it when it is still the thread's current one.
     ticket: VersionedTicket | None = None
+    # Joined by rule 2, from an address that is neither the requester's nor copied on the thread.
+    sender_not_participant: bool = False
 
 
 def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool = True) -> ThreadDecision:
@@ -54,13 +60,19 @@ def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool =
         for message_id in referenced:
             ticket = store.ticket(holding[message_id]) if message_id in holding else None
             if ticket is not None:
-                return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REFERENCES, ticket)
+                outsider = not _is_participant(store, ticket.ticket, message)
+                return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REFERENCES, ticket, outsider)
     if subject_token and email.subject_ticket_number is not None:
         ticket_id = store.ticket_id_numbered(email.subject_ticket_number)
         ticket = store.ticket(ticket_id) if ticket_id else None
         if ticket is not None and _is_requester(store, ticket.ticket, message):
             return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.SUBJECT_TOKEN, ticket)
     return ThreadDecision(message.conversation_key, ThreadRule.OWN_THREAD)
+
+
+def _is_participant(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:
+    """The sender is copied on the thread, or is its requester (one read, only when not copied)."""
+    return message.email is not None and message.email.from_address in ticket.cc or _is_requester(store, ticket, message)
 
 
 def _is_requester(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:

@@ -177,7 +177,7 @@ def _requester_after(ticket: Ticket, message: InboundMessage) -> Requester:
     return ticket.requester.model_copy(update={"display_name": message.sender.display_name})
 
 
-def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
+def timeline_message(ticket_id: str, message: InboundMessage, *, sender_not_participant: bool = False) -> TicketMessage:
     """The message as the ticket's timeline shows it: the customer's, an echo of an agent's, or an automatic
     mail (internal: agents see it, the customer is never shown or answered it)."""
     echo = is_echo(message)
@@ -202,6 +202,7 @@ def timeline_message(ticket_id: str, message: InboundMessage) -> TicketMessage:
         location=message.location,
         reply_to_external_id=message.reply_to_external_id,
         truncated=message.truncated,
+        sender_not_participant=sender_not_participant and not echo and not automatic,
         sender_name=None if echo else message.sender.display_name,
         created_at=message.provider_timestamp,
         received_at=message.received_at,

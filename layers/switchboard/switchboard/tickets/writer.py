@@ -22,6 +22,8 @@ from switchboard.models import (
     Direction,
     FollowChange,
     Channel,
+    ChannelIdentity,
+    MAX_CONTACT_IDENTITIES,
     InboundMessage,
     MailHandling,
     MessageEdit,
@@ -29,7 +31,7 @@ from switchboard.models import (
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
-from switchboard.store.tickets_table import AlreadyStored, TicketStore, VersionedTicket, WriteConflict
+from switchboard.store.tickets_table import AlreadyStored, IdentityLink, TicketStore, VersionedTicket, WriteConflict
 from switchboard.tickets import email_threads, lifecycle
 
 MAX_ATTEMPTS = 8
@@ -73,18 +75,17 @@ def record_inbound(message: InboundMessage, store: TicketStore, sleep: Callable[
 def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
     if lifecycle.is_automatic(message):
         return _record_automatic_mail(message, store)
-    conversation_key, found = message.conversation_key, None
+    conversation_key, found, outsider = message.conversation_key, None, False
     if message.email is not None:
         decision = email_threads.decide(message, store)
-        conversation_key, found = decision.conversation_key, decision.ticket
+        conversation_key, found, outsider = decision.conversation_key, decision.ticket, decision.sender_not_participant
     ticket_id = store.current_ticket_id(conversation_key)
     current = _current_ticket(store, ticket_id, already_read=found)
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
             after = lifecycle.with_message(current.ticket, message)
-            store.append_message(
-                current=current, ticket_after=after, message=lifecycle.timeline_message(after.id, message)
-            )
+            timeline = lifecycle.timeline_message(after.id, message, sender_not_participant=outsider)
+            store.append_message(current=current, ticket_after=after, message=timeline)
             return Outcome.APPENDED
         link = None
         if current:
@@ -99,13 +100,13 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
             new_contact = None if lookup.contact_id else lifecycle.new_contact(message)
             contact_id = lookup.contact_id or new_contact.id
             # A new channel identity with a verified phone number joins the contact who has that number.
-            link = (contact_id, identity) if lookup.found_by_phone else None
+            link = _identity_link(store, contact_id, identity) if lookup.found_by_phone else None
         ticket = lifecycle.opened_ticket(
             message, number=number, contact_id=contact_id, follows_up=follows_up, conversation_key=conversation_key
         )
         store.open_ticket_for(
             ticket=ticket,
-            first_message=lifecycle.timeline_message(ticket.id, message),
+            first_message=lifecycle.timeline_message(ticket.id, message, sender_not_participant=outsider),
             new_contact=new_contact,
             follows_up=follows_up,
             link_identity=link,
@@ -113,6 +114,13 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
         return Outcome.OPENED
     except AlreadyStored:
         return Outcome.DUPLICATE
+
+
+def _identity_link(store: TicketStore, contact_id: str, identity: ChannelIdentity) -> IdentityLink:
+    """Links the identity to the contact; it is listed on the contact only while the list has room
+    (MAX_CONTACT_IDENTITIES), so a customer writing from ever more accounts keeps one bounded contact."""
+    contact = store.contact(contact_id)
+    return IdentityLink(contact_id, identity, listed=contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES)
 
 
 def _current_ticket(store: TicketStore, ticket_id: str | None, already_read: VersionedTicket | None) -> VersionedTicket | None:
