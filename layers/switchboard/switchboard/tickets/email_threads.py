@@ -71,8 +71,10 @@ def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool =
 
 
 def _is_participant(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:
-    """The sender is copied on the thread, or is its requester (one read, only when not copied)."""
-    return message.email is not None and message.email.from_address in ticket.cc or _is_requester(store, ticket, message)
+    """The sender is copied on the thread, or is its requester. The requester's own replies share the
+    thread's key (their address and the thread's root), so only other senders cost a read."""
+    copied = message.email is not None and message.email.from_address in ticket.cc
+    return copied or message.conversation_key == ticket.conversation_key or _is_requester(store, ticket, message)
 
 
 def _is_requester(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:
