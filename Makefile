@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_FLAGS ?= -q
 
-.PHONY: run test unit integration infra e2e bench build validate redrive clean
+.PHONY: run test lint unit integration infra e2e bench build validate redrive clean
 
 $(STAMP): requirements-dev.txt layers/switchboard/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (pyenv install 3.13) or put it on PATH"; exit 1; }
@@ -22,8 +22,13 @@ $(STAMP): requirements-dev.txt layers/switchboard/requirements.txt
 run: $(STAMP)
 	$(PY) -m infra.local
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest $(PYTEST_FLAGS) tests
+
+# Lint and format are checked, never applied, here: `ruff check --fix . && ruff format .` applies them.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_FLAGS) tests/unit

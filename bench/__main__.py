@@ -10,12 +10,21 @@ from importlib.metadata import version
 import boto3
 from moto import mock_aws
 
-from bench import channel_cpu, cold_start, cost, dynamodb_cost, email_cost, email_parse, webhook_cpu, writer_throughput
-from bench import email_adversarial, large_delivery
-from bench.workload import WHATSAPP
-from tests.support.drivers import DRIVERS
+from bench import (
+    channel_cpu,
+    cold_start,
+    cost,
+    dynamodb_cost,
+    email_adversarial,
+    email_cost,
+    email_parse,
+    large_delivery,
+    webhook_cpu,
+    writer_throughput,
+)
 from infra import moto_atomic
 from infra.provision import REGION, provision
+from tests.support.drivers import DRIVERS
 
 UNITS_METHOD = """\
    Units are computed, not reported (moto returns no ConsumedCapacity), with DynamoDB's sizing rules:
@@ -102,7 +111,9 @@ def _report_channels(rows: list[channel_cpu.ChannelCpu | channel_cpu.Skipped]) -
     )
     print("    baseline: hmac sha256 over the body + decoding it (json.loads, parse_qsl for form posts, a split at the")
     print("    boundary for multipart/form-data). Mail rows: a one-paragraph Korean mail as each provider posts it;")
-    print(f"    {channel_cpu.SIGNED_SENDGRID}: SendGrid with a security policy, its ECDSA P-256 signature checked besides basic auth.")
+    print(
+        f"    {channel_cpu.SIGNED_SENDGRID}: SendGrid with a security policy, its ECDSA P-256 signature checked besides basic auth."
+    )
     print(
         f"   {'channel':<12} {'body B':>7} {'p50 us':>8} {'p99 us':>8} {'base p50':>9} {'base p99':>9}"
         f"  {'p50 ratio':>9}  {'p99 ratio':>9}"

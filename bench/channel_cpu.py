@@ -117,7 +117,10 @@ def measure_channel(stack, driver: ChannelDriver, requests: int, label: str | No
 
     spec = _webhook_function(stack, driver)
     message = driver.text_message(
-        driver.customer(1, "김민준"), message_id=driver.message_id("bench"), text="주문한 상품이 아직 안 왔어요", sent_at=SENT_AT
+        driver.customer(1, "김민준"),
+        message_id=driver.message_id("bench"),
+        text="주문한 상품이 아직 안 왔어요",
+        sent_at=SENT_AT,
     )
     # Mailgun's proof travels inside the form: `request` adds it to the body.
     headers, body = driver.request(message)

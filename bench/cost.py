@@ -79,8 +79,11 @@ GB = 1024**3
 # Lambda's own records per invocation (shapes as documented in "Lambda system log events" and as the text
 # format prints them); the request id and trace id are the fixed-width ones Lambda writes.
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-TRACE_FIELDS = {"spanId": "0a2b3c4d5e6f7a8b", "type": "X-Amzn-Trace-Id",
-                "value": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+TRACE_FIELDS = {
+    "spanId": "0a2b3c4d5e6f7a8b",
+    "type": "X-Amzn-Trace-Id",
+    "value": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+}
 
 
 @dataclass
@@ -235,14 +238,23 @@ def _queued_batches(stack) -> list[dict]:
     sqs = boto3.Session(region_name=REGION).client("sqs")
     url, arn = stack.ref("InboundQueue"), stack.attribute("InboundQueue", "Arn")
     batches = []
-    while messages := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"]
-    ).get("Messages", []):
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"]).get(
+        "Messages", []
+    ):
         (message,) = messages
-        batches.append(sqs_event([sqs_record(
-            message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"], body=message["Body"],
-            attributes=message.get("Attributes", {}), queue_arn=arn,
-        )]))
+        batches.append(
+            sqs_event(
+                [
+                    sqs_record(
+                        message_id=message["MessageId"],
+                        receipt_handle=message["ReceiptHandle"],
+                        body=message["Body"],
+                        attributes=message.get("Attributes", {}),
+                        queue_arn=arn,
+                    )
+                ]
+            )
+        )
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return batches
 
@@ -292,7 +304,8 @@ def measure(stack, units_stack) -> Measured:
         messages=len(writer) - 1,
         api_requests=sum(
             max(1, math.ceil(len(delivery["body"].encode()) / API_METERING_BYTES)) for delivery in _deliveries()[1:]
-        ) / (len(writer) - 1),
+        )
+        / (len(writer) - 1),
         webhook=FunctionFigures(WEBHOOK, _memory_mb(stack.template, WEBHOOK), webhook[1:]),
         writer=FunctionFigures(WRITER, _memory_mb(stack.template, WRITER), writer[1:]),
         units=units,
@@ -348,12 +361,22 @@ def platform_log_bytes(log_format_name: str, memory_mb: int, billed_ms: int, tra
 
     if log_format_name == "JSON":
         tracing = {"tracing": TRACE_FIELDS} if traced else {}
-        start = {"time": "2026-12-03T08:51:00.123Z", "type": "platform.start",
-                 "record": {"requestId": REQUEST_ID, "version": "$LATEST", **tracing}}
-        metrics = {"durationMs": billed_ms - 0.412, "billedDurationMs": billed_ms, "memorySizeMB": memory_mb,
-                   "maxMemoryUsedMB": 96}
-        report = {"time": "2026-12-03T08:51:00.140Z", "type": "platform.report",
-                  "record": {"requestId": REQUEST_ID, "metrics": metrics, "status": "success", **tracing}}
+        start = {
+            "time": "2026-12-03T08:51:00.123Z",
+            "type": "platform.start",
+            "record": {"requestId": REQUEST_ID, "version": "$LATEST", **tracing},
+        }
+        metrics = {
+            "durationMs": billed_ms - 0.412,
+            "billedDurationMs": billed_ms,
+            "memorySizeMB": memory_mb,
+            "maxMemoryUsedMB": 96,
+        }
+        report = {
+            "time": "2026-12-03T08:51:00.140Z",
+            "type": "platform.report",
+            "record": {"requestId": REQUEST_ID, "metrics": metrics, "status": "success", **tracing},
+        }
         events = [json.dumps(start, separators=(",", ":")), json.dumps(report, separators=(",", ":"))]
     else:
         xray = "\nXRAY TraceId: 1-5759e988-bd862e3fe1be46a994272793\tSegmentId: 53995c3f42cd8ad8\tSampled: true"
@@ -379,8 +402,11 @@ def _event_source_mappings(stack) -> list[tuple[str, int, bool]]:
     from infra.template import functions
 
     return [
-        (source.queue_logical_id, source.batch_size,
-         bool(stack.template["Resources"][source.queue_logical_id]["Properties"].get("FifoQueue", False)))
+        (
+            source.queue_logical_id,
+            source.batch_size,
+            bool(stack.template["Resources"][source.queue_logical_id]["Properties"].get("FifoQueue", False)),
+        )
         for spec in functions(stack.template)
         for source in spec.queue_sources
     ]
@@ -438,35 +464,57 @@ def model(
     rru = measured.units.read_units / measured.messages
     stretch = lambda figures: max(1.0, FULL_VCPU_MB / figures.memory_mb)  # noqa: E731
     lines = [
-        Line("API Gateway HTTP API requests", f"{measured.api_requests:.2f} request (body < 512 KB)",
-             measured.api_requests * API_REQUEST),
-        Line("Lambda requests", f"{1 + writer_share:.2f} (webhook 1, writer 1/{per_batch:.2f})",
-             (1 + writer_share) * LAMBDA_REQUEST),
-        Line(f"Lambda duration, webhook {webhook.memory_mb} MB",
-             f"{webhook_ms:.1f} ms ({webhook.local_ms():.2f} ms here x{stretch(webhook):.2f} + AWS requests)",
-             _gb_seconds(webhook.memory_mb, webhook_ms) * LAMBDA_ARM_GB_SECOND),
+        Line(
+            "API Gateway HTTP API requests",
+            f"{measured.api_requests:.2f} request (body < 512 KB)",
+            measured.api_requests * API_REQUEST,
+        ),
+        Line(
+            "Lambda requests",
+            f"{1 + writer_share:.2f} (webhook 1, writer 1/{per_batch:.2f})",
+            (1 + writer_share) * LAMBDA_REQUEST,
+        ),
+        Line(
+            f"Lambda duration, webhook {webhook.memory_mb} MB",
+            f"{webhook_ms:.1f} ms ({webhook.local_ms():.2f} ms here x{stretch(webhook):.2f} + AWS requests)",
+            _gb_seconds(webhook.memory_mb, webhook_ms) * LAMBDA_ARM_GB_SECOND,
+        ),
         # A batch takes about as long per record as a batch of one (the writer's requests are per record).
-        Line(f"Lambda duration, writer {writer.memory_mb} MB",
-             f"{writer_ms:.1f} ms ({writer.local_ms():.2f} ms here x{stretch(writer):.2f} + AWS requests)",
-             _gb_seconds(writer.memory_mb, writer_ms) * LAMBDA_ARM_GB_SECOND),
-        Line("SQS sends", f"{send_chunks:.2f} ({sends:.2f} batch send, 64 KB chunks, {queue_kind})",
-             send_chunks * inbound_price),
-        Line("SQS receives + deletes (event source)", f"{2 * writer_share:.2f} (1 receive + 1 delete per batch)",
-             2 * writer_share * inbound_price),
-        Line(f"SQS empty long polls ({len(mappings)} mappings)",
-             f"{sum(polls for _, polls, _ in idle_polls):.2f} ({ESM_POLLERS} x 1 per {ESM_WAIT_SECONDS} s each)",
-             sum(polls * (SQS_FIFO_REQUEST if fifo else SQS_STANDARD_REQUEST) for _, polls, fifo in idle_polls)),
+        Line(
+            f"Lambda duration, writer {writer.memory_mb} MB",
+            f"{writer_ms:.1f} ms ({writer.local_ms():.2f} ms here x{stretch(writer):.2f} + AWS requests)",
+            _gb_seconds(writer.memory_mb, writer_ms) * LAMBDA_ARM_GB_SECOND,
+        ),
+        Line(
+            "SQS sends",
+            f"{send_chunks:.2f} ({sends:.2f} batch send, 64 KB chunks, {queue_kind})",
+            send_chunks * inbound_price,
+        ),
+        Line(
+            "SQS receives + deletes (event source)",
+            f"{2 * writer_share:.2f} (1 receive + 1 delete per batch)",
+            2 * writer_share * inbound_price,
+        ),
+        Line(
+            f"SQS empty long polls ({len(mappings)} mappings)",
+            f"{sum(polls for _, polls, _ in idle_polls):.2f} ({ESM_POLLERS} x 1 per {ESM_WAIT_SECONDS} s each)",
+            sum(polls * (SQS_FIFO_REQUEST if fifo else SQS_STANDARD_REQUEST) for _, polls, fifo in idle_polls),
+        ),
         Line("DynamoDB write request units", f"{wru:.2f} WRU", wru * DYNAMODB_WRITE_UNIT),
         Line("DynamoDB read request units", f"{rru:.2f} RRU", rru * DYNAMODB_READ_UNIT),
-        Line("CloudWatch Logs ingestion",
-             f"{log_bytes:,.0f} B (app {webhook_app + writer_app * writer_share:,.0f},"
-             f" Lambda {webhook_platform + writer_platform * writer_share:,.0f})",
-             log_bytes / GB * LOGS_INGESTED_GB),
+        Line(
+            "CloudWatch Logs ingestion",
+            f"{log_bytes:,.0f} B (app {webhook_app + writer_app * writer_share:,.0f},"
+            f" Lambda {webhook_platform + writer_platform * writer_share:,.0f})",
+            log_bytes / GB * LOGS_INGESTED_GB,
+        ),
         Line("X-Ray traces recorded", f"{traces:.3f} (Tracing {tracing})", traces * XRAY_TRACE_RECORDED),
-        Line("Secrets Manager calls",
-             f"{secret_calls:.4f} ({measured.secret_reads_cold} cold, {measured.secret_reads_warm} in"
-             f" {measured.messages} warm; kept {measured.secret_max_age_seconds} s)",
-             secret_calls * SECRETS_MANAGER_CALL),
+        Line(
+            "Secrets Manager calls",
+            f"{secret_calls:.4f} ({measured.secret_reads_cold} cold, {measured.secret_reads_warm} in"
+            f" {measured.messages} warm; kept {measured.secret_max_age_seconds} s)",
+            secret_calls * SECRETS_MANAGER_CALL,
+        ),
     ]
     floor = [
         Line("API request", "1", API_REQUEST),

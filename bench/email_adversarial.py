@@ -66,7 +66,11 @@ def _part_headers(size: int) -> bytes:
 def _huge_header(size: int) -> bytes:
     addresses = ", ".join(f"customer{n}@example.com" for n in range(2000))
     trace = _repeat(b"X-Trace: relay.example.com\r\n", size - len(addresses))
-    return _HEAD.replace("Subject:", f"Cc: {addresses}\r\nSubject:").encode() + trace + b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    return (
+        _HEAD.replace("Subject:", f"Cc: {addresses}\r\nSubject:").encode()
+        + trace
+        + b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    )
 
 
 def _attached_messages(size: int) -> bytes:
@@ -83,14 +87,36 @@ SHAPES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "long parameter lists": ("part headers", _part_headers),
     "nested attached mail": ("MIME parser", _attached_messages),
     "header-label lines": ("quotes", lambda size: _plain(_repeat(b"From: a\r\nSent: b\r\n", size))),
-    "flowed text": ("format=flowed", lambda size: _plain(_repeat(b"a \r\n", size), "X-Note: flowed\r\n").replace(b"charset=utf-8", b"charset=utf-8; format=flowed")),
+    "flowed text": (
+        "format=flowed",
+        lambda size: _plain(_repeat(b"a \r\n", size), "X-Note: flowed\r\n").replace(
+            b"charset=utf-8", b"charset=utf-8; format=flowed"
+        ),
+    ),
     "unclosed HTML tags": ("HTML", lambda size: _html(_repeat(b"<a", size))),
     "nested HTML links": ("HTML", lambda size: _html(_repeat(b"<a href=x>y", size))),
-    "References without @": ("Message-IDs", lambda size: _HEAD.replace("Subject:", "References: <" + "r" * size + "\r\nSubject:").encode() + b"\r\nx"),
-    "part header fields": ("headers", lambda size: _multipart(_repeat(b"--b\r\n" + b"X-A: b\r\n" * 5000 + b"\r\nx\r\n", size))),
-    "attached mail's header": ("headers", lambda size: _multipart(b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + _repeat(b"X-A: b\r\n", size) + b"\r\nbody\r\n--b--\r\n")),
-    "short lines (QP =)": ("MIME parser", lambda size: _plain(_repeat(b"=\r\n", size), "Content-Transfer-Encoding: quoted-printable\r\n")),
-    "address comments (((": ("addresses", lambda size: _HEAD.replace("To:", "To: " + "(" * size + " support@shop.example\r\nX-To:").encode() + b"\r\nx"),
+    "References without @": (
+        "Message-IDs",
+        lambda size: _HEAD.replace("Subject:", "References: <" + "r" * size + "\r\nSubject:").encode() + b"\r\nx",
+    ),
+    "part header fields": (
+        "headers",
+        lambda size: _multipart(_repeat(b"--b\r\n" + b"X-A: b\r\n" * 5000 + b"\r\nx\r\n", size)),
+    ),
+    "attached mail's header": (
+        "headers",
+        lambda size: _multipart(
+            b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + _repeat(b"X-A: b\r\n", size) + b"\r\nbody\r\n--b--\r\n"
+        ),
+    ),
+    "short lines (QP =)": (
+        "MIME parser",
+        lambda size: _plain(_repeat(b"=\r\n", size), "Content-Transfer-Encoding: quoted-printable\r\n"),
+    ),
+    "address comments (((": (
+        "addresses",
+        lambda size: _HEAD.replace("To:", "To: " + "(" * size + " support@shop.example\r\nX-To:").encode() + b"\r\nx",
+    ),
 }
 
 
@@ -152,7 +178,9 @@ def report(figures: Adversarial) -> None:
         f"   Worst shape at {HOSTILE_MB} MB (SES's largest mail), {figures.hostile_shape}: {figures.hostile_seconds:.1f} s,"
         f" {figures.hostile_seconds / budget:.0%} of 25% of EmailInboundFunction's {FUNCTION_TIMEOUT_S} s timeout ({budget:.0f} s)"
     )
-    print("   A flat s/MB from size to size is linear work; each limit cut is named on the message (email.parse_limits).")
+    print(
+        "   A flat s/MB from size to size is linear work; each limit cut is named on the message (email.parse_limits)."
+    )
 
 
 if __name__ == "__main__":

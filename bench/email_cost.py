@@ -188,16 +188,30 @@ def measure(stack) -> EmailCosts:
 
     new_mail = customer_mail(2, message_id="new.2@naver.com", sent_at=sent_at, quoted=None, subject="배송 문의드립니다")
     reply = customer_mail(
-        2, message_id="reply.2@naver.com", sent_at=sent_at + timedelta(hours=1), in_reply_to="new.2@naver.com",
-        text="추가로 말씀드리면, 주소는 서울시 마포구 월드컵로 12, 3층입니다.\n", quoted=None,
+        2,
+        message_id="reply.2@naver.com",
+        sent_at=sent_at + timedelta(hours=1),
+        in_reply_to="new.2@naver.com",
+        text="추가로 말씀드리면, 주소는 서울시 마포구 월드컵로 12, 3층입니다.\n",
+        quoted=None,
     )
     auto_reply = customer_mail(
-        3, message_id="ooo.3@naver.com", sent_at=sent_at, quoted=None, subject="자동 회신: 배송 문의드립니다",
-        text="부재중입니다. 6월 10일에 복귀합니다.\n", extra_headers=(("Auto-Submitted", "auto-replied"), ("X-Autoreply", "yes")),
+        3,
+        message_id="ooo.3@naver.com",
+        sent_at=sent_at,
+        quoted=None,
+        subject="자동 회신: 배송 문의드립니다",
+        text="부재중입니다. 6월 10일에 복귀합니다.\n",
+        extra_headers=(("Auto-Submitted", "auto-replied"), ("X-Autoreply", "yes")),
     )
     with_files = customer_mail(
-        4, message_id="files.4@naver.com", sent_at=sent_at, quoted=None, subject="교환 요청 (사진 첨부)",
-        text="받은 신발 밑창이 떨어져 있어요. 사진과 영수증 첨부합니다.\n", attachments=(PHOTO, RECEIPT),
+        4,
+        message_id="files.4@naver.com",
+        sent_at=sent_at,
+        quoted=None,
+        subject="교환 요청 (사진 첨부)",
+        text="받은 신발 밑창이 떨어져 있어요. 사진과 영수증 첨부합니다.\n",
+        attachments=(PHOTO, RECEIPT),
     )
     writer_rows, intake_rows, events = [], [], {}
     for case, raw in (

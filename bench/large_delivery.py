@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from switchboard.http_request import WebhookRequest
 from switchboard.channels.line import ADAPTER as LINE
 from switchboard.channels.meta_messaging import MESSENGER
 from switchboard.channels.whatsapp import ADAPTER as WHATSAPP
+from switchboard.http_request import WebhookRequest
 from switchboard.models import utc_now
 from switchboard.queue import InboundQueue
 from tests.support.drivers.line import line_signature
@@ -30,7 +30,7 @@ SECRETS = {"app_secret": "sample-app-secret", "channel_secret": "sample-line-cha
 
 
 class LatentSqs:
-    def send_message_batch(self, *, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+    def send_message_batch(self, *, QueueUrl, Entries):
         time.sleep(SQS_LATENCY_SECONDS)
         return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
 
@@ -49,24 +49,46 @@ class LargeDelivery:
 
 def _whatsapp(count: int) -> bytes:
     statuses = [
-        {"id": f"wamid.{index:020d}", "status": "delivered", "timestamp": "1749416383", "recipient_id": f"8210{index % 10**8:08d}"}
+        {
+            "id": f"wamid.{index:020d}",
+            "status": "delivered",
+            "timestamp": "1749416383",
+            "recipient_id": f"8210{index % 10**8:08d}",
+        }
         for index in range(count)
     ]
     value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "106540352242922"}, "statuses": statuses}
-    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        }
+    ).encode()
 
 
 def _messenger(count: int) -> bytes:
     events = [
-        {"sender": {"id": f"{index:016d}"}, "recipient": {"id": "104532198765432"}, "delivery": {"mids": [f"m_{index:020d}"], "watermark": 1749416384000}}
+        {
+            "sender": {"id": f"{index:016d}"},
+            "recipient": {"id": "104532198765432"},
+            "delivery": {"mids": [f"m_{index:020d}"], "watermark": 1749416384000},
+        }
         for index in range(count)
     ]
-    return json.dumps({"object": "page", "entry": [{"id": "104532198765432", "time": 1749416384000, "messaging": events}]}).encode()
+    return json.dumps(
+        {"object": "page", "entry": [{"id": "104532198765432", "time": 1749416384000, "messaging": events}]}
+    ).encode()
 
 
 def _line(count: int) -> bytes:
     events = [
-        {"type": "follow", "timestamp": 1749416384000, "source": {"type": "user", "userId": f"U{index:032x}"}, "webhookEventId": f"01{index:024d}", "mode": "active"}
+        {
+            "type": "follow",
+            "timestamp": 1749416384000,
+            "source": {"type": "user", "userId": f"U{index:032x}"},
+            "webhookEventId": f"01{index:024d}",
+            "mode": "active",
+        }
         for index in range(count)
     ]
     return json.dumps({"destination": "U4af4980629e2a1f7bfbbc1bdf3f0a7c1", "events": events}).encode()
@@ -105,10 +127,14 @@ def measure() -> list[LargeDelivery]:
 
 
 def report(rows: list[LargeDelivery]) -> None:
-    print(f"\n6b. Largest delivery per chat webhook (body cap, smallest events; SQS {SQS_LATENCY_SECONDS * 1000:.0f} ms per batch, 8 lanes)")
+    print(
+        f"\n6b. Largest delivery per chat webhook (body cap, smallest events; SQS {SQS_LATENCY_SECONDS * 1000:.0f} ms per batch, 8 lanes)"
+    )
     print(f"   {'channel':<10} {'body bytes':>10} {'events':>8} {'seconds':>8} {'events in 10 s':>15}")
     for row in rows:
-        print(f"   {row.channel:<10} {row.body_bytes:>10,} {row.events:>8,} {row.seconds:>8.2f} {row.events_within_timeout:>15,}")
+        print(
+            f"   {row.channel:<10} {row.body_bytes:>10,} {row.events:>8,} {row.seconds:>8.2f} {row.events_within_timeout:>15,}"
+        )
 
 
 if __name__ == "__main__":

@@ -77,7 +77,9 @@ def measure(stack, requests: int = 10_000) -> WebhookCpu:
         mock.patch.object(runtime, "secret_source", lambda arn: lambda: channel_secrets),
     ):
         handler = load_function(spec)
-        timed = interleaved_cpu({"handler": run_handler, "logic": run_logic, "baseline": run_baseline}, requests, WARM_UP)
+        timed = interleaved_cpu(
+            {"handler": run_handler, "logic": run_logic, "baseline": run_baseline}, requests, WARM_UP
+        )
 
     return WebhookCpu(
         requests=requests,

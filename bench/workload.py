@@ -114,7 +114,9 @@ def customer_mail(
     mail["MIME-Version"] = "1.0"
     body = text
     if quoted:
-        attribution = "-----Original Message-----\nFrom: 쇼핑몰 고객센터 <support@shop.example>\nSubject: 배송 문의드립니다\n\n"
+        attribution = (
+            "-----Original Message-----\nFrom: 쇼핑몰 고객센터 <support@shop.example>\nSubject: 배송 문의드립니다\n\n"
+        )
         body += "\n" + attribution + "".join(f"> {line}\n" for line in quoted.splitlines())
     mail.set_content(body, charset="utf-8", cte="base64")
     for filename, content_type, data in attachments:

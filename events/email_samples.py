@@ -47,7 +47,13 @@ MAIL_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-MailQueue-4
 SES_MAIL_FILE = "email-ses-mail.eml"
 # (event file, driver, label of the mail's Message-ID, what the customer writes, seconds after SENT_AT)
 MAILS = [
-    ("email-ses-notification.json", SES, "ses", "안녕하세요, 6월 5일에 주문한 상품이 아직 도착하지 않았어요.\n주문번호는 20250605-1234입니다.", 0),
+    (
+        "email-ses-notification.json",
+        SES,
+        "ses",
+        "안녕하세요, 6월 5일에 주문한 상품이 아직 도착하지 않았어요.\n주문번호는 20250605-1234입니다.",
+        0,
+    ),
     ("email-mailgun.json", MAILGUN, "mailgun", "배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요.", 60),
     ("email-postmark.json", POSTMARK, "postmark", "혹시 다른 주소로 배송된 건 아닐까요?", 120),
     ("email-sendgrid.json", SENDGRID, "sendgrid", "빠른 확인 부탁드립니다. 감사합니다.", 180),
@@ -56,7 +62,12 @@ MAILS = [
 
 def customer_mail(driver: EmailDriver, label: str, text: str, delay_seconds: int) -> bytes:
     """The customer's mail as their client sent it: UTF-8, base64 body, the Korean subject encoded."""
-    return raw_mail(CUSTOMER, message_id=driver.message_id(f"sample:{label}"), text=text, sent_at=SENT_AT + timedelta(seconds=delay_seconds))
+    return raw_mail(
+        CUSTOMER,
+        message_id=driver.message_id(f"sample:{label}"),
+        text=text,
+        sent_at=SENT_AT + timedelta(seconds=delay_seconds),
+    )
 
 
 def ses_message_id(event_id: Callable[[str], uuid.UUID]) -> str:

@@ -17,17 +17,25 @@ from infra.functions import use_layer
 
 use_layer()
 
+from events.email_samples import build_email_events, build_email_files  # noqa: E402
+from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
+from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
+from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
 from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
 from switchboard.media.jobs import jobs_for  # noqa: E402
 from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
-from events.email_samples import build_email_events, build_email_files  # noqa: E402
-from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
-from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
-from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
 from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
-from tests.support.lambda_events import ACCOUNT_ID, ADMIN_CLAIMS, AGENT_CLAIMS, REGION, http_api_event, sqs_event, sqs_record  # noqa: E402
+from tests.support.lambda_events import (  # noqa: E402
+    ACCOUNT_ID,
+    ADMIN_CLAIMS,
+    AGENT_CLAIMS,
+    REGION,
+    http_api_event,
+    sqs_event,
+    sqs_record,
+)
 from tests.support.paths import EVENTS_DIR, provider_fixture  # noqa: E402
 
 WHATSAPP = WhatsAppDriver()
@@ -122,8 +130,12 @@ def build_files() -> dict[str, bytes]:
 def receipt_rule_set_activation() -> dict[str, Any]:
     """CloudFormation's Create request for the ActiveMailReceiptRuleSet custom resource (deploy with
     ActivateReceiptRuleSet=true). The ResponseURL is a pre-signed S3 URL CloudFormation waits on."""
-    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard-dev/5b3c7e10-4456-11f0-9d2b-0a1b2c3d4e5f"
-    service_token = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-ReceiptRuleSetActivatorFunction-Q2kX7mB1vN4d"
+    stack_id = (
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard-dev/5b3c7e10-4456-11f0-9d2b-0a1b2c3d4e5f"
+    )
+    service_token = (
+        "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-ReceiptRuleSetActivatorFunction-Q2kX7mB1vN4d"
+    )
     request_id = str(_id("request:receipt-rule-set"))
     return {
         "RequestType": "Create",

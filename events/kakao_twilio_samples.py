@@ -22,7 +22,9 @@ KAKAO = KakaoDriver()
 TWILIO = TwilioDriver()
 RECEIVED_AT = datetime(2025, 6, 8, 21, 0, 3, tzinfo=UTC)
 # Our reply to the sample SMS's customer, reported delivered.
-TWILIO_STATUS = form(status_fields(message_sid="SM9e8d7c6b5a49382716a5b4c3d2e1f0a9", recipient="+821098765432", status="delivered"))
+TWILIO_STATUS = form(
+    status_fields(message_sid="SM9e8d7c6b5a49382716a5b4c3d2e1f0a9", recipient="+821098765432", status="delivered")
+)
 
 
 def build_kakao_twilio_events(event_id: Callable[[str], uuid.UUID]) -> dict[str, dict[str, Any]]:

@@ -48,5 +48,7 @@ def build_line_telegram_events(ids: Callable[[str], uuid.UUID]) -> dict[str, dic
 def _sent_at(channel: str, body: bytes) -> datetime:
     sample = json.loads(body)
     if channel == "line":
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=max(event["timestamp"] for event in sample["events"]))
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+            milliseconds=max(event["timestamp"] for event in sample["events"])
+        )
     return datetime.fromtimestamp(sample["message"]["date"], UTC)

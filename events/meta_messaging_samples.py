@@ -38,7 +38,15 @@ MESSENGER_ECHO = {
         {
             "id": "<PAGE_ID>",
             "time": 1458692760000,
-            "messaging": [echo_event(mid="mid.1458692759627:b4ef9d19ec21086067", customer="<PSID>", timestamp=1458692759627, account="<PAGE_ID>", text="Thanks, we are on it!")],
+            "messaging": [
+                echo_event(
+                    mid="mid.1458692759627:b4ef9d19ec21086067",
+                    customer="<PSID>",
+                    timestamp=1458692759627,
+                    account="<PAGE_ID>",
+                    text="Thanks, we are on it!",
+                )
+            ],
         }
     ],
 }
@@ -53,14 +61,37 @@ def _instagram(*events: dict[str, Any]) -> bytes:
 
 # (file name, driver, body, when API Gateway received it)
 _WEBHOOK_SAMPLES: list[tuple[str, MessengerDriver, Callable[[], bytes], datetime]] = [
-    ("messenger-text.json", MESSENGER, lambda: provider_fixture("messenger", "text.json"), datetime(2016, 3, 23, 0, 25, 53, tzinfo=UTC)),
-    ("messenger-attachment.json", MESSENGER, lambda: provider_fixture("messenger", "attachment.json"), datetime(2018, 2, 12, 23, 46, 36, tzinfo=UTC)),
+    (
+        "messenger-text.json",
+        MESSENGER,
+        lambda: provider_fixture("messenger", "text.json"),
+        datetime(2016, 3, 23, 0, 25, 53, tzinfo=UTC),
+    ),
+    (
+        "messenger-attachment.json",
+        MESSENGER,
+        lambda: provider_fixture("messenger", "attachment.json"),
+        datetime(2018, 2, 12, 23, 46, 36, tzinfo=UTC),
+    ),
     ("messenger-echo.json", MESSENGER, lambda: encode(MESSENGER_ECHO), datetime(2016, 3, 23, 0, 26, tzinfo=UTC)),
-    ("messenger-delivery.json", MESSENGER, lambda: provider_fixture("messenger", "delivery.json"), datetime(2016, 3, 22, 17, 47, 37, tzinfo=UTC)),
+    (
+        "messenger-delivery.json",
+        MESSENGER,
+        lambda: provider_fixture("messenger", "delivery.json"),
+        datetime(2016, 3, 22, 17, 47, 37, tzinfo=UTC),
+    ),
     (
         "instagram-text.json",
         INSTAGRAM,
-        lambda: _instagram(text_event(mid=instagram_mid("sample-text"), customer=IG_CUSTOMER, text="이 가방 다른 색상도 있나요?", timestamp=IG_SENT, account=INSTAGRAM_ACCOUNT_ID)),
+        lambda: _instagram(
+            text_event(
+                mid=instagram_mid("sample-text"),
+                customer=IG_CUSTOMER,
+                text="이 가방 다른 색상도 있나요?",
+                timestamp=IG_SENT,
+                account=INSTAGRAM_ACCOUNT_ID,
+            )
+        ),
         datetime(2025, 6, 8, 20, 59, 44, tzinfo=UTC),
     ),
     (
@@ -80,13 +111,23 @@ _WEBHOOK_SAMPLES: list[tuple[str, MessengerDriver, Callable[[], bytes], datetime
     (
         "instagram-echo.json",
         INSTAGRAM,
-        lambda: _instagram(echo_event(mid=instagram_mid("sample-echo"), customer=IG_CUSTOMER, timestamp=IG_SENT + 120_000, account=INSTAGRAM_ACCOUNT_ID, text="네, 블랙과 베이지가 있어요.")),
+        lambda: _instagram(
+            echo_event(
+                mid=instagram_mid("sample-echo"),
+                customer=IG_CUSTOMER,
+                timestamp=IG_SENT + 120_000,
+                account=INSTAGRAM_ACCOUNT_ID,
+                text="네, 블랙과 베이지가 있어요.",
+            )
+        ),
         datetime(2025, 6, 8, 21, 1, 44, tzinfo=UTC),
     ),
     (
         "instagram-seen.json",
         INSTAGRAM,
-        lambda: _instagram(seen_event(customer=IG_CUSTOMER, mid=instagram_mid("sample-echo"), timestamp=IG_SENT + 180_000)),
+        lambda: _instagram(
+            seen_event(customer=IG_CUSTOMER, mid=instagram_mid("sample-echo"), timestamp=IG_SENT + 180_000)
+        ),
         datetime(2025, 6, 8, 21, 2, 44, tzinfo=UTC),
     ),
 ]

@@ -185,9 +185,7 @@ def _notification_configuration(cloudformation: dict[str, Any]) -> dict[str, Any
                 "QueueArn": queue["Queue"],
                 "Events": [queue["Event"]],
                 **(
-                    {"Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}}}
-                    if "Filter" in queue
-                    else {}
+                    {"Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}}} if "Filter" in queue else {}
                 ),
             }
             for queue in cloudformation.get("QueueConfigurations", [])

@@ -39,7 +39,22 @@ def _tag(name: str):
 
 for _short in ("Ref", "Condition"):
     _CfnLoader.add_constructor(f"!{_short}", _tag(_short))
-for _short in ("GetAtt", "Sub", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split", "FindInMap", "Base64", "GetAZs", "ImportValue"):
+for _short in (
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+):
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
@@ -138,7 +153,12 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
                     )
                 )
             elif event["Type"] in ("Schedule", "ScheduleV2"):
-                spec.schedules.append(Schedule(event_name, event_props["Schedule"] if "Schedule" in event_props else event_props["ScheduleExpression"]))
+                spec.schedules.append(
+                    Schedule(
+                        event_name,
+                        event_props["Schedule"] if "Schedule" in event_props else event_props["ScheduleExpression"],
+                    )
+                )
         specs.append(spec)
     return specs
 
@@ -156,7 +176,15 @@ class Resolver:
         self.parameters = {
             name: spec.get("Default") for name, spec in (template.get("Parameters") or {}).items()
         } | parameters
-        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": "switchboard-local", "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/switchboard-local/00000000-0000-4000-8000-000000000000", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account_id,
+            "AWS::StackName": "switchboard-local",
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/switchboard-local/00000000-0000-4000-8000-000000000000",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
+        }
         self.refs: dict[str, Any] = {}
         self.attributes: dict[tuple[str, str], Any] = {}
 
@@ -170,7 +198,7 @@ class Resolver:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Ref":
             return self._ref(arg)
         if fn == "Fn::GetAtt":

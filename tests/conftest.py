@@ -66,7 +66,9 @@ def fake_providers(_provider_server: FakeProviders) -> FakeProviders:
 
 
 @pytest.fixture
-def stack(aws_environment: None, monkeypatch: pytest.MonkeyPatch, fake_providers: FakeProviders) -> Iterator[InProcessStack]:
+def stack(
+    aws_environment: None, monkeypatch: pytest.MonkeyPatch, fake_providers: FakeProviders
+) -> Iterator[InProcessStack]:
     """Every resource of template.yaml in moto, with channel secrets seeded from the drivers' samples and the
     media fetcher pointed at the fake providers."""
     moto_atomic.install()

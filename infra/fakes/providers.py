@@ -235,10 +235,10 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             path, query = url.path, parse_qs(url.query)
             if path == "/__fake__/requests":
@@ -255,10 +255,12 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                 time.sleep(fault.delay_seconds)
                 if fault.status is not None:
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                    return self._json(fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers)
+                    return self._json(
+                        fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers
+                    )
             self._serve(path, query)
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             path = urlsplit(self.path).path
             parts = path.split("/", 3)
             if len(parts) != 4 or parts[1] != "__fake__":
@@ -302,7 +304,10 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                 media = state.whatsapp.get(media_id)
                 if media is None:
                     # Graph's answer for an unknown or expired media id.
-                    return self._json(400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100}})
+                    return self._json(
+                        400,
+                        {"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100}},
+                    )
                 return self._json(
                     200,
                     {
@@ -324,11 +329,20 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                 file_id = (query.get("file_id") or [""])[0]
                 found = state.telegram.get(file_id)
                 if found is None:
-                    return self._json(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"})
+                    return self._json(
+                        400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+                    )
                 file_path, media = found
                 if len(media.content) > TELEGRAM_BOT_DOWNLOAD_LIMIT:
-                    return self._json(400, {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"})
-                result = {"file_id": file_id, "file_unique_id": "AgAD" + file_id[-6:], "file_size": len(media.content), "file_path": file_path}
+                    return self._json(
+                        400, {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}
+                    )
+                result = {
+                    "file_id": file_id,
+                    "file_unique_id": "AgAD" + file_id[-6:],
+                    "file_size": len(media.content),
+                    "file_path": file_path,
+                }
                 return self._json(200, {"ok": True, "result": result})
             telegram_file = f"/telegram/file/bot{credentials.telegram_bot_token}/"
             if path.startswith(telegram_file):
@@ -364,19 +378,27 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                 return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
             parts = path.split("/")  # '', twilio, 2010-04-01, Accounts, AC, Messages, MM, Media, ME
             if len(parts) != 9 or parts[3] != "Accounts" or parts[5] != "Messages" or parts[7] != "Media":
-                return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+                return self._json(
+                    404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+                )
             key = f"{parts[4]}/{parts[6]}/{parts[8]}"
             if key not in state.twilio:
-                return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+                return self._json(
+                    404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+                )
             # Twilio answers a media URL with a temporary redirect to a signed URL on its media CDN.
-            self._respond(307, b"", "text/plain", {"Location": f"{fake.other_host_url}/twilio-cdn/{quote(key, safe='')}"})
+            self._respond(
+                307, b"", "text/plain", {"Location": f"{fake.other_host_url}/twilio-cdn/{quote(key, safe='')}"}
+            )
 
         # -- plumbing ---------------------------------------------------------------------------
 
         def _bearer(self, token: str) -> bool:
             if self.headers.get("Authorization") == f"Bearer {token}":
                 return True
-            self._json(401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
+            self._json(
+                401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
+            )
             return False
 
         def _media(self, media: Media | None, not_found: dict[str, Any] | None = None) -> None:

@@ -116,7 +116,10 @@ class LocalRunner:
             (authorizer.issuer, authorizer.audiences[0]) if authorizer else (LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE)
         )
         resolve = stack.resolver.resolve
-        spelling = {"roles_claim": str(resolve({"Ref": "RolesClaim"})), "role_prefix": str(resolve({"Ref": "RolePrefix"}))}
+        spelling = {
+            "roles_claim": str(resolve({"Ref": "RolesClaim"})),
+            "role_prefix": str(resolve({"Ref": "RolePrefix"})),
+        }
         self.dev_tokens = {
             role: jwt.dev_token(key, self.jwt_issuer, self.jwt_audience, role, **spelling) for role in jwt.DEV_ROLES
         }

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from switchboard.channels.meta import sign
 
+from switchboard.channels.meta import sign
 from tests.support.paths import provider_fixture
 
 

@@ -35,7 +35,9 @@ def a_message_id() -> str:
     return f"{uuid.uuid4().hex}@mail.example.com"
 
 
-def mail(customer: Customer, message_id: str, text: str, *, in_reply_to: str | None = None, sent_at: datetime | None = None) -> bytes:
+def mail(
+    customer: Customer, message_id: str, text: str, *, in_reply_to: str | None = None, sent_at: datetime | None = None
+) -> bytes:
     return raw_mail(
         customer,
         message_id=message_id,
@@ -64,7 +66,11 @@ def put_as_ses(local_stack: LocalStack, raw: bytes) -> str:
 
 
 def mail_keys(local_stack: LocalStack, prefix: str = "inbound/") -> set[str]:
-    pages = s3(local_stack).get_paginator("list_objects_v2").paginate(Bucket=local_stack.resource("MailBucket"), Prefix=prefix)
+    pages = (
+        s3(local_stack)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=local_stack.resource("MailBucket"), Prefix=prefix)
+    )
     return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
 
@@ -85,7 +91,9 @@ def mailgun_form(raw: bytes, signing_key: str, *, signature_value: str | None = 
 
 
 def post_mailgun(local_stack: LocalStack, body: bytes) -> Response:
-    return local_stack.request("POST", "/webhooks/email/mailgun", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    return local_stack.request(
+        "POST", "/webhooks/email/mailgun", body, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
 
 
 def post_postmark(local_stack: LocalStack, raw: bytes) -> Response:
@@ -130,7 +138,12 @@ def test_mail_stored_by_ses_becomes_a_ticket_and_its_reply_joins_it(local_stack:
     assert (shown["email"]["from_address"], shown["email"]["provider"]) == (customer.external_id, "ses")
     # When the customer writes again, In-Reply-To their first mail
     reply = a_message_id()
-    put_as_ses(local_stack, mail(customer, reply, "영수증도 첨부할까요?", in_reply_to=first, sent_at=datetime.now(UTC) + timedelta(seconds=1)))
+    put_as_ses(
+        local_stack,
+        mail(
+            customer, reply, "영수증도 첨부할까요?", in_reply_to=first, sent_at=datetime.now(UTC) + timedelta(seconds=1)
+        ),
+    )
     # Then the reply is the second message of the same ticket
     threaded = wait_for_messages(local_stack, reply, 2)
     assert threaded["ticket"]["id"] == opened["ticket"]["id"]
@@ -152,12 +165,24 @@ def test_mail_posted_by_mailgun_becomes_a_ticket_and_a_reply_posted_by_postmark_
     assert opened["messages"][0]["email"]["provider"] == "mailgun"
     # When the customer's reply comes through Postmark, behind the seeded basic auth
     reply = a_message_id()
-    answered = post_postmark(local_stack, mail(customer, reply, "카드 명세서를 확인해 주세요.", in_reply_to=first, sent_at=datetime.now(UTC) + timedelta(seconds=1)))
+    answered = post_postmark(
+        local_stack,
+        mail(
+            customer,
+            reply,
+            "카드 명세서를 확인해 주세요.",
+            in_reply_to=first,
+            sent_at=datetime.now(UTC) + timedelta(seconds=1),
+        ),
+    )
     # Then it is the second message of the same ticket
     assert (answered.status, answered.json()) == (200, {"received": 1})
     threaded = wait_for_messages(local_stack, reply, 2)
     assert threaded["ticket"]["id"] == opened["ticket"]["id"]
-    assert [(m["external_id"], m["email"]["provider"]) for m in threaded["messages"]] == [(first, "mailgun"), (reply, "postmark")]
+    assert [(m["external_id"], m["email"]["provider"]) for m in threaded["messages"]] == [
+        (first, "mailgun"),
+        (reply, "postmark"),
+    ]
 
 
 def test_forged_mailgun_signature_is_refused_and_nothing_is_stored(local_stack: LocalStack):
@@ -180,10 +205,16 @@ def test_forged_mailgun_signature_is_refused_and_nothing_is_stored(local_stack: 
 def test_mail_ses_judged_spam_is_held_until_an_agent_releases_it_onto_a_ticket(local_stack: LocalStack):
     # Given a customer's mail that SES stored with a spam verdict of FAIL
     customer, message_id = a_customer(), a_message_id()
-    put_as_ses(local_stack, b"X-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\n" + mail(customer, message_id, "주문 취소하고 싶어요."))
+    put_as_ses(
+        local_stack,
+        b"X-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\n"
+        + mail(customer, message_id, "주문 취소하고 싶어요."),
+    )
 
     def quarantined() -> list[str]:
-        return [h["external_id"] for h in local_stack.as_agent("/mail/held?reason=quarantined&limit=100").json()["held"]]
+        return [
+            h["external_id"] for h in local_stack.as_agent("/mail/held?reason=quarantined&limit=100").json()["held"]
+        ]
 
     # Then it is held, on no ticket
     eventually(lambda: message_id in quarantined() or None, timeout=30, interval=0.5, what=f"<{message_id}> held")
@@ -201,5 +232,7 @@ def test_mail_ses_judged_spam_is_held_until_an_agent_releases_it_onto_a_ticket(l
     assert opened["messages"][0]["text"] == "주문 취소하고 싶어요."
     assert message_id not in quarantined()
     # And without a token the release route is refused at the gateway
-    unauthorized = local_stack.request("POST", "/mail/held/release", b'{"external_id": "x"}', {"Content-Type": "application/json"})
+    unauthorized = local_stack.request(
+        "POST", "/mail/held/release", b'{"external_id": "x"}', {"Content-Type": "application/json"}
+    )
     assert unauthorized.status == 401

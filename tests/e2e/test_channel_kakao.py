@@ -41,13 +41,18 @@ def a_customer() -> str:
 def test_skill_request_is_answered_at_once_and_becomes_a_ticket(local_stack: LocalStack):
     # Given a customer's utterance to the skill's block
     customer = a_customer()
-    body = encode(skill_payload(user_id=customer, utterance="교환 신청하고 싶어요", plusfriend_key="Pf" + customer[:10]))
+    body = encode(
+        skill_payload(user_id=customer, utterance="교환 신청하고 싶어요", plusfriend_key="Pf" + customer[:10])
+    )
     # When Kakao calls the skill with the token in the header it was configured with
     answered = post(local_stack, body, header_token=skill_token(local_stack))
     # Then Kakao gets the SkillResponse with the configured text, in readable UTF-8
     assert answered.status == 200
     assert answered.headers["content-type"] == "application/json; charset=utf-8"
-    assert json.loads(answered.body) == {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": ACK_TEXT}}]}}
+    assert json.loads(answered.body) == {
+        "version": "2.0",
+        "template": {"outputs": [{"simpleText": {"text": ACK_TEXT}}]},
+    }
     assert ACK_TEXT.encode() in answered.body
     # And an agent sees the utterance on a KakaoTalk ticket
     ticket = eventually(lambda: ticket_of(local_stack, customer), timeout=15, what="the Kakao ticket")
@@ -66,7 +71,9 @@ def test_token_in_the_path_is_accepted(local_stack: LocalStack):
     eventually(lambda: ticket_of(local_stack, customer), timeout=15, what="the Kakao ticket")
 
 
-@pytest.mark.parametrize(("header_token", "path"), [("guess", "/webhooks/kakao"), (None, "/webhooks/kakao"), (None, "/webhooks/kakao/guess")])
+@pytest.mark.parametrize(
+    ("header_token", "path"), [("guess", "/webhooks/kakao"), (None, "/webhooks/kakao"), (None, "/webhooks/kakao/guess")]
+)
 def test_wrong_or_missing_token_is_refused(local_stack: LocalStack, header_token, path):
     body = encode(skill_payload(user_id=a_customer(), utterance="hello"))
 

@@ -29,7 +29,12 @@ def post(local_stack: LocalStack, body: bytes, signature: str | None = None) -> 
 
 def customer_text(customer: str, text: str, *, redelivery: bool = False) -> tuple[bytes, str]:
     message_id = str(uuid.uuid4().int)[:18]
-    event = message_event(text_message(message_id, text), source=user_source(customer), timestamp=int(time.time() * 1000), redelivery=redelivery)
+    event = message_event(
+        text_message(message_id, text),
+        source=user_source(customer),
+        timestamp=int(time.time() * 1000),
+        redelivery=redelivery,
+    )
     return encode(webhook(event)), message_id
 
 

@@ -29,12 +29,22 @@ def test_update_becomes_a_ticket_and_an_edit_changes_what_agents_read(local_stac
     # Given a customer's message in a private chat with the bot
     customer = person(6_000_000_000 + uuid.uuid4().int % 10**9, "민준", "김")
     chat, now = private_chat(customer), int(time.time())
-    original = encode(update("message", message(message_id=41, sender=customer, chat=chat, date=now, text="주소는 서울시 강남구")))
-    edited = encode(update("edited_message", message(message_id=41, sender=customer, chat=chat, date=now, edit_date=now + 5, text="주소는 서울시 서초구")))
+    original = encode(
+        update("message", message(message_id=41, sender=customer, chat=chat, date=now, text="주소는 서울시 강남구"))
+    )
+    edited = encode(
+        update(
+            "edited_message",
+            message(
+                message_id=41, sender=customer, chat=chat, date=now, edit_date=now + 5, text="주소는 서울시 서초구"
+            ),
+        )
+    )
     # When Telegram delivers it, then the customer's edit
     delivered = post(local_stack, original)
     ticket = eventually(lambda: ticket_of(local_stack, customer["id"]), timeout=15, what="the Telegram ticket")
     assert post(local_stack, edited).status == 200
+
     # Then the agent reads the edited text, with what was first written kept
     def edited_message():
         (shown,) = local_stack.as_agent(f"/tickets/{ticket['id']}").json()["messages"]
@@ -48,7 +58,12 @@ def test_update_becomes_a_ticket_and_an_edit_changes_what_agents_read(local_stac
 
 def test_wrong_secret_token_is_refused(local_stack: LocalStack):
     customer = person(6_000_000_000 + uuid.uuid4().int % 10**9, "Mallory")
-    body = encode(update("message", message(message_id=1, sender=customer, chat=private_chat(customer), date=int(time.time()), text="refund")))
+    body = encode(
+        update(
+            "message",
+            message(message_id=1, sender=customer, chat=private_chat(customer), date=int(time.time()), text="refund"),
+        )
+    )
 
     refused = post(local_stack, body, token="guessed-token")
 

@@ -20,7 +20,10 @@ EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 def post(local_stack: LocalStack, body: bytes, signature: str | None = None) -> Response:
     url = local_stack.api_url + "/webhooks/twilio"
     auth_token = local_stack.state["secrets"]["twilio"]["auth_token"]
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature or twilio_signature(url, body, auth_token)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature or twilio_signature(url, body, auth_token),
+    }
     return local_stack.request("POST", "/webhooks/twilio", body, headers)
 
 
@@ -37,7 +40,9 @@ def test_signed_sms_is_answered_with_empty_twiml_and_becomes_a_ticket(local_stac
     # Given an MMS from a customer: words and a photo
     customer, sid = a_customer(), message_sid(str(uuid.uuid4()))
     photo = media_url(sid, "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9")
-    body = form(inbound_fields(message_sid=sid, sender=customer, body="상품이 파손되어 왔어요", media=[(photo, "image/jpeg")]))
+    body = form(
+        inbound_fields(message_sid=sid, sender=customer, body="상품이 파손되어 왔어요", media=[(photo, "image/jpeg")])
+    )
     # When Twilio posts it, signed over the URL it called
     answered = post(local_stack, body)
     # Then Twilio gets empty TwiML, and an agent sees the message, its photo and the verified number
@@ -53,8 +58,12 @@ def test_signed_sms_is_answered_with_empty_twiml_and_becomes_a_ticket(local_stac
 def test_forged_signature_is_refused(local_stack: LocalStack, forgery):
     body = form(inbound_fields(message_sid=message_sid(str(uuid.uuid4())), sender=a_customer(), body="hello"))
     if forgery == "over-another-url":
-        forgery = twilio_signature("https://attacker.example/webhooks/twilio", body, local_stack.state["secrets"]["twilio"]["auth_token"])
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} | ({"X-Twilio-Signature": forgery} if forgery else {})
+        forgery = twilio_signature(
+            "https://attacker.example/webhooks/twilio", body, local_stack.state["secrets"]["twilio"]["auth_token"]
+        )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} | (
+        {"X-Twilio-Signature": forgery} if forgery else {}
+    )
 
     refused = local_stack.request("POST", "/webhooks/twilio", body, headers)
 

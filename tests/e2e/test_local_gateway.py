@@ -305,7 +305,11 @@ def test_kakaos_path_token_never_reaches_the_runners_log(local_stack):
     eventually(lambda: ticket_of(local_stack, customer), timeout=15, what="the Kakao ticket")
     # Then the runner's log (the gateway's lines and every function's output) names the route, never the token
     log = eventually(
-        lambda: (text := local_stack.log_path.read_text(errors="replace")) and "/webhooks/kakao/{token} -> 200" in text and text,
+        lambda: (
+            (text := local_stack.log_path.read_text(errors="replace"))
+            and "/webhooks/kakao/{token} -> 200" in text
+            and text
+        ),
         timeout=5,
         what="the gateway's line for the Kakao request",
     )

@@ -8,7 +8,6 @@ import hashlib
 import json
 import time
 import urllib.request
-
 import uuid
 
 import boto3

@@ -102,7 +102,10 @@ def test_the_state_file_lists_a_dev_token_per_role_and_the_api_checks_them(local
     assert set(local_stack.state["dev_tokens"]) == {"agent", "admin", "none"}
     assert local_stack.dev_token == local_stack.token_of("agent")
     # When each reads tickets and held mail
-    answers = {role: (local_stack.as_agent("/tickets", role), local_stack.as_agent("/mail/held?reason=quarantined", role)) for role in ("agent", "admin", "none")}
+    answers = {
+        role: (local_stack.as_agent("/tickets", role), local_stack.as_agent("/mail/held?reason=quarantined", role))
+        for role in ("agent", "admin", "none")
+    }
     # Then agent and admin read them, and the valid token without a role is forbidden by the function
     assert [a.status for a in answers["agent"] + answers["admin"]] == [200] * 4
     assert [(a.status, a.json()["error"]) for a in answers["none"]] == [(403, "forbidden")] * 2

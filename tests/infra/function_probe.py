@@ -167,7 +167,12 @@ def run(logical_id: str) -> dict[str, Any]:
             keys = leading_keys_of(params, hash_key) if service == "dynamodb" else None
             for action, resource in iam_requests(service, model.name, params, arn_of):
                 calls.append(
-                    {"operation": f"{service}:{model.name}", "action": action, "resource": resource, "leading_keys": keys}
+                    {
+                        "operation": f"{service}:{model.name}",
+                        "action": action,
+                        "resource": resource,
+                        "leading_keys": keys,
+                    }
                 )
 
         boto3.setup_default_session()
@@ -200,7 +205,7 @@ def main() -> int:
     logical_id, result_path = sys.argv[1], Path(sys.argv[2])
     try:
         result = run(logical_id)
-    except Exception:  # the caller shows the child's traceback in its assertion message
+    except Exception:  # noqa: BLE001 (the caller shows the child's traceback in its assertion message)
         result = {"function": logical_id, "error": traceback.format_exc()}
     result_path.write_text(json.dumps(result, default=str))
     return 0

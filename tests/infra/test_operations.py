@@ -85,7 +85,9 @@ def test_every_consumed_queue_alarms_when_a_message_waits_past_a_retry(queue_id)
     # Given a queue a function consumes: a message older than one visibility timeout has failed at least once
     props = SOURCE_QUEUES[queue_id]["Properties"]
     (alarm,) = _alarms_on(
-        "AWS/SQS", "ApproximateAgeOfOldestMessage", {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}},
     )
     # Then the alarm fires after a retry, long before the message is dead-lettered or expires
     dead_letter_after = props["VisibilityTimeout"] * props["RedrivePolicy"]["maxReceiveCount"]
@@ -97,7 +99,11 @@ def test_every_consumed_queue_alarms_when_a_message_waits_past_a_retry(queue_id)
 def test_every_dead_letter_queue_alarms_on_its_first_message_and_before_it_drops_one(queue_id):
     dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
     (depth,) = _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimension)
-    assert (depth["ComparisonOperator"], depth["Threshold"], depth["EvaluationPeriods"]) == ("GreaterThanThreshold", 0, 1)
+    assert (depth["ComparisonOperator"], depth["Threshold"], depth["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0,
+        1,
+    )
     # A dead letter left alone expires with the queue's retention: the age alarm asks for a redrive first.
     (age,) = _alarms_on("AWS/SQS", "ApproximateAgeOfOldestMessage", dimension)
     assert 0 < age["Threshold"] < QUEUES[queue_id]["Properties"]["MessageRetentionPeriod"]
@@ -332,7 +338,9 @@ def test_access_log_names_the_route_never_the_path_query_or_headers(translated):
 
 def _openapi_route_keys(translated) -> set[str]:
     (api,) = resources_of_type(translated, "AWS::ApiGatewayV2::Api").values()
-    return {f"{method.upper()} {path}" for path, methods in api["Properties"]["Body"]["paths"].items() for method in methods}
+    return {
+        f"{method.upper()} {path}" for path, methods in api["Properties"]["Body"]["paths"].items() for method in methods
+    }
 
 
 def test_every_public_webhook_route_has_its_own_throttle(translated, function_specs):

@@ -85,7 +85,9 @@ def test_built_layer_bundles_the_runtime_dependencies_but_not_the_sdk(build, tem
         ("cryptography", "cryptography/hazmat/bindings/_rust.abi3.so", "cp311-abi3-manylinux"),
     ],
 )
-def test_built_native_dependencies_are_the_linux_aarch64_wheels(build, template, distribution, extension_glob, tag_prefix):
+def test_built_native_dependencies_are_the_linux_aarch64_wheels(
+    build, template, distribution, extension_glob, tag_prefix
+):
     (layer_id,) = resources_of_type(template, "AWS::Serverless::LayerVersion")
     site = build / layer_id / "python"
     (wheel_info,) = site.glob(f"{distribution}-*.dist-info/WHEEL")

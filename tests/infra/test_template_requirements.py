@@ -124,7 +124,10 @@ def test_media_queue_is_a_standard_queue(template, function_specs):
 
 @pytest.mark.parametrize(
     ("bucket_id", "expiry_rule", "retention"),
-    [("AttachmentsBucket", "ExpireAttachments", "AttachmentRetentionDays"), ("MailBucket", "ExpireMail", "MailRetentionDays")],
+    [
+        ("AttachmentsBucket", "ExpireAttachments", "AttachmentRetentionDays"),
+        ("MailBucket", "ExpireMail", "MailRetentionDays"),
+    ],
 )
 def test_buckets_are_private_encrypted_tls_only_and_expiring(template, bucket_id, expiry_rule, retention):
     assert set(resources_of_type(template, "AWS::S3::Bucket")) == {"AttachmentsBucket", "MailBucket"}
@@ -154,7 +157,9 @@ def _bucket_policy(template, bucket_id):
 
 
 def test_only_ses_of_this_account_may_write_mail_into_the_mail_bucket(template):
-    allows = [statement for statement in _bucket_policy(template, "MailBucket")["Statement"] if statement["Effect"] == "Allow"]
+    allows = [
+        statement for statement in _bucket_policy(template, "MailBucket")["Statement"] if statement["Effect"] == "Allow"
+    ]
     (ses,) = allows
     assert ses["Principal"] == {"Service": "ses.amazonaws.com"} and ses["Action"] == "s3:PutObject"
     assert ses["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
@@ -267,7 +272,11 @@ ADMIN_ROUTES = {"POST /mail/held/release"}
     ("parameters", "agent", "admin"),
     [
         ({}, set(), set()),
-        ({"RolesClaim": "scope", "RolePrefix": "switchboard/"}, {"switchboard/agent", "switchboard/admin"}, {"switchboard/admin"}),
+        (
+            {"RolesClaim": "scope", "RolePrefix": "switchboard/"},
+            {"switchboard/agent", "switchboard/admin"},
+            {"switchboard/admin"},
+        ),
         ({"RolesClaim": "scp", "RolePrefix": ""}, {"agent", "admin"}, {"admin"}),
     ],
     ids=["cognito-groups", "resource-server-scopes", "scp-claim"],
@@ -289,7 +298,10 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
 def test_the_agents_functions_read_roles_as_the_parameters_say(function_specs):
     for logical_id in ("TicketsApiFunction", "HeldMailReleaseFunction"):
         environment = function_specs[logical_id].environment
-        assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == ({"Ref": "RolesClaim"}, {"Ref": "RolePrefix"})
+        assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == (
+            {"Ref": "RolesClaim"},
+            {"Ref": "RolePrefix"},
+        )
 
 
 def test_jwt_authorizer_checks_issuer_and_audience_from_parameters(translated):

@@ -12,7 +12,9 @@ def test_functions_record_no_traces_unless_the_operator_turns_tracing_on(templat
     lambdas = resources_of_type(translated, "AWS::Lambda::Function")
     assert lambdas
     # When each function's tracing mode is read
-    modes = {logical_id: body["Properties"].get("TracingConfig", {}).get("Mode") for logical_id, body in lambdas.items()}
+    modes = {
+        logical_id: body["Properties"].get("TracingConfig", {}).get("Mode") for logical_id, body in lambdas.items()
+    }
     # Then every function takes it from one parameter, which defaults to PassThrough and offers Active
     assert set(map(str, modes.values())) == {str({"Ref": "TracingMode"})}, modes
     parameter = template["Parameters"]["TracingMode"]

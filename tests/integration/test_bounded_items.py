@@ -88,15 +88,21 @@ def test_a_customer_writing_to_ever_more_accounts_stays_one_contact_that_lists_i
     store = stack.ticket_store()
     accounts = MAX_CONTACT_IDENTITIES + 15
     # Given one customer (one verified phone number) writing to 65 of our WhatsApp numbers
-    outcomes = [record_event(whatsapp_from(account, SENT + timedelta(minutes=account)), store) for account in range(accounts)]
+    outcomes = [
+        record_event(whatsapp_from(account, SENT + timedelta(minutes=account)), store) for account in range(accounts)
+    ]
     # Then every message opened its ticket, all of them for one contact
     assert outcomes == [Outcome.OPENED] * accounts
     (contact,) = stack.contacts()
     assert {t["requester"]["contact_id"] for t in stack.tickets()} == {contact.id}
     # ... which lists its first 50 identities, while every identity, listed or not, still resolves to it
-    assert [identity.channel_account_id for identity in contact.identities] == [f"10654035224{a:04d}" for a in range(MAX_CONTACT_IDENTITIES)]
+    assert [identity.channel_account_id for identity in contact.identities] == [
+        f"10654035224{a:04d}" for a in range(MAX_CONTACT_IDENTITIES)
+    ]
     for account in range(accounts):
-        identity = ChannelIdentity(channel=Channel.WHATSAPP, channel_account_id=f"10654035224{account:04d}", external_id="821012345678")
+        identity = ChannelIdentity(
+            channel=Channel.WHATSAPP, channel_account_id=f"10654035224{account:04d}", external_id="821012345678"
+        )
         assert store.contact_id_for(identity) == contact.id
     assert largest_item(stack) < DYNAMODB_ITEM_LIMIT // 4
 

@@ -50,10 +50,14 @@ def mangled_corpus_mail() -> st.SearchStrategy[bytes]:
         start %= len(raw)
         return raw[:start] + noise + raw[start + length :]
 
-    return st.tuples(st.sampled_from(mails), st.integers(0, 20_000), st.integers(0, 400), st.binary(max_size=64)).map(mangle)
+    return st.tuples(st.sampled_from(mails), st.integers(0, 20_000), st.integers(0, 400), st.binary(max_size=64)).map(
+        mangle
+    )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(raw=st.one_of(hostile_bodies(SesDriver()), mangled_corpus_mail()))
 def test_whatever_bytes_are_stored_as_a_mail_the_intake_files_them_and_nothing_is_dead_lettered(stack, raw):
     # Given any bytes at all stored as a received mail

@@ -32,7 +32,7 @@ def token_number(name: str) -> int:
     """The number the mails answering `name` by subject token put in their subject."""
     import re
 
-    for other, golden in GOLDENS.items():
+    for golden in GOLDENS.values():
         if golden["thread"].get("of") == name and golden["thread"].get("by") == "subject_token":
             return int(re.search(r"\[#(\d+)\]", golden["subject"]).group(1))
     raise LookupError(name)
@@ -63,7 +63,11 @@ def test_every_corpus_mail_threads_as_its_golden_says(stack):
         if name in TOKEN_TARGETS:
             stack.dynamodb.put_item(
                 TableName=stack.table_name,
-                Item={"pk": {"S": "COUNTER"}, "sk": {"S": "TICKET_NUMBER"}, "last_number": {"N": str(token_number(name) - 1)}},
+                Item={
+                    "pk": {"S": "COUNTER"},
+                    "sk": {"S": "TICKET_NUMBER"},
+                    "last_number": {"N": str(token_number(name) - 1)},
+                },
             )
         assert ses.deliver((CORPUS / f"{name}.eml").read_bytes()).status == 200
         report = stack.drain_queue()

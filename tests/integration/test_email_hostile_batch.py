@@ -35,7 +35,9 @@ def test_hostile_mail_in_a_batch_is_kept_and_its_batch_mates_are_written(stack, 
     mails = {
         "good-1@example.com": mail("good-1@example.com"),
         "good-2@example.com": mail("good-2@example.com"),
-        "long-mailbox@example.com": mail("long-mailbox@example.com", to="s" * 400 + "@shop.example, support@shop.example"),
+        "long-mailbox@example.com": mail(
+            "long-mailbox@example.com", to="s" * 400 + "@shop.example, support@shop.example"
+        ),
         "many-parts@example.com": mail("many-parts@example.com", body=many_parts),
         "chokes@example.com": mail("chokes@example.com", extra="X-Chokes: yes\r\n"),
     }
@@ -51,7 +53,12 @@ def test_hostile_mail_in_a_batch_is_kept_and_its_batch_mates_are_written(stack, 
     assert stack.dead_lettered_mail() == 0 and stack.dead_lettered_count() == 0
     # And the good and the bounded mails are ticket messages, the cut ones marked with what was cut
     messages = {m["external_id"]: m for t in stack.tickets() for m in stack.ticket(t["id"])["messages"]}
-    assert set(messages) == {"good-1@example.com", "good-2@example.com", "long-mailbox@example.com", "many-parts@example.com"}
+    assert set(messages) == {
+        "good-1@example.com",
+        "good-2@example.com",
+        "long-mailbox@example.com",
+        "many-parts@example.com",
+    }
     assert messages["good-1@example.com"]["email"]["parse_limits"] == []
     assert messages["long-mailbox@example.com"]["email"]["mailbox"] == "support@shop.example"
     assert "addresses" in messages["long-mailbox@example.com"]["email"]["parse_limits"]
@@ -79,5 +86,7 @@ def test_a_secrets_failure_while_reading_a_mail_is_retried_not_quarantined(stack
     stack.drain_queue()
     # Then the first try is given back for a retry, the retry files it as the customer's, and nothing is held
     assert report.failed_records == 1 and report.records == 2, report
-    assert [m["external_id"] for t in stack.tickets() for m in stack.ticket(t["id"])["messages"]] == ["token-reply@example.com"]
+    assert [m["external_id"] for t in stack.tickets() for m in stack.ticket(t["id"])["messages"]] == [
+        "token-reply@example.com"
+    ]
     assert stack.api_get("/mail/held", {"reason": "quarantined"}).json()["held"] == []

@@ -1,11 +1,9 @@
 """The email intake under failure: any one of its AWS calls failing, in any way a call can fail, is retried
 through the mail queue and ends in exactly the table and attachments of a run without faults."""
 
-from datetime import UTC, datetime
+import json
 from email.message import EmailMessage
 from email.policy import SMTP
-
-import json
 
 import pytest
 
@@ -25,7 +23,9 @@ def mail_with_two_attachments() -> bytes:
     mail["Message-ID"] = "<exchange-photos@mail.example.com>"
     mail.set_content("사이즈가 맞지 않아 교환하고 싶어요. 사진 첨부합니다.")
     mail.add_alternative("<p>사이즈가 맞지 않아 교환하고 싶어요. 사진 첨부합니다.</p>", subtype="html")
-    mail.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, maintype="image", subtype="png", filename="신발.png")
+    mail.add_attachment(
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, maintype="image", subtype="png", filename="신발.png"
+    )
     mail.add_attachment(b"%PDF-1.4 receipt" * 100, maintype="application", subtype="pdf", filename="영수증.pdf")
     return mail.as_bytes()
 
@@ -34,7 +34,14 @@ def run_mail_through(stack):
     """From an empty table: the bucket announces the stored mail (as a redrive of its notification would),
     and the intake and the writer run until their queues are empty."""
     stack.empty_table()
-    notification = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": stack.mail_bucket}, "object": {"key": SES_KEY}}}]}
+    notification = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": stack.mail_bucket}, "object": {"key": SES_KEY}},
+            }
+        ]
+    }
     stack.sqs.send_message(QueueUrl=stack.mail_queue_url, MessageBody=json.dumps(notification))
     stack.drain_mail_queue()
     stack.drain_queue()

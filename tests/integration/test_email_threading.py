@@ -33,13 +33,28 @@ def mail(stack):
 
 def first_mail(customer=MINJUN, *, message_id="first@mail.example.com", subject="배송 문의", **headers) -> bytes:
     # A new conversation: the customer's client names no earlier mail.
-    return raw_mail(customer, message_id=message_id, text="주문한 신발이 아직 안 왔어요", sent_at=SENT, subject=subject, thread_headers=False, **headers)
+    return raw_mail(
+        customer,
+        message_id=message_id,
+        text="주문한 신발이 아직 안 왔어요",
+        sent_at=SENT,
+        subject=subject,
+        thread_headers=False,
+        **headers,
+    )
 
 
 def bare_mail(customer, *, message_id, text="다시 문의드립니다", to=MAILBOX, subject="배송 문의", headers=()) -> bytes:
     """A mail with no In-Reply-To or References but those in `headers` (some webmail and mobile clients keep none)."""
     return raw_mail(
-        customer, message_id=message_id, text=text, sent_at=SENT + timedelta(hours=1), subject=subject, to=to, thread_headers=False, extra_headers=headers
+        customer,
+        message_id=message_id,
+        text=text,
+        sent_at=SENT + timedelta(hours=1),
+        subject=subject,
+        to=to,
+        thread_headers=False,
+        extra_headers=headers,
     )
 
 
@@ -52,7 +67,10 @@ def test_a_reply_to_our_reply_address_joins_its_ticket_without_any_thread_header
     mail(bare_mail(MINJUN, message_id="second@mail.example.com", to=address, subject="안녕하세요"))
     # Then the answer is on ticket #1
     (listed,) = stack.tickets()
-    assert [m["external_id"] for m in stack.ticket(listed["id"])["messages"]] == ["first@mail.example.com", "second@mail.example.com"]
+    assert [m["external_id"] for m in stack.ticket(listed["id"])["messages"]] == [
+        "first@mail.example.com",
+        "second@mail.example.com",
+    ]
 
 
 def test_a_made_up_reply_token_joins_nothing(stack, mail):
@@ -72,9 +90,17 @@ def test_an_outlook_reply_naming_only_our_sent_mail_in_in_reply_to_joins_its_tic
     # Given ticket #1, answered by an agent in a mail we sent with our own Message-ID
     mail(first_mail())
     (ticket,) = stack.tickets()
-    agent_replies(stack.ticket_store(), ticket["id"], external_id="sb.reply-1@shop.example", text="확인해 보겠습니다", at=SENT + timedelta(minutes=5))
+    agent_replies(
+        stack.ticket_store(),
+        ticket["id"],
+        external_id="sb.reply-1@shop.example",
+        text="확인해 보겠습니다",
+        at=SENT + timedelta(minutes=5),
+    )
     # When the customer answers from Outlook, which sends In-Reply-To but no References
-    answer = bare_mail(MINJUN, message_id="outlook-answer@mail.example.com", headers=(("In-Reply-To", "<sb.reply-1@shop.example>"),))
+    answer = bare_mail(
+        MINJUN, message_id="outlook-answer@mail.example.com", headers=(("In-Reply-To", "<sb.reply-1@shop.example>"),)
+    )
     mail(answer)
     # Then it joins ticket #1
     (listed,) = stack.tickets()
@@ -109,7 +135,9 @@ def test_a_reply_to_a_closed_ticket_opens_a_linked_follow_up_and_later_replies_j
     ticket_closes(stack.ticket_store(), ticket["id"], at=SENT + timedelta(days=5))
     # When the customer answers in the thread, twice
     for n in (1, 2):
-        reply = bare_mail(MINJUN, message_id=f"late-{n}@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),))
+        reply = bare_mail(
+            MINJUN, message_id=f"late-{n}@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),)
+        )
         mail(reply)
     # Then one follow-up ticket holds both answers and names the closed one
     numbers = {t["number"]: t for t in stack.tickets()}
@@ -137,7 +165,14 @@ def test_an_out_of_office_about_our_reply_is_an_internal_note_that_changes_nothi
     # Given ticket #1 waits on the customer after an agent's reply
     mail(first_mail())
     (ticket,) = stack.tickets()
-    agent_replies(stack.ticket_store(), ticket["id"], external_id="sb.reply-2@shop.example", text="송장번호 안내드립니다", at=SENT, then=TicketStatus.PENDING)
+    agent_replies(
+        stack.ticket_store(),
+        ticket["id"],
+        external_id="sb.reply-2@shop.example",
+        text="송장번호 안내드립니다",
+        at=SENT,
+        then=TicketStatus.PENDING,
+    )
     # When the customer's mailbox answers automatically
     auto = bare_mail(
         MINJUN,
@@ -168,7 +203,9 @@ def test_a_bounce_of_our_reply_is_noted_on_its_ticket_and_marks_the_reply_failed
     # Given an agent's reply on ticket #1
     mail(first_mail())
     (ticket,) = stack.tickets()
-    agent_replies(stack.ticket_store(), ticket["id"], external_id="sb.reply-3@shop.example", text="교환 접수되었습니다", at=SENT)
+    agent_replies(
+        stack.ticket_store(), ticket["id"], external_id="sb.reply-3@shop.example", text="교환 접수되었습니다", at=SENT
+    )
     # When the customer's server bounces it with a delivery status notification
     bounce = (
         "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
@@ -204,7 +241,10 @@ def test_our_own_mail_coming_back_is_held_as_a_loop(stack, mail):
     # Then neither opens a ticket; both are held as loops
     assert stack.tickets() == []
     store = stack.ticket_store()
-    assert [store.held_mail(i).handling.value for i in ("sb.echo@shop.example", "self@shop.example")] == ["loop", "loop"]
+    assert [store.held_mail(i).handling.value for i in ("sb.echo@shop.example", "self@shop.example")] == [
+        "loop",
+        "loop",
+    ]
 
 
 def test_a_colleague_at_our_domain_writing_to_support_opens_a_ticket(stack, mail):
@@ -219,7 +259,9 @@ def test_a_colleague_at_our_domain_writing_to_support_opens_a_ticket(stack, mail
 
 def test_mail_ses_marks_as_a_virus_is_quarantined_not_dropped(stack, mail):
     # Given SES scanned a mail and prepended its verdicts (a sender's own fake verdict below them)
-    raw = b"X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: FAIL\r\n" + first_mail(extra_headers=(("X-SES-Virus-Verdict", "PASS"),))
+    raw = b"X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: FAIL\r\n" + first_mail(
+        extra_headers=(("X-SES-Virus-Verdict", "PASS"),)
+    )
     # When it is stored by SES
     mail(raw)
     # Then no ticket shows it, and it is kept, flagged, with the raw mail still in the bucket
@@ -257,14 +299,25 @@ def test_a_failed_intake_is_retried_and_the_mail_lands_once(stack, mail):
 def test_agents_list_held_mail_by_reason_newest_first(stack, mail):
     # Given two vacation auto-replies about no ticket, and a quarantined mail
     for n in (1, 2):
-        mail(bare_mail(Customer(f"away{n}@example.net"), message_id=f"away-{n}@mail.example.net", headers=(("X-Autoreply", "yes"),)))
+        mail(
+            bare_mail(
+                Customer(f"away{n}@example.net"),
+                message_id=f"away-{n}@mail.example.net",
+                headers=(("X-Autoreply", "yes"),),
+            )
+        )
     mail(b"X-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\n" + first_mail(message_id="spam@mail.example.com"))
     # When an agent lists held auto-replies, one per page
     first = stack.api_get("/mail/held", {"reason": "auto_reply", "limit": "1"})
     second = stack.api_get("/mail/held", {"reason": "auto_reply", "limit": "1", "cursor": first.json()["next_cursor"]})
     # Then both come, newest first, and the quarantined mail is listed under its own reason only
-    assert [h["external_id"] for h in first.json()["held"] + second.json()["held"]] == ["away-2@mail.example.net", "away-1@mail.example.net"]
-    assert [h["external_id"] for h in stack.api_get("/mail/held", {"reason": "quarantined"}).json()["held"]] == ["spam@mail.example.com"]
+    assert [h["external_id"] for h in first.json()["held"] + second.json()["held"]] == [
+        "away-2@mail.example.net",
+        "away-1@mail.example.net",
+    ]
+    assert [h["external_id"] for h in stack.api_get("/mail/held", {"reason": "quarantined"}).json()["held"]] == [
+        "spam@mail.example.com"
+    ]
     assert stack.api_get("/mail/held", {"reason": "customer"}).status == 400
 
 
@@ -272,7 +325,13 @@ def test_a_copied_colleague_answering_in_the_thread_does_not_rename_the_requeste
     # Given a ticket opened by a mail whose sender gave no name, copying a colleague
     mail(first_mail(Customer("orders@example.com"), extra_headers=(("Cc", "Park Jiho <jiho.park@example.com>"),)))
     # When the colleague answers in the thread
-    mail(bare_mail(Customer("jiho.park@example.com", "Park Jiho"), message_id="jiho@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),)))
+    mail(
+        bare_mail(
+            Customer("jiho.park@example.com", "Park Jiho"),
+            message_id="jiho@mail.example.com",
+            headers=(("In-Reply-To", "<first@mail.example.com>"),),
+        )
+    )
     # Then the answer joins the ticket, whose requester keeps no name rather than taking the colleague's
     (ticket,) = stack.tickets()
     assert ticket["message_count"] == 2 and ticket["requester"]["display_name"] is None
@@ -287,7 +346,15 @@ def test_a_reply_by_references_from_someone_not_on_the_thread_joins_but_is_marke
     (ticket,) = stack.tickets()
     # When Minjun, Seoyeon and Jiho (never on the thread) each answer it by In-Reply-To
     for number, customer in enumerate((MINJUN, SEOYEON, JIHO), start=1):
-        mail(raw_mail(customer, message_id=f"answer-{number}@mail.example.com", text="답장입니다", sent_at=SENT + timedelta(hours=number), in_reply_to="first@mail.example.com"))
+        mail(
+            raw_mail(
+                customer,
+                message_id=f"answer-{number}@mail.example.com",
+                text="답장입니다",
+                sent_at=SENT + timedelta(hours=number),
+                in_reply_to="first@mail.example.com",
+            )
+        )
     # Then all three join the ticket (no answer is lost), and only Jiho's says its sender is not on the thread
     (listed,) = stack.tickets()
     messages = stack.ticket(listed["id"])["messages"]

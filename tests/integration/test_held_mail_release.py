@@ -31,12 +31,22 @@ def mail(stack):
 
 
 def customer_mail(message_id: str = "refund@mail.example.com", *, headers=()) -> bytes:
-    return raw_mail(MINJUN, message_id=message_id, text="환불 부탁드립니다. 주문번호 2025-0042", sent_at=SENT, subject="환불 요청", thread_headers=False, extra_headers=headers)
+    return raw_mail(
+        MINJUN,
+        message_id=message_id,
+        text="환불 부탁드립니다. 주문번호 2025-0042",
+        sent_at=SENT,
+        subject="환불 요청",
+        thread_headers=False,
+        extra_headers=headers,
+    )
 
 
 def release(stack, external_id: str, *, claims=ADMIN_CLAIMS, body: bytes | None = None):
     payload = json.dumps({"external_id": external_id}).encode() if body is None else body
-    return stack.http("POST", "/mail/held/release", headers={"content-type": "application/json"}, body=payload, claims=claims)
+    return stack.http(
+        "POST", "/mail/held/release", headers={"content-type": "application/json"}, body=payload, claims=claims
+    )
 
 
 def intake_and_writer_run(stack, *, workers: int = 1) -> None:
@@ -60,8 +70,15 @@ def test_a_mail_ses_wrongly_judged_spam_is_released_onto_a_ticket(stack, mail):
     assert answer.status == 202
     (ticket,) = stack.tickets()
     (message,) = stack.ticket(ticket["id"])["messages"]
-    assert (ticket["requester"]["display_name"], message["external_id"], message["text"]) == ("김민준", "refund@mail.example.com", "환불 부탁드립니다. 주문번호 2025-0042")
-    assert (message["email"]["handling"], message["email"]["handling_reason"]) == ("customer", "released from held mail by an agent")
+    assert (ticket["requester"]["display_name"], message["external_id"], message["text"]) == (
+        "김민준",
+        "refund@mail.example.com",
+        "환불 부탁드립니다. 주문번호 2025-0042",
+    )
+    assert (message["email"]["handling"], message["email"]["handling_reason"]) == (
+        "customer",
+        "released from held mail by an agent",
+    )
     assert held_listing(stack, "quarantined") == []
     held = stack.ticket_store().held_mail("refund@mail.example.com")
     assert held.released_by == ADMIN_CLAIMS["sub"] and held.released_at is not None
@@ -105,20 +122,29 @@ def test_a_release_whose_marking_fails_is_retried_to_the_same_single_message(sta
 def test_a_released_reply_joins_the_ticket_its_headers_name(stack, mail):
     # Given a ticket opened by a customer's mail, and their reply to it quarantined by SES
     mail(customer_mail("first@mail.example.com"))
-    mail(SPAM_VERDICT + customer_mail("second@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),)))
-    assert stack.only_ticket()["ticket"]["message_count"] == 1 and held_listing(stack, "quarantined") == ["second@mail.example.com"]
+    mail(
+        SPAM_VERDICT + customer_mail("second@mail.example.com", headers=(("In-Reply-To", "<first@mail.example.com>"),))
+    )
+    assert stack.only_ticket()["ticket"]["message_count"] == 1 and held_listing(stack, "quarantined") == [
+        "second@mail.example.com"
+    ]
     # When the reply is released
     assert release(stack, "second@mail.example.com").status == 202
     intake_and_writer_run(stack)
     # Then it is threaded like any customer mail: In-Reply-To puts it on that ticket
     (ticket,) = stack.tickets()
-    assert [m["external_id"] for m in stack.ticket(ticket["id"])["messages"]] == ["first@mail.example.com", "second@mail.example.com"]
+    assert [m["external_id"] for m in stack.ticket(ticket["id"])["messages"]] == [
+        "first@mail.example.com",
+        "second@mail.example.com",
+    ]
 
 
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
-        pytest.param(json.dumps({"external_id": "nobody@mail.example.com"}).encode(), 404, "not_found", id="unknown-id"),
+        pytest.param(
+            json.dumps({"external_id": "nobody@mail.example.com"}).encode(), 404, "not_found", id="unknown-id"
+        ),
         pytest.param(b"{}", 400, "invalid_request", id="no-id"),
         pytest.param(b'{"external_id": ""}', 400, "invalid_request", id="empty-id"),
         pytest.param(b'{"external_id": "a", "also": 1}', 400, "invalid_request", id="unknown-field"),
@@ -165,6 +191,8 @@ def test_a_held_mail_whose_raw_mail_has_expired_cannot_be_released_and_stays_lis
     # When an agent releases it
     answer = release(stack, "refund@mail.example.com")
     # Then they hear why, and it stays held rather than vanishing
-    assert (answer.status, answer.json()["error"]) == (404, "not_found") and "no longer kept" in answer.json()["message"]
+    assert (answer.status, answer.json()["error"]) == (404, "not_found") and "no longer kept" in answer.json()[
+        "message"
+    ]
     assert held_listing(stack, "quarantined") == ["refund@mail.example.com"]
     assert stack.ticket_store().held_mail("refund@mail.example.com").handling is MailHandling.QUARANTINED

@@ -12,7 +12,9 @@ from tests.support.hostile import body_cap, hostile_bodies
 pytestmark = pytest.mark.slow
 
 # The stack is built once per test and shared by its examples; nothing an example does may change it.
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 NO_SURROGATES = st.characters(exclude_categories=["Cs"])
 
@@ -38,7 +40,15 @@ def test_deliveries_without_a_genuine_signature_are_refused(stack, webhook_chann
     # Given any body, hostile or well-formed, with a missing, malformed or forged signature
     channel = webhook_channel
     driver = channel.driver
-    body = data.draw(st.one_of(hostile_bodies(driver), st.just(driver.text_message(driver.customer(1), message_id=driver.message_id("m"), text="hi", sent_at=SENT))), label="body")
+    body = data.draw(
+        st.one_of(
+            hostile_bodies(driver),
+            st.just(
+                driver.text_message(driver.customer(1), message_id=driver.message_id("m"), text="hi", sent_at=SENT)
+            ),
+        ),
+        label="body",
+    )
     signature = data.draw(driver.forged_signatures(), label="signature")
     assume(signature != driver.headers(body).get(driver.signature_header))
     # When it is delivered
@@ -60,7 +70,9 @@ def test_signed_deliveries_that_are_not_provider_webhooks_are_malformed(stack, w
     strategy = channel.driver.malformed_bodies() if channel.driver.proof_in_body else hostile_bodies(channel.driver)
     body = data.draw(strategy, label="body")
     # When it is delivered
-    response, sends = deliver_counting_sends(stack, channel, body, signature=channel.driver.headers(body)[channel.driver.signature_header])
+    response, sends = deliver_counting_sends(
+        stack, channel, body, signature=channel.driver.headers(body)[channel.driver.signature_header]
+    )
     # Then it is refused as malformed with a JSON error (past the route's cap, as too large before it is
     # read), and nothing is enqueued
     expected = (413, "payload_too_large") if len(body) > body_cap(channel.driver) else (400, "malformed_payload")
@@ -69,7 +81,9 @@ def test_signed_deliveries_that_are_not_provider_webhooks_are_malformed(stack, w
     assert stack.queued_count() == 0
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(words=st.text(alphabet=NO_SURROGATES, max_size=400))
 def test_any_text_a_customer_sends_reaches_agents_unchanged(stack, channel, words):
     # Given a well-formed, signed message whose text is any Unicode at all
@@ -82,11 +96,15 @@ def test_any_text_a_customer_sends_reaches_agents_unchanged(stack, channel, word
     # Then it is accepted, and agents read exactly what was sent (as the channel can carry it)
     assert response.status == 200, response
     assert report.failed_records == 0, report
-    (message,) = [m for m in stack.only_ticket()["messages"] if m["external_id"] == driver.external_id(customer, message_id)]
+    (message,) = [
+        m for m in stack.only_ticket()["messages"] if m["external_id"] == driver.external_id(customer, message_id)
+    ]
     assert driver.text_seen_by_agents(message) == driver.expected_text(words)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     before=st.text(alphabet=NO_SURROGATES, max_size=40),
     surrogate=st.integers(0xD800, 0xDFFF).map(chr),
@@ -96,9 +114,16 @@ def test_text_with_a_lone_surrogate_escape_is_malformed(stack, unicode_channel, 
     # Given a signed delivery whose JSON text holds "\\udXXX" with no partner: not Unicode text at all
     channel = unicode_channel
     driver = channel.driver
-    body = driver.text_message(driver.customer(4), message_id=driver.message_id("lone-surrogate"), text=before + surrogate + after, sent_at=SENT)
+    body = driver.text_message(
+        driver.customer(4),
+        message_id=driver.message_id("lone-surrogate"),
+        text=before + surrogate + after,
+        sent_at=SENT,
+    )
     # When it is delivered
-    response, sends = deliver_counting_sends(stack, channel, body, signature=driver.headers(body)[driver.signature_header])
+    response, sends = deliver_counting_sends(
+        stack, channel, body, signature=driver.headers(body)[driver.signature_header]
+    )
     # Then it is refused as malformed, not failed on as a 5xx the provider would retry for days
     assert response.status == 400, response
     assert sends == []

@@ -5,7 +5,6 @@ import json
 from datetime import UTC, datetime
 
 from switchboard import webhooks
-
 from tests.support.drivers.kakao import KakaoDriver
 from tests.support.drivers.twilio import TwilioDriver, form, inbound_fields, media_url, message_sid
 from tests.support.lambda_events import HttpResponse
@@ -25,7 +24,10 @@ def test_kakao_skill_request_is_answered_with_the_configured_acknowledgement_and
     response = invoke(stack, "KakaoWebhookFunction", "kakao-skill.json")
     # Then Kakao gets a SkillResponse saying the configured Korean acknowledgement
     assert (response.status, response.headers["content-type"]) == (200, "application/json; charset=utf-8")
-    assert json.loads(response.body) == {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": TEMPLATE_ACK_TEXT}}]}}
+    assert json.loads(response.body) == {
+        "version": "2.0",
+        "template": {"outputs": [{"simpleText": {"text": TEMPLATE_ACK_TEXT}}]},
+    }
     # And once written, agents see the customer's utterance on a KakaoTalk ticket
     assert stack.drain_queue().failed_records == 0
     found = stack.only_ticket()
@@ -43,7 +45,9 @@ def test_kakao_token_in_the_path_is_routed_and_accepted(stack):
 def test_kakao_wrong_token_in_the_path_is_refused(stack):
     body = provider_fixture("kakao", "skill-request.json")
 
-    response = stack.http("POST", "/webhooks/kakao/not-the-token", headers={"content-type": "application/json"}, body=body)
+    response = stack.http(
+        "POST", "/webhooks/kakao/not-the-token", headers={"content-type": "application/json"}, body=body
+    )
 
     assert (response.status, response.json()["error"]) == (401, "invalid_signature")
     assert stack.queued_count() == 0
@@ -60,7 +64,10 @@ def test_kakao_request_repeated_within_its_window_is_one_message_and_after_it_an
     assert [kakao.deliver(body).status for _ in range(3)] == [200, 200, 200]
     assert stack.drain_queue().failed_records == 0
     # Then the first two are one message and the third, in the next window, another
-    assert [m["received_at"] for m in stack.only_ticket()["messages"]] == ["2025-06-08T21:00:01Z", "2025-06-08T21:00:12Z"]
+    assert [m["received_at"] for m in stack.only_ticket()["messages"]] == [
+        "2025-06-08T21:00:01Z",
+        "2025-06-08T21:00:12Z",
+    ]
 
 
 def test_twilio_sms_is_answered_with_empty_twiml_and_becomes_a_ticket_with_the_verified_number(stack):
@@ -88,7 +95,11 @@ def test_twilio_mms_media_reach_the_ticket_as_attachments(stack):
     twilio = stack.channel(TwilioDriver())
     sid = message_sid("mms-through-handler")
     photo = media_url(sid, "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9")
-    body = form(inbound_fields(message_sid=sid, sender="+821098765432", body="파손된 상자 사진입니다", media=[(photo, "image/jpeg")]))
+    body = form(
+        inbound_fields(
+            message_sid=sid, sender="+821098765432", body="파손된 상자 사진입니다", media=[(photo, "image/jpeg")]
+        )
+    )
 
     assert twilio.deliver(body).status == 200
     assert stack.drain_queue().failed_records == 0

@@ -48,7 +48,11 @@ def test_group_chat_is_one_ticket_with_each_member_as_author(stack, line):
     group = line_user_id("주문 문의방", "C")
     seoyeon = line_user_id("이서연")
     for number, (member, words) in enumerate([(CUSTOMER, "배송 언제 되나요?"), (seoyeon, "저도 궁금해요")]):
-        event = message_event(text_message(f"60000000000000010{number}", words), source=group_source(group, member), timestamp=SENT_MS + number * 1000)
+        event = message_event(
+            text_message(f"60000000000000010{number}", words),
+            source=group_source(group, member),
+            timestamp=SENT_MS + number * 1000,
+        )
         assert line.deliver(encode(webhook(event))).status == 200
     stack.drain_queue()
     # Then agents see one ticket for the group, holding both messages in order
@@ -59,7 +63,9 @@ def test_group_chat_is_one_ticket_with_each_member_as_author(stack, line):
 
 def test_redelivery_lands_once(stack, line, queue_dedup_window_lapsed):
     # Given a message event LINE delivered, and the same event redelivered later
-    first = message_event(text_message("600000000000000201", "환불 가능할까요?"), source=user_source(CUSTOMER), timestamp=SENT_MS)
+    first = message_event(
+        text_message("600000000000000201", "환불 가능할까요?"), source=user_source(CUSTOMER), timestamp=SENT_MS
+    )
     again = {**first, "deliveryContext": {"isRedelivery": True}}
     line.deliver(encode(webhook(first)))
     stack.drain_queue()
@@ -71,8 +77,22 @@ def test_redelivery_lands_once(stack, line, queue_dedup_window_lapsed):
 
 def test_follow_then_unfollow_is_recorded_on_the_contact(stack, line):
     # Given a customer who wrote, then blocked the account (unfollow), with the unfollow redelivered
-    line.deliver(encode(webhook(message_event(text_message("600000000000000301", "문의"), source=user_source(CUSTOMER), timestamp=SENT_MS))))
-    unfollow = encode(webhook(follow_event("unfollow", user_id=CUSTOMER, timestamp=SENT_MS + 60_000, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1ZZ")))
+    line.deliver(
+        encode(
+            webhook(
+                message_event(
+                    text_message("600000000000000301", "문의"), source=user_source(CUSTOMER), timestamp=SENT_MS
+                )
+            )
+        )
+    )
+    unfollow = encode(
+        webhook(
+            follow_event(
+                "unfollow", user_id=CUSTOMER, timestamp=SENT_MS + 60_000, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1ZZ"
+            )
+        )
+    )
     line.deliver(unfollow)
     line.deliver(unfollow)
     report = stack.drain_queue()

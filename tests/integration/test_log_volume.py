@@ -39,7 +39,10 @@ def _records(captured: io.StringIO) -> list[dict]:
 
 def _customer_text(driver, name: str) -> bytes:
     return driver.text_message(
-        driver.customer(1, "김민준"), message_id=driver.message_id(name), text="주문한 상품이 아직 안 왔어요", sent_at=SENT_AT
+        driver.customer(1, "김민준"),
+        message_id=driver.message_id(name),
+        text="주문한 상품이 아직 안 왔어요",
+        sent_at=SENT_AT,
     )
 
 
@@ -62,7 +65,9 @@ def test_an_attachment_fetched_writes_only_its_metrics_at_info(stack, whatsapp, 
     # Given the Graph API holds the customer's photo, and the deployed log level, INFO
     fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
     image = {"caption": "상자가 파손되어 도착했어요", "mime_type": "image/jpeg", "id": MEDIA_ID}
-    item = message_item("image", wamid=wamid("log-volume-photo"), sender="821012345678", timestamp=1749416400, content=image)
+    item = message_item(
+        "image", wamid=wamid("log-volume-photo"), sender="821012345678", timestamp=1749416400, content=image
+    )
     with function_output("INFO") as captured:
         # When the image message is delivered, recorded and its photo fetched
         whatsapp.deliver(encode(webhook(messages_value([item], contacts=[contact("821012345678", "김민준")]))))

@@ -77,7 +77,14 @@ def test_a_page_cuts_long_texts_and_the_message_route_has_them_whole(stack):
 
 def test_a_short_message_is_listed_whole(stack):
     # Given a ticket of one short mail
-    ticket_id = mail_in(stack, [raw_mail(JIHO, message_id="short@mail.example.com", text="배송 언제 되나요?", sent_at=SENT, thread_headers=False)])
+    ticket_id = mail_in(
+        stack,
+        [
+            raw_mail(
+                JIHO, message_id="short@mail.example.com", text="배송 언제 되나요?", sent_at=SENT, thread_headers=False
+            )
+        ],
+    )
     # When its timeline is listed
     (listed,) = stack.api_get(f"/tickets/{ticket_id}/messages").json()["messages"]
     # Then the message is whole, unmarked

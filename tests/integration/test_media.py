@@ -23,7 +23,14 @@ from tests.support.drivers.kakao import KakaoDriver, skill_payload
 from tests.support.drivers.kakao import encode as kakao_encode
 from tests.support.drivers.messenger import MessengerDriver, attachment_event
 from tests.support.drivers.messenger import webhook as messenger_webhook
-from tests.support.drivers.whatsapp import PHONE_NUMBER_ID, contact, encode, message_item, messages_value, wamid, webhook
+from tests.support.drivers.whatsapp import (
+    contact,
+    encode,
+    message_item,
+    messages_value,
+    wamid,
+    webhook,
+)
 from tests.support.stack import InProcessStack
 
 # Bytes that start like a JPEG; what matters is that they arrive unchanged.
@@ -84,14 +91,19 @@ def test_whatsapp_image_is_stored_with_its_sha256_and_recorded_on_the_message(st
         "fetch_status": "stored",
     }
     # And the key is derived from the message without naming it
-    assert attachment["storage_key"].startswith("attachments/whatsapp/") and wamid("photo") not in attachment["storage_key"]
+    assert (
+        attachment["storage_key"].startswith("attachments/whatsapp/")
+        and wamid("photo") not in attachment["storage_key"]
+    )
     assert stack.attachment_keys() == [attachment["storage_key"]]
     # And the Graph API saw one metadata request and one download, both with the access token
     assert fake_providers.requests_to(FakeProviders.graph_metadata_path(MEDIA_ID)) == 1
     assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 1
 
 
-def test_redelivered_image_message_does_not_fetch_its_media_again(stack, whatsapp, fake_providers, queue_dedup_window_lapsed):
+def test_redelivered_image_message_does_not_fetch_its_media_again(
+    stack, whatsapp, fake_providers, queue_dedup_window_lapsed
+):
     # Given an image message whose photo is already stored
     fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
     whatsapp.deliver(whatsapp_image(wamid("photo")))
@@ -118,7 +130,11 @@ def test_media_over_the_size_limit_is_recorded_too_large_and_not_retried(stack, 
     report = stack.drain_media_queue()
     # Then nothing is downloaded or stored, the message says why, and the job is not retried
     attachment = only_attachment(stack)
-    assert (attachment["fetch_status"], attachment["size_bytes"], attachment["storage_key"]) == ("too_large", MAX_BYTES + 1, None)
+    assert (attachment["fetch_status"], attachment["size_bytes"], attachment["storage_key"]) == (
+        "too_large",
+        MAX_BYTES + 1,
+        None,
+    )
     assert fake_providers.requests_to(FakeProviders.graph_download_path()) == 0
     assert stack.attachment_keys() == []
     assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
@@ -150,7 +166,9 @@ def test_media_the_provider_no_longer_has_is_recorded_failed_and_not_retried(sta
     assert (report.failed_records, stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0, 0)
 
 
-def test_provider_failing_every_time_sends_the_job_to_the_dead_letter_queue(stack, whatsapp, fake_providers, quick_retries):
+def test_provider_failing_every_time_sends_the_job_to_the_dead_letter_queue(
+    stack, whatsapp, fake_providers, quick_retries
+):
     # Given the Graph API answers 503 to everything
     fake_providers.add_whatsapp_media(MEDIA_ID, PHOTO, "image/jpeg")
     fake_providers.fail(FakeProviders.graph_metadata_path(MEDIA_ID), status=503, times=1000)
@@ -212,31 +230,47 @@ def _message(channel: Channel, account: str, external_id: str, attachment: Attac
 def _line_content(fake: FakeProviders) -> tuple[InboundMessage, str]:
     fake.add_line_content("468789577898262530", PHOTO, "image/jpeg")
     attachment = Attachment(kind="image", provider_media_id="468789577898262530")
-    return _message(Channel.LINE, "U4af4980629", "468789577898262530", attachment), "/line-data/v2/bot/message/468789577898262530/content"
+    return _message(
+        Channel.LINE, "U4af4980629", "468789577898262530", attachment
+    ), "/line-data/v2/bot/message/468789577898262530/content"
 
 
 def _telegram(fake: FakeProviders) -> tuple[InboundMessage, str]:
     fake.add_telegram_file("BQACAgQAAxkBAAIBZ2Zz", PHOTO, "application/pdf", file_path="documents/file_7.pdf")
-    attachment = Attachment(kind="document", provider_media_id="BQACAgQAAxkBAAIBZ2Zz", filename="견적서.pdf", mime_type="application/pdf")
+    attachment = Attachment(
+        kind="document", provider_media_id="BQACAgQAAxkBAAIBZ2Zz", filename="견적서.pdf", mime_type="application/pdf"
+    )
     token = fake.credentials.telegram_bot_token
-    return _message(Channel.TELEGRAM, "7012345678", "1111111:1365", attachment), f"/telegram/file/bot{token}/documents/file_7.pdf"
+    return _message(
+        Channel.TELEGRAM, "7012345678", "1111111:1365", attachment
+    ), f"/telegram/file/bot{token}/documents/file_7.pdf"
 
 
 def _twilio_mms(fake: FakeProviders) -> tuple[InboundMessage, str]:
-    url = fake.add_twilio_media("MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg")
-    attachment = Attachment(kind="image", provider_media_id="ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", mime_type="image/jpeg", url=url)
+    url = fake.add_twilio_media(
+        "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg"
+    )
+    attachment = Attachment(
+        kind="image", provider_media_id="ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", mime_type="image/jpeg", url=url
+    )
     account = fake.credentials.twilio_account_sid
-    return _message(Channel.SMS, account, "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", attachment), "/twilio-cdn/" + url.split("/Accounts/")[1].replace("/Messages/", "%2F").replace("/Media/", "%2F")
+    return _message(Channel.SMS, account, "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", attachment), "/twilio-cdn/" + url.split(
+        "/Accounts/"
+    )[1].replace("/Messages/", "%2F").replace("/Media/", "%2F")
 
 
 def _messenger_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
     url = fake.add_cdn_media("v/t1.15752-9/photo.jpg", PHOTO, "image/jpeg")
-    return _message(Channel.MESSENGER, "106540352242922", "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM", Attachment(kind="image", url=url)), "/cdn/v/t1.15752-9/photo.jpg"
+    return _message(
+        Channel.MESSENGER, "106540352242922", "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM", Attachment(kind="image", url=url)
+    ), "/cdn/v/t1.15752-9/photo.jpg"
 
 
 def _kakao_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
     url = fake.add_cdn_media("talkp/wl/kakao-photo.jpg", PHOTO, "image/jpeg")
-    return _message(Channel.KAKAO, "5f9b2c3d", "kakao-utterance-1", Attachment(kind="image", url=url)), "/cdn/talkp/wl/kakao-photo.jpg"
+    return _message(
+        Channel.KAKAO, "5f9b2c3d", "kakao-utterance-1", Attachment(kind="image", url=url)
+    ), "/cdn/talkp/wl/kakao-photo.jpg"
 
 
 @pytest.mark.parametrize(
@@ -264,7 +298,11 @@ def test_a_line_sticker_asks_for_no_media(stack, fake_providers):
     # Given a LINE sticker (package and sticker id; LINE's content API has no bytes for it)
     sticker = Attachment(kind="sticker", provider_media_id="446/1988")
     # When the writer records it
-    record_event(_message(Channel.LINE, "U4af4980629", "468789577898262599", sticker), stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    record_event(
+        _message(Channel.LINE, "U4af4980629", "468789577898262599", sticker),
+        stack.ticket_store(),
+        media=MediaJobQueue(stack.sqs, stack.media_queue_url),
+    )
     # Then no media job is queued
     assert stack.queued_media_jobs() == 0
 
@@ -281,7 +319,9 @@ INTERNAL = [
 
 def _kakao_photo(url: str) -> bytes:
     """A skill payload (Kakao's proof is a static token) whose params.media names `url` as a photo."""
-    return kakao_encode(skill_payload(user_id="kakao-user-7", utterance=url, params={"media": {"type": "image", "url": url}}))
+    return kakao_encode(
+        skill_payload(user_id="kakao-user-7", utterance=url, params={"media": {"type": "image", "url": url}})
+    )
 
 
 def _recorded(stack: InProcessStack) -> dict:
@@ -303,11 +343,15 @@ def test_a_kakao_photo_url_at_an_internal_address_is_refused_without_a_request(s
     assert (stack.queued_media_jobs(), stack.dead_lettered_media_jobs()) == (0, 0)
 
 
-@pytest.mark.parametrize("location", [*INTERNAL, "http://localhost:{port}/cdn/photo.jpg", "https://evil.example/photo.jpg"])
+@pytest.mark.parametrize(
+    "location", [*INTERNAL, "http://localhost:{port}/cdn/photo.jpg", "https://evil.example/photo.jpg"]
+)
 def test_an_allowed_cdn_redirecting_outside_the_allow_list_is_refused(stack, fake_providers, location):
     # Given the allow-listed CDN (the fake's exact origin) answering 302 to an internal or foreign location
     fake_providers.add_cdn_media("photo.jpg", PHOTO, "image/jpeg")
-    url = fake_providers.add_cdn_redirect("talkp/redirect.jpg", location.format(port=fake_providers.base_url.rsplit(":", 1)[1]))
+    url = fake_providers.add_cdn_redirect(
+        "talkp/redirect.jpg", location.format(port=fake_providers.base_url.rsplit(":", 1)[1])
+    )
     # When a Kakao photo names the CDN URL and the queues are worked off
     stack.channel(KakaoDriver()).deliver(_kakao_photo(url))
     attachment = _recorded(stack)
@@ -333,7 +377,9 @@ def test_a_redirect_within_the_allow_list_is_followed_and_checked_again(stack, f
 def test_http_on_an_origin_not_named_exactly_is_refused(stack, fake_providers):
     # Given a Messenger attachment on the fake's server under another name (http://localhost:<port>):
     # the local allow-list names http://127.0.0.1:<port> exactly, and nothing else is ever http
-    url = fake_providers.add_cdn_media("v/t1/photo.jpg", PHOTO, "image/jpeg").replace(fake_providers.base_url, fake_providers.other_host_url)
+    url = fake_providers.add_cdn_media("v/t1/photo.jpg", PHOTO, "image/jpeg").replace(
+        fake_providers.base_url, fake_providers.other_host_url
+    )
     message = _message(Channel.MESSENGER, "106540352242922", "m_http", Attachment(kind="image", url=url))
     # When the writer records it and the media queue is worked off
     record_event(message, stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
@@ -385,7 +431,11 @@ def test_media_served_without_a_useful_type_is_stored_as_what_its_bytes_are(stac
     attachment = _recorded(stack)
     # Then it is stored as image/jpeg, sniffed from its first bytes
     head = stack.s3.head_object(Bucket=stack.attachments_bucket, Key=attachment["storage_key"])
-    assert (head["ContentType"], head.get("ContentDisposition"), attachment["mime_type"]) == ("image/jpeg", None, "image/jpeg")
+    assert (head["ContentType"], head.get("ContentDisposition"), attachment["mime_type"]) == (
+        "image/jpeg",
+        None,
+        "image/jpeg",
+    )
 
 
 def test_more_kakao_secure_images_than_kakao_sends_are_capped_not_dead_lettered(stack, fake_providers):
@@ -393,7 +443,9 @@ def test_more_kakao_secure_images_than_kakao_sends_are_capped_not_dead_lettered(
     fake_providers.add_cdn_media("talkp/secure.jpg", PHOTO, "image/jpeg")
     url = f"{fake_providers.base_url}/cdn/talkp/secure.jpg"
     secure = {"secureUrls": "List(" + ", ".join(f"{url}?n={i}" for i in range(150)) + ")"}
-    body = kakao_encode(skill_payload(user_id="kakao-user-8", utterance="사진", action_params={"secureimage": json.dumps(secure)}))
+    body = kakao_encode(
+        skill_payload(user_id="kakao-user-8", utterance="사진", action_params={"secureimage": json.dumps(secure)})
+    )
     # When it is delivered and the queues are worked off
     stack.channel(KakaoDriver()).deliver(body)
     stack.drain_queue()

@@ -40,11 +40,16 @@ def instagram(stack):
 
 
 def timeline(stack) -> list[tuple]:
-    return [(m["external_id"], m["direction"], m["author_kind"], m["text"], m["delivery_status"]) for m in stack.only_ticket()["messages"]]
+    return [
+        (m["external_id"], m["direction"], m["author_kind"], m["text"], m["delivery_status"])
+        for m in stack.only_ticket()["messages"]
+    ]
 
 
 def customer_writes(messenger, mid: str, text: str, at: datetime, customer: str = CUSTOMER) -> None:
-    response = messenger.deliver(encode(webhook(text_event(mid=mid, customer=customer, text=text, timestamp=millis(at)))))
+    response = messenger.deliver(
+        encode(webhook(text_event(mid=mid, customer=customer, text=text, timestamp=millis(at))))
+    )
     assert (response.status, response.json()) == (200, {"received": 1})
 
 
@@ -67,7 +72,11 @@ def test_quick_reply_sample_opens_a_ticket_agents_can_read(stack, messenger):
     assert (response.status, report.records, report.failed_records) == (200, 1, 0)
     found = stack.only_ticket()
     ticket = found["ticket"]
-    assert (ticket["channel"], ticket["channel_account_id"], ticket["conversation_key"]) == ("messenger", "<PAGE_ID>", "messenger:<PAGE_ID>:<PSID>")
+    assert (ticket["channel"], ticket["channel_account_id"], ticket["conversation_key"]) == (
+        "messenger",
+        "<PAGE_ID>",
+        "messenger:<PAGE_ID>:<PSID>",
+    )
     assert (ticket["subject"], ticket["status"], ticket["requester"]["display_name"]) == ("hello, world!", "new", None)
     (message,) = found["messages"]
     assert (message["message_type"], message["text"], message["author_kind"], message["created_at"]) == (
@@ -92,7 +101,9 @@ def test_reply_sent_from_the_page_inbox_is_an_agent_message_then_delivered_then_
     customer_writes(messenger, "m_question", "환불 가능할까요?", SENT)
     stack.drain_queue()
     # When the page answers from Meta Business Suite (an echo), and Meta then reports it delivered and read
-    echo = echo_event(mid="m_answer", customer=CUSTOMER, timestamp=millis(SENT + timedelta(minutes=2)), text="네, 가능합니다.")
+    echo = echo_event(
+        mid="m_answer", customer=CUSTOMER, timestamp=millis(SENT + timedelta(minutes=2)), text="네, 가능합니다."
+    )
     assert messenger.deliver(encode(webhook(echo))).status == 200
     stack.drain_queue()
     after_echo = timeline(stack)
@@ -100,7 +111,9 @@ def test_reply_sent_from_the_page_inbox_is_an_agent_message_then_delivered_then_
     messenger.deliver(encode(webhook(delivery_event(customer=CUSTOMER, mids=["m_answer"], watermark=delivered_at))))
     stack.drain_queue()
     after_delivery = timeline(stack)
-    messenger.deliver(encode(webhook(read_event(customer=CUSTOMER, watermark=delivered_at + 60_000, timestamp=delivered_at + 60_500))))
+    messenger.deliver(
+        encode(webhook(read_event(customer=CUSTOMER, watermark=delivered_at + 60_000, timestamp=delivered_at + 60_500)))
+    )
     stack.drain_queue()
     # Then the answer is on the ticket as the business's, never as the customer's, and its status follows Meta
     assert after_echo == [
@@ -118,10 +131,27 @@ def test_delivery_receipt_updates_the_agents_reply_it_names(stack, messenger):
     customer_writes(messenger, "m_question", "배송 언제 되나요?", SENT)
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
-    agent_replies(stack.ticket_store(), ticket_id, external_id="m_reply", text="오늘 출고됩니다.", at=SENT + timedelta(minutes=5))
+    agent_replies(
+        stack.ticket_store(), ticket_id, external_id="m_reply", text="오늘 출고됩니다.", at=SENT + timedelta(minutes=5)
+    )
     # When Meta echoes the reply back and reports it delivered
-    messenger.deliver(encode(webhook(echo_event(mid="m_reply", customer=CUSTOMER, timestamp=millis(SENT + timedelta(minutes=5)), text="오늘 출고됩니다."))))
-    messenger.deliver(encode(webhook(delivery_event(customer=CUSTOMER, mids=["m_reply"], watermark=millis(SENT + timedelta(minutes=6))))))
+    messenger.deliver(
+        encode(
+            webhook(
+                echo_event(
+                    mid="m_reply",
+                    customer=CUSTOMER,
+                    timestamp=millis(SENT + timedelta(minutes=5)),
+                    text="오늘 출고됩니다.",
+                )
+            )
+        )
+    )
+    messenger.deliver(
+        encode(
+            webhook(delivery_event(customer=CUSTOMER, mids=["m_reply"], watermark=millis(SENT + timedelta(minutes=6))))
+        )
+    )
     report = stack.drain_queue()
     # Then the echo of our own reply adds nothing, and the reply is marked delivered
     assert report.failed_records == 0
@@ -138,7 +168,12 @@ def test_one_post_for_two_pages_opens_a_ticket_on_each(stack, messenger):
         "object": "page",
         "entry": [
             entry(text_event(mid="m_p1", customer=CUSTOMER, text="첫 번째 페이지", timestamp=millis(SENT))),
-            entry(text_event(mid="m_p2", customer=CUSTOMER, text="두 번째 페이지", timestamp=millis(SENT), account=second_page), account=second_page),
+            entry(
+                text_event(
+                    mid="m_p2", customer=CUSTOMER, text="두 번째 페이지", timestamp=millis(SENT), account=second_page
+                ),
+                account=second_page,
+            ),
         ],
     }
     # When it is delivered and written
@@ -146,18 +181,41 @@ def test_one_post_for_two_pages_opens_a_ticket_on_each(stack, messenger):
     stack.drain_queue()
     # Then each page's conversation has its own ticket
     assert response.json() == {"received": 2}
-    assert sorted((t["channel_account_id"], t["subject"]) for t in stack.tickets()) == [(second_page, "두 번째 페이지"), (PAGE_ID, "첫 번째 페이지")]
+    assert sorted((t["channel_account_id"], t["subject"]) for t in stack.tickets()) == [
+        (second_page, "두 번째 페이지"),
+        (PAGE_ID, "첫 번째 페이지"),
+    ]
 
 
 def test_instagram_message_and_seen_receipt(stack, instagram):
     # Given an Instagram customer's message and an agent's reply to it
-    body = encode(webhook(text_event(mid="aWdfZAG1", customer=CUSTOMER, text="재고 있나요?", timestamp=millis(SENT), account=INSTAGRAM_ACCOUNT_ID), account=INSTAGRAM_ACCOUNT_ID, object_="instagram"))
+    body = encode(
+        webhook(
+            text_event(
+                mid="aWdfZAG1",
+                customer=CUSTOMER,
+                text="재고 있나요?",
+                timestamp=millis(SENT),
+                account=INSTAGRAM_ACCOUNT_ID,
+            ),
+            account=INSTAGRAM_ACCOUNT_ID,
+            object_="instagram",
+        )
+    )
     assert instagram.deliver(body).status == 200
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
-    agent_replies(stack.ticket_store(), ticket_id, external_id="aWdfZAG2", text="네, 있습니다.", at=SENT + timedelta(minutes=1))
+    agent_replies(
+        stack.ticket_store(), ticket_id, external_id="aWdfZAG2", text="네, 있습니다.", at=SENT + timedelta(minutes=1)
+    )
     # When Instagram reports the reply seen
-    seen = encode(webhook(seen_event(customer=CUSTOMER, mid="aWdfZAG2", timestamp=millis(SENT + timedelta(minutes=2))), account=INSTAGRAM_ACCOUNT_ID, object_="instagram"))
+    seen = encode(
+        webhook(
+            seen_event(customer=CUSTOMER, mid="aWdfZAG2", timestamp=millis(SENT + timedelta(minutes=2))),
+            account=INSTAGRAM_ACCOUNT_ID,
+            object_="instagram",
+        )
+    )
     assert instagram.deliver(seen).status == 200
     stack.drain_queue()
     # Then the Instagram ticket shows the reply as read

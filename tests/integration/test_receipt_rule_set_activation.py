@@ -52,7 +52,11 @@ def test_with_no_active_rule_set_ours_is_activated_and_cloudformation_is_told(st
     assert active(ses) == stack_rule_set(stack)
     ((content_type, answer),) = answers
     assert content_type in (None, "")
-    assert (answer["Status"], answer["Data"]["ActiveRuleSet"], answer["LogicalResourceId"]) == ("SUCCESS", stack_rule_set(stack), "ActiveMailReceiptRuleSet")
+    assert (answer["Status"], answer["Data"]["ActiveRuleSet"], answer["LogicalResourceId"]) == (
+        "SUCCESS",
+        stack_rule_set(stack),
+        "ActiveMailReceiptRuleSet",
+    )
 
 
 def test_another_teams_active_rule_set_is_never_replaced(stack, ses, cloudformation):

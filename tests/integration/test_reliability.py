@@ -59,7 +59,12 @@ def test_twenty_first_messages_from_a_new_customer_written_at_once_make_one_tick
     driver = channel.driver
     customer = driver.customer(2, "이서연")
     for n in range(20):
-        body = driver.text_message(customer, message_id=driver.message_id(f"burst-{n}"), text=f"메시지 {n}", sent_at=SENT + timedelta(seconds=n))
+        body = driver.text_message(
+            customer,
+            message_id=driver.message_id(f"burst-{n}"),
+            text=f"메시지 {n}",
+            sent_at=SENT + timedelta(seconds=n),
+        )
         assert channel.deliver(body).status == 200
     queued = stack.take_queued()
     assert len(queued) == 20
@@ -69,7 +74,9 @@ def test_twenty_first_messages_from_a_new_customer_written_at_once_make_one_tick
     while pending:
         receive_count += 1
         assert receive_count < stack.max_receive_count, f"{len(pending)} records would have been dead-lettered"
-        outcomes = run_together([partial(stack.write, stack.writer_event([m], receive_count=receive_count)) for m in pending])
+        outcomes = run_together(
+            [partial(stack.write, stack.writer_event([m], receive_count=receive_count)) for m in pending]
+        )
         pending = [message for message, outcome in zip(pending, outcomes, strict=True) if outcome.failed]
     # Then there is one contact and one ticket, number 1, with the twenty messages in the order sent
     (contact,) = stack.contacts()
@@ -104,7 +111,9 @@ class DayOfTraffic:
         self.reply_id = driver.message_id("agent-reply")
 
         def text(customer, label, words, minutes):
-            return driver.text_message(customer, message_id=driver.message_id(label), text=words, sent_at=SENT + timedelta(minutes=minutes))
+            return driver.text_message(
+                customer, message_id=driver.message_id(label), text=words, sent_at=SENT + timedelta(minutes=minutes)
+            )
 
         before_reply = [
             text(minjun, "m1", "주문한 신발이 아직 안 왔어요", 0),
@@ -116,9 +125,13 @@ class DayOfTraffic:
             at = SENT + timedelta(minutes=16)
             after_reply[:0] = [
                 driver.receipt(minjun, message_id=self.reply_id, status=DeliveryStatus.DELIVERED, at=at),
-                driver.receipt(minjun, message_id=self.reply_id, status=DeliveryStatus.READ, at=at + timedelta(minutes=1)),
+                driver.receipt(
+                    minjun, message_id=self.reply_id, status=DeliveryStatus.READ, at=at + timedelta(minutes=1)
+                ),
             ]
-            after_reply.append(driver.receipt(seoyeon, message_id=driver.message_id("never-sent"), status=DeliveryStatus.READ, at=at))
+            after_reply.append(
+                driver.receipt(seoyeon, message_id=driver.message_id("never-sent"), status=DeliveryStatus.READ, at=at)
+            )
         self.before_reply = self._enqueued(channel, before_reply)
         self.after_reply = self._enqueued(channel, after_reply)
 
@@ -137,14 +150,18 @@ class DayOfTraffic:
         # The first half opens one ticket, the first customer's (found by position: channels such as
         # Messenger and LINE carry no display names for a requester to be found by).
         (ticket,) = store.list_tickets(status=None, limit=100, cursor=None).tickets
-        agent_replies(store, ticket.id, external_id=self.reply_id, text="오늘 출고됩니다.", at=SENT + timedelta(minutes=15))
+        agent_replies(
+            store, ticket.id, external_id=self.reply_id, text="오늘 출고됩니다.", at=SENT + timedelta(minutes=15)
+        )
         self.stack.enqueue(self.after_reply)
         self.stack.drain_queue(at_least_once=at_least_once)
         assert self.stack.dead_lettered_count() == 0
         return halfway, self.stack.table_items()
 
 
-def test_any_single_failed_writer_call_is_redelivered_to_the_same_final_table(stack, channel, queue_dedup_window_lapsed):
+def test_any_single_failed_writer_call_is_redelivered_to_the_same_final_table(
+    stack, channel, queue_dedup_window_lapsed
+):
     # Given a day of traffic, delivered once through the webhook, and the writer's DynamoDB client
     # wrapped so that one chosen call fails
     traffic = DayOfTraffic(stack, channel)

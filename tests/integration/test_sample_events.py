@@ -62,14 +62,20 @@ def test_ses_notification_event_turns_the_stored_mail_into_a_ticket(stack):
     found = stack.only_ticket()
     (message,) = found["messages"]
     assert found["ticket"]["channel"] == "email"
-    assert message["text"] == "안녕하세요, 6월 5일에 주문한 상품이 아직 도착하지 않았어요.\n주문번호는 20250605-1234입니다."
+    assert (
+        message["text"]
+        == "안녕하세요, 6월 5일에 주문한 상품이 아직 도착하지 않았어요.\n주문번호는 20250605-1234입니다."
+    )
     assert (message["email"]["subject"], message["email"]["provider"]) == ("주문 문의", "ses")
     assert message["email"]["provider_id"] == notification["object"]["key"].rsplit("/", 1)[-1]
 
 
 def test_basic_auth_mail_webhook_events_are_stored_and_join_the_customers_thread(stack):
     # When Postmark and SendGrid post the samples, with the sample basic auth
-    for function, name in (("PostmarkWebhookFunction", "email-postmark.json"), ("SendGridWebhookFunction", "email-sendgrid.json")):
+    for function, name in (
+        ("PostmarkWebhookFunction", "email-postmark.json"),
+        ("SendGridWebhookFunction", "email-sendgrid.json"),
+    ):
         response = HttpResponse.of(invoke(stack, function, name))
 
         assert (response.status, response.json()) == (200, {"received": 1}), name
@@ -77,7 +83,10 @@ def test_basic_auth_mail_webhook_events_are_stored_and_join_the_customers_thread
     assert [key.split("/")[1] for key in stack.mail_keys()] == ["postmark", "sendgrid"]
     assert stack.drain_mail_queue().failed_records == 0
     assert stack.drain_queue().failed_records == 0
-    assert [m["text"] for m in stack.only_ticket()["messages"]] == ["혹시 다른 주소로 배송된 건 아닐까요?", "빠른 확인 부탁드립니다. 감사합니다."]
+    assert [m["text"] for m in stack.only_ticket()["messages"]] == [
+        "혹시 다른 주소로 배송된 건 아닐까요?",
+        "빠른 확인 부탁드립니다. 감사합니다.",
+    ]
 
 
 def test_mailgun_event_is_signed_for_its_timestamp_and_refused_once_that_is_old(stack, monkeypatch):
@@ -89,10 +98,14 @@ def test_mailgun_event_is_signed_for_its_timestamp_and_refused_once_that_is_old(
     assert "seconds from now" in refused.json()["message"]
     assert stack.mail_keys() == []
     # When the clock reads the moment API Gateway received it, the signature holds and the mail is kept
-    monkeypatch.setattr(mail_webhooks, "utc_now", lambda: datetime.fromtimestamp(event["requestContext"]["timeEpoch"] / 1000, UTC))
+    monkeypatch.setattr(
+        mail_webhooks, "utc_now", lambda: datetime.fromtimestamp(event["requestContext"]["timeEpoch"] / 1000, UTC)
+    )
     accepted = HttpResponse.of(invoke(stack, "MailgunWebhookFunction", "email-mailgun.json"))
     assert (accepted.status, accepted.json()) == (200, {"received": 1})
     assert [key.split("/")[1] for key in stack.mail_keys()] == ["mailgun"]
     assert stack.drain_mail_queue().failed_records == 0
     assert stack.drain_queue().failed_records == 0
-    assert [m["text"] for m in stack.only_ticket()["messages"]] == ["배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요."]
+    assert [m["text"] for m in stack.only_ticket()["messages"]] == [
+        "배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요."
+    ]

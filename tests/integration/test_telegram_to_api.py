@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from tests.support.drivers.telegram import BOT_ID, TelegramDriver, encode, group_chat, message, person, private_chat, update
+from tests.support.drivers.telegram import (
+    BOT_ID,
+    TelegramDriver,
+    encode,
+    group_chat,
+    message,
+    person,
+    private_chat,
+    update,
+)
 from tests.support.lambda_events import HttpResponse
 from tests.support.paths import EVENTS_DIR, provider_fixture
 
@@ -33,8 +42,17 @@ def test_documented_samples_open_one_ticket_with_the_text_and_the_document(stack
 def test_edit_replaces_the_text_agents_read_and_keeps_the_original(stack, telegram):
     # Given a customer's message, then their edit of it, each delivered twice
     chat = private_chat(MINJUN)
-    original = encode(update("message", message(message_id=41, sender=MINJUN, chat=chat, date=SENT, text="주소는 서울시 강남구")))
-    edited = encode(update("edited_message", message(message_id=41, sender=MINJUN, chat=chat, date=SENT, edit_date=SENT + 60, text="주소는 서울시 서초구")))
+    original = encode(
+        update("message", message(message_id=41, sender=MINJUN, chat=chat, date=SENT, text="주소는 서울시 강남구"))
+    )
+    edited = encode(
+        update(
+            "edited_message",
+            message(
+                message_id=41, sender=MINJUN, chat=chat, date=SENT, edit_date=SENT + 60, text="주소는 서울시 서초구"
+            ),
+        )
+    )
     for body in (original, original, edited, edited):
         assert telegram.deliver(body).status == 200
     report = stack.drain_queue()
@@ -46,8 +64,16 @@ def test_edit_replaces_the_text_agents_read_and_keeps_the_original(stack, telegr
 
 def test_group_chat_is_one_ticket_and_private_chat_another(stack, telegram):
     group = group_chat(-1001234567890, "주문 문의 그룹")
-    telegram.deliver(encode(update("message", message(message_id=5, sender=MINJUN, chat=group, date=SENT, text="그룹에서 문의"))))
-    telegram.deliver(encode(update("message", message(message_id=5, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="개인 문의"))))
+    telegram.deliver(
+        encode(update("message", message(message_id=5, sender=MINJUN, chat=group, date=SENT, text="그룹에서 문의")))
+    )
+    telegram.deliver(
+        encode(
+            update(
+                "message", message(message_id=5, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="개인 문의")
+            )
+        )
+    )
     stack.drain_queue()
 
     keys = sorted(t["conversation_key"] for t in stack.tickets())
@@ -56,7 +82,11 @@ def test_group_chat_is_one_ticket_and_private_chat_another(stack, telegram):
 
 
 def test_updates_of_other_kinds_are_acknowledged_and_nothing_is_queued(stack, telegram):
-    response = telegram.deliver(encode({"update_id": 812345679, "callback_query": {"id": "4382bfdwdsb323b2d9", "from": MINJUN, "data": "refund"}}))
+    response = telegram.deliver(
+        encode(
+            {"update_id": 812345679, "callback_query": {"id": "4382bfdwdsb323b2d9", "from": MINJUN, "data": "refund"}}
+        )
+    )
 
     assert (response.status, response.json()) == (200, {"received": 0})
     assert stack.queued_count() == 0

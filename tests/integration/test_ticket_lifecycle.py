@@ -10,10 +10,15 @@ from tests.support.agents import agent_replies, ticket_closes
 SENT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 
 
-def customer_writes(whatsapp, label: str, text: str, *, minutes: int = 0, name: str | None = "김민준", customer: int = 1) -> None:
+def customer_writes(
+    whatsapp, label: str, text: str, *, minutes: int = 0, name: str | None = "김민준", customer: int = 1
+) -> None:
     driver = whatsapp.driver
     body = driver.text_message(
-        driver.customer(customer, name), message_id=driver.message_id(label), text=text, sent_at=SENT + timedelta(minutes=minutes)
+        driver.customer(customer, name),
+        message_id=driver.message_id(label),
+        text=text,
+        sent_at=SENT + timedelta(minutes=minutes),
     )
     assert whatsapp.deliver(body).status == 200
 
@@ -48,7 +53,14 @@ def test_customer_message_reopens_a_pending_or_solved_ticket(stack, whatsapp, st
     customer_writes(whatsapp, "first", "환불 가능할까요?")
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
-    agent_replies(stack.ticket_store(), ticket_id, external_id="wamid.agent-1", text="네, 가능합니다.", at=SENT + timedelta(minutes=5), then=status)
+    agent_replies(
+        stack.ticket_store(),
+        ticket_id,
+        external_id="wamid.agent-1",
+        text="네, 가능합니다.",
+        at=SENT + timedelta(minutes=5),
+        then=status,
+    )
     # When the customer writes back
     customer_writes(whatsapp, "thanks", "감사합니다!", minutes=10)
     stack.drain_queue()
@@ -69,7 +81,14 @@ def test_message_after_the_ticket_closed_starts_a_follow_up(stack, whatsapp):
     stack.drain_queue()
     closed_id = stack.tickets()[0]["id"]
     store = stack.ticket_store()
-    agent_replies(store, closed_id, external_id="wamid.agent-1", text="오늘 도착 예정입니다.", at=SENT + timedelta(minutes=5), then=TicketStatus.SOLVED)
+    agent_replies(
+        store,
+        closed_id,
+        external_id="wamid.agent-1",
+        text="오늘 도착 예정입니다.",
+        at=SENT + timedelta(minutes=5),
+        then=TicketStatus.SOLVED,
+    )
     ticket_closes(store, closed_id, at=SENT + timedelta(days=4))
     # When the same customer writes again
     customer_writes(whatsapp, "again", "다른 문의가 있어요", minutes=60 * 24 * 5)

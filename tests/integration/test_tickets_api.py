@@ -37,7 +37,11 @@ def test_tickets_are_listed_newest_first(stack, whatsapp):
     # Then the latest comes first, numbered in arrival order
     assert response.status == 200
     listed = response.json()
-    assert [(t["number"], t["subject"]) for t in listed["tickets"]] == [(3, subjects[2]), (2, subjects[1]), (1, subjects[0])]
+    assert [(t["number"], t["subject"]) for t in listed["tickets"]] == [
+        (3, subjects[2]),
+        (2, subjects[1]),
+        (1, subjects[0]),
+    ]
     assert listed["next_cursor"] is None
 
 
@@ -45,9 +49,19 @@ def test_status_filter_lists_only_tickets_in_that_status(stack, whatsapp):
     # Given three new tickets, one of which an agent answered and set pending
     customers_write_in(stack, whatsapp, 3)
     second = next(t for t in stack.tickets() if t["number"] == 2)
-    agent_replies(stack.ticket_store(), second["id"], external_id="wamid.reply-2", text="Checking with the courier.", at=FIRST_SENT + timedelta(hours=1), then=TicketStatus.PENDING)
+    agent_replies(
+        stack.ticket_store(),
+        second["id"],
+        external_id="wamid.reply-2",
+        text="Checking with the courier.",
+        at=FIRST_SENT + timedelta(hours=1),
+        then=TicketStatus.PENDING,
+    )
     # When the agent filters by status
-    by_status = {status: [t["number"] for t in stack.api_get("/tickets", {"status": status}).json()["tickets"]] for status in ("new", "pending", "closed")}
+    by_status = {
+        status: [t["number"] for t in stack.api_get("/tickets", {"status": status}).json()["tickets"]]
+        for status in ("new", "pending", "closed")
+    }
     # Then each listing holds exactly its tickets, newest first
     assert by_status == {"new": [3, 1], "pending": [2], "closed": []}
 
@@ -117,7 +131,11 @@ def test_unknown_ticket_is_a_404(stack, ticket_id):
 
 
 @pytest.mark.parametrize("path", ["/tickets", "/tickets/t_000000000000000000000000"])
-@pytest.mark.parametrize("claims", [None, {}, {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Sw1tchB0d"}], ids=["no-authorizer", "no-claims", "no-subject"])
+@pytest.mark.parametrize(
+    "claims",
+    [None, {}, {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Sw1tchB0d"}],
+    ids=["no-authorizer", "no-claims", "no-subject"],
+)
 def test_requests_without_an_agents_claims_are_a_401(stack, path, claims):
     # A route deployed without the JWT authorizer must fail closed.
     response = stack.api_get(path, claims=claims)

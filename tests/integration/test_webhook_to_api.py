@@ -54,7 +54,13 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "last_customer_message_at": "2025-06-08T20:59:43Z",
     }
     (message,) = found["messages"]
-    assert (message["external_id"], message["direction"], message["author_kind"], message["text"], message["sender_name"]) == (
+    assert (
+        message["external_id"],
+        message["direction"],
+        message["author_kind"],
+        message["text"],
+        message["sender_name"],
+    ) == (
         "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
         "inbound",
         "customer",
@@ -110,7 +116,11 @@ def test_status_for_a_message_we_never_sent_is_acknowledged_and_changes_nothing(
 
 
 def deliver_status(whatsapp, wamid: str, state: str, at: int) -> None:
-    response = whatsapp.deliver(encode(webhook(messages_value(statuses=[status_item(wamid=wamid, recipient=SHEENA, state=state, timestamp=at)]))))
+    response = whatsapp.deliver(
+        encode(
+            webhook(messages_value(statuses=[status_item(wamid=wamid, recipient=SHEENA, state=state, timestamp=at)]))
+        )
+    )
     assert response.status == 200
 
 
@@ -118,7 +128,13 @@ def reply_to_sheena(stack, whatsapp) -> dict:
     whatsapp.deliver(provider_fixture("whatsapp", "text.json"))
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
-    agent_replies(stack.ticket_store(), ticket_id, external_id="wamid.agent-reply-1", text="Yes, in navy and olive.", at=REPLIED_AT)
+    agent_replies(
+        stack.ticket_store(),
+        ticket_id,
+        external_id="wamid.agent-reply-1",
+        text="Yes, in navy and olive.",
+        at=REPLIED_AT,
+    )
     return stack.ticket(ticket_id)
 
 

@@ -57,7 +57,10 @@ def test_an_echo_of_an_agent_message_is_stored_as_the_agents_not_the_customers(s
     # Given a customer's open conversation
     record_event(_message("mid.customer"), store)
     # When the page replies from Meta's inbox and Messenger echoes it to us
-    outcome = record_event(_message("mid.echo", text="내일 도착합니다", direction=Direction.OUTBOUND, at=SENT + timedelta(minutes=2)), store)
+    outcome = record_event(
+        _message("mid.echo", text="내일 도착합니다", direction=Direction.OUTBOUND, at=SENT + timedelta(minutes=2)),
+        store,
+    )
     # Then the timeline shows an outbound agent message, and the customer timestamps are untouched
     assert outcome is Outcome.APPENDED
     view = stack.only_ticket()
@@ -78,10 +81,16 @@ def test_an_echo_with_no_ticket_opens_one_waiting_on_the_customer(stack):
 def test_an_edit_replaces_the_text_and_keeps_what_was_first_written(stack):
     store = stack.ticket_store()
     # Given a stored Telegram message
-    record_event(_message("42:7", channel=Channel.TELEGRAM, account="bot-1", customer="42", text="주소는 서울시 강남구"), store)
+    record_event(
+        _message("42:7", channel=Channel.TELEGRAM, account="bot-1", customer="42", text="주소는 서울시 강남구"), store
+    )
     edit = MessageEdit(
-        channel=Channel.TELEGRAM, channel_account_id="bot-1", conversation_id="42", external_id="42:7",
-        text="주소는 서울시 서초구", edited_at=SENT + timedelta(minutes=1),
+        channel=Channel.TELEGRAM,
+        channel_account_id="bot-1",
+        conversation_id="42",
+        external_id="42:7",
+        text="주소는 서울시 서초구",
+        edited_at=SENT + timedelta(minutes=1),
     )
     # When the customer edits it, and the edit is redelivered, and an older edit arrives late
     first, again = record_event(edit, store), record_event(edit, store)
@@ -95,8 +104,12 @@ def test_an_edit_replaces_the_text_and_keeps_what_was_first_written(stack):
 
 def test_an_edit_of_a_message_we_never_received_is_ignored(stack):
     edit = MessageEdit(
-        channel=Channel.TELEGRAM, channel_account_id="bot-1", conversation_id="42", external_id="42:99",
-        text="edited", edited_at=SENT,
+        channel=Channel.TELEGRAM,
+        channel_account_id="bot-1",
+        conversation_id="42",
+        external_id="42:99",
+        text="edited",
+        edited_at=SENT,
     )
     assert record_event(edit, stack.ticket_store()) is Outcome.EDIT_IGNORED
     assert stack.tickets() == []
@@ -110,7 +123,10 @@ def test_a_read_watermark_marks_what_we_sent_before_it_read_and_nothing_after(st
     record_event(_message("mid.reply-2", direction=Direction.OUTBOUND, at=SENT + timedelta(minutes=5)), store)
     # When the customer's read watermark falls between them
     watermark = ReadWatermark(
-        channel=Channel.MESSENGER, channel_account_id="page-1", conversation_id="psid-1", read_up_to=SENT + timedelta(minutes=2)
+        channel=Channel.MESSENGER,
+        channel_account_id="page-1",
+        conversation_id="psid-1",
+        read_up_to=SENT + timedelta(minutes=2),
     )
     outcome = record_event(watermark, store)
     # Then only the earlier reply is read; a repeat changes nothing
@@ -125,8 +141,12 @@ def test_follow_and_unfollow_are_recorded_on_the_contact_newest_wins(stack):
 
     def follow(event_id: str, following: bool, minutes: int) -> FollowChange:
         return FollowChange(
-            channel=Channel.LINE, channel_account_id="bot-line", conversation_id="U1", event_id=event_id,
-            sender=SenderIdentity(external_id="U1", display_name="이서연"), following=following,
+            channel=Channel.LINE,
+            channel_account_id="bot-line",
+            conversation_id="U1",
+            event_id=event_id,
+            sender=SenderIdentity(external_id="U1", display_name="이서연"),
+            following=following,
             occurred_at=SENT + timedelta(minutes=minutes),
         )
 
@@ -146,8 +166,13 @@ def test_a_follower_who_then_writes_keeps_one_contact(stack):
     store = stack.ticket_store()
     record_event(
         FollowChange(
-            channel=Channel.LINE, channel_account_id="bot-line", conversation_id="U1", event_id="ev-1",
-            sender=SenderIdentity(external_id="U1"), following=True, occurred_at=SENT,
+            channel=Channel.LINE,
+            channel_account_id="bot-line",
+            conversation_id="U1",
+            event_id="ev-1",
+            sender=SenderIdentity(external_id="U1"),
+            following=True,
+            occurred_at=SENT,
         ),
         store,
     )
@@ -159,9 +184,15 @@ def test_a_follower_who_then_writes_keeps_one_contact(stack):
 def test_a_verified_phone_number_joins_a_new_channel_identity_to_the_existing_contact(stack):
     store = stack.ticket_store()
     # Given a customer known from WhatsApp by their phone number
-    record_event(_message("wamid.1", channel=Channel.WHATSAPP, account="waba", customer="821012345678", phone="+821012345678"), store)
+    record_event(
+        _message("wamid.1", channel=Channel.WHATSAPP, account="waba", customer="821012345678", phone="+821012345678"),
+        store,
+    )
     # When the same number texts the SMS line, and someone with the same display name writes on Messenger
-    record_event(_message("SM1", channel=Channel.SMS, account="+15550001111", customer="+821012345678", phone="+821012345678"), store)
+    record_event(
+        _message("SM1", channel=Channel.SMS, account="+15550001111", customer="+821012345678", phone="+821012345678"),
+        store,
+    )
     record_event(_message("mid.other", channel=Channel.MESSENGER, account="page-1", customer="psid-9"), store)
     # Then the SMS identity joined the WhatsApp contact; the namesake on Messenger is someone else
     contacts = {c.phone_e164: c for c in stack.contacts()}
@@ -180,8 +211,14 @@ def test_attachments_are_requested_again_on_redelivery_so_a_crash_never_loses_me
         def request_attachments(self, message: InboundMessage) -> None:
             requested.append(message.external_id)
 
-    image = _message("wamid.img", channel=Channel.WHATSAPP, account="waba", customer="8210", text=None,
-                     attachments=(Attachment(kind="image", provider_media_id="media-1", mime_type="image/jpeg"),))
+    image = _message(
+        "wamid.img",
+        channel=Channel.WHATSAPP,
+        account="waba",
+        customer="8210",
+        text=None,
+        attachments=(Attachment(kind="image", provider_media_id="media-1", mime_type="image/jpeg"),),
+    )
     # When the same image message is recorded twice (a redelivery after a crash), and a text message once
     outcomes = [record_event(image, store, MediaJobs()), record_event(image, store, MediaJobs())]
     record_event(_message("wamid.txt", channel=Channel.WHATSAPP, account="waba", customer="8210"), store, MediaJobs())

@@ -15,12 +15,16 @@ class RecordingSqs:
         self.batches: list[dict[str, Any]] = []
         self._refuse_ids = refuse_ids or set()
 
-    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.batches.append({"QueueUrl": QueueUrl, "Entries": Entries})
         return {
-            "Successful": [{"Id": e["Id"], "MessageId": f"m-{e['Id']}"} for e in Entries if e["Id"] not in self._refuse_ids],
+            "Successful": [
+                {"Id": e["Id"], "MessageId": f"m-{e['Id']}"} for e in Entries if e["Id"] not in self._refuse_ids
+            ],
             "Failed": [
-                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in Entries if e["Id"] in self._refuse_ids
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
+                for e in Entries
+                if e["Id"] in self._refuse_ids
             ],
         }
 

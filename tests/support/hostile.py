@@ -27,9 +27,9 @@ deep_nesting = st.tuples(st.integers(100, 60_000), st.sampled_from([(b"[", b"]")
 )
 
 # Longer than Python's int() reads (4,300 digits), or beyond any float.
-huge_numbers = st.tuples(st.integers(300, 20_000), st.sampled_from([b"%s", b"-%s", b"1e%s", b'{"object":%s}', b"[%s]"])).map(
-    lambda drawn: drawn[1] % (b"9" * drawn[0])
-)
+huge_numbers = st.tuples(
+    st.integers(300, 20_000), st.sampled_from([b"%s", b"-%s", b"1e%s", b'{"object":%s}', b"[%s]"])
+).map(lambda drawn: drawn[1] % (b"9" * drawn[0]))
 
 
 def hostile_bodies(driver: ChannelDriver) -> st.SearchStrategy[bytes]:

@@ -81,8 +81,12 @@ def _head() -> bytes:
 def _text_part() -> bytes:
     body = base64.encodebytes(_TEXT.encode()).replace(b"\n", b"\r\n")
     return (
-        f"--{_BOUNDARY}\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-    ).encode() + body + b"\r\n"
+        (
+            f'--{_BOUNDARY}\r\nContent-Type: text/plain; charset="UTF-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        ).encode()
+        + body
+        + b"\r\n"
+    )
 
 
 def _attachment_part(attachment: BigMailFile) -> bytes:

@@ -190,7 +190,10 @@ class InProcessStack:
 
     @classmethod
     def provision(
-        cls, monkeypatch: pytest.MonkeyPatch, drivers: Sequence[ChannelDriver], parameters: Mapping[str, str] | None = None
+        cls,
+        monkeypatch: pytest.MonkeyPatch,
+        drivers: Sequence[ChannelDriver],
+        parameters: Mapping[str, str] | None = None,
     ) -> InProcessStack:
         seed = {driver.name: dict(driver.secrets) for driver in drivers}
         return cls(provision(aws_session(), seed=seed, parameters=dict(parameters or {})), monkeypatch)
@@ -302,7 +305,9 @@ class InProcessStack:
         while messages := self._receive(SQS_BATCH_LIMIT):
             for message in messages:
                 attributes = message["Attributes"]
-                taken.append(QueuedMessage(message["Body"], attributes["MessageGroupId"], attributes["MessageDeduplicationId"]))
+                taken.append(
+                    QueuedMessage(message["Body"], attributes["MessageGroupId"], attributes["MessageDeduplicationId"])
+                )
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return taken
 
@@ -362,14 +367,18 @@ class InProcessStack:
 
     def drain_media_queue(self) -> DrainReport:
         """Feeds the media fetcher from the media queue until nothing is left (see `_drain_standard_queue`)."""
-        return self._drain_standard_queue(self.media_queue_url, self.media_queue_arn, self.media_batch_size, self.media_fetcher)
+        return self._drain_standard_queue(
+            self.media_queue_url, self.media_queue_arn, self.media_batch_size, self.media_fetcher
+        )
 
     def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
         return self._consume(self.media_fetcher, event)
 
     def drain_mail_queue(self) -> DrainReport:
         """Feeds the email intake from the mail bucket's notifications until nothing is left."""
-        return self._drain_standard_queue(self.mail_queue_url, self.mail_queue_arn, self.mail_batch_size, self.email_inbound)
+        return self._drain_standard_queue(
+            self.mail_queue_url, self.mail_queue_arn, self.mail_batch_size, self.email_inbound
+        )
 
     def put_mail(self, raw: bytes, key: str | None = None) -> str:
         """Stores a raw mail as SES's receipt rule does (each delivery its own SES message id)."""
@@ -395,7 +404,9 @@ class InProcessStack:
             report.add(outcome)
             for message in messages:
                 if message["MessageId"] in outcome.failed:
-                    self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
                 else:
                     self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return report
@@ -438,7 +449,9 @@ class InProcessStack:
     def contacts(self) -> list[Contact]:
         """Every contact in the table (the key schema is in switchboard/store/tickets_table.py)."""
         return [
-            Contact.model_validate(TypeDeserializer().deserialize({"M": {k: v for k, v in item.items() if k not in ("pk", "sk")}}))
+            Contact.model_validate(
+                TypeDeserializer().deserialize({"M": {k: v for k, v in item.items() if k not in ("pk", "sk")}})
+            )
             for item in self.table_items()
             if item["sk"]["S"] == "CONTACT"
         ]
@@ -530,7 +543,9 @@ class ChannelHarness:
             response = HttpResponse(200, {"content-type": "application/json"}, '{"stored": 1}')
         else:
             headers, body = self.driver.request(body, signature)
-            response = self.stack.http("POST", self.driver.webhook_path, headers=headers, body=body, base64_body=base64_body)
+            response = self.stack.http(
+                "POST", self.driver.webhook_path, headers=headers, body=body, base64_body=base64_body
+            )
         if self.driver.arrives_in_mail_bucket:
             self.stack.drain_mail_queue()
             assert self.stack.dead_lettered_mail() == 0, "the email intake dead-lettered a mail"

@@ -13,7 +13,13 @@ import pytest
 from tests.support.drivers import ChannelDriver
 from tests.support.drivers.kakao import BOT_ID, KakaoDriver
 from tests.support.drivers.line import BOT_USER_ID, LineDriver, line_signature
-from tests.support.drivers.messenger import INSTAGRAM_ACCOUNT_ID, PAGE_ID, InstagramDriver, MessengerDriver, meta_signature
+from tests.support.drivers.messenger import (
+    INSTAGRAM_ACCOUNT_ID,
+    PAGE_ID,
+    InstagramDriver,
+    MessengerDriver,
+    meta_signature,
+)
 from tests.support.drivers.twilio import SAMPLE_ACCOUNT_SID, TwilioDriver, twilio_signature
 from tests.support.drivers.whatsapp import PHONE_NUMBER_ID, WhatsAppDriver
 from tests.unit.test_proof_signature import deliver
@@ -52,7 +58,9 @@ IDS = [driver.name for driver, *_ in CHANNELS]
 
 
 def delivery_naming(driver: ChannelDriver, sample_account: str, account: str) -> tuple[dict, bytes]:
-    body = driver.text_message(driver.customer(1), message_id=driver.message_id("accounts"), text="환불 문의", sent_at=SENT)
+    body = driver.text_message(
+        driver.customer(1), message_id=driver.message_id("accounts"), text="환불 문의", sent_at=SENT
+    )
     assert sample_account.encode() in body
     body = body.replace(sample_account.encode(), account.encode())
     return driver.headers(body), body
@@ -77,7 +85,9 @@ def test_the_default_secret_cannot_speak_for_an_account_with_its_own(driver, sam
     second = second_account_id(sample_account)
     headers, body = delivery_naming(driver, sample_account, second)
     # When it comes signed with the default account's secret
-    response, sqs = deliver(driver, sign(headers, body, driver.secrets[setting]), body, secrets=two_accounts(driver, setting, second))
+    response, sqs = deliver(
+        driver, sign(headers, body, driver.secrets[setting]), body, secrets=two_accounts(driver, setting, second)
+    )
     # Then it is refused as unauthenticated, and nothing is queued
     assert response.status == 401, response
     assert sqs.batches == []
@@ -89,7 +99,9 @@ def test_an_accounts_own_secret_verifies_it(driver, sample_account, setting, sig
     second = second_account_id(sample_account)
     headers, body = delivery_naming(driver, sample_account, second)
     # When it comes signed with that account's secret, Then it is accepted and queued
-    response, sqs = deliver(driver, sign(headers, body, OWN_SECRET), body, secrets=two_accounts(driver, setting, second))
+    response, sqs = deliver(
+        driver, sign(headers, body, OWN_SECRET), body, secrets=two_accounts(driver, setting, second)
+    )
     assert response.status == 200, response
     assert len(sqs.sent) == 1
 
@@ -100,7 +112,9 @@ def test_an_accounts_own_secret_cannot_speak_for_another_account(driver, sample_
     second = second_account_id(sample_account)
     headers, body = delivery_naming(driver, sample_account, unconfigured_account_id(sample_account))
     # When it comes signed with the second account's secret, Then it is refused with nothing queued
-    response, sqs = deliver(driver, sign(headers, body, OWN_SECRET), body, secrets=two_accounts(driver, setting, second))
+    response, sqs = deliver(
+        driver, sign(headers, body, OWN_SECRET), body, secrets=two_accounts(driver, setting, second)
+    )
     assert response.status == 401, response
     assert sqs.batches == []
 
@@ -111,6 +125,8 @@ def test_the_default_secret_covers_every_account_not_configured_separately(drive
     second = second_account_id(sample_account)
     headers, body = delivery_naming(driver, sample_account, unconfigured_account_id(sample_account))
     # When it comes signed with the default secret, Then it is accepted: single-account setups are unchanged
-    response, sqs = deliver(driver, sign(headers, body, driver.secrets[setting]), body, secrets=two_accounts(driver, setting, second))
+    response, sqs = deliver(
+        driver, sign(headers, body, driver.secrets[setting]), body, secrets=two_accounts(driver, setting, second)
+    )
     assert response.status == 200, response
     assert len(sqs.sent) == 1

@@ -64,7 +64,11 @@ def test_groups_are_not_read_when_roles_are_scopes():
     assert caller_of(event(ADMIN_CLAIMS), RESOURCE_SERVER_SCOPES).roles == set()
 
 
-@given(st.one_of(st.text(max_size=20_000), st.lists(st.one_of(st.text(max_size=50), st.integers(), st.none()), max_size=600)))
+@given(
+    st.one_of(
+        st.text(max_size=20_000), st.lists(st.one_of(st.text(max_size=50), st.integers(), st.none()), max_size=600)
+    )
+)
 def test_any_claim_value_yields_a_bounded_list_of_names_and_never_an_error(raw):
     names = claim_values(raw)
     assert len(names) <= 256 and all(isinstance(name, str) for name in names)
@@ -73,4 +77,6 @@ def test_any_claim_value_yields_a_bounded_list_of_names_and_never_an_error(raw):
 @given(st.lists(st.sampled_from(["agent", "admin", "viewer", "[agent]"]), max_size=5))
 def test_the_roles_found_are_exactly_the_role_names_listed(groups):
     claims = {**NO_ROLE_CLAIMS, "cognito:groups": "[" + " ".join(groups) + "]"}
-    assert caller_of(event(claims), COGNITO_GROUPS).roles == {Role(name) for name in groups if name in ("agent", "admin")}
+    assert caller_of(event(claims), COGNITO_GROUPS).roles == {
+        Role(name) for name in groups if name in ("agent", "admin")
+    }

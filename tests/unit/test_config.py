@@ -10,7 +10,10 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:switchboard/w
 
 
 def test_table_settings_read_the_table_name():
-    assert TableSettings.from_env({"TABLE_NAME": "switchboard-dev-TicketsTable", "STAGE": "dev"}).table_name == "switchboard-dev-TicketsTable"
+    assert (
+        TableSettings.from_env({"TABLE_NAME": "switchboard-dev-TicketsTable", "STAGE": "dev"}).table_name
+        == "switchboard-dev-TicketsTable"
+    )
 
 
 @pytest.mark.parametrize("env", [{}, {"TABLE_NAME": ""}, {"table_name": "lower-case name is not the variable"}])
@@ -27,7 +30,10 @@ def test_whatsapp_webhook_settings_read_queue_and_secret():
 
 @pytest.mark.parametrize(
     ("env", "missing"),
-    [({"INBOUND_QUEUE_URL": QUEUE_URL}, "WHATSAPP_SECRET_ARN"), ({"WHATSAPP_SECRET_ARN": SECRET_ARN}, "INBOUND_QUEUE_URL")],
+    [
+        ({"INBOUND_QUEUE_URL": QUEUE_URL}, "WHATSAPP_SECRET_ARN"),
+        ({"WHATSAPP_SECRET_ARN": SECRET_ARN}, "INBOUND_QUEUE_URL"),
+    ],
 )
 def test_whatsapp_webhook_settings_need_both_values(env, missing):
     with pytest.raises(ValidationError, match=missing):

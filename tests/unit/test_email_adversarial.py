@@ -137,7 +137,11 @@ def test_a_huge_header_block_keeps_the_fields_the_intake_reads():
     parsed = parse_mail(raw)
     # Then the excess trace is left out and named, and the mail still reads as its sender wrote it
     assert parsed.limits == ("header_size",)
-    assert (parsed.sender.address, parsed.subject, parsed.text) == ("minjun@example.com", "배송 문의", "배송 문의드립니다.")
+    assert (parsed.sender.address, parsed.subject, parsed.text) == (
+        "minjun@example.com",
+        "배송 문의",
+        "배송 문의드립니다.",
+    )
 
 
 @settings(max_examples=50, deadline=None)
@@ -201,8 +205,14 @@ def test_any_address_lengths_make_a_message(local_lengths, name_length, ours):
 def test_an_attached_mails_huge_header_and_many_part_headers_are_bounded():
     # Given a forwarded mail whose own header block is 4 MB of trace fields, and a mail of 500 parts each
     # with 20 KB of header fields (10 MB of part headers in all)
-    forwarded = multipart(b"Content-Type: message/rfc822\r\n\r\n" + b"X-Trace: relay\r\n" * 250_000 + b"Subject: inner\r\n\r\nbody")
-    parts = HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + (b"--b\r\n" + b"X-A: b\r\n" * 2500 + b"\r\nx\r\n") * 500
+    forwarded = multipart(
+        b"Content-Type: message/rfc822\r\n\r\n" + b"X-Trace: relay\r\n" * 250_000 + b"Subject: inner\r\n\r\nbody"
+    )
+    parts = (
+        HEAD
+        + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        + (b"--b\r\n" + b"X-A: b\r\n" * 2500 + b"\r\nx\r\n") * 500
+    )
     # When the intake reads each
     # Then the excess header fields are left out and named, and the work is a fraction of a second per MB
     for raw in (forwarded, parts):

@@ -107,12 +107,16 @@ def test_dsn_with_returned_message():
     returned = f"--b1\nContent-Type: message/rfc822\n\nFrom: support@shop.example\nMessage-ID: {OUR_REPLY_ID}\n\nhi\n"
     # Then it is a bounce of our reply, even though it also says auto-replied
     assert classify(dsn(returned)) == (
-        MailKind.BOUNCE, "Content-Type: multipart/report; report-type=delivery-status", BOUNCED
+        MailKind.BOUNCE,
+        "Content-Type: multipart/report; report-type=delivery-status",
+        BOUNCED,
     )
 
 
 def test_dsn_with_returned_headers_only():
-    returned = f"--b1\nContent-Type: text/rfc822-headers\n\nFrom: support@shop.example\nMessage-ID:\n {OUR_REPLY_ID}\n\n"
+    returned = (
+        f"--b1\nContent-Type: text/rfc822-headers\n\nFrom: support@shop.example\nMessage-ID:\n {OUR_REPLY_ID}\n\n"
+    )
     assert classify(dsn(returned))[2] == BOUNCED
 
 
@@ -165,7 +169,8 @@ def test_bounce_without_any_message_id():
 
 def test_read_receipt_is_an_auto_reply():
     message = mail(
-        CUSTOMER + 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=disposition-notification; boundary="r"',
+        CUSTOMER
+        + 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=disposition-notification; boundary="r"',
         "--r\nContent-Type: text/plain\n\nRead.\n--r--\n",
     )
     assert classify(message)[0] is MailKind.AUTO_REPLY
@@ -177,12 +182,17 @@ def test_never_raises_on_arbitrary_bytes(raw):
     assert kind in MailKind
 
 
-@given(st.sampled_from(["multipart/report; report-type=delivery-status", "message/rfc822", "text/rfc822-headers"]),
-       st.binary(max_size=500))
+@given(
+    st.sampled_from(["multipart/report; report-type=delivery-status", "message/rfc822", "text/rfc822-headers"]),
+    st.binary(max_size=500),
+)
 def test_never_raises_on_malformed_report_parts(content_type, payload):
     raw = (
         b"From: MAILER-DAEMON@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
-        b' boundary="q"\r\n\r\n--q\r\nContent-Type: ' + content_type.encode() + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + payload + b"\r\n--q--\r\n"
+        b' boundary="q"\r\n\r\n--q\r\nContent-Type: '
+        + content_type.encode()
+        + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + payload
+        + b"\r\n--q--\r\n"
     )
     assert classify(message_from_bytes(raw, policy=policy.default))[0] is MailKind.BOUNCE

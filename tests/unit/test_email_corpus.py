@@ -18,7 +18,13 @@ def observed(mail, expected: dict) -> dict:
         "message_id": mail.message_id,
         "reply_text": mail.reply_text,
         "attachments": [
-            {"filename": f.filename, "content_type": f.content_type, "size": f.size, "sha256": f.sha256, "inline": f.inline}
+            {
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": f.size,
+                "sha256": f.sha256,
+                "inline": f.inline,
+            }
             for f in mail.attachments
         ],
         "kind": mail.kind.value,

@@ -68,7 +68,7 @@ def test_preformatted_text_keeps_its_spacing():
 def test_sanitize_removes_scripts_handlers_and_dangerous_urls():
     # Given HTML written to run code in an agent's browser
     html = (
-        "<p onclick=\"steal()\">안녕하세요</p><script>steal()</script>"
+        '<p onclick="steal()">안녕하세요</p><script>steal()</script>'
         '<a href=" java&#x09;script:alert(1)">클릭</a><a href="data:text/html,x">데이터</a>'
         '<a href="/admin/delete">상대경로</a><a href="https://ok.example.com/" onmouseover="x()">정상</a>'
     )

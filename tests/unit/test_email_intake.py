@@ -22,7 +22,9 @@ def stored(provider: str = "ses") -> StoredMail:
 
 
 def message_for(parsed: ParsedMail, provider: str = "ses"):
-    return inbound_message(stored(provider), parsed, mailboxes=MAILBOXES, reply_token_keys=lambda: [KEY], received_at=NOW)
+    return inbound_message(
+        stored(provider), parsed, mailboxes=MAILBOXES, reply_token_keys=lambda: [KEY], received_at=NOW
+    )
 
 
 def test_the_largest_mail_we_accept_still_fits_the_queue_and_a_table_item():
@@ -46,8 +48,15 @@ def test_the_largest_mail_we_accept_still_fits_the_queue_and_a_table_item():
     # When it becomes a message with its attachments recorded
     message = message_for(parsed)
     stored_files = tuple(
-        Attachment(kind="file", mime_type="application/octet-stream", filename=bounded_filename("파" * 300 + ".pdf"), sha256="0" * 64, size_bytes=1,
-                   storage_key=f"attachments/email/{'0' * 64}/{n}.pdf", fetch_status=AttachmentFetchStatus.STORED)
+        Attachment(
+            kind="file",
+            mime_type="application/octet-stream",
+            filename=bounded_filename("파" * 300 + ".pdf"),
+            sha256="0" * 64,
+            size_bytes=1,
+            storage_key=f"attachments/email/{'0' * 64}/{n}.pdf",
+            fetch_status=AttachmentFetchStatus.STORED,
+        )
         for n in range(101)
     )
     message = message.model_copy(update={"attachments": stored_files})
@@ -63,7 +72,9 @@ def test_a_reply_address_token_is_trusted_only_when_its_mac_verifies():
     forged = reply_address("support@shop.example", "t_0123456789abcdef01234567", "guessed")
 
     def to(address):
-        return ParsedMail(message_id=f"{address}@m", sender=MailAddress(address="a@example.com"), to=(MailAddress(address=address),))
+        return ParsedMail(
+            message_id=f"{address}@m", sender=MailAddress(address="a@example.com"), to=(MailAddress(address=address),)
+        )
 
     # When each becomes a message
     # Then only the genuine one names the ticket, and both are filed under the mailbox without its tag
@@ -84,7 +95,9 @@ def test_ses_verdicts_quarantine_only_mail_that_ses_stored():
 def test_mail_without_a_message_id_is_identified_by_what_it_says():
     # Given the same mail without a Message-ID, delivered twice, and a different one
     def mail(text):
-        return ParsedMail(message_id=None, sender=MailAddress(address="a@example.com"), subject="문의", text=text, reply_text=text)
+        return ParsedMail(
+            message_id=None, sender=MailAddress(address="a@example.com"), subject="문의", text=text, reply_text=text
+        )
 
     # Then the same content has the same id, and other content another
     assert message_for(mail("안녕하세요")).external_id == message_for(mail("안녕하세요")).external_id
@@ -105,5 +118,9 @@ def test_a_reply_to_a_thread_and_its_root_share_one_conversation_per_sender():
 
 
 def test_attachments_are_not_part_of_the_message_before_they_are_stored():
-    parsed = ParsedMail(message_id="f@m", sender=MailAddress(address="a@example.com"), attachments=(MailFile(content_type="image/png", data=b"x"),))
+    parsed = ParsedMail(
+        message_id="f@m",
+        sender=MailAddress(address="a@example.com"),
+        attachments=(MailFile(content_type="image/png", data=b"x"),),
+    )
     assert message_for(parsed).attachments == ()

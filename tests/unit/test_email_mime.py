@@ -46,9 +46,11 @@ def test_alternative_prefers_plain_text_and_keeps_the_html_sanitized():
         'Content-Type: multipart/alternative; boundary="alt"',
         body=(
             "--alt\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: base64\n\n"
-            + b64(f"{KOREAN}\n\nOn Mon, Jun 9, 2025 at 9:00 AM Support <help@shop.example> wrote:\n> 안녕하세요\n".encode())
+            + b64(
+                f"{KOREAN}\n\nOn Mon, Jun 9, 2025 at 9:00 AM Support <help@shop.example> wrote:\n> 안녕하세요\n".encode()
+            )
             + "--alt\nContent-Type: text/html; charset=UTF-8\nContent-Transfer-Encoding: quoted-printable\n\n"
-            + "<div dir=3D\"ltr\" onclick=3D\"x()\">=EC=A3=BC=EB=AC=B8</div><script>x()</script>\n"
+            + '<div dir=3D"ltr" onclick=3D"x()">=EC=A3=BC=EB=AC=B8</div><script>x()</script>\n'
             + "--alt--\n"
         ),
     )
@@ -66,7 +68,7 @@ def test_alternative_prefers_plain_text_and_keeps_the_html_sanitized():
 def test_html_only_mail_is_converted_to_text_without_scripts_or_remote_images():
     # Given an HTML-only mail with a script and a tracking pixel
     html = (
-        '<html><head><title>t</title></head><body><p>환불 요청합니다.</p><script>steal()</script>'
+        "<html><head><title>t</title></head><body><p>환불 요청합니다.</p><script>steal()</script>"
         '<img src="https://tracker.example.com/p.gif?u=1"></body></html>'
     )
     raw = mail(*CUSTOMER_HEADERS, "Subject: refund", "Content-Type: text/html; charset=utf-8", body=html)
@@ -96,8 +98,8 @@ def test_korean_headers_encoded_and_raw_8bit():
     raw = mail(
         "Subject: " + encoded_word("[긴급] 배송 문의", "ks_c_5601-1987", "cp949"),
         b"From: " + "김민준".encode("cp949") + b" <kim@example.co.kr>",
-        "To: =?utf-8?B?6rOg6rCd7IS87YSw?= <help@shop.example.com>, \"Team, Support\" <team@shop.example.com>",
-        b"Cc: \"" + "이서연".encode("cp949") + b"\" <seoyeon@example.co.kr>, not-an-address, undisclosed-recipients:;",
+        'To: =?utf-8?B?6rOg6rCd7IS87YSw?= <help@shop.example.com>, "Team, Support" <team@shop.example.com>',
+        b'Cc: "' + "이서연".encode("cp949") + b'" <seoyeon@example.co.kr>, not-an-address, undisclosed-recipients:;',
         "Content-Type: text/plain; charset=euc-kr",
         body=KOREAN.encode("cp949"),
     )
@@ -220,8 +222,9 @@ def test_apple_mail_body_split_around_an_inline_image_is_one_text():
         body=(
             "--apple\nContent-Type: text/plain; charset=us-ascii\n\nHere is the damage:\n"
             "--apple\nContent-Disposition: inline; filename=photo.jpg\nContent-Type: image/jpeg\n"
-            "Content-Transfer-Encoding: base64\n\n" + b64(b"\xff\xd8jpeg") +
-            "--apple\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+            "Content-Transfer-Encoding: base64\n\n"
+            + b64(b"\xff\xd8jpeg")
+            + "--apple\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
             "파손된 상품 사진입니다.\n--apple--\n"
         ),
     )
@@ -257,7 +260,8 @@ def test_forwarded_mail_and_calendar_invitation_become_files():
         "From: a@example.com",
         "Content-Type: multipart/mixed; boundary=m",
         body=(
-            b"--m\nContent-Type: text/plain\n\nFYI\n--m\nContent-Type: message/rfc822\n\n" + inner
+            b"--m\nContent-Type: text/plain\n\nFYI\n--m\nContent-Type: message/rfc822\n\n"
+            + inner
             + b"\n--m\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\n"
             + b"BEGIN:VCALENDAR\nEND:VCALENDAR\n--m--\n"
         ),
@@ -478,7 +482,7 @@ def test_nesting_and_part_count_are_capped():
 def test_nesting_beyond_the_stdlib_parser_keeps_the_headers():
     # Given attached messages nested deep enough to exhaust the stdlib parser's recursion
     nested = b"From: a@example.com\r\nSubject: deep"
-    for level in range(1500):
+    for _ in range(1500):
         nested += b"\r\nContent-Type: message/rfc822\r\n"
     nested += b"\r\nbody"
 
@@ -499,7 +503,8 @@ def test_large_mail_parses_with_its_attachment_intact():
         "Content-Type: multipart/mixed; boundary=m",
         body=b"--m\nContent-Type: text/plain\n\nsee attached\n--m\nContent-Type: application/zip\n"
         b"Content-Disposition: attachment; filename=logs.zip\nContent-Transfer-Encoding: base64\n\n"
-        + base64.encodebytes(blob) + b"--m--\n",
+        + base64.encodebytes(blob)
+        + b"--m--\n",
     )
     assert len(raw) > 24_000_000
 

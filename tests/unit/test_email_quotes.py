@@ -86,7 +86,7 @@ def test_korean_outlook_block_under_underscore_line():
 
 def test_naver_quote_with_korean_labels():
     text = (
-        f"{ANSWER}\n\n-----Original Message-----\n보낸사람: \"Shop 고객지원\" <support@shop.example>\n"
+        f'{ANSWER}\n\n-----Original Message-----\n보낸사람: "Shop 고객지원" <support@shop.example>\n'
         "받는사람: <gildong.hong@naver.com>\n날짜: 2025-06-09 (월) 10:12:00\n제목: 환불 안내\n\n환불 접수되었습니다."
     )
     assert_split(text, ANSWER)
@@ -137,12 +137,7 @@ def test_interleaved_reply_keeps_the_answers_between_the_quotes():
 
 def test_interleaved_reply_drops_only_the_trailing_quote_and_signature():
     # Given answers between quoted questions, then a signature and the rest of the quoted mail
-    text = (
-        "> 받으실 주소가 맞나요?\n"
-        "네, 맞습니다.\n\n"
-        "-- \n김민준\n\n"
-        "> 감사합니다.\n> Shop 고객지원팀\n"
-    )
+    text = "> 받으실 주소가 맞나요?\n네, 맞습니다.\n\n-- \n김민준\n\n> 감사합니다.\n> Shop 고객지원팀\n"
     assert_split(text, "> 받으실 주소가 맞나요?\n네, 맞습니다.")
 
 

@@ -10,17 +10,22 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
 from switchboard.email.intake import mail_objects
 from switchboard.email.mime import parse_mail
 from switchboard.email.providers import mailgun, postmark, sendgrid
 from switchboard.errors import InvalidSignature
+from switchboard.http_request import WebhookRequest
 from tests.support.drivers.email import MailgunDriver, PostmarkDriver, SendGridDriver
 from tests.support.paths import EVENTS_DIR
 
 MAX_AGE_SECONDS = 300  # template.yaml's MailWebhookMaxAgeSeconds default
 WEBHOOK_SAMPLES = [
-    ("email-mailgun.json", mailgun.WEBHOOK, MailgunDriver.secrets, "배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요."),
+    (
+        "email-mailgun.json",
+        mailgun.WEBHOOK,
+        MailgunDriver.secrets,
+        "배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요.",
+    ),
     ("email-postmark.json", postmark.WEBHOOK, PostmarkDriver.secrets, "혹시 다른 주소로 배송된 건 아닐까요?"),
     ("email-sendgrid.json", sendgrid.WEBHOOK, SendGridDriver.secrets, "빠른 확인 부탁드립니다. 감사합니다."),
 ]
@@ -46,7 +51,9 @@ def test_ses_notification_names_the_committed_mail_as_s3_announces_it():
     mail = (EVENTS_DIR / "email-ses-mail.eml").read_bytes()
 
     assert (notification["eventSource"], notification["eventName"]) == ("aws:s3", "ObjectCreated:Put")
-    assert mail_objects(record["body"]) == [(notification["s3"]["bucket"]["name"], unquote_plus(notification["s3"]["object"]["key"]))]
+    assert mail_objects(record["body"]) == [
+        (notification["s3"]["bucket"]["name"], unquote_plus(notification["s3"]["object"]["key"]))
+    ]
     assert unquote_plus(notification["s3"]["object"]["key"]).startswith("inbound/ses/")
     assert notification["s3"]["object"]["size"] == len(mail)
     assert notification["s3"]["object"]["eTag"] == hashlib.md5(mail, usedforsecurity=False).hexdigest()
@@ -70,4 +77,6 @@ def test_mailgun_sample_is_refused_once_its_timestamp_is_older_than_the_max_age(
     later = received_at(event) + timedelta(seconds=MAX_AGE_SECONDS + 1)
 
     with pytest.raises(InvalidSignature, match="seconds from now"):
-        mailgun.WEBHOOK.verify(WebhookRequest.from_http_api_event(event), dict(MailgunDriver.secrets), later, MAX_AGE_SECONDS)
+        mailgun.WEBHOOK.verify(
+            WebhookRequest.from_http_api_event(event), dict(MailgunDriver.secrets), later, MAX_AGE_SECONDS
+        )

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchboard.http_request import WebhookRequest
 from switchboard.email.providers.base import MailFileSpec, check_basic_auth, compose_mime, form_fields
 from switchboard.email.providers.mailgun import WEBHOOK as MAILGUN
 from switchboard.email.providers.postmark import WEBHOOK as POSTMARK
 from switchboard.email.providers.sendgrid import WEBHOOK as SENDGRID
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.http_request import WebhookRequest
 from tests.support.paths import provider_fixture
 
 SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
@@ -37,7 +37,11 @@ TOKEN = "e0b5477167110d68991efc6b9f89f0a11066af27834600e123"  # Mailgun's docume
 SIGNED_AT = datetime(2026, 2, 12, 18, 26, 12, tzinfo=UTC)
 TIMESTAMP = str(int(SIGNED_AT.timestamp()))
 MAX_AGE = 300
-BASIC_SECRETS = {"username": "switchboard", "password": "s3cret-pässword", "accounts": {"brand-b": {"username": "brand-b", "password": "other"}}}
+BASIC_SECRETS = {
+    "username": "switchboard",
+    "password": "s3cret-pässword",
+    "accounts": {"brand-b": {"username": "brand-b", "password": "other"}},
+}
 BOUNDARY = "----MailgunFormBoundary7MA4YWxkTrZu0gW"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\r\n--\xff\xfe"
 RAW_MAIL = (
@@ -48,8 +52,7 @@ RAW_MAIL = (
     b"Subject: =?EUC-KR?B?ud7IryC5rsDH?=\r\n"
     b"Content-Type: text/plain; charset=euc-kr\r\n"
     b"Content-Transfer-Encoding: 8bit\r\n"
-    b"\r\n"
-    + "환불 문의드립니다.\r\n".encode("euc-kr")
+    b"\r\n" + "환불 문의드립니다.\r\n".encode("euc-kr")
 )
 
 
@@ -65,16 +68,32 @@ def multipart(parts: list[tuple[str, bytes | str, str | None, str | None]], boun
         head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
         if content_type:
             head += f"Content-Type: {content_type}\r\n"
-        lines.append(head.encode("utf-8") + b"\r\n" + (value.encode("utf-8") if isinstance(value, str) else value) + b"\r\n")
+        lines.append(
+            head.encode("utf-8") + b"\r\n" + (value.encode("utf-8") if isinstance(value, str) else value) + b"\r\n"
+        )
     return b"".join(lines) + f"--{boundary}--\r\n".encode()
 
 
-def form_request(body: bytes, content_type: str = f"multipart/form-data; boundary={BOUNDARY}", **headers: str) -> WebhookRequest:
-    return WebhookRequest(method="POST", path="/webhooks/email/mailgun", headers={"content-type": content_type, **headers}, query={}, body=body)
+def form_request(
+    body: bytes, content_type: str = f"multipart/form-data; boundary={BOUNDARY}", **headers: str
+) -> WebhookRequest:
+    return WebhookRequest(
+        method="POST",
+        path="/webhooks/email/mailgun",
+        headers={"content-type": content_type, **headers},
+        query={},
+        body=body,
+    )
 
 
 def json_request(body: bytes, **headers: str) -> WebhookRequest:
-    return WebhookRequest(method="POST", path="/webhooks/email/postmark", headers={"content-type": "application/json", **headers}, query={}, body=body)
+    return WebhookRequest(
+        method="POST",
+        path="/webhooks/email/postmark",
+        headers={"content-type": "application/json", **headers},
+        query={},
+        body=body,
+    )
 
 
 def basic(username: str, password: str) -> str:
@@ -112,7 +131,9 @@ def test_mailgun_signature_of_a_second_account_is_accepted():
 
 def test_mailgun_signature_in_multipart_body_is_accepted():
     # Given the signature fields inside a multipart body with an attachment, as Mailgun posts one
-    body = multipart([(name, value, None, None) for name, value in signed_fields()] + [("attachment-1", PNG, "a.png", "image/png")])
+    body = multipart(
+        [(name, value, None, None) for name, value in signed_fields()] + [("attachment-1", PNG, "a.png", "image/png")]
+    )
     # When verified
     token = MAILGUN.verify(form_request(body), MAILGUN_SECRETS, SIGNED_AT, MAX_AGE)
     # Then the multipart fields were the ones checked
@@ -122,10 +143,23 @@ def test_mailgun_signature_in_multipart_body_is_accepted():
 @pytest.mark.parametrize(
     "fields",
     [
-        pytest.param([("timestamp", TIMESTAMP), ("token", TOKEN + "x"), ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN))], id="tampered-token"),
-        pytest.param([("timestamp", str(int(TIMESTAMP) + 1)), ("token", TOKEN), ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN))], id="tampered-timestamp"),
+        pytest.param(
+            [("timestamp", TIMESTAMP), ("token", TOKEN + "x"), ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN))],
+            id="tampered-token",
+        ),
+        pytest.param(
+            [
+                ("timestamp", str(int(TIMESTAMP) + 1)),
+                ("token", TOKEN),
+                ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN)),
+            ],
+            id="tampered-timestamp",
+        ),
         pytest.param(signed_fields(key="key-someone-else"), id="other-key"),
-        pytest.param([("timestamp", TIMESTAMP), ("token", TOKEN), ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN)[:-1])], id="short-signature"),
+        pytest.param(
+            [("timestamp", TIMESTAMP), ("token", TOKEN), ("signature", hex_hmac(SIGNING_KEY, TIMESTAMP, TOKEN)[:-1])],
+            id="short-signature",
+        ),
         pytest.param([("timestamp", TIMESTAMP), ("token", TOKEN)], id="no-signature"),
         pytest.param([("token", TOKEN), ("signature", hex_hmac(SIGNING_KEY, "", TOKEN))], id="no-timestamp"),
         pytest.param(signed_fields() + [("token", "another-token")], id="token-twice"),
@@ -177,7 +211,9 @@ def test_mailgun_error_messages_never_quote_the_key_or_the_presented_values():
 
 
 @pytest.mark.parametrize("webhook", [POSTMARK, SENDGRID], ids=["postmark", "sendgrid"])
-@pytest.mark.parametrize(("username", "password", "account"), [("switchboard", "s3cret-pässword", None), ("brand-b", "other", "brand-b")])
+@pytest.mark.parametrize(
+    ("username", "password", "account"), [("switchboard", "s3cret-pässword", None), ("brand-b", "other", "brand-b")]
+)
 def test_basic_auth_of_any_configured_account_is_accepted(webhook, username, password, account):
     request = json_request(b"{}", authorization=basic(username, password))
 
@@ -232,7 +268,10 @@ def test_multipart_form_keeps_korean_text_and_binary_files_as_sent():
     # When its fields are read
     fields = form_fields(form_request(body))
     # Then text is text, and the file keeps its bytes, name and type
-    assert fields[:2] == [("subject", "환불 요청드립니다"), ("body-plain", "안녕하세요,\r\n주문번호 2024-0042 환불 부탁드립니다.")]
+    assert fields[:2] == [
+        ("subject", "환불 요청드립니다"),
+        ("body-plain", "안녕하세요,\r\n주문번호 2024-0042 환불 부탁드립니다."),
+    ]
     name, file = fields[2]
     assert (name, bytes(file), file.filename, file.content_type) == ("attachment-1", PNG, "스크린샷.png", "image/png")
 
@@ -249,11 +288,25 @@ def test_urlencoded_form_values_are_text_and_raw_bytes_on_request():
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
-        pytest.param(multipart([("a", "b", None, None)])[:-12], f"multipart/form-data; boundary={BOUNDARY}", id="truncated"),
-        pytest.param(multipart([("a", "b", None, None)], boundary="other"), f"multipart/form-data; boundary={BOUNDARY}", id="wrong-boundary"),
+        pytest.param(
+            multipart([("a", "b", None, None)])[:-12], f"multipart/form-data; boundary={BOUNDARY}", id="truncated"
+        ),
+        pytest.param(
+            multipart([("a", "b", None, None)], boundary="other"),
+            f"multipart/form-data; boundary={BOUNDARY}",
+            id="wrong-boundary",
+        ),
         pytest.param(b"a=b", "multipart/form-data", id="no-boundary"),
-        pytest.param(b"--x\r\nContent-Type: text/plain\r\n\r\nb\r\n--x--\r\n", "multipart/form-data; boundary=x", id="no-disposition"),
-        pytest.param(b"--x\r\nContent-Disposition: form-data\r\n\r\nb\r\n--x--\r\n", "multipart/form-data; boundary=x", id="no-name"),
+        pytest.param(
+            b"--x\r\nContent-Type: text/plain\r\n\r\nb\r\n--x--\r\n",
+            "multipart/form-data; boundary=x",
+            id="no-disposition",
+        ),
+        pytest.param(
+            b"--x\r\nContent-Disposition: form-data\r\n\r\nb\r\n--x--\r\n",
+            "multipart/form-data; boundary=x",
+            id="no-name",
+        ),
         pytest.param(b"--x\r\n" * 1000, "multipart/form-data; boundary=x", id="too-many-parts"),
         pytest.param(b"a=1&b", "application/x-www-form-urlencoded", id="field-without-value"),
         pytest.param(b'{"a": 1}', "application/json", id="json"),
@@ -271,7 +324,13 @@ def test_broken_form_bodies_are_malformed_and_never_quoted(body, content_type):
 
 def test_mailgun_body_mime_passes_through_byte_for_byte():
     # Given a route whose URL ends in "mime": Mailgun posts the mail as received, here 8-bit EUC-KR
-    body = multipart([*((n, v, None, None) for n, v in signed_fields()), ("recipient", "support@help.example.com", None, None), ("body-mime", RAW_MAIL, None, None)])
+    body = multipart(
+        [
+            *((n, v, None, None) for n, v in signed_fields()),
+            ("recipient", "support@help.example.com", None, None),
+            ("body-mime", RAW_MAIL, None, None),
+        ]
+    )
     # When extracted
     delivery = MAILGUN.extract(form_request(body))
     # Then the exact bytes are kept, and Mailgun has no id of its own for the mail
@@ -306,8 +365,13 @@ def mailgun_parsed_body(**overrides) -> bytes:
         "attachment-count": "2",
         "content-id-map": json.dumps({"<logo@example.kr>": "attachment-2"}),
     } | overrides
-    parts = [(n, v, None, None) for n, v in signed_fields()] + [(n, v, None, None) for n, v in fields.items() if v is not None]
-    parts += [("attachment-1", b"%PDF-1.7\n\x00\xff binary", "견적서.pdf", "application/pdf"), ("attachment-2", PNG, "logo.png", "image/png")]
+    parts = [(n, v, None, None) for n, v in signed_fields()] + [
+        (n, v, None, None) for n, v in fields.items() if v is not None
+    ]
+    parts += [
+        ("attachment-1", b"%PDF-1.7\n\x00\xff binary", "견적서.pdf", "application/pdf"),
+        ("attachment-2", PNG, "logo.png", "image/png"),
+    ]
     return multipart(parts)
 
 
@@ -322,12 +386,26 @@ def test_mailgun_parsed_fields_compose_a_mime_message_with_headers_bodies_and_at
         "<ticket-41@help.example.com>",
         "<ticket-40@help.example.com> <ticket-41@help.example.com>",
     )
-    assert (str(mail["From"]), str(mail["Subject"]), mail["Auto-Submitted"]) == ("김민준 <minjun@example.kr>", "Re: 환불 요청드립니다", "no")
+    assert (str(mail["From"]), str(mail["Subject"]), mail["Auto-Submitted"]) == (
+        "김민준 <minjun@example.kr>",
+        "Re: 환불 요청드립니다",
+        "no",
+    )
     assert mail.get_all("Content-Type") == [mail["Content-Type"]] and mail.get_content_type() == "multipart/mixed"
     # MIME text travels with CRLF line ends, whatever the provider sent
     assert mail.get_body(("plain",)).get_content() == "안녕하세요,\r\n환불 부탁드립니다.\r\n"
     assert mail.get_body(("html",)).get_content().startswith("<p>안녕하세요</p>")
-    files = [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True), p["Content-ID"], p.get_content_disposition()) for p in mail.walk() if p.get_filename()]
+    files = [
+        (
+            p.get_filename(),
+            p.get_content_type(),
+            p.get_payload(decode=True),
+            p["Content-ID"],
+            p.get_content_disposition(),
+        )
+        for p in mail.walk()
+        if p.get_filename()
+    ]
     assert files == [
         ("logo.png", "image/png", PNG, "<logo@example.kr>", "inline"),
         ("견적서.pdf", "application/pdf", b"%PDF-1.7\n\x00\xff binary", None, "attachment"),
@@ -335,7 +413,9 @@ def test_mailgun_parsed_fields_compose_a_mime_message_with_headers_bodies_and_at
 
 
 def test_mailgun_raw_date_header_is_kept_as_given():
-    body = mailgun_parsed_body(**{"message-headers": json.dumps([["Date", "Fri, 1 Aug 2014 16:45:32 -04:00"], ["From", "a@example.com"]])})
+    body = mailgun_parsed_body(
+        **{"message-headers": json.dumps([["Date", "Fri, 1 Aug 2014 16:45:32 -04:00"], ["From", "a@example.com"]])}
+    )
 
     assert b"\r\nDate: Fri, 1 Aug 2014 16:45:32 -04:00\r\n" in b"\r\n" + MAILGUN.extract(form_request(body)).raw_mime
 
@@ -366,7 +446,11 @@ def test_postmark_documentation_sample_composes_a_mime_message():
     delivery = POSTMARK.extract(json_request(body))
     mail = parsed(delivery.raw_mime)
     # Then Postmark's MessageID is the provider id, never the RFC Message-ID (the sample's Headers have none)
-    assert (delivery.provider, delivery.provider_id, mail["Message-ID"]) == ("postmark", "73e6d360-66eb-11e1-8e72-a8904824019b", None)
+    assert (delivery.provider, delivery.provider_id, mail["Message-ID"]) == (
+        "postmark",
+        "73e6d360-66eb-11e1-8e72-a8904824019b",
+        None,
+    )
     assert (str(mail["From"]), str(mail["To"]), str(mail["Reply-To"]), str(mail["Subject"]), mail["X-Spam-Status"]) == (
         "Postmarkapp Support <support@postmarkapp.com>",
         "Firstname Lastname <yourhash+SampleHash@inbound.postmarkapp.com>",
@@ -399,7 +483,15 @@ def test_postmark_rfc_message_id_comes_from_headers_and_korean_names_survive():
             {"Name": "Precedence", "Value": "bulk"},
         ],
         HtmlBody='<p>환불</p><img src="cid:img1@example.kr">',
-        Attachments=[{"Name": "사진.png", "Content": base64.b64encode(PNG).decode(), "ContentType": "image/png", "ContentLength": len(PNG), "ContentID": "img1@example.kr"}],
+        Attachments=[
+            {
+                "Name": "사진.png",
+                "Content": base64.b64encode(PNG).decode(),
+                "ContentType": "image/png",
+                "ContentLength": len(PNG),
+                "ContentID": "img1@example.kr",
+            }
+        ],
     )
     # When extracted
     delivery = POSTMARK.extract(json_request(body))
@@ -411,9 +503,18 @@ def test_postmark_rfc_message_id_comes_from_headers_and_korean_names_survive():
         "bulk",
         "73e6d360-66eb-11e1-8e72-a8904824019b",
     )
-    assert (str(mail["From"]), str(mail["Cc"]), str(mail["Subject"])) == ("김민준 <minjun@example.kr>", "이서연 <lee@example.kr>", "Re: 환불 요청")
+    assert (str(mail["From"]), str(mail["Cc"]), str(mail["Subject"])) == (
+        "김민준 <minjun@example.kr>",
+        "이서연 <lee@example.kr>",
+        "Re: 환불 요청",
+    )
     [image] = [p for p in mail.walk() if p.get_filename()]
-    assert (image.get_filename(), image["Content-ID"], image.get_content_disposition(), image.get_payload(decode=True)) == (
+    assert (
+        image.get_filename(),
+        image["Content-ID"],
+        image.get_content_disposition(),
+        image.get_payload(decode=True),
+    ) == (
         "사진.png",
         "<img1@example.kr>",
         "inline",
@@ -436,7 +537,9 @@ def test_postmark_raw_email_passes_through_as_sent():
         pytest.param(b"[]", id="not-an-object"),
         pytest.param(postmark_body(MessageID=None), id="no-message-id"),
         pytest.param(postmark_body(From="", FromFull=None), id="no-sender"),
-        pytest.param(postmark_body(Attachments=[{"Name": "a", "Content": "**not base64**"}]), id="attachment-not-base64"),
+        pytest.param(
+            postmark_body(Attachments=[{"Name": "a", "Content": "**not base64**"}]), id="attachment-not-base64"
+        ),
         pytest.param(postmark_body(Headers=[{"Name": "X"}]), id="header-without-value"),
         pytest.param(postmark_body(ToFull="someone"), id="tofull-not-a-list"),
     ],
@@ -490,7 +593,18 @@ def test_sendgrid_parsed_fields_are_decoded_by_their_own_charsets():
             ("html", "<p>주문 취소</p>".encode(), None, None),
             ("charsets", json.dumps({"text": "euc-kr", "html": "UTF-8", "subject": "UTF-8"}), None, None),
             ("attachments", "2", None, None),
-            ("attachment-info", json.dumps({"attachment1": {"filename": "영수증.pdf", "type": "application/pdf"}, "attachment2": {"filename": "logo.png", "type": "image/png", "content-id": "ii_logo"}}, ensure_ascii=False), None, None),
+            (
+                "attachment-info",
+                json.dumps(
+                    {
+                        "attachment1": {"filename": "영수증.pdf", "type": "application/pdf"},
+                        "attachment2": {"filename": "logo.png", "type": "image/png", "content-id": "ii_logo"},
+                    },
+                    ensure_ascii=False,
+                ),
+                None,
+                None,
+            ),
             ("attachment1", b"%PDF\x00\xff", "영수증.pdf", "application/pdf"),
             ("attachment2", PNG, "logo.png", "image/png"),
         ],
@@ -508,7 +622,9 @@ def test_sendgrid_parsed_fields_are_decoded_by_their_own_charsets():
     )
     assert mail.get_body(("plain",)).get_content() == "주문 취소 요청합니다.\r\n"
     assert mail.get_body(("html",)).get_content() == "<p>주문 취소</p>\r\n"
-    files = sorted((p.get_filename(), p.get_payload(decode=True), p["Content-ID"]) for p in mail.walk() if p.get_filename())
+    files = sorted(
+        (p.get_filename(), p.get_payload(decode=True), p["Content-ID"]) for p in mail.walk() if p.get_filename()
+    )
     assert files == [("logo.png", PNG, "<ii_logo>"), ("영수증.pdf", b"%PDF\x00\xff", None)]
 
 
@@ -516,8 +632,12 @@ def test_sendgrid_parsed_fields_are_decoded_by_their_own_charsets():
     "parts",
     [
         pytest.param([("to", "a@b", None, None)], id="neither-email-nor-headers"),
-        pytest.param([("headers", "From: a@b\n", None, None), ("attachments", "1", None, None)], id="attachment-missing"),
-        pytest.param([("headers", "From: a@b\n", None, None), ("charsets", "[]", None, None)], id="charsets-not-object"),
+        pytest.param(
+            [("headers", "From: a@b\n", None, None), ("attachments", "1", None, None)], id="attachment-missing"
+        ),
+        pytest.param(
+            [("headers", "From: a@b\n", None, None), ("charsets", "[]", None, None)], id="charsets-not-object"
+        ),
         pytest.param([("email", b"", None, None)], id="empty-email"),
     ],
 )
@@ -538,20 +658,31 @@ def test_compose_mime_keeps_the_structure_when_the_stdlib_would_fold_a_header_ba
     # Then the header is one encoded text, the header section ends where it should, and the file is a part
     mail = parsed(raw)
     assert not mail.defects and mail.get_content_type() == "multipart/mixed"
-    assert str(mail["From"]).strip("\"") == headers[0][1]
+    assert str(mail["From"]).strip('"') == headers[0][1]
     assert [part.get_content_disposition() for part in mail.iter_attachments()] == ["attachment"]
 
 
 def test_compose_mime_drops_the_providers_body_structure_headers_and_keeps_the_rest_in_order():
     raw = compose_mime(
-        [("Content-Type", "multipart/mixed; boundary=x"), ("Content-Transfer-Encoding", "base64"), ("List-Id", "<news.example.com>"), ("Bad Name", "x"), ("X-A", "1"), ("X-A", "2")],
+        [
+            ("Content-Type", "multipart/mixed; boundary=x"),
+            ("Content-Transfer-Encoding", "base64"),
+            ("List-Id", "<news.example.com>"),
+            ("Bad Name", "x"),
+            ("X-A", "1"),
+            ("X-A", "2"),
+        ],
         "본문",
         None,
         [MailFileSpec(filename=None, content_type="not a type", data=b"\x00")],
     )
     mail = parsed(raw)
 
-    assert (mail["List-Id"], mail.get_all("X-A"), mail.get_content_type()) == ("<news.example.com>", ["1", "2"], "multipart/mixed")
+    assert (mail["List-Id"], mail.get_all("X-A"), mail.get_content_type()) == (
+        "<news.example.com>",
+        ["1", "2"],
+        "multipart/mixed",
+    )
     assert [p.get_content_type() for p in mail.iter_attachments()] == ["application/octet-stream"]
     assert b"Bad Name" not in raw and b"boundary=x\r\n" not in raw
 
@@ -566,15 +697,38 @@ content_types = st.sampled_from(
         "multipart/form-data",
         "application/x-www-form-urlencoded",
         "application/json",
-        "multipart/form-data; boundary=\"\"",
+        'multipart/form-data; boundary=""',
         "text/plain",
     ]
 )
 hostile_bodies = st.one_of(
     st.binary(max_size=2048),
-    st.lists(st.tuples(st.sampled_from(["body-mime", "email", "headers", "message-headers", "attachment-1", "attachment1", "charsets", "x"]), st.binary(max_size=64), st.none() | st.text(max_size=8), st.none() | st.sampled_from(["image/png", "text/plain; charset=bogus", "x"])), max_size=6).map(lambda parts: multipart(parts, boundary="xYzZY")),
-    st.binary(max_size=512).map(lambda b: b"--xYzZY\r\nContent-Disposition: form-data; name=\"headers\"\r\n\r\n" + b),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20), lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["MessageID", "RawEmail", "Headers", "Attachments", "FromFull", "From", "Name", "Value", "Content"]), c, max_size=5), max_leaves=20).map(lambda v: json.dumps(v).encode()),
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["body-mime", "email", "headers", "message-headers", "attachment-1", "attachment1", "charsets", "x"]
+            ),
+            st.binary(max_size=64),
+            st.none() | st.text(max_size=8),
+            st.none() | st.sampled_from(["image/png", "text/plain; charset=bogus", "x"]),
+        ),
+        max_size=6,
+    ).map(lambda parts: multipart(parts, boundary="xYzZY")),
+    st.binary(max_size=512).map(lambda b: b'--xYzZY\r\nContent-Disposition: form-data; name="headers"\r\n\r\n' + b),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["MessageID", "RawEmail", "Headers", "Attachments", "FromFull", "From", "Name", "Value", "Content"]
+                ),
+                c,
+                max_size=5,
+            )
+        ),
+        max_leaves=20,
+    ).map(lambda v: json.dumps(v).encode()),
 )
 
 
@@ -593,7 +747,9 @@ def test_any_body_given_to_extract_raises_only_malformed_payload(body, content_t
 @given(
     body=hostile_bodies,
     content_type=content_types,
-    authorization=st.none() | st.text(max_size=40) | st.binary(max_size=30).map(lambda b: "Basic " + base64.b64encode(b).decode()),
+    authorization=st.none()
+    | st.text(max_size=40)
+    | st.binary(max_size=30).map(lambda b: "Basic " + base64.b64encode(b).decode()),
     now=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
 )
 def test_any_request_given_to_verify_raises_only_invalid_signature_or_returns(body, content_type, authorization, now):
@@ -623,10 +779,27 @@ header_values = st.text(alphabet=st.characters(codec="utf-8"), max_size=120)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    headers=st.lists(st.tuples(st.sampled_from(["From", "To", "Cc", "Date", "Message-ID", "References", "Subject", "Reply-To"]) | header_names, header_values), max_size=8),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["From", "To", "Cc", "Date", "Message-ID", "References", "Subject", "Reply-To"])
+            | header_names,
+            header_values,
+        ),
+        max_size=8,
+    ),
     text=st.none() | header_values,
     html=st.none() | header_values,
-    files=st.lists(st.builds(MailFileSpec, filename=st.none() | header_values, content_type=st.text(max_size=30), data=st.binary(max_size=64), content_id=st.none() | header_values, inline=st.booleans()), max_size=3),
+    files=st.lists(
+        st.builds(
+            MailFileSpec,
+            filename=st.none() | header_values,
+            content_type=st.text(max_size=30),
+            data=st.binary(max_size=64),
+            content_id=st.none() | header_values,
+            inline=st.booleans(),
+        ),
+        max_size=3,
+    ),
 )
 def test_compose_mime_of_any_fields_raises_only_malformed_payload_and_parses_back(headers, text, html, files):
     # Given any headers, bodies and files a provider could post; when composed

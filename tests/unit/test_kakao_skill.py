@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
-from switchboard.proof import require_proof_covers
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.http_request import WebhookRequest
 from switchboard.media.jobs import jobs_for
 from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity
+from switchboard.proof import require_proof_covers
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers.kakao import SAMPLE_SKILL_TOKEN, bot_user_key, encode, plusfriend_user_key, skill_payload
@@ -166,7 +166,11 @@ def test_photo_sent_in_chat_is_an_attachment_and_its_url_is_no_text():
     photo = "https://talk.kakaocdn.net/dna/bWtrgR/K6auLPnoAf/XXX/img.jpg?credential=abc"
     (message,) = parse(said(photo, params={"media": {"type": "image", "url": photo}}))
 
-    assert (message.message_type, message.text, message.attachments) == ("image", None, (Attachment(kind="image", url=photo),))
+    assert (message.message_type, message.text, message.attachments) == (
+        "image",
+        None,
+        (Attachment(kind="image", url=photo),),
+    )
 
 
 def test_secure_image_plugin_urls_become_attachments_on_kakaos_cdn_over_https():
@@ -221,14 +225,18 @@ def test_bodies_that_are_not_skill_payloads_are_malformed_without_echoing_them(b
 
 def call_webhook(body: bytes, headers: dict[str, str]) -> tuple[HttpResponse, RecordingSqs]:
     sqs = RecordingSqs()
-    event = http_api_event(method="POST", path="/webhooks/kakao", route_key="POST /webhooks/kakao", headers=headers, body=body)
+    event = http_api_event(
+        method="POST", path="/webhooks/kakao", route_key="POST /webhooks/kakao", headers=headers, body=body
+    )
     response = handle_webhook_event(event, adapter=ADAPTER, queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: SECRETS)
     return HttpResponse.of(response), sqs
 
 
 def test_accepted_request_is_answered_with_a_skill_response_in_readable_korean():
     # Given Kakao's sample request with the skill token
-    response, sqs = call_webhook(SAMPLE, {"content-type": "application/json", "x-switchboard-token": SAMPLE_SKILL_TOKEN})
+    response, sqs = call_webhook(
+        SAMPLE, {"content-type": "application/json", "x-switchboard-token": SAMPLE_SKILL_TOKEN}
+    )
     # Then Kakao gets the SkillResponse shape of its own example, with our acknowledgement
     expected_shape = json.loads(provider_fixture("kakao", "skill-response.json"))
     expected_shape["template"]["outputs"][0]["simpleText"]["text"] = ACK_TEXT

@@ -30,7 +30,9 @@ def plain_strings_naming_locals(source: str) -> list[tuple[int, str]]:
             if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 continue
             parent = parents.get(node)
-            if isinstance(parent, ast.JoinedStr) or (isinstance(parent, ast.Attribute) and parent.attr in ("format", "format_map")):
+            if isinstance(parent, ast.JoinedStr) or (
+                isinstance(parent, ast.Attribute) and parent.attr in ("format", "format_map")
+            ):
                 continue
             if any(match.group(1) in names for match in _PLACEHOLDER.finditer(node.value)):
                 found.append((node.lineno, node.value))

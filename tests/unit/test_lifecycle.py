@@ -10,7 +10,14 @@ from switchboard.tickets import lifecycle
 SENT = datetime(2025, 6, 8, 20, 59, 43, tzinfo=UTC)
 
 
-def inbound(text: str | None = "배송이 아직 안 왔어요", *, name: str | None = "김민준", kind: str = "text", sent: datetime = SENT, wamid: str = "wamid.1") -> InboundMessage:
+def inbound(
+    text: str | None = "배송이 아직 안 왔어요",
+    *,
+    name: str | None = "김민준",
+    kind: str = "text",
+    sent: datetime = SENT,
+    wamid: str = "wamid.1",
+) -> InboundMessage:
     return InboundMessage(
         channel=Channel.WHATSAPP,
         channel_account_id="106540352242922",
@@ -104,7 +111,11 @@ def test_requester_name_is_filled_in_once_known_and_never_overwritten():
     named = lifecycle.with_customer_message(anonymous, inbound(wamid="wamid.2", name="김민준"))
     renamed = lifecycle.with_customer_message(named, inbound(wamid="wamid.3", name="Minjun"))
 
-    assert (anonymous.requester.display_name, named.requester.display_name, renamed.requester.display_name) == (None, "김민준", "김민준")
+    assert (anonymous.requester.display_name, named.requester.display_name, renamed.requester.display_name) == (
+        None,
+        "김민준",
+        "김민준",
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,7 +136,11 @@ def test_subject_is_the_first_line_of_the_text_cut_at_80_characters(text, subjec
 
 @pytest.mark.parametrize(
     ("kind", "name", "subject"),
-    [("image", "김민준", "Image from 김민준"), ("sticker", None, "Sticker from whatsapp"), ("text", "Sheena", "Text from Sheena")],
+    [
+        ("image", "김민준", "Image from 김민준"),
+        ("sticker", None, "Sticker from whatsapp"),
+        ("text", "Sheena", "Text from Sheena"),
+    ],
 )
 def test_subject_without_text_says_what_was_sent_and_by_whom(kind, name, subject):
     assert lifecycle.subject_of(inbound(None if kind != "text" else "   ", name=name, kind=kind)) == subject

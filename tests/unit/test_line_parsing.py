@@ -75,7 +75,11 @@ def test_sdk_sample_text_and_image():
 def test_text_keeps_korean_and_the_millisecond_timestamp():
     parsed = parse_one(text_message("600000000000000001", "안녕하세요 😊 주문번호 2025-0608-17"))
 
-    assert (parsed.text, parsed.provider_timestamp, parsed.conversation_id) == ("안녕하세요 😊 주문번호 2025-0608-17", SENT, CUSTOMER)
+    assert (parsed.text, parsed.provider_timestamp, parsed.conversation_id) == (
+        "안녕하세요 😊 주문번호 2025-0608-17",
+        SENT,
+        CUSTOMER,
+    )
     assert parsed.sender == SenderIdentity(external_id=CUSTOMER)
 
 
@@ -113,13 +117,31 @@ def test_room_message_is_the_room_conversation():
 @pytest.mark.parametrize(
     ("message", "attachment"),
     [
-        ({"id": "7001", "type": "image", "contentProvider": {"type": "line"}}, Attachment(kind="image", provider_media_id="7001")),
         (
-            {"id": "7002", "type": "video", "duration": 60000, "contentProvider": {"type": "external", "originalContentUrl": "https://cdn.example.com/v.mp4", "previewImageUrl": "https://cdn.example.com/v.jpg"}},
+            {"id": "7001", "type": "image", "contentProvider": {"type": "line"}},
+            Attachment(kind="image", provider_media_id="7001"),
+        ),
+        (
+            {
+                "id": "7002",
+                "type": "video",
+                "duration": 60000,
+                "contentProvider": {
+                    "type": "external",
+                    "originalContentUrl": "https://cdn.example.com/v.mp4",
+                    "previewImageUrl": "https://cdn.example.com/v.jpg",
+                },
+            },
             Attachment(kind="link", url="https://cdn.example.com/v.mp4"),
         ),
-        ({"id": "7003", "type": "audio", "duration": 60000, "contentProvider": {"type": "line"}}, Attachment(kind="audio", provider_media_id="7003")),
-        ({"id": "7004", "type": "file", "fileName": "영수증.pdf", "fileSize": 2138}, Attachment(kind="file", provider_media_id="7004", filename="영수증.pdf", size_bytes=2138)),
+        (
+            {"id": "7003", "type": "audio", "duration": 60000, "contentProvider": {"type": "line"}},
+            Attachment(kind="audio", provider_media_id="7003"),
+        ),
+        (
+            {"id": "7004", "type": "file", "fileName": "영수증.pdf", "fileSize": 2138},
+            Attachment(kind="file", provider_media_id="7004", filename="영수증.pdf", size_bytes=2138),
+        ),
     ],
     ids=["image", "video", "audio", "file"],
 )
@@ -130,7 +152,14 @@ def test_media_is_an_attachment_fetched_later_by_message_id(message, attachment)
 
 
 def test_sticker_with_keywords():
-    sticker = {"id": "7005", "type": "sticker", "packageId": "446", "stickerId": "1988", "stickerResourceType": "ANIMATION", "keywords": ["happy", "smile", "joy"]}
+    sticker = {
+        "id": "7005",
+        "type": "sticker",
+        "packageId": "446",
+        "stickerId": "1988",
+        "stickerResourceType": "ANIMATION",
+        "keywords": ["happy", "smile", "joy"],
+    }
 
     parsed = parse_one(sticker)
 
@@ -139,17 +168,33 @@ def test_sticker_with_keywords():
 
 
 def test_message_sticker_shows_the_words_typed_on_it():
-    sticker = {"id": "7006", "type": "sticker", "packageId": "26162", "stickerId": "536822471", "stickerResourceType": "MESSAGE", "text": "고마워요!"}
+    sticker = {
+        "id": "7006",
+        "type": "sticker",
+        "packageId": "26162",
+        "stickerId": "536822471",
+        "stickerResourceType": "MESSAGE",
+        "text": "고마워요!",
+    }
 
     assert parse_one(sticker).text == "고마워요!"
 
 
 def test_location():
-    location = {"id": "7007", "type": "location", "title": "서울시청", "address": "서울특별시 중구 세종대로 110", "latitude": 37.5665, "longitude": 126.978}
+    location = {
+        "id": "7007",
+        "type": "location",
+        "title": "서울시청",
+        "address": "서울특별시 중구 세종대로 110",
+        "latitude": 37.5665,
+        "longitude": 126.978,
+    }
 
     parsed = parse_one(location)
 
-    assert parsed.location == Location(latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110")
+    assert parsed.location == Location(
+        latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110"
+    )
     assert parsed.text == "서울시청"
 
 
@@ -164,21 +209,44 @@ def test_follow_and_unfollow():
         encode(
             webhook(
                 follow_event("follow", user_id=CUSTOMER, timestamp=SENT_MS, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AB"),
-                follow_event("unfollow", user_id=CUSTOMER, timestamp=SENT_MS + 1000, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AC"),
+                follow_event(
+                    "unfollow", user_id=CUSTOMER, timestamp=SENT_MS + 1000, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AC"
+                ),
             )
         ),
         received_at=RECEIVED_AT,
     )
 
     assert events == [
-        FollowChange(channel=Channel.LINE, channel_account_id=BOT_USER_ID, conversation_id=CUSTOMER, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AB", sender=SenderIdentity(external_id=CUSTOMER), following=True, occurred_at=SENT),
-        FollowChange(channel=Channel.LINE, channel_account_id=BOT_USER_ID, conversation_id=CUSTOMER, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AC", sender=SenderIdentity(external_id=CUSTOMER), following=False, occurred_at=SENT + timedelta(seconds=1)),
+        FollowChange(
+            channel=Channel.LINE,
+            channel_account_id=BOT_USER_ID,
+            conversation_id=CUSTOMER,
+            event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AB",
+            sender=SenderIdentity(external_id=CUSTOMER),
+            following=True,
+            occurred_at=SENT,
+        ),
+        FollowChange(
+            channel=Channel.LINE,
+            channel_account_id=BOT_USER_ID,
+            conversation_id=CUSTOMER,
+            event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AC",
+            sender=SenderIdentity(external_id=CUSTOMER),
+            following=False,
+            occurred_at=SENT + timedelta(seconds=1),
+        ),
     ]
 
 
 def test_redelivered_event_has_the_same_dedup_key_as_the_first_delivery():
     # Given a message event, and LINE's redelivery of it (same webhookEventId, isRedelivery true)
-    first = message_event(text_message("7009", "환불"), source=user_source(CUSTOMER), timestamp=SENT_MS, event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AD")
+    first = message_event(
+        text_message("7009", "환불"),
+        source=user_source(CUSTOMER),
+        timestamp=SENT_MS,
+        event_id="01H8Z4V0S1F0X8K2E9T4M6Q1AD",
+    )
     again = {**first, "deliveryContext": {"isRedelivery": True}}
     # When both are parsed, a while apart
     (original,) = ADAPTER.parse(encode(webhook(first)), received_at=RECEIVED_AT)
@@ -189,9 +257,33 @@ def test_redelivered_event_has_the_same_dedup_key_as_the_first_delivery():
 
 def test_other_event_types_are_acknowledged_without_events():
     others = [
-        {"type": "join", "mode": "active", "timestamp": SENT_MS, "source": group_source(GROUP, None), "webhookEventId": "e1", "deliveryContext": {"isRedelivery": False}, "replyToken": "r"},
-        {"type": "postback", "mode": "active", "timestamp": SENT_MS, "source": user_source(CUSTOMER), "webhookEventId": "e2", "deliveryContext": {"isRedelivery": False}, "postback": {"data": "action=buy"}},
-        {"type": "unsend", "mode": "active", "timestamp": SENT_MS, "source": user_source(CUSTOMER), "webhookEventId": "e3", "deliveryContext": {"isRedelivery": False}, "unsend": {"messageId": "7009"}},
+        {
+            "type": "join",
+            "mode": "active",
+            "timestamp": SENT_MS,
+            "source": group_source(GROUP, None),
+            "webhookEventId": "e1",
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": "r",
+        },
+        {
+            "type": "postback",
+            "mode": "active",
+            "timestamp": SENT_MS,
+            "source": user_source(CUSTOMER),
+            "webhookEventId": "e2",
+            "deliveryContext": {"isRedelivery": False},
+            "postback": {"data": "action=buy"},
+        },
+        {
+            "type": "unsend",
+            "mode": "active",
+            "timestamp": SENT_MS,
+            "source": user_source(CUSTOMER),
+            "webhookEventId": "e3",
+            "deliveryContext": {"isRedelivery": False},
+            "unsend": {"messageId": "7009"},
+        },
     ]
 
     assert ADAPTER.parse(encode(webhook(*others)), received_at=RECEIVED_AT) == []
@@ -208,7 +300,15 @@ def test_other_event_types_are_acknowledged_without_events():
         b'{"destination": "U1", "events": [{"type": "message", "timestamp": 1, "webhookEventId": "e", "source": {"type": "user"}, "message": {"id": "1", "type": "text"}}]}',
         b'{"destination": "U1", "events": [{"type": "follow", "timestamp": 1, "webhookEventId": "e", "source": {"type": "group", "groupId": "C1"}}]}',
     ],
-    ids=["empty", "array", "no destination", "no events", "bare message", "user source without id", "follow from a group"],
+    ids=[
+        "empty",
+        "array",
+        "no destination",
+        "no events",
+        "bare message",
+        "user source without id",
+        "follow from a group",
+    ],
 )
 def test_bodies_outside_the_documented_shape_are_malformed(body):
     with pytest.raises(MalformedPayload):
@@ -216,7 +316,15 @@ def test_bodies_outside_the_documented_shape_are_malformed(body):
 
 
 def test_malformed_message_names_the_field_but_not_the_customer_content():
-    body = encode(webhook(message_event({"id": "", "type": "text", "text": "내 전화번호는 010-1234-5678"}, source=user_source(CUSTOMER), timestamp=SENT_MS)))
+    body = encode(
+        webhook(
+            message_event(
+                {"id": "", "type": "text", "text": "내 전화번호는 010-1234-5678"},
+                source=user_source(CUSTOMER),
+                timestamp=SENT_MS,
+            )
+        )
+    )
 
     with pytest.raises(MalformedPayload) as refused:
         ADAPTER.parse(body, received_at=RECEIVED_AT)

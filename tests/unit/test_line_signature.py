@@ -10,9 +10,9 @@ import hmac
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
 from switchboard.channels.line import ADAPTER, sign
 from switchboard.errors import InvalidSignature
+from switchboard.http_request import WebhookRequest
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers.line import (
@@ -43,14 +43,18 @@ TWO_CHANNELS = {
 
 def deliver(body: bytes, signature: str | None, secrets=LINE.secrets) -> tuple[HttpResponse, RecordingSqs]:
     headers = {"content-type": "application/json"} | ({"x-line-signature": signature} if signature is not None else {})
-    event = http_api_event(method="POST", path=LINE.webhook_path, route_key=f"POST {LINE.webhook_path}", headers=headers, body=body)
+    event = http_api_event(
+        method="POST", path=LINE.webhook_path, route_key=f"POST {LINE.webhook_path}", headers=headers, body=body
+    )
     sqs = RecordingSqs()
     response = handle_webhook_event(event, adapter=ADAPTER, queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: secrets)
     return HttpResponse.of(response), sqs
 
 
 def customer_text(destination: str, text: str = "환불 문의드립니다") -> bytes:
-    event = message_event(text_message("556677889900112233", text), source=user_source("U" + "a" * 32), timestamp=1749416383000)
+    event = message_event(
+        text_message("556677889900112233", text), source=user_source("U" + "a" * 32), timestamp=1749416383000
+    )
     return encode(webhook(event, destination=destination))
 
 
@@ -100,7 +104,10 @@ def test_hex_digest_instead_of_base64_is_refused():
 def test_without_a_configured_channel_secret_nothing_is_accepted():
     response, _ = deliver(SAMPLE, line_signature(SAMPLE, ""), secrets={"channel_access_token": "t"})
 
-    assert response.json() == {"error": "invalid_signature", "message": "no channel secret is configured for this channel"}
+    assert response.json() == {
+        "error": "invalid_signature",
+        "message": "no channel secret is configured for this channel",
+    }
 
 
 def test_second_channel_is_verified_with_its_own_secret_and_files_under_its_bot():
@@ -134,7 +141,9 @@ def test_default_channel_still_verifies_when_several_are_configured():
 @pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"destination": 7}', b"[" * 50_000])
 def test_unreadable_bodies_are_verified_before_they_are_read(body):
     # Given a body no JSON reader makes sense of, signed by one of two configured channels
-    request = WebhookRequest(method="POST", path="/webhooks/line", headers={"x-line-signature": line_signature(body)}, query={}, body=body)
+    request = WebhookRequest(
+        method="POST", path="/webhooks/line", headers={"x-line-signature": line_signature(body)}, query={}, body=body
+    )
     second = request.model_copy(update={"headers": {"x-line-signature": line_signature(body, "second-channel-secret")}})
     forged = request.model_copy(update={"headers": {"x-line-signature": line_signature(body, "forger-secret")}})
     # When it is verified, Then the signing channel is found from the bytes alone, and a forgery is refused

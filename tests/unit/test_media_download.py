@@ -120,12 +120,25 @@ def test_media_the_provider_does_not_have_is_gone_without_retries(providers, sta
 
 def test_twilio_credentials_open_the_media_url_but_do_not_follow_its_redirect(providers):
     # Given Twilio media, behind basic auth and a 307 to a signed URL that refuses a second authorization
-    url = providers.add_twilio_media("MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg")
-    credentials = {"account_sid": providers.credentials.twilio_account_sid, "auth_token": providers.credentials.twilio_auth_token}
+    url = providers.add_twilio_media(
+        "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg"
+    )
+    credentials = {
+        "account_sid": providers.credentials.twilio_account_sid,
+        "auth_token": providers.credentials.twilio_auth_token,
+    }
     attachment = Attachment(kind="image", url=url)
     http = ProviderHttp(FAST)
     # When it is located and downloaded
-    source = locate(Channel.SMS, credentials["account_sid"], attachment, endpoints=endpoints(providers), secrets_of=lambda _: credentials, http=http, origins=allowed(providers))
+    source = locate(
+        Channel.SMS,
+        credentials["account_sid"],
+        attachment,
+        endpoints=endpoints(providers),
+        secrets_of=lambda _: credentials,
+        http=http,
+        origins=allowed(providers),
+    )
     # Then the bytes arrive (the redirect target would have refused them with an Authorization header)
     assert download(http, source.url, source.headers, origins=allowed(providers)) == PHOTO
 
@@ -135,7 +148,15 @@ def test_twilio_credentials_are_never_sent_to_a_url_outside_twilio(providers):
     url = providers.add_cdn_media("elsewhere.jpg", PHOTO, "image/jpeg")
     credentials = {"account_sid": "AC1", "auth_token": "secret"}
     # When it is located, Then no credentials are attached
-    source = locate(Channel.SMS, "AC1", Attachment(kind="image", url=url), endpoints=endpoints(providers), secrets_of=lambda _: credentials, http=ProviderHttp(FAST), origins=allowed(providers))
+    source = locate(
+        Channel.SMS,
+        "AC1",
+        Attachment(kind="image", url=url),
+        endpoints=endpoints(providers),
+        secrets_of=lambda _: credentials,
+        http=ProviderHttp(FAST),
+        origins=allowed(providers),
+    )
     assert source.headers == {}
 
 
@@ -164,19 +185,43 @@ def test_telegram_files_over_the_bot_api_limit_are_too_large(providers):
     providers.add_telegram_file("BQACAgQAAxkBAAIBZ2Zz", b"\x00" * (20 * 1024 * 1024 + 1), "video/mp4")
     # When it is located, Then it is too large, without a download
     with pytest.raises(MediaTooLarge):
-        locate(Channel.TELEGRAM, "7012345678", Attachment(kind="video", provider_media_id="BQACAgQAAxkBAAIBZ2Zz"), endpoints=endpoints(providers), secrets_of=lambda _: {"bot_token": token}, http=ProviderHttp(FAST), origins=allowed(providers))
+        locate(
+            Channel.TELEGRAM,
+            "7012345678",
+            Attachment(kind="video", provider_media_id="BQACAgQAAxkBAAIBZ2Zz"),
+            endpoints=endpoints(providers),
+            secrets_of=lambda _: {"bot_token": token},
+            http=ProviderHttp(FAST),
+            origins=allowed(providers),
+        )
 
 
 def test_an_unknown_telegram_file_id_is_gone(providers):
     token = providers.credentials.telegram_bot_token
 
     with pytest.raises(MediaGone):
-        locate(Channel.TELEGRAM, "7012345678", Attachment(kind="video", provider_media_id="nope"), endpoints=endpoints(providers), secrets_of=lambda _: {"bot_token": token}, http=ProviderHttp(FAST), origins=allowed(providers))
+        locate(
+            Channel.TELEGRAM,
+            "7012345678",
+            Attachment(kind="video", provider_media_id="nope"),
+            endpoints=endpoints(providers),
+            secrets_of=lambda _: {"bot_token": token},
+            http=ProviderHttp(FAST),
+            origins=allowed(providers),
+        )
 
 
 def test_missing_credentials_leave_the_job_to_a_redrive(providers):
     with pytest.raises(ProviderUnavailable, match="access_token"):
-        locate(Channel.WHATSAPP, "106540352242922", Attachment(kind="image", provider_media_id="1"), endpoints=endpoints(providers), secrets_of=lambda _: {}, http=ProviderHttp(FAST), origins=allowed(providers))
+        locate(
+            Channel.WHATSAPP,
+            "106540352242922",
+            Attachment(kind="image", provider_media_id="1"),
+            endpoints=endpoints(providers),
+            secrets_of=lambda _: {},
+            http=ProviderHttp(FAST),
+            origins=allowed(providers),
+        )
 
 
 def test_the_connection_goes_to_the_address_that_was_checked_with_the_name_as_host(providers):
@@ -190,13 +235,17 @@ def test_the_connection_goes_to_the_address_that_was_checked_with_the_name_as_ho
 
     url = providers.add_cdn_media("photo.jpg", PHOTO, "image/jpeg").replace("127.0.0.1", "media.switchboard.test")
     # When the media is downloaded
-    body = download(ProviderHttp(FAST, resolve=resolve), url, origins=MediaOrigins.parse(f"http://media.switchboard.test:{port}"))
+    body = download(
+        ProviderHttp(FAST, resolve=resolve), url, origins=MediaOrigins.parse(f"http://media.switchboard.test:{port}")
+    )
     # Then it arrived over a connection to the checked address (the name itself resolves nowhere), looked up once
     assert body == PHOTO
     assert looked_up == ["media.switchboard.test"]
 
 
-@pytest.mark.parametrize("answer", [["10.0.0.7"], ["157.240.22.35", "169.254.169.254"], ["::ffff:127.0.0.1"], ["64:ff9b::a9fe:a9fe"]])
+@pytest.mark.parametrize(
+    "answer", [["10.0.0.7"], ["157.240.22.35", "169.254.169.254"], ["::ffff:127.0.0.1"], ["64:ff9b::a9fe:a9fe"]]
+)
 def test_an_allowed_name_resolving_inside_the_network_is_never_connected_to(answer):
     # Given an allow-listed CDN name whose DNS answers an internal address (rebinding)
     http = ProviderHttp(FAST, resolve=lambda host, port: answer)
@@ -216,11 +265,25 @@ def test_redirects_past_the_policy_bound_are_refused(providers):
 
 def test_twilio_media_is_opened_with_an_api_key_when_the_secret_holds_one(providers):
     # Given Twilio media and a download secret holding an API key (not the auth token that signs webhooks)
-    url = providers.add_twilio_media("MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg")
+    url = providers.add_twilio_media(
+        "MM0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ME1a2b3c4d5e6f708192a3b4c5d6e7f8a9", PHOTO, "image/jpeg"
+    )
     account = providers.credentials.twilio_account_sid
-    secret = {"account_sid": account, "api_key_sid": providers.credentials.twilio_api_key_sid, "api_key_secret": providers.credentials.twilio_api_key_secret}
+    secret = {
+        "account_sid": account,
+        "api_key_sid": providers.credentials.twilio_api_key_sid,
+        "api_key_secret": providers.credentials.twilio_api_key_secret,
+    }
     http = ProviderHttp(FAST)
     # When it is located and downloaded
-    source = locate(Channel.SMS, account, Attachment(kind="image", url=url), endpoints=endpoints(providers), secrets_of=lambda _: secret, http=http, origins=allowed(providers))
+    source = locate(
+        Channel.SMS,
+        account,
+        Attachment(kind="image", url=url),
+        endpoints=endpoints(providers),
+        secrets_of=lambda _: secret,
+        http=http,
+        origins=allowed(providers),
+    )
     # Then the API key opened it
     assert download(http, source.url, source.headers, origins=allowed(providers)) == PHOTO

@@ -41,8 +41,10 @@ def addresses_in(network: str) -> st.SearchStrategy[ipaddress.IPv4Address | ipad
 
 non_public_v4 = st.sampled_from(NON_PUBLIC_V4).flatmap(addresses_in)
 non_public_v6 = st.sampled_from(NON_PUBLIC_V6).flatmap(addresses_in)
-public_v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address).filter(
-    lambda ip: not any(ip in ipaddress.ip_network(net) for net in NON_PUBLIC_V4) and ip.is_global
+public_v4 = (
+    st.integers(0, 2**32 - 1)
+    .map(ipaddress.IPv4Address)
+    .filter(lambda ip: not any(ip in ipaddress.ip_network(net) for net in NON_PUBLIC_V4) and ip.is_global)
 )
 
 
@@ -104,7 +106,16 @@ def test_non_public_ipv6_ranges_are_refused(ip):
 
 @pytest.mark.parametrize(
     "address",
-    ["169.254.169.254", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "::127.0.0.1", "::ffff:7f00:1", "fd00:ec2::254", "fe80::1%eth0", "not an address"],
+    [
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "::127.0.0.1",
+        "::ffff:7f00:1",
+        "fd00:ec2::254",
+        "fe80::1%eth0",
+        "not an address",
+    ],
 )
 def test_the_metadata_service_and_loopback_in_any_notation_are_refused(address):
     assert not is_public_address(address)
@@ -119,7 +130,9 @@ def test_public_provider_addresses_are_public(address):
 
 
 def test_an_allowed_https_url_resolving_to_public_addresses_is_a_destination_on_those_addresses():
-    destination = check("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1&ext=2", META, resolving_to(PUBLIC))
+    destination = check(
+        "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1&ext=2", META, resolving_to(PUBLIC)
+    )
     # Then the connection goes to the checked address, and the request names the host
     assert destination.addresses == (PUBLIC,)
     assert (destination.origin.host, destination.target, destination.host_header) == (
@@ -189,7 +202,11 @@ def test_urls_outside_the_allow_list_or_not_plain_https_are_refused_without_a_lo
 def test_names_under_a_wildcard_are_admitted_and_lookalikes_are_not(label):
     # Given "*.fbcdn.net" on the allow-list
     assert check(f"https://{label}.fbcdn.net/x", META, resolving_to(PUBLIC)).origin.host == f"{label}.fbcdn.net"
-    for lookalike in (f"https://{label}fbcdn.net/x", f"https://{label}.fbcdn.net.{label}.example/x", f"http://{label}.fbcdn.net/x"):
+    for lookalike in (
+        f"https://{label}fbcdn.net/x",
+        f"https://{label}.fbcdn.net.{label}.example/x",
+        f"http://{label}.fbcdn.net/x",
+    ):
         with pytest.raises(RefusedDestination):
             check(lookalike, META, resolving_to(PUBLIC))
 
@@ -200,13 +217,29 @@ def test_an_exact_origin_entry_is_the_only_way_to_admit_http_another_port_or_loo
     # Then that origin is admitted, loopback included
     assert check("http://127.0.0.1:8123/cdn/photo.jpg", local).addresses == ("127.0.0.1",)
     # And nothing else on 127.0.0.1: another port, https, another loopback name, the metadata service
-    for url in ("http://127.0.0.1:8124/", "https://127.0.0.1:8123/", "http://localhost:8123/", "http://127.0.0.2:8123/", "http://169.254.169.254/"):
+    for url in (
+        "http://127.0.0.1:8124/",
+        "https://127.0.0.1:8123/",
+        "http://localhost:8123/",
+        "http://127.0.0.2:8123/",
+        "http://169.254.169.254/",
+    ):
         with pytest.raises(RefusedDestination):
             check(url, local)
 
 
 @pytest.mark.parametrize(
-    "entry", ["169.254.169.254", "*.127.0.0.1", "localhost", "*.com.", "http://127.0.0.1:8123/path", "https://", "exa mple.com", "例え.jp"]
+    "entry",
+    [
+        "169.254.169.254",
+        "*.127.0.0.1",
+        "localhost",
+        "*.com.",
+        "http://127.0.0.1:8123/path",
+        "https://",
+        "exa mple.com",
+        "例え.jp",
+    ],
 )
 def test_allow_list_entries_that_are_not_names_or_origins_are_refused_at_start(entry):
     with pytest.raises(ValueError, match="media allow-list entry"):

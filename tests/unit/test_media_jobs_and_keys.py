@@ -22,7 +22,9 @@ from tests.support.fakes import RecordingSqs
 AT = datetime(2025, 6, 8, 21, 0, tzinfo=UTC)
 
 
-def message(channel: Channel, *attachments: Attachment, external_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB") -> InboundMessage:
+def message(
+    channel: Channel, *attachments: Attachment, external_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB"
+) -> InboundMessage:
     return InboundMessage(
         channel=channel,
         channel_account_id="106540352242922",

@@ -37,8 +37,14 @@ urls = st.sampled_from(
 @given(urls, st.sampled_from(["fallback", "share"]), st.booleans())
 def test_a_link_a_messenger_customer_shares_is_recorded_and_asks_for_no_media(url, kind, in_payload):
     # Given a Meta-signed message whose attachment is a shared link, its URL wherever Meta puts it
-    attachment = {"type": kind, "title": "Spring sale", **({"payload": {"url": url}} if in_payload else {"url": url, "payload": None})}
-    body = webhook(attachment_event(mid="m_link", customer="24012345678901234", attachments=[attachment], timestamp=1749384000000))
+    attachment = {
+        "type": kind,
+        "title": "Spring sale",
+        **({"payload": {"url": url}} if in_payload else {"url": url, "payload": None}),
+    }
+    body = webhook(
+        attachment_event(mid="m_link", customer="24012345678901234", attachments=[attachment], timestamp=1749384000000)
+    )
     (message,) = MESSENGER.parse(json.dumps(body).encode(), RECEIVED_AT)
     # Then the link is on the message for the agent, and no media job is asked for
     assert message.attachments == (Attachment(kind="link", url=url),)
@@ -60,7 +66,21 @@ def test_a_kakao_media_parameter_of_no_media_type_is_a_link_never_fetched(url, k
 def test_kinds_that_are_not_media_ask_for_no_job(kind):
     # Given an attachment of any kind outside the fetched media kinds (a location, a template, one new to us)
     message = _message(Channel.MESSENGER, Attachment(kind=kind, url="https://scontent.xx.fbcdn.net/v/x.jpg"))
-    fetched = kind in {"image", "video", "audio", "voice", "document", "file", "sticker", "animation", "video_note", "story_mention", "ig_reel", "reel", "ig_post"}
+    fetched = kind in {
+        "image",
+        "video",
+        "audio",
+        "voice",
+        "document",
+        "file",
+        "sticker",
+        "animation",
+        "video_note",
+        "story_mention",
+        "ig_reel",
+        "reel",
+        "ig_post",
+    }
     # Then it becomes a job only when it is one of them
     assert bool(jobs_for(message)) == fetched
 
@@ -79,8 +99,14 @@ def test_a_url_longer_than_any_providers_asks_for_no_job(length):
 @given(st.integers(min_value=0, max_value=400))
 def test_any_number_of_kakao_secure_images_parses_into_valid_jobs(count):
     # Given the secure image plugin naming `count` images (Kakao's picker sends at most 30)
-    secure = {"secureUrls": "List(" + ", ".join(f"http://secure.kakaocdn.net/dna/{i}/img.jpg?credential=c{i}" for i in range(count)) + ")"}
-    body = encode(skill_payload(user_id="kakao-user-1", utterance="사진", action_params={"secureimage": json.dumps(secure)}))
+    secure = {
+        "secureUrls": "List("
+        + ", ".join(f"http://secure.kakaocdn.net/dna/{i}/img.jpg?credential=c{i}" for i in range(count))
+        + ")"
+    }
+    body = encode(
+        skill_payload(user_id="kakao-user-1", utterance="사진", action_params={"secureimage": json.dumps(secure)})
+    )
     # When the payload is parsed and the writer asks for its media
     (message,) = KAKAO.parse(body, RECEIVED_AT)
     jobs = jobs_for(message)
@@ -93,7 +119,9 @@ def test_any_number_of_kakao_secure_images_parses_into_valid_jobs(count):
 
 @given(st.integers(min_value=0, max_value=MAX_ATTACHMENTS_FETCHED * 3))
 def test_a_message_with_any_number_of_attachments_yields_only_valid_jobs(count):
-    message = _message(Channel.SMS, *(Attachment(kind="image", url=f"https://api.twilio.com/m/{i}") for i in range(count)))
+    message = _message(
+        Channel.SMS, *(Attachment(kind="image", url=f"https://api.twilio.com/m/{i}") for i in range(count))
+    )
     jobs = jobs_for(message)
     assert len(jobs) == min(count, MAX_ATTACHMENTS_FETCHED)
     assert all(job.attachment_index < MAX_ATTACHMENTS_FETCHED for job in jobs)
@@ -130,7 +158,11 @@ MAGIC = {
 }
 
 
-@given(st.sampled_from(ACTIVE_TYPES), st.sampled_from([0, 1, 2]), st.binary(max_size=64) | st.sampled_from([b"<html><script>", b"<svg onload=x>"]))
+@given(
+    st.sampled_from(ACTIVE_TYPES),
+    st.sampled_from([0, 1, 2]),
+    st.binary(max_size=64) | st.sampled_from([b"<html><script>", b"<svg onload=x>"]),
+)
 def test_active_types_are_never_stored_as_served(active, position, first_bytes):
     # Given an active type declared by the provider's API, the CDN, or the webhook, whatever the bytes
     declared = [None, None, None]
@@ -146,7 +178,11 @@ def test_declared_media_types_are_kept(media_type, first_bytes):
     assert (stored.content_type, stored.download_only) == (media_type, False)
 
 
-@given(st.sampled_from(sorted(MAGIC.items())), st.sampled_from([None, "", "application/octet-stream", "binary/octet-stream"]), st.binary(max_size=40))
+@given(
+    st.sampled_from(sorted(MAGIC.items())),
+    st.sampled_from([None, "", "application/octet-stream", "binary/octet-stream"]),
+    st.binary(max_size=40),
+)
 @example((b"ID3\x04", "audio/mpeg"), None, b"ftyp")  # an MP3's ID3 tag is no MP4 box, whatever follows it
 def test_a_missing_or_generic_type_is_sniffed_from_the_bytes(magic, generic, rest):
     prefix, expected = magic
@@ -156,7 +192,9 @@ def test_a_missing_or_generic_type_is_sniffed_from_the_bytes(magic, generic, res
 
 @given(st.binary(max_size=64).filter(lambda head: sniff(head) is None))
 def test_unrecognised_bytes_without_a_type_are_stored_opaque_and_download_only(first_bytes):
-    assert stored_type((None, "application/octet-stream", None), first_bytes) == stored_type((None, None, None), first_bytes)
+    assert stored_type((None, "application/octet-stream", None), first_bytes) == stored_type(
+        (None, None, None), first_bytes
+    )
     assert stored_type((None, None, None), first_bytes).download_only
 
 

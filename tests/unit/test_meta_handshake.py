@@ -10,7 +10,9 @@ SUBSCRIBE = {"hub.mode": "subscribe", "hub.verify_token": SAMPLE_VERIFY_TOKEN, "
 
 
 def handshake(query, method="GET"):
-    return http_api_event(method=method, path=WHATSAPP.webhook_path, route_key=f"{method} {WHATSAPP.webhook_path}", query=query)
+    return http_api_event(
+        method=method, path=WHATSAPP.webhook_path, route_key=f"{method} {WHATSAPP.webhook_path}", query=query
+    )
 
 
 def test_right_verify_token_gets_the_challenge_echoed():

@@ -110,7 +110,10 @@ def test_every_messenger_sample_has_an_expectation():
 
 @pytest.mark.parametrize("sample", sorted(SAMPLE_EXPECTATIONS))
 def test_provider_sample_parses_to_the_expected_events(sample):
-    assert list(MESSENGER.parse(provider_fixture("messenger", sample), received_at=RECEIVED_AT)) == SAMPLE_EXPECTATIONS[sample]
+    assert (
+        list(MESSENGER.parse(provider_fixture("messenger", sample), received_at=RECEIVED_AT))
+        == SAMPLE_EXPECTATIONS[sample]
+    )
 
 
 def test_text_message_in_korean():
@@ -121,7 +124,11 @@ def test_text_message_in_korean():
 
 
 def test_quick_reply_keeps_the_text_the_customer_tapped_and_its_payload():
-    payload = webhook(text_event(mid="m_qr", customer=CUSTOMER, text="배송 조회", timestamp=SENT, quick_reply={"payload": "TRACK_ORDER"}))
+    payload = webhook(
+        text_event(
+            mid="m_qr", customer=CUSTOMER, text="배송 조회", timestamp=SENT, quick_reply={"payload": "TRACK_ORDER"}
+        )
+    )
 
     assert one(payload) == customer_message(
         external_id="m_qr", message_type="quick_reply", text="배송 조회", payload="TRACK_ORDER"
@@ -130,13 +137,25 @@ def test_quick_reply_keeps_the_text_the_customer_tapped_and_its_payload():
 
 @pytest.mark.parametrize("kind", ["image", "video", "audio", "file"])
 def test_media_attachment_keeps_its_kind_and_cdn_url(kind):
-    payload = webhook(attachment_event(mid=f"m_{kind}", customer=CUSTOMER, attachments=[{"type": kind, "payload": {"url": CDN_URL}}], timestamp=SENT))
+    payload = webhook(
+        attachment_event(
+            mid=f"m_{kind}",
+            customer=CUSTOMER,
+            attachments=[{"type": kind, "payload": {"url": CDN_URL}}],
+            timestamp=SENT,
+        )
+    )
 
-    assert one(payload) == customer_message(external_id=f"m_{kind}", message_type=kind, attachments=(Attachment(kind=kind, url=CDN_URL),))
+    assert one(payload) == customer_message(
+        external_id=f"m_{kind}", message_type=kind, attachments=(Attachment(kind=kind, url=CDN_URL),)
+    )
 
 
 def test_several_attachments_in_one_message_are_kept_in_order():
-    attachments = [{"type": "image", "payload": {"url": CDN_URL + "&n=1"}}, {"type": "image", "payload": {"url": CDN_URL + "&n=2"}}]
+    attachments = [
+        {"type": "image", "payload": {"url": CDN_URL + "&n=1"}},
+        {"type": "image", "payload": {"url": CDN_URL + "&n=2"}},
+    ]
 
     event = one(webhook(attachment_event(mid="m_album", customer=CUSTOMER, attachments=attachments, timestamp=SENT)))
 
@@ -146,13 +165,24 @@ def test_several_attachments_in_one_message_are_kept_in_order():
 def test_sticker_is_an_image_with_its_sticker_id():
     attachment = {"type": "image", "payload": {"url": CDN_URL, "sticker_id": 369239263222822}}
 
-    event = one(webhook(attachment_event(mid="m_like", customer=CUSTOMER, attachments=[attachment], timestamp=SENT, sticker_id=369239263222822)))
+    event = one(
+        webhook(
+            attachment_event(
+                mid="m_like", customer=CUSTOMER, attachments=[attachment], timestamp=SENT, sticker_id=369239263222822
+            )
+        )
+    )
 
     assert event.attachments == (Attachment(kind="image", provider_media_id="369239263222822", url=CDN_URL),)
 
 
 def test_location_becomes_a_location():
-    attachment = {"type": "location", "title": "서울시청", "url": "https://l.facebook.com/l.php?u=maps", "payload": {"coordinates": {"lat": 37.5665, "long": 126.978}}}
+    attachment = {
+        "type": "location",
+        "title": "서울시청",
+        "url": "https://l.facebook.com/l.php?u=maps",
+        "payload": {"coordinates": {"lat": 37.5665, "long": 126.978}},
+    }
 
     event = one(webhook(attachment_event(mid="m_loc", customer=CUSTOMER, attachments=[attachment], timestamp=SENT)))
 
@@ -174,26 +204,50 @@ def test_attachment_type_new_to_us_is_kept_as_unknown():
 
     event = one(webhook(attachment_event(mid="m_new", customer=CUSTOMER, attachments=[attachment], timestamp=SENT)))
 
-    assert (event.message_type, event.known_type, event.attachments) == ("hologram", False, (Attachment(kind="hologram", url=CDN_URL),))
+    assert (event.message_type, event.known_type, event.attachments) == (
+        "hologram",
+        False,
+        (Attachment(kind="hologram", url=CDN_URL),),
+    )
 
 
 def test_reply_names_the_message_it_answers():
-    payload = webhook(text_event(mid="m_reply", customer=CUSTOMER, text="이거요", timestamp=SENT, reply_to={"mid": "m_earlier"}))
+    payload = webhook(
+        text_event(mid="m_reply", customer=CUSTOMER, text="이거요", timestamp=SENT, reply_to={"mid": "m_earlier"})
+    )
 
     assert one(payload).reply_to_external_id == "m_earlier"
 
 
 def test_instagram_unsupported_media_is_kept_as_unknown():
-    payload = webhook(customer_event(CUSTOMER, INSTAGRAM_ACCOUNT_ID, SENT, message={"mid": "aWdfZAG1", "is_unsupported": True}), account=INSTAGRAM_ACCOUNT_ID, object_="instagram")
+    payload = webhook(
+        customer_event(CUSTOMER, INSTAGRAM_ACCOUNT_ID, SENT, message={"mid": "aWdfZAG1", "is_unsupported": True}),
+        account=INSTAGRAM_ACCOUNT_ID,
+        object_="instagram",
+    )
 
     event = one(payload, INSTAGRAM)
 
-    assert (event.channel, event.message_type, event.known_type, event.text) == (Channel.INSTAGRAM, "unsupported", False, None)
+    assert (event.channel, event.message_type, event.known_type, event.text) == (
+        Channel.INSTAGRAM,
+        "unsupported",
+        False,
+        None,
+    )
 
 
 def test_instagram_story_mention_keeps_its_url():
-    attachment = {"type": "story_mention", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1789"}}
-    payload = webhook(attachment_event(mid="aWdfZAG2", customer=CUSTOMER, attachments=[attachment], timestamp=SENT, account=INSTAGRAM_ACCOUNT_ID), account=INSTAGRAM_ACCOUNT_ID, object_="instagram")
+    attachment = {
+        "type": "story_mention",
+        "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1789"},
+    }
+    payload = webhook(
+        attachment_event(
+            mid="aWdfZAG2", customer=CUSTOMER, attachments=[attachment], timestamp=SENT, account=INSTAGRAM_ACCOUNT_ID
+        ),
+        account=INSTAGRAM_ACCOUNT_ID,
+        object_="instagram",
+    )
 
     event = one(payload, INSTAGRAM)
 
@@ -202,7 +256,11 @@ def test_instagram_story_mention_keeps_its_url():
 
 
 def test_instagram_unsent_message_adds_nothing():
-    payload = webhook(customer_event(CUSTOMER, INSTAGRAM_ACCOUNT_ID, SENT, message={"mid": "aWdfZAG3", "is_deleted": True}), account=INSTAGRAM_ACCOUNT_ID, object_="instagram")
+    payload = webhook(
+        customer_event(CUSTOMER, INSTAGRAM_ACCOUNT_ID, SENT, message={"mid": "aWdfZAG3", "is_deleted": True}),
+        account=INSTAGRAM_ACCOUNT_ID,
+        object_="instagram",
+    )
 
     assert parse(payload, INSTAGRAM) == []
 
@@ -216,23 +274,34 @@ def test_echo_is_an_outbound_message_in_the_customers_conversation():
     # When it is parsed
     event = one(payload)
     # Then it belongs to the customer's conversation, as something the business sent them
-    assert event == customer_message(external_id="m_echo", message_type="text", text="오늘 출고됩니다.", direction=Direction.OUTBOUND)
+    assert event == customer_message(
+        external_id="m_echo", message_type="text", text="오늘 출고됩니다.", direction=Direction.OUTBOUND
+    )
     assert event.conversation_key == f"messenger:{PAGE_ID}:{CUSTOMER}"
 
 
 def test_echo_of_a_template_keeps_it_as_a_template():
-    template = {"type": "template", "payload": {"template_type": "button", "text": "주문을 확인하시겠어요?", "buttons": []}}
+    template = {
+        "type": "template",
+        "payload": {"template_type": "button", "text": "주문을 확인하시겠어요?", "buttons": []},
+    }
 
     event = one(webhook(echo_event(mid="m_tpl", customer=CUSTOMER, timestamp=SENT, attachments=[template])))
 
-    assert (event.direction, event.message_type, event.attachments) == (Direction.OUTBOUND, "template", (Attachment(kind="template"),))
+    assert (event.direction, event.message_type, event.attachments) == (
+        Direction.OUTBOUND,
+        "template",
+        (Attachment(kind="template"),),
+    )
 
 
 # -- postbacks ------------------------------------------------------------------------------------------
 
 
 def test_postback_with_a_mid_uses_it():
-    payload = webhook(postback_event(customer=CUSTOMER, title="상담원 연결", payload="TALK_TO_AGENT", timestamp=SENT, mid="m_pb"))
+    payload = webhook(
+        postback_event(customer=CUSTOMER, title="상담원 연결", payload="TALK_TO_AGENT", timestamp=SENT, mid="m_pb")
+    )
 
     assert one(payload) == customer_message(
         external_id="m_pb", message_type="postback", text="상담원 연결", payload="TALK_TO_AGENT"
@@ -264,7 +333,14 @@ def test_delivery_names_each_message_once():
     payload = webhook(delivery_event(customer=CUSTOMER, mids=["m_a", "m_b", "m_a"], watermark=SENT))
 
     assert parse(payload) == [
-        DeliveryReceipt(channel=Channel.MESSENGER, channel_account_id=PAGE_ID, external_id=mid, recipient_id=CUSTOMER, status=DeliveryStatus.DELIVERED, provider_timestamp=SENT_AT)
+        DeliveryReceipt(
+            channel=Channel.MESSENGER,
+            channel_account_id=PAGE_ID,
+            external_id=mid,
+            recipient_id=CUSTOMER,
+            status=DeliveryStatus.DELIVERED,
+            provider_timestamp=SENT_AT,
+        )
         for mid in ("m_a", "m_b")
     ]
 
@@ -276,21 +352,43 @@ def test_delivery_with_only_a_watermark_names_no_message():
 def test_read_is_a_watermark_for_the_conversation():
     event = one(webhook(read_event(customer=CUSTOMER, watermark=SENT, timestamp=SENT + 500)))
 
-    assert event == ReadWatermark(channel=Channel.MESSENGER, channel_account_id=PAGE_ID, conversation_id=CUSTOMER, read_up_to=SENT_AT)
+    assert event == ReadWatermark(
+        channel=Channel.MESSENGER, channel_account_id=PAGE_ID, conversation_id=CUSTOMER, read_up_to=SENT_AT
+    )
 
 
 def test_instagram_seen_is_a_read_receipt_for_that_message():
-    payload = webhook(seen_event(customer=CUSTOMER, mid="aWdfZAG4", timestamp=SENT), account=INSTAGRAM_ACCOUNT_ID, object_="instagram")
+    payload = webhook(
+        seen_event(customer=CUSTOMER, mid="aWdfZAG4", timestamp=SENT), account=INSTAGRAM_ACCOUNT_ID, object_="instagram"
+    )
 
     assert one(payload, INSTAGRAM) == DeliveryReceipt(
-        channel=Channel.INSTAGRAM, channel_account_id=INSTAGRAM_ACCOUNT_ID, external_id="aWdfZAG4", recipient_id=CUSTOMER, status=DeliveryStatus.READ, provider_timestamp=SENT_AT
+        channel=Channel.INSTAGRAM,
+        channel_account_id=INSTAGRAM_ACCOUNT_ID,
+        external_id="aWdfZAG4",
+        recipient_id=CUSTOMER,
+        status=DeliveryStatus.READ,
+        provider_timestamp=SENT_AT,
     )
 
 
 def test_edit_updates_the_message_it_names():
-    event = one(webhook(customer_event(CUSTOMER, PAGE_ID, SENT, message_edit={"mid": "m_1", "text": "주문번호 2025-0608-18", "num_edit": 1})))
+    event = one(
+        webhook(
+            customer_event(
+                CUSTOMER, PAGE_ID, SENT, message_edit={"mid": "m_1", "text": "주문번호 2025-0608-18", "num_edit": 1}
+            )
+        )
+    )
 
-    assert event == MessageEdit(channel=Channel.MESSENGER, channel_account_id=PAGE_ID, conversation_id=CUSTOMER, external_id="m_1", text="주문번호 2025-0608-18", edited_at=SENT_AT)
+    assert event == MessageEdit(
+        channel=Channel.MESSENGER,
+        channel_account_id=PAGE_ID,
+        conversation_id=CUSTOMER,
+        external_id="m_1",
+        text="주문번호 2025-0608-18",
+        edited_at=SENT_AT,
+    )
 
 
 @pytest.mark.parametrize(
@@ -317,7 +415,10 @@ def test_one_post_batches_several_pages_and_events_in_order():
     payload = {
         "object": "page",
         "entry": [
-            entry(text_event(mid="m_1", customer=CUSTOMER, text="안녕하세요", timestamp=SENT), read_event(customer=CUSTOMER, watermark=SENT, timestamp=SENT + 1)),
+            entry(
+                text_event(mid="m_1", customer=CUSTOMER, text="안녕하세요", timestamp=SENT),
+                read_event(customer=CUSTOMER, watermark=SENT, timestamp=SENT + 1),
+            ),
             entry(
                 text_event(mid="m_2", customer=second_customer, text="Hi", timestamp=SENT, account=second_page),
                 echo_event(mid="m_3", customer=second_customer, timestamp=SENT + 2, text="Hello!", account=second_page),
@@ -338,13 +439,25 @@ def test_one_post_batches_several_pages_and_events_in_order():
 
 
 def test_entry_of_another_subscription_carries_no_events():
-    payload = {"object": "page", "entry": [{"id": PAGE_ID, "time": SENT, "changes": [{"field": "feed", "value": {"item": "status"}}]}]}
+    payload = {
+        "object": "page",
+        "entry": [{"id": PAGE_ID, "time": SENT, "changes": [{"field": "feed", "value": {"item": "status"}}]}],
+    }
 
     assert parse(payload) == []
 
 
 def test_guest_of_the_chat_plugin_is_identified_by_user_ref():
-    event = one(webhook({"sender": {"user_ref": "guest-8b1f"}, "recipient": {"id": PAGE_ID}, "timestamp": SENT, "message": {"mid": "m_guest", "text": "hello"}}))
+    event = one(
+        webhook(
+            {
+                "sender": {"user_ref": "guest-8b1f"},
+                "recipient": {"id": PAGE_ID},
+                "timestamp": SENT,
+                "message": {"mid": "m_guest", "text": "hello"},
+            }
+        )
+    )
 
     assert (event.conversation_id, event.sender.external_id) == ("guest-8b1f", "guest-8b1f")
 
@@ -358,9 +471,35 @@ def test_guest_of_the_chat_plugin_is_identified_by_user_ref():
         (webhook(text_event(mid="m_1", customer=CUSTOMER, text="hi", timestamp=SENT), object_="instagram"), MESSENGER),
         (webhook(text_event(mid="m_1", customer=CUSTOMER, text="hi", timestamp=SENT)), INSTAGRAM),
         ({"object": "page"}, MESSENGER),
-        (webhook({"sender": {"id": CUSTOMER}, "recipient": {"id": PAGE_ID}, "timestamp": SENT, "message": {"text": "no mid"}}), MESSENGER),
-        (webhook({"sender": {}, "recipient": {"id": PAGE_ID}, "timestamp": SENT, "message": {"mid": "m_1"}}), MESSENGER),
-        ({"object": "page", "entry": [{"id": PAGE_ID, "messaging": [{"sender": {"id": CUSTOMER}, "recipient": {"id": PAGE_ID}, "message": {"mid": "m_1"}}]}]}, MESSENGER),
+        (
+            webhook(
+                {
+                    "sender": {"id": CUSTOMER},
+                    "recipient": {"id": PAGE_ID},
+                    "timestamp": SENT,
+                    "message": {"text": "no mid"},
+                }
+            ),
+            MESSENGER,
+        ),
+        (
+            webhook({"sender": {}, "recipient": {"id": PAGE_ID}, "timestamp": SENT, "message": {"mid": "m_1"}}),
+            MESSENGER,
+        ),
+        (
+            {
+                "object": "page",
+                "entry": [
+                    {
+                        "id": PAGE_ID,
+                        "messaging": [
+                            {"sender": {"id": CUSTOMER}, "recipient": {"id": PAGE_ID}, "message": {"mid": "m_1"}}
+                        ],
+                    }
+                ],
+            },
+            MESSENGER,
+        ),
     ],
     ids=["instagram-to-messenger", "page-to-instagram", "no-entry", "no-mid", "anonymous-sender", "no-time-at-all"],
 )
@@ -370,7 +509,14 @@ def test_bodies_not_in_the_documented_shape_are_malformed(payload, adapter):
 
 
 def test_errors_never_quote_the_customers_words():
-    payload = webhook({"sender": {"id": CUSTOMER}, "recipient": {"id": PAGE_ID}, "timestamp": "비밀번호는 hunter2", "message": {"mid": "m_1", "text": "비밀"}})
+    payload = webhook(
+        {
+            "sender": {"id": CUSTOMER},
+            "recipient": {"id": PAGE_ID},
+            "timestamp": "비밀번호는 hunter2",
+            "message": {"mid": "m_1", "text": "비밀"},
+        }
+    )
 
     with pytest.raises(MalformedPayload) as refused:
         parse(payload)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
 from switchboard.channels.meta_messaging import INSTAGRAM, MESSENGER
+from switchboard.http_request import WebhookRequest
 from switchboard.models import DeliveryReceipt, DeliveryStatus, Direction, InboundMessage
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
@@ -28,7 +28,9 @@ def load(name: str) -> dict:
 def deliver(name: str) -> tuple[HttpResponse, list]:
     sqs = RecordingSqs()
     adapter = ADAPTERS[name.split("-", 1)[0]]
-    response = handle_webhook_event(load(name), adapter=adapter, queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: SAMPLE_SECRETS)
+    response = handle_webhook_event(
+        load(name), adapter=adapter, queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: SAMPLE_SECRETS
+    )
     return HttpResponse.of(response), sqs.sent
 
 

@@ -108,7 +108,12 @@ def test_sha1_signature_alone_is_refused_unless_the_channel_allows_it():
 
 @pytest.mark.parametrize(
     "legacy",
-    [legacy_signature(TEXT_SAMPLE, "another-apps-secret"), TEXT_SAMPLE_SHA256, TEXT_SAMPLE_SHA1.removeprefix("sha1="), ""],
+    [
+        legacy_signature(TEXT_SAMPLE, "another-apps-secret"),
+        TEXT_SAMPLE_SHA256,
+        TEXT_SAMPLE_SHA1.removeprefix("sha1="),
+        "",
+    ],
     ids=["wrong-secret", "sha256-digest-in-sha1-header", "no-prefix", "empty"],
 )
 def test_wrong_sha1_signature_is_refused_even_when_allowed(legacy):
@@ -130,7 +135,10 @@ def test_a_failed_sha256_signature_is_not_rescued_by_a_valid_sha1_one():
 
 @pytest.mark.parametrize("setting", [False, "false", "yes", 1, None])
 def test_only_a_true_setting_allows_sha1(setting):
-    response, _ = call(post(TEXT_SAMPLE, {"x-hub-signature": TEXT_SAMPLE_SHA1}), secrets={**MESSENGER_SECRETS, "allow_sha1_signature": setting})
+    response, _ = call(
+        post(TEXT_SAMPLE, {"x-hub-signature": TEXT_SAMPLE_SHA1}),
+        secrets={**MESSENGER_SECRETS, "allow_sha1_signature": setting},
+    )
 
     assert response.status == 401
 
@@ -138,9 +146,22 @@ def test_only_a_true_setting_allows_sha1(setting):
 def test_pages_of_another_app_verify_with_that_apps_secret_under_accounts():
     # Given a second page, connected through another Meta app whose secret is filed under the page id
     secrets = {**MESSENGER_SECRETS, "accounts": {"1029384756102938": {"app_secret": "second-app-secret"}}}
-    body = encode(webhook(text_event(mid="m_second", customer="7160000000000009", text="안녕하세요", timestamp=1749416383000, account="1029384756102938"), account="1029384756102938"))
+    body = encode(
+        webhook(
+            text_event(
+                mid="m_second",
+                customer="7160000000000009",
+                text="안녕하세요",
+                timestamp=1749416383000,
+                account="1029384756102938",
+            ),
+            account="1029384756102938",
+        )
+    )
     # When Meta delivers that page's message signed by the second app, and a forgery signed by neither
-    accepted, sqs = call(post(body, {"x-hub-signature-256": meta_signature(body, "second-app-secret")}), secrets=secrets)
+    accepted, sqs = call(
+        post(body, {"x-hub-signature-256": meta_signature(body, "second-app-secret")}), secrets=secrets
+    )
     refused, _ = call(post(body, {"x-hub-signature-256": meta_signature(body, "nobodys-secret")}), secrets=secrets)
     # Then the genuine one is filed under its page, and the forgery is refused
     assert accepted.status == 200
@@ -149,7 +170,10 @@ def test_pages_of_another_app_verify_with_that_apps_secret_under_accounts():
 
 
 def test_no_configured_app_secret_fails_closed():
-    response, sqs = call(post(TEXT_SAMPLE, {"x-hub-signature-256": meta_signature(TEXT_SAMPLE, "")}), secrets={"verify_token": SAMPLE_VERIFY_TOKEN})
+    response, sqs = call(
+        post(TEXT_SAMPLE, {"x-hub-signature-256": meta_signature(TEXT_SAMPLE, "")}),
+        secrets={"verify_token": SAMPLE_VERIFY_TOKEN},
+    )
 
     assert response.status == 401
     assert sqs.batches == []
@@ -158,11 +182,18 @@ def test_no_configured_app_secret_fails_closed():
 def test_instagram_is_signed_the_same_way_and_refuses_messenger_bodies():
     # Given an Instagram message, and a Messenger one, both signed with the app secret
     driver = InstagramDriver()
-    body = driver.text_message(driver.customer(1), message_id=driver.message_id("ig"), text="재고 있나요?", sent_at=datetime(2025, 6, 8, 21, 0, tzinfo=UTC))
+    body = driver.text_message(
+        driver.customer(1),
+        message_id=driver.message_id("ig"),
+        text="재고 있나요?",
+        sent_at=datetime(2025, 6, 8, 21, 0, tzinfo=UTC),
+    )
     path = driver.webhook_path
     # When each is posted to the Instagram webhook
     accepted, sqs = call(post(body, driver.headers(body), path), adapter=INSTAGRAM, secrets=driver.secrets)
-    refused, _ = call(post(TEXT_SAMPLE, {"x-hub-signature-256": TEXT_SAMPLE_SHA256}, path), adapter=INSTAGRAM, secrets=driver.secrets)
+    refused, _ = call(
+        post(TEXT_SAMPLE, {"x-hub-signature-256": TEXT_SAMPLE_SHA256}, path), adapter=INSTAGRAM, secrets=driver.secrets
+    )
     # Then the Instagram one is enqueued for the Instagram account, and the page's body is not Instagram's
     assert accepted.status == 200
     assert [(m.channel.value, m.channel_account_id) for m in sqs.sent] == [("instagram", INSTAGRAM_ACCOUNT_ID)]
@@ -200,4 +231,3 @@ def test_handshake_without_our_verify_token_is_refused(query, status):
     response, _ = call(handshake(query))
 
     assert response.status == status
-

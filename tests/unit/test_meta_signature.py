@@ -5,7 +5,15 @@ import json
 
 import pytest
 
-from tests.support.drivers.whatsapp import SAMPLE_APP_SECRET, contact, encode, messages_value, meta_signature, text_item, webhook
+from tests.support.drivers.whatsapp import (
+    SAMPLE_APP_SECRET,
+    contact,
+    encode,
+    messages_value,
+    meta_signature,
+    text_item,
+    webhook,
+)
 from tests.support.paths import provider_fixture
 from tests.support.webhook_logic import call_whatsapp_webhook, whatsapp_post
 
@@ -110,7 +118,11 @@ def test_body_flagged_base64_that_is_not_base64_is_malformed():
 
 KOREAN_PAYLOAD = webhook(
     messages_value(
-        [text_item(wamid="wamid.korean", sender="821012345678", body="주문한 신발이 아직 안 왔어요", timestamp=1749416383)],
+        [
+            text_item(
+                wamid="wamid.korean", sender="821012345678", body="주문한 신발이 아직 안 왔어요", timestamp=1749416383
+            )
+        ],
         contacts=[contact("821012345678", "김민준")],
     )
 )

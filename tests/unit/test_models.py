@@ -39,7 +39,9 @@ def test_timestamps_in_other_zones_are_kept_as_utc():
     assert message.provider_timestamp.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("phone", ["01012345678", "+01012345678", "821012345678", "+12345", "+1234567890123456", "+82 10 1234 5678", ""])
+@pytest.mark.parametrize(
+    "phone", ["01012345678", "+01012345678", "821012345678", "+12345", "+1234567890123456", "+82 10 1234 5678", ""]
+)
 def test_phone_numbers_must_be_e164(phone):
     with pytest.raises(ValidationError, match="phone_e164"):
         SenderIdentity(external_id="821012345678", phone_e164=phone)

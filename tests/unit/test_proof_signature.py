@@ -12,8 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.http_request import WebhookRequest
-from switchboard.proof import same_secret
 from switchboard.channels.kakao import KakaoAdapter
 from switchboard.channels.line import ADAPTER as LINE_ADAPTER
 from switchboard.channels.meta_messaging import INSTAGRAM, MESSENGER
@@ -24,6 +22,8 @@ from switchboard.email.providers.mailgun import WEBHOOK as MAILGUN
 from switchboard.email.providers.postmark import WEBHOOK as POSTMARK
 from switchboard.email.providers.sendgrid import WEBHOOK as SENDGRID
 from switchboard.errors import InvalidSignature, PayloadTooLarge
+from switchboard.http_request import WebhookRequest
+from switchboard.proof import same_secret
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers import DRIVERS, ChannelDriver
@@ -62,7 +62,9 @@ PROOF_HEADERS = [
 ]
 
 
-def deliver(driver: ChannelDriver, headers: dict, body: bytes, *, secrets=None, query=None, path_parameters=None) -> tuple[HttpResponse, RecordingSqs]:
+def deliver(
+    driver: ChannelDriver, headers: dict, body: bytes, *, secrets=None, query=None, path_parameters=None
+) -> tuple[HttpResponse, RecordingSqs]:
     sqs = RecordingSqs()
     event = http_api_event(
         method="POST",
@@ -74,13 +76,18 @@ def deliver(driver: ChannelDriver, headers: dict, body: bytes, *, secrets=None, 
         path_parameters=path_parameters,
     )
     response = handle_webhook_event(
-        event, adapter=ADAPTERS[driver.name], queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: secrets or driver.secrets
+        event,
+        adapter=ADAPTERS[driver.name],
+        queue=InboundQueue(sqs, QUEUE_URL),
+        secrets=lambda: secrets or driver.secrets,
     )
     return HttpResponse.of(response), sqs
 
 
 def genuine(driver: ChannelDriver) -> tuple[dict, bytes]:
-    body = driver.text_message(driver.customer(1), message_id=driver.message_id("proof"), text="환불 문의", sent_at=SENT)
+    body = driver.text_message(
+        driver.customer(1), message_id=driver.message_id("proof"), text="환불 문의", sent_at=SENT
+    )
     return driver.headers(body), body
 
 
@@ -100,7 +107,9 @@ def test_any_characters_in_a_proof_header_are_refused_as_unauthenticated(channel
     # on a channel whose secret accepts it)
     driver = CHAT[channel]
     headers, body = genuine(driver)
-    headers = {name: value for name, value in headers.items() if not name.startswith("x-hub-signature")} | {header: presented}
+    headers = {name: value for name, value in headers.items() if not name.startswith("x-hub-signature")} | {
+        header: presented
+    }
     secrets = {**driver.secrets, "allow_sha1_signature": True}
     # When it is delivered
     response, sqs = deliver(driver, headers, body, secrets=secrets)
@@ -143,7 +152,9 @@ MAIL_PROOFS = [
 ]
 
 
-@pytest.mark.parametrize(("driver", "webhook", "proof"), MAIL_PROOFS, ids=lambda value: getattr(value, "provider", str(value)))
+@pytest.mark.parametrize(
+    ("driver", "webhook", "proof"), MAIL_PROOFS, ids=lambda value: getattr(value, "provider", str(value))
+)
 @settings(max_examples=60, deadline=None)
 @given(presented=ANY_PROOF)
 def test_any_characters_in_a_mail_webhooks_proof_are_refused(driver, webhook, proof, presented):
@@ -188,10 +199,16 @@ def test_a_twilio_form_with_more_fields_than_twilio_sends_is_refused_before_it_i
     assert sqs.batches == []
 
 
-@pytest.mark.parametrize(("driver", "webhook"), [(MailgunDriver(), MAILGUN), (PostmarkDriver(), POSTMARK), (SendGridDriver(), SENDGRID)], ids=["mailgun", "postmark", "sendgrid"])
+@pytest.mark.parametrize(
+    ("driver", "webhook"),
+    [(MailgunDriver(), MAILGUN), (PostmarkDriver(), POSTMARK), (SendGridDriver(), SENDGRID)],
+    ids=["mailgun", "postmark", "sendgrid"],
+)
 def test_a_mail_webhook_body_over_lambdas_payload_limit_is_refused_before_it_is_read(driver, webhook):
     # Given a delivery larger than Lambda's 6 MB request payload (what the local runner could still pass on)
-    headers, body = driver.request(driver.wrap(b"From: a@example.com\r\nSubject: hi\r\n\r\n" + b"x" * (6 * 1024 * 1024)))
+    headers, body = driver.request(
+        driver.wrap(b"From: a@example.com\r\nSubject: hi\r\n\r\n" + b"x" * (6 * 1024 * 1024))
+    )
     request = WebhookRequest(method="POST", path=driver.webhook_path, headers=headers, query={}, body=body)
     # When its proof is checked, Then it is refused as too large before the form is read
     with pytest.raises(PayloadTooLarge):

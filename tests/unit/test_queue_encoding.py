@@ -30,7 +30,9 @@ from tests.unit.test_proof_signature import ADAPTERS, QUEUE_URL, deliver
 SENT = datetime(2025, 6, 8, 20, 59, 43, tzinfo=UTC)
 
 
-def inbound(text: str | None = "안녕하세요", conversation_id: str = "821012345678", external_id: str = "wamid.1") -> InboundMessage:
+def inbound(
+    text: str | None = "안녕하세요", conversation_id: str = "821012345678", external_id: str = "wamid.1"
+) -> InboundMessage:
     return InboundMessage(
         channel=Channel.WHATSAPP,
         channel_account_id="106540352242922",
@@ -60,7 +62,9 @@ def test_message_and_receipt_survive_the_queue():
 
 
 def test_a_customers_messages_and_receipts_share_one_message_group():
-    assert queue.message_group_id(inbound()) == queue.message_group_id(RECEIPT) == "whatsapp:106540352242922:821012345678"
+    assert (
+        queue.message_group_id(inbound()) == queue.message_group_id(RECEIPT) == "whatsapp:106540352242922:821012345678"
+    )
 
 
 def test_conversation_keys_sqs_would_refuse_as_group_id_are_hashed():
@@ -92,9 +96,9 @@ def test_any_customer_text_encodes_to_a_body_sqs_accepts(words):
 # -- size: every event fits the queue, whatever the provider's payload held ---------------------
 
 # Text no provider sends: long, of characters JSON escapes six-fold (controls), four-byte ones, or both.
-HUGE_TEXT = st.tuples(
-    st.sampled_from(["\x01", "가", "😀", "a", "\x01가😀\n"]), st.integers(1, 320_000)
-).map(lambda drawn: (drawn[0] * (drawn[1] // len(drawn[0]) + 1))[: drawn[1]])
+HUGE_TEXT = st.tuples(st.sampled_from(["\x01", "가", "😀", "a", "\x01가😀\n"]), st.integers(1, 320_000)).map(
+    lambda drawn: (drawn[0] * (drawn[1] // len(drawn[0]) + 1))[: drawn[1]]
+)
 CHAT_DRIVERS = [driver for driver in DRIVERS if driver.name in ADAPTERS]
 
 
@@ -103,7 +107,7 @@ CHAT_DRIVERS = [driver for driver in DRIVERS if driver.name in ADAPTERS]
 @given(words=HUGE_TEXT)
 def test_any_text_a_channel_delivers_becomes_a_body_within_the_queues_limit(driver, words):
     # Given a genuine delivery on the channel whose text is as long and as hostile as the route lets in
-    headers, body = driver.headers(b""), driver.text_message(driver.customer(1), message_id=driver.message_id("big"), text=words, sent_at=SENT)
+    body = driver.text_message(driver.customer(1), message_id=driver.message_id("big"), text=words, sent_at=SENT)
     if len(body) > ADAPTERS[driver.name].max_body_bytes:
         return  # refused with a 413 before it is read (test_proof_signature)
     # When it is delivered
@@ -132,7 +136,9 @@ LONG = st.text(min_size=0, max_size=3000)
     full_text=st.one_of(st.none(), HUGE_TEXT),
     channel=st.sampled_from(list(Channel)),
 )
-def test_any_inbound_message_encodes_within_the_queues_limit(text, attachments, url, name, addresses, full_text, channel):
+def test_any_inbound_message_encodes_within_the_queues_limit(
+    text, attachments, url, name, addresses, full_text, channel
+):
     # Given a message with every list and text at, or far past, its bound (mail included)
     email = None
     if channel is Channel.EMAIL:
@@ -197,7 +203,7 @@ class SlowSqs(RecordingSqs):
         self._lock = threading.Lock()
         self.threads: set[str] = set()
 
-    def send_message_batch(self, *, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+    def send_message_batch(self, *, QueueUrl, Entries):
         time.sleep(0.002)
         with self._lock:
             self.threads.add(threading.current_thread().name)
@@ -220,7 +226,9 @@ def test_a_large_delivery_is_sent_on_several_lanes_with_each_conversation_in_ord
     # When it is enqueued
     queue.InboundQueue(sqs, QUEUE_URL).send(events)
     # Then every event is sent once, batches of ten at most, on several threads at a time
-    assert sorted(entry["MessageDeduplicationId"] for entry in sqs.accepted) == sorted(queue.deduplication_id(e) for e in events)
+    assert sorted(entry["MessageDeduplicationId"] for entry in sqs.accepted) == sorted(
+        queue.deduplication_id(e) for e in events
+    )
     assert all(len(batch["Entries"]) <= queue.SQS_BATCH_LIMIT for batch in sqs.batches)
     assert len(sqs.threads) > 1
     # And each conversation's events reach SQS in the order the provider sent them
@@ -238,7 +246,9 @@ def test_entries_sqs_refuses_for_a_moment_are_sent_again():
     # When the delivery is enqueued
     queue.InboundQueue(sqs, QUEUE_URL, sleep=lambda seconds: None).send(events)
     # Then every event is in the queue, the refused ones sent again
-    assert sorted(entry["MessageDeduplicationId"] for entry in sqs.accepted) == sorted(queue.deduplication_id(e) for e in events)
+    assert sorted(entry["MessageDeduplicationId"] for entry in sqs.accepted) == sorted(
+        queue.deduplication_id(e) for e in events
+    )
 
 
 @pytest.mark.parametrize("sender_fault", [False, True])

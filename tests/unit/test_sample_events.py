@@ -11,9 +11,9 @@ import pytest
 from infra.template import functions, load_template
 from switchboard import queue
 from switchboard.api.tickets import handle_tickets_api
+from switchboard.channels.whatsapp import ADAPTER
 from switchboard.config import AccessSettings
 from switchboard.http_request import WebhookRequest
-from switchboard.channels.whatsapp import ADAPTER
 from switchboard.media import jobs as media_jobs
 from switchboard.models import InboundMessage
 from switchboard.store.tickets_table import TicketStore
@@ -56,7 +56,11 @@ def target_of(event: dict) -> str:
 
 
 def webhook_events() -> list[str]:
-    return [path.name for path in EVENT_FILES if path.name.startswith("whatsapp-") and load(path.name)["requestContext"]["http"]["method"] == "POST"]
+    return [
+        path.name
+        for path in EVENT_FILES
+        if path.name.startswith("whatsapp-") and load(path.name)["requestContext"]["http"]["method"] == "POST"
+    ]
 
 
 def test_committed_events_are_what_generate_writes():
@@ -123,7 +127,8 @@ def test_writer_batch_holds_what_the_webhook_enqueues_for_the_samples():
 def test_media_batch_asks_for_the_attachment_of_the_image_sample():
     # Given the image message the writer's batch holds
     (image,) = [
-        event for event in map(queue.decode, (r["body"] for r in load("ticket-writer-batch.json")["Records"]))
+        event
+        for event in map(queue.decode, (r["body"] for r in load("ticket-writer-batch.json")["Records"]))
         if isinstance(event, InboundMessage) and event.attachments
     ]
     # When the media fetcher's batch is decoded
@@ -138,7 +143,9 @@ def test_media_batch_asks_for_the_attachment_of_the_image_sample():
 def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
     database = RecordingDynamoDB()
 
-    response = HttpResponse.of(handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets"), AccessSettings()))
+    response = HttpResponse.of(
+        handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets"), AccessSettings())
+    )
 
     assert response.status == 200
     assert database.queries[0]["ExpressionAttributeValues"] == {":v": {"S": "STATUS#new"}}
@@ -148,7 +155,12 @@ def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
 def test_get_event_asks_for_the_ticket_the_text_sample_opens():
     database = RecordingDynamoDB()
 
-    response = HttpResponse.of(handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets"), AccessSettings()))
+    response = HttpResponse.of(
+        handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets"), AccessSettings())
+    )
 
     assert response.status == 404  # nothing in this table; tests/integration/test_sample_events.py reads it back
-    assert database.gets[0]["Key"] == {"pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]}, "sk": {"S": "TICKET"}}
+    assert database.gets[0]["Key"] == {
+        "pk": {"S": "TICKET#" + load("tickets-get.json")["pathParameters"]["ticket_id"]},
+        "sk": {"S": "TICKET"},
+    }

@@ -18,14 +18,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.http_request import WebhookRequest
-from switchboard.email.providers.sendgrid import SIGNATURE_MAX_AGE_SECONDS, WEBHOOK as SENDGRID
+from switchboard.email.providers.sendgrid import SIGNATURE_MAX_AGE_SECONDS
+from switchboard.email.providers.sendgrid import WEBHOOK as SENDGRID
 from switchboard.errors import InvalidSignature
+from switchboard.http_request import WebhookRequest
 
 SENDGRID_PUBLIC_KEY = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
 SENDGRID_FAILING_PUBLIC_KEY = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA=="
 SENDGRID_SIGNATURE = "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="
-SENDGRID_FAILING_SIGNATURE = "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0="
+SENDGRID_FAILING_SIGNATURE = (
+    "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0="
+)
 SENDGRID_TIMESTAMP = "1600112502"
 SENDGRID_PAYLOAD = (
     json.dumps(
@@ -48,7 +51,9 @@ SENDGRID_PAYLOAD = (
 SENDGRID_SIGNED_AT = datetime.fromtimestamp(int(SENDGRID_TIMESTAMP), UTC)
 
 PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
-PUBLIC_KEY = base64.b64encode(PRIVATE_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+PUBLIC_KEY = base64.b64encode(
+    PRIVATE_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 BODY = b'--xYzZY\r\nContent-Disposition: form-data; name="email"\r\n\r\nFrom: a@example.kr\r\n\r\n\xbe\xc8\xb3\xe7\r\n--xYzZY--\r\n'
 MAX_AGE = 300  # the stack's MailWebhookMaxAgeSeconds; SendGrid's own retry period decides instead
@@ -62,7 +67,9 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def request(body: bytes = BODY, *, signature: str | None = None, timestamp: str | None = None, authorization: str | None = None) -> WebhookRequest:
+def request(
+    body: bytes = BODY, *, signature: str | None = None, timestamp: str | None = None, authorization: str | None = None
+) -> WebhookRequest:
     headers = {"content-type": "multipart/form-data; boundary=xYzZY"}
     for name, value in (
         ("x-twilio-email-event-webhook-signature", signature),
@@ -88,7 +95,11 @@ def test_sendgrids_own_vector_verifies():
 
 
 def test_the_public_key_may_be_given_in_pem():
-    pem = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(SENDGRID_PUBLIC_KEY[i : i + 64] for i in range(0, len(SENDGRID_PUBLIC_KEY), 64)) + "\n-----END PUBLIC KEY-----\n"
+    pem = (
+        "-----BEGIN PUBLIC KEY-----\n"
+        + "\n".join(SENDGRID_PUBLIC_KEY[i : i + 64] for i in range(0, len(SENDGRID_PUBLIC_KEY), 64))
+        + "\n-----END PUBLIC KEY-----\n"
+    )
     given_request = request(SENDGRID_PAYLOAD, signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP)
 
     assert SENDGRID.verify(given_request, {"public_key": pem}, SENDGRID_SIGNED_AT, MAX_AGE) is None
@@ -97,11 +108,35 @@ def test_the_public_key_may_be_given_in_pem():
 @pytest.mark.parametrize(
     ("given_request", "public_key"),
     [
-        pytest.param(request(SENDGRID_PAYLOAD, signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP), SENDGRID_FAILING_PUBLIC_KEY, id="sendgrid-failing-key"),
-        pytest.param(request(SENDGRID_PAYLOAD, signature=SENDGRID_FAILING_SIGNATURE, timestamp=SENDGRID_TIMESTAMP), SENDGRID_PUBLIC_KEY, id="sendgrid-failing-signature"),
-        pytest.param(request(SENDGRID_PAYLOAD.replace(b"dropped", b"dropped "), signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP), SENDGRID_PUBLIC_KEY, id="tampered-body"),
-        pytest.param(request(SENDGRID_PAYLOAD.rstrip(b"\r\n"), signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP), SENDGRID_PUBLIC_KEY, id="body-without-its-trailing-crlf"),
-        pytest.param(request(SENDGRID_PAYLOAD, signature=SENDGRID_SIGNATURE, timestamp="1600112503"), SENDGRID_PUBLIC_KEY, id="tampered-timestamp"),
+        pytest.param(
+            request(SENDGRID_PAYLOAD, signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP),
+            SENDGRID_FAILING_PUBLIC_KEY,
+            id="sendgrid-failing-key",
+        ),
+        pytest.param(
+            request(SENDGRID_PAYLOAD, signature=SENDGRID_FAILING_SIGNATURE, timestamp=SENDGRID_TIMESTAMP),
+            SENDGRID_PUBLIC_KEY,
+            id="sendgrid-failing-signature",
+        ),
+        pytest.param(
+            request(
+                SENDGRID_PAYLOAD.replace(b"dropped", b"dropped "),
+                signature=SENDGRID_SIGNATURE,
+                timestamp=SENDGRID_TIMESTAMP,
+            ),
+            SENDGRID_PUBLIC_KEY,
+            id="tampered-body",
+        ),
+        pytest.param(
+            request(SENDGRID_PAYLOAD.rstrip(b"\r\n"), signature=SENDGRID_SIGNATURE, timestamp=SENDGRID_TIMESTAMP),
+            SENDGRID_PUBLIC_KEY,
+            id="body-without-its-trailing-crlf",
+        ),
+        pytest.param(
+            request(SENDGRID_PAYLOAD, signature=SENDGRID_SIGNATURE, timestamp="1600112503"),
+            SENDGRID_PUBLIC_KEY,
+            id="tampered-timestamp",
+        ),
     ],
 )
 def test_sendgrid_vector_changed_anywhere_is_refused(given_request, public_key):
@@ -116,14 +151,38 @@ def test_sendgrid_vector_changed_anywhere_is_refused(given_request, public_key):
         pytest.param(request(signature=sign(BODY, "1796202000")), "missing", id="no-timestamp"),
         pytest.param(request(timestamp="1796202000"), "missing", id="no-signature"),
         pytest.param(request(signature="", timestamp=""), "missing", id="empty-headers"),
-        pytest.param(request(signature=sign(BODY, "1796202000"), timestamp="1796202000.0"), "Unix time", id="fractional-timestamp"),
-        pytest.param(request(signature=sign(BODY, "١٧٩٦٢٠٢٠٠٠"), timestamp="١٧٩٦٢٠٢٠٠٠"), "Unix time", id="non-ascii-digits"),
-        pytest.param(request(signature=sign(BODY, "999999999999"), timestamp="999999999999"), "seconds from now", id="beyond-any-date"),
+        pytest.param(
+            request(signature=sign(BODY, "1796202000"), timestamp="1796202000.0"),
+            "Unix time",
+            id="fractional-timestamp",
+        ),
+        pytest.param(
+            request(signature=sign(BODY, "١٧٩٦٢٠٢٠٠٠"), timestamp="١٧٩٦٢٠٢٠٠٠"), "Unix time", id="non-ascii-digits"
+        ),
+        pytest.param(
+            request(signature=sign(BODY, "999999999999"), timestamp="999999999999"),
+            "seconds from now",
+            id="beyond-any-date",
+        ),
         pytest.param(request(signature="not*base64!", timestamp="1796202000"), "not base64", id="garbled-signature"),
         pytest.param(request(signature="A" * 400, timestamp="1796202000"), "too long", id="oversized-signature"),
-        pytest.param(request(signature=base64.b64encode(b"\x30\x00").decode(), timestamp="1796202000"), "does not match", id="empty-der"),
-        pytest.param(request(signature=sign(BODY + b"x", "1796202000"), timestamp="1796202000"), "does not match", id="signature-of-another-body"),
-        pytest.param(request(signature=sign(BODY, "1796202000", ec.generate_private_key(ec.SECP256R1())), timestamp="1796202000"), "does not match", id="another-key"),
+        pytest.param(
+            request(signature=base64.b64encode(b"\x30\x00").decode(), timestamp="1796202000"),
+            "does not match",
+            id="empty-der",
+        ),
+        pytest.param(
+            request(signature=sign(BODY + b"x", "1796202000"), timestamp="1796202000"),
+            "does not match",
+            id="signature-of-another-body",
+        ),
+        pytest.param(
+            request(
+                signature=sign(BODY, "1796202000", ec.generate_private_key(ec.SECP256R1())), timestamp="1796202000"
+            ),
+            "does not match",
+            id="another-key",
+        ),
     ],
 )
 def test_a_post_not_signed_by_the_configured_key_is_refused(given_request, reason):
@@ -164,16 +223,31 @@ def test_an_account_with_both_proofs_needs_both():
 def test_each_account_is_checked_by_its_own_proofs():
     # Given a default account on basic auth alone and a second, signed account with other credentials
     other_key = ec.generate_private_key(ec.SECP256R1())
-    other_public = other_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    secrets = {"username": "main", "password": "p1", "accounts": {"brand-b": {"username": "brand-b", "password": "p2", "public_key": other_public}}}
+    other_public = (
+        other_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    secrets = {
+        "username": "main",
+        "password": "p1",
+        "accounts": {"brand-b": {"username": "brand-b", "password": "p2", "public_key": other_public}},
+    }
     timestamp = str(int(NOW.timestamp()))
     # Then the default account's credentials need no signature
     assert SENDGRID.verify(request(authorization=basic("main", "p1")), secrets, NOW, MAX_AGE) is None
     # And the second account's credentials need its own key's signature, not another's
-    brand_b = request(signature=sign(BODY, timestamp, other_key), timestamp=timestamp, authorization=basic("brand-b", "p2"))
+    brand_b = request(
+        signature=sign(BODY, timestamp, other_key), timestamp=timestamp, authorization=basic("brand-b", "p2")
+    )
     assert SENDGRID.verify(brand_b, secrets, NOW, MAX_AGE) is None
     with pytest.raises(InvalidSignature):
-        SENDGRID.verify(request(signature=sign(BODY, timestamp), timestamp=timestamp, authorization=basic("brand-b", "p2")), secrets, NOW, MAX_AGE)
+        SENDGRID.verify(
+            request(signature=sign(BODY, timestamp), timestamp=timestamp, authorization=basic("brand-b", "p2")),
+            secrets,
+            NOW,
+            MAX_AGE,
+        )
     with pytest.raises(InvalidSignature):
         SENDGRID.verify(request(authorization=basic("brand-b", "p2")), secrets, NOW, MAX_AGE)
 
@@ -184,16 +258,26 @@ def test_each_account_is_checked_by_its_own_proofs():
         pytest.param("not a key", "not a public key", id="not-base64"),
         pytest.param(base64.b64encode(b"random bytes that are no DER").decode(), "not a public key", id="not-der"),
         pytest.param(
-            base64.b64encode(rsa.generate_private_key(65537, 2048).public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
+            base64.b64encode(
+                rsa.generate_private_key(65537, 2048)
+                .public_key()
+                .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            ).decode(),
             "not an ECDSA P-256 key",
             id="rsa-key",
         ),
         pytest.param(
-            base64.b64encode(ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
+            base64.b64encode(
+                ec.generate_private_key(ec.SECP384R1())
+                .public_key()
+                .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            ).decode(),
             "not an ECDSA P-256 key",
             id="p384-key",
         ),
-        pytest.param("-----BEGIN PUBLIC KEY-----\nbroken\n-----END PUBLIC KEY-----", "not a public key", id="broken-pem"),
+        pytest.param(
+            "-----BEGIN PUBLIC KEY-----\nbroken\n-----END PUBLIC KEY-----", "not a public key", id="broken-pem"
+        ),
         pytest.param("공개 키", "not a public key", id="non-ascii"),
     ],
 )
@@ -207,13 +291,20 @@ def test_a_public_key_that_is_not_sendgrids_kind_refuses_every_post(public_key, 
 
 def test_a_secret_with_no_credentials_refuses_everything():
     with pytest.raises(InvalidSignature, match="no SendGrid credentials"):
-        SENDGRID.verify(signed(authorization=basic("", "")), {"username": "", "password": "", "public_key": ""}, NOW, MAX_AGE)
+        SENDGRID.verify(
+            signed(authorization=basic("", "")), {"username": "", "password": "", "public_key": ""}, NOW, MAX_AGE
+        )
 
 
 def test_refusals_never_quote_the_presented_signature_or_credentials():
     presented = sign(BODY + b"x", "1796202000")
     with pytest.raises(InvalidSignature) as refused:
-        SENDGRID.verify(request(signature=presented, timestamp="1796202000", authorization=basic("switchboard", "s3cret-guess")), {"username": "switchboard", "password": "s3cret", "public_key": PUBLIC_KEY}, NOW, MAX_AGE)
+        SENDGRID.verify(
+            request(signature=presented, timestamp="1796202000", authorization=basic("switchboard", "s3cret-guess")),
+            {"username": "switchboard", "password": "s3cret", "public_key": PUBLIC_KEY},
+            NOW,
+            MAX_AGE,
+        )
     assert presented not in refused.value.message and "s3cret" not in refused.value.message
 
 
@@ -225,7 +316,9 @@ def test_refusals_never_quote_the_presented_signature_or_credentials():
 )
 def test_any_signature_headers_raise_only_invalid_signature(signature, timestamp, body):
     try:
-        SENDGRID.verify(request(body, signature=signature, timestamp=timestamp), {"public_key": PUBLIC_KEY}, NOW, MAX_AGE)
+        SENDGRID.verify(
+            request(body, signature=signature, timestamp=timestamp), {"public_key": PUBLIC_KEY}, NOW, MAX_AGE
+        )
     except InvalidSignature:
         return
     pytest.fail("a signature made without the private key was accepted")

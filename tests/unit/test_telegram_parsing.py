@@ -21,7 +21,12 @@ def parse(payload: dict) -> list:
 
 
 def parse_one(chat: dict | None = None, sender: dict = MINJUN, message_id: int = 41, **content) -> InboundMessage:
-    (parsed,) = parse(update("message", message(message_id=message_id, sender=sender, chat=chat or private_chat(sender), date=SENT, **content)))
+    (parsed,) = parse(
+        update(
+            "message",
+            message(message_id=message_id, sender=sender, chat=chat or private_chat(sender), date=SENT, **content),
+        )
+    )
     return parsed
 
 
@@ -46,7 +51,13 @@ def test_documented_document_sample():
 
     assert (parsed.message_type, parsed.text) == ("document", None)
     assert parsed.attachments == (
-        Attachment(kind="document", provider_media_id="AwADBAADbXXXXXXXXXXXGBdhD2l6_XX", mime_type="application/pdf", filename="Testfile.pdf", size_bytes=536392),
+        Attachment(
+            kind="document",
+            provider_media_id="AwADBAADbXXXXXXXXXXXGBdhD2l6_XX",
+            mime_type="application/pdf",
+            filename="Testfile.pdf",
+            size_bytes=536392,
+        ),
     )
 
 
@@ -76,7 +87,12 @@ def test_group_message_is_the_group_conversation_written_by_its_member():
 def test_anonymous_group_admin_writes_as_the_group():
     anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 
-    (parsed,) = parse(update("message", {**message(message_id=7, sender=anonymous, chat=GROUP, date=SENT, text="공지"), "sender_chat": GROUP}))
+    (parsed,) = parse(
+        update(
+            "message",
+            {**message(message_id=7, sender=anonymous, chat=GROUP, date=SENT, text="공지"), "sender_chat": GROUP},
+        )
+    )
 
     assert parsed.sender == SenderIdentity(external_id="-1001234567890", display_name="주문 문의 그룹")
 
@@ -105,10 +121,58 @@ def test_photo_keeps_the_largest_size_and_the_caption():
 @pytest.mark.parametrize(
     ("kind", "media", "attachment"),
     [
-        ("voice", {"file_id": "AwAD-voice", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg", "file_size": 8000}, Attachment(kind="voice", provider_media_id="AwAD-voice", mime_type="audio/ogg", size_bytes=8000)),
-        ("video", {"file_id": "BAAD-video", "file_unique_id": "w", "width": 640, "height": 360, "duration": 12, "mime_type": "video/mp4", "file_name": "unboxing.mp4"}, Attachment(kind="video", provider_media_id="BAAD-video", mime_type="video/mp4", filename="unboxing.mp4")),
-        ("audio", {"file_id": "CQAD-audio", "file_unique_id": "a", "duration": 180, "mime_type": "audio/mpeg", "file_name": "녹음.mp3"}, Attachment(kind="audio", provider_media_id="CQAD-audio", mime_type="audio/mpeg", filename="녹음.mp3")),
-        ("document", {"file_id": "BQAD-doc", "file_unique_id": "d", "file_name": "영수증.pdf", "mime_type": "application/pdf", "file_size": 536392}, Attachment(kind="document", provider_media_id="BQAD-doc", mime_type="application/pdf", filename="영수증.pdf", size_bytes=536392)),
+        (
+            "voice",
+            {
+                "file_id": "AwAD-voice",
+                "file_unique_id": "v",
+                "duration": 3,
+                "mime_type": "audio/ogg",
+                "file_size": 8000,
+            },
+            Attachment(kind="voice", provider_media_id="AwAD-voice", mime_type="audio/ogg", size_bytes=8000),
+        ),
+        (
+            "video",
+            {
+                "file_id": "BAAD-video",
+                "file_unique_id": "w",
+                "width": 640,
+                "height": 360,
+                "duration": 12,
+                "mime_type": "video/mp4",
+                "file_name": "unboxing.mp4",
+            },
+            Attachment(kind="video", provider_media_id="BAAD-video", mime_type="video/mp4", filename="unboxing.mp4"),
+        ),
+        (
+            "audio",
+            {
+                "file_id": "CQAD-audio",
+                "file_unique_id": "a",
+                "duration": 180,
+                "mime_type": "audio/mpeg",
+                "file_name": "녹음.mp3",
+            },
+            Attachment(kind="audio", provider_media_id="CQAD-audio", mime_type="audio/mpeg", filename="녹음.mp3"),
+        ),
+        (
+            "document",
+            {
+                "file_id": "BQAD-doc",
+                "file_unique_id": "d",
+                "file_name": "영수증.pdf",
+                "mime_type": "application/pdf",
+                "file_size": 536392,
+            },
+            Attachment(
+                kind="document",
+                provider_media_id="BQAD-doc",
+                mime_type="application/pdf",
+                filename="영수증.pdf",
+                size_bytes=536392,
+            ),
+        ),
     ],
     ids=["voice", "video", "audio", "document"],
 )
@@ -119,7 +183,14 @@ def test_media_is_an_attachment_fetched_later_by_file_id(kind, media, attachment
 
 
 def test_animation_is_not_mistaken_for_the_document_telegram_also_sets():
-    gif = {"file_id": "CgAD-gif", "file_unique_id": "g", "width": 320, "height": 240, "duration": 2, "mime_type": "video/mp4"}
+    gif = {
+        "file_id": "CgAD-gif",
+        "file_unique_id": "g",
+        "width": 320,
+        "height": 240,
+        "duration": 2,
+        "mime_type": "video/mp4",
+    }
 
     parsed = parse_one(animation=gif, document=gif)
 
@@ -127,24 +198,45 @@ def test_animation_is_not_mistaken_for_the_document_telegram_also_sets():
 
 
 def test_sticker_shows_its_emoji():
-    parsed = parse_one(sticker={"file_id": "CAAD-sticker", "file_unique_id": "k", "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"})
+    parsed = parse_one(
+        sticker={
+            "file_id": "CAAD-sticker",
+            "file_unique_id": "k",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+    )
 
-    assert (parsed.message_type, parsed.text, parsed.attachments) == ("sticker", "👍", (Attachment(kind="sticker", provider_media_id="CAAD-sticker"),))
+    assert (parsed.message_type, parsed.text, parsed.attachments) == (
+        "sticker",
+        "👍",
+        (Attachment(kind="sticker", provider_media_id="CAAD-sticker"),),
+    )
 
 
 def test_location_and_venue():
     point = {"latitude": 37.5665, "longitude": 126.978}
 
     located = parse_one(location=point)
-    venue = parse_one(location=point, venue={"location": point, "title": "서울시청", "address": "서울특별시 중구 세종대로 110"})
+    venue = parse_one(
+        location=point, venue={"location": point, "title": "서울시청", "address": "서울특별시 중구 세종대로 110"}
+    )
 
     assert (located.message_type, located.location) == ("location", Location(latitude=37.5665, longitude=126.978))
     assert (venue.message_type, venue.text) == ("venue", "서울시청")
-    assert venue.location == Location(latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110")
+    assert venue.location == Location(
+        latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110"
+    )
 
 
 def test_someone_elses_contact_card_is_text_not_the_senders_phone():
-    parsed = parse_one(contact={"phone_number": "+821098765432", "first_name": "서연", "last_name": "이", "user_id": 5_000_000_002})
+    parsed = parse_one(
+        contact={"phone_number": "+821098765432", "first_name": "서연", "last_name": "이", "user_id": 5_000_000_002}
+    )
 
     assert (parsed.message_type, parsed.text, parsed.sender.phone_e164) == ("contact", "서연 이 +821098765432", None)
 
@@ -169,7 +261,14 @@ def test_group_housekeeping_messages_are_not_customer_messages():
 
 
 def test_edited_message_points_at_the_original():
-    edited = message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, edit_date=SENT + 30, text="환불 말고 교환할게요")
+    edited = message(
+        message_id=41,
+        sender=MINJUN,
+        chat=private_chat(MINJUN),
+        date=SENT,
+        edit_date=SENT + 30,
+        text="환불 말고 교환할게요",
+    )
 
     assert parse(update("edited_message", edited)) == [
         MessageEdit(
@@ -186,7 +285,15 @@ def test_edited_message_points_at_the_original():
 
 def test_edited_caption_is_the_new_text():
     sizes = [{"file_id": "AgAD-only", "file_unique_id": "o", "width": 90, "height": 90}]
-    edited = message(message_id=42, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, edit_date=SENT + 5, photo=sizes, caption="뒷면 사진이에요")
+    edited = message(
+        message_id=42,
+        sender=MINJUN,
+        chat=private_chat(MINJUN),
+        date=SENT,
+        edit_date=SENT + 5,
+        photo=sizes,
+        caption="뒷면 사진이에요",
+    )
 
     (edit,) = parse(update("edited_message", edited))
 
@@ -194,7 +301,11 @@ def test_edited_caption_is_the_new_text():
 
 
 def test_redelivered_update_has_the_same_dedup_key():
-    payload = update("message", message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="환불"), update_id=812345670)
+    payload = update(
+        "message",
+        message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="환불"),
+        update_id=812345670,
+    )
 
     (first,) = ADAPTER.parse(encode(payload), received_at=RECEIVED_AT, account_id=BOT_ID)
     (again,) = ADAPTER.parse(encode(payload), received_at=datetime(2025, 6, 8, 22, 0, tzinfo=UTC), account_id=BOT_ID)
@@ -203,7 +314,9 @@ def test_redelivered_update_has_the_same_dedup_key():
 
 
 def test_same_message_number_at_two_bots_is_two_messages():
-    payload = update("message", message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="환불"))
+    payload = update(
+        "message", message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="환불")
+    )
 
     (at_first_bot,) = ADAPTER.parse(encode(payload), received_at=RECEIVED_AT, account_id=BOT_ID)
     (at_second_bot,) = ADAPTER.parse(encode(payload), received_at=RECEIVED_AT, account_id="7098765432")
@@ -213,7 +326,16 @@ def test_same_message_number_at_two_bots_is_two_messages():
 
 @pytest.mark.parametrize(
     "kind",
-    ["channel_post", "edited_channel_post", "callback_query", "inline_query", "my_chat_member", "chat_member", "poll", "business_connection"],
+    [
+        "channel_post",
+        "edited_channel_post",
+        "callback_query",
+        "inline_query",
+        "my_chat_member",
+        "chat_member",
+        "poll",
+        "business_connection",
+    ],
 )
 def test_other_update_kinds_are_acknowledged_without_events(kind):
     assert parse({"update_id": 812345671, kind: {"id": "1"}}) == []
@@ -231,7 +353,16 @@ def test_other_update_kinds_are_acknowledged_without_events(kind):
         b'{"update_id": 1, "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"}, "photo": []}}',
         b'{"update_id": 1, "edited_message": {"message_id": 1, "date": 1, "chat": {"id": true, "type": "private"}}}',
     ],
-    ids=["empty", "array", "no update_id", "text update_id", "chat without id", "text message_id", "photo without sizes", "boolean chat id"],
+    ids=[
+        "empty",
+        "array",
+        "no update_id",
+        "text update_id",
+        "chat without id",
+        "text message_id",
+        "photo without sizes",
+        "boolean chat id",
+    ],
 )
 def test_bodies_outside_the_documented_shape_are_malformed(body):
     with pytest.raises(MalformedPayload):
@@ -239,7 +370,17 @@ def test_bodies_outside_the_documented_shape_are_malformed(body):
 
 
 def test_malformed_message_names_the_field_but_not_the_customer_content():
-    body = encode(update("message", {**message(message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="내 번호 010-1234-5678"), "date": "어제"}))
+    body = encode(
+        update(
+            "message",
+            {
+                **message(
+                    message_id=41, sender=MINJUN, chat=private_chat(MINJUN), date=SENT, text="내 번호 010-1234-5678"
+                ),
+                "date": "어제",
+            },
+        )
+    )
 
     with pytest.raises(MalformedPayload) as refused:
         ADAPTER.parse(body, received_at=RECEIVED_AT, account_id=BOT_ID)

@@ -9,9 +9,9 @@ content." (1-256 characters, A-Z, a-z, 0-9, _ and -)
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
 from switchboard.channels.telegram import ADAPTER, bot_id_of
 from switchboard.errors import InvalidSignature
+from switchboard.http_request import WebhookRequest
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers.telegram import BOT_ID, SAMPLE_SECRET_TOKEN, TelegramDriver
@@ -31,15 +31,25 @@ TWO_BOTS = {
 
 
 def deliver(token: str | None, secrets=TELEGRAM.secrets, body: bytes = SAMPLE) -> tuple[HttpResponse, RecordingSqs]:
-    headers = {"content-type": "application/json"} | ({"x-telegram-bot-api-secret-token": token} if token is not None else {})
-    event = http_api_event(method="POST", path=TELEGRAM.webhook_path, route_key=f"POST {TELEGRAM.webhook_path}", headers=headers, body=body)
+    headers = {"content-type": "application/json"} | (
+        {"x-telegram-bot-api-secret-token": token} if token is not None else {}
+    )
+    event = http_api_event(
+        method="POST", path=TELEGRAM.webhook_path, route_key=f"POST {TELEGRAM.webhook_path}", headers=headers, body=body
+    )
     sqs = RecordingSqs()
     response = handle_webhook_event(event, adapter=ADAPTER, queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: secrets)
     return HttpResponse.of(response), sqs
 
 
 def verify(token: str, secrets) -> str | None:
-    request = WebhookRequest(method="POST", path="/webhooks/telegram", headers={"x-telegram-bot-api-secret-token": token}, query={}, body=SAMPLE)
+    request = WebhookRequest(
+        method="POST",
+        path="/webhooks/telegram",
+        headers={"x-telegram-bot-api-secret-token": token},
+        query={},
+        body=SAMPLE,
+    )
     return ADAPTER.verify(request, secrets)
 
 
@@ -50,11 +60,16 @@ def test_configured_secret_token_is_accepted_and_the_update_enqueued_under_the_b
     assert [(message.channel_account_id, message.text) for message in sqs.sent] == [(BOT_ID, "/start")]
 
 
-@pytest.mark.parametrize("token", ["wrong-token", SAMPLE_SECRET_TOKEN.upper(), SAMPLE_SECRET_TOKEN + " ", SAMPLE_SECRET_TOKEN[:-1], "토큰"])
+@pytest.mark.parametrize(
+    "token", ["wrong-token", SAMPLE_SECRET_TOKEN.upper(), SAMPLE_SECRET_TOKEN + " ", SAMPLE_SECRET_TOKEN[:-1], "토큰"]
+)
 def test_any_other_token_is_refused(token):
     response, sqs = deliver(token)
 
-    assert response.json() == {"error": "invalid_signature", "message": "x-telegram-bot-api-secret-token does not match any bot's secret token"}
+    assert response.json() == {
+        "error": "invalid_signature",
+        "message": "x-telegram-bot-api-secret-token does not match any bot's secret token",
+    }
     assert sqs.batches == []
 
 
@@ -62,7 +77,10 @@ def test_any_other_token_is_refused(token):
 def test_missing_token_is_refused(token):
     response, sqs = deliver(token)
 
-    assert response.json() == {"error": "invalid_signature", "message": "missing x-telegram-bot-api-secret-token header"}
+    assert response.json() == {
+        "error": "invalid_signature",
+        "message": "missing x-telegram-bot-api-secret-token header",
+    }
     assert sqs.batches == []
 
 

@@ -105,7 +105,11 @@ def test_cursor_of_one_status_does_not_page_another():
 
 def test_forged_cursor_reaches_the_agent_as_a_400_json_error():
     event = http_api_event(
-        method="GET", path="/tickets", route_key="GET /tickets", query={"cursor": FORGED["not-json"]}, claims=AGENT_CLAIMS
+        method="GET",
+        path="/tickets",
+        route_key="GET /tickets",
+        query={"cursor": FORGED["not-json"]},
+        claims=AGENT_CLAIMS,
     )
 
     response = HttpResponse.of(handle_tickets_api(event, TicketStore(RecordingDynamoDB(), TABLE), AccessSettings()))
@@ -180,10 +184,17 @@ def test_a_cursor_made_after_a_ticket_is_the_one_dynamodb_hands_back_after_it():
     # Given the ticket LAST_ALL and LAST_OPEN name, as a page of the listing carried it
     ticket = Ticket.model_validate(
         {
-            "id": "t_0123456789abcdef01234567", "number": 7, "status": "open", "channel": "line",
-            "channel_account_id": "U1", "conversation_key": "line:U1:U2", "subject": "배송",
-            "requester": {"contact_id": "c_1"}, "message_count": 1,
-            "created_at": "2025-06-08T21:00:00Z", "updated_at": "2025-06-08T21:00:00Z",
+            "id": "t_0123456789abcdef01234567",
+            "number": 7,
+            "status": "open",
+            "channel": "line",
+            "channel_account_id": "U1",
+            "conversation_key": "line:U1:U2",
+            "subject": "배송",
+            "requester": {"contact_id": "c_1"},
+            "message_count": 1,
+            "created_at": "2025-06-08T21:00:00Z",
+            "updated_at": "2025-06-08T21:00:00Z",
         }
     )
     store = TicketStore(RecordingDynamoDB(), TABLE)

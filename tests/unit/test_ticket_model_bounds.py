@@ -9,9 +9,17 @@ AT = datetime(2025, 6, 8, 12, 0, tzinfo=UTC)
 
 def ticket(**lists) -> Ticket:
     return Ticket(
-        id="t_0123456789abcdef01234567", number=1, status="open", channel="email", channel_account_id="help@support.example.com",
-        conversation_key="email:help@support.example.com:thread-1", subject="배송 문의",
-        requester={"contact_id": "c_1"}, created_at=AT, updated_at=AT, **lists,
+        id="t_0123456789abcdef01234567",
+        number=1,
+        status="open",
+        channel="email",
+        channel_account_id="help@support.example.com",
+        conversation_key="email:help@support.example.com:thread-1",
+        subject="배송 문의",
+        requester={"contact_id": "c_1"},
+        created_at=AT,
+        updated_at=AT,
+        **lists,
     )
 
 

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from switchboard.http_request import WebhookRequest
 from switchboard.channels.twilio import EMPTY_TWIML, TwilioAdapter, signature
 from switchboard.errors import InvalidSignature
+from switchboard.http_request import WebhookRequest
 from switchboard.queue import InboundQueue
 from switchboard.webhooks import handle_webhook_event
 from tests.support.drivers.twilio import (
@@ -31,7 +31,13 @@ from tests.support.lambda_events import HttpResponse, http_api_event
 
 TOKEN = "12345"
 URI = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = [("CallSid", "CA1234567890ABCDE"), ("Digits", "1234"), ("From", "+14158675309"), ("To", "+18005551212"), ("Caller", "+14158675309")]
+PARAMS = [
+    ("CallSid", "CA1234567890ABCDE"),
+    ("Digits", "1234"),
+    ("From", "+14158675309"),
+    ("To", "+18005551212"),
+    ("Caller", "+14158675309"),
+]
 JSON_BODY = b'{"property": "value", "boolean": true}'
 JSON_BODY_SHA256 = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
 SECRETS = {"auth_token": SAMPLE_AUTH_TOKEN, "account_sid": SAMPLE_ACCOUNT_SID}
@@ -70,7 +76,11 @@ def test_twilio_vector_repeated_field_names_are_sorted_by_value():
     [
         pytest.param(URI, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", id="as-signed"),
         pytest.param(URI.replace(".com", ".com:1234"), "RSOYDt4T1cUTdK1PDd93/VVr8B8=", id="https-port-removed"),
-        pytest.param(URI.replace(".com", ".com:1234").replace("https", "http"), "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=", id="http-port-kept"),
+        pytest.param(
+            URI.replace(".com", ".com:1234").replace("https", "http"),
+            "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=",
+            id="http-port-kept",
+        ),
         pytest.param(URI, "kvajT1Ptam85bY51eRf/AJRuM3w=", id="https-443-added"),
         pytest.param(URI.replace("https", "http"), "0ZXoZLH/DfblKGATFgpif+LLRf4=", id="http-80-added"),
     ],
@@ -89,7 +99,9 @@ def test_twilio_vector_json_body_is_signed_through_its_hash_in_the_url():
 
 
 def test_json_body_that_does_not_match_its_signed_hash_is_refused():
-    request = request_to(f"{URI}&bodySHA256={JSON_BODY_SHA256}", JSON_BODY.replace(b"value", b"other"), "a9nBmqA0ju/hNViExpshrM61xv4=")
+    request = request_to(
+        f"{URI}&bodySHA256={JSON_BODY_SHA256}", JSON_BODY.replace(b"value", b"other"), "a9nBmqA0ju/hNViExpshrM61xv4="
+    )
 
     with pytest.raises(InvalidSignature, match="bodySHA256 does not match the body"):
         verify(request)
@@ -104,7 +116,11 @@ def test_tampered_field_is_refused():
 
 def test_signature_over_another_url_is_refused():
     with pytest.raises(InvalidSignature, match="does not match"):
-        verify(request_to(URI.replace("myapp.php", "other.php"), urlencode(PARAMS).encode(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="))
+        verify(
+            request_to(
+                URI.replace("myapp.php", "other.php"), urlencode(PARAMS).encode(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+            )
+        )
 
 
 def test_signature_made_with_another_auth_token_is_refused():
@@ -136,18 +152,29 @@ def test_public_base_url_is_what_twilio_signed_behind_a_custom_domain():
 def test_account_sid_selects_that_accounts_auth_token():
     # Given a second Twilio account configured under "accounts"
     secrets = {**SECRETS, "accounts": {"AC99999999999999999999999999999999": {"auth_token": "second-account-token"}}}
-    fields = inbound_fields(message_sid=message_sid("second"), sender="+821098765432", body="두 번째 계정", account_sid="AC99999999999999999999999999999999")
+    fields = inbound_fields(
+        message_sid=message_sid("second"),
+        sender="+821098765432",
+        body="두 번째 계정",
+        account_sid="AC99999999999999999999999999999999",
+    )
     body = form(fields)
     # When it is signed with the second account's token, it passes; with the default token, it does not
-    TwilioAdapter().verify(request_to(IN_PROCESS_URL, body, twilio_signature(IN_PROCESS_URL, body, "second-account-token")), secrets)
+    TwilioAdapter().verify(
+        request_to(IN_PROCESS_URL, body, twilio_signature(IN_PROCESS_URL, body, "second-account-token")), secrets
+    )
     with pytest.raises(InvalidSignature):
         TwilioAdapter().verify(request_to(IN_PROCESS_URL, body, twilio_signature(IN_PROCESS_URL, body)), secrets)
 
 
 def call_webhook(body: bytes, headers: dict[str, str]) -> tuple[HttpResponse, RecordingSqs]:
     sqs = RecordingSqs()
-    event = http_api_event(method="POST", path="/webhooks/twilio", route_key="POST /webhooks/twilio", headers=headers, body=body)
-    response = handle_webhook_event(event, adapter=TwilioAdapter(), queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: SECRETS)
+    event = http_api_event(
+        method="POST", path="/webhooks/twilio", route_key="POST /webhooks/twilio", headers=headers, body=body
+    )
+    response = handle_webhook_event(
+        event, adapter=TwilioAdapter(), queue=InboundQueue(sqs, QUEUE_URL), secrets=lambda: SECRETS
+    )
     return HttpResponse.of(response), sqs
 
 

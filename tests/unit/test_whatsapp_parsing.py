@@ -6,7 +6,15 @@ import pytest
 
 from switchboard.channels.whatsapp import ADAPTER
 from switchboard.errors import MalformedPayload
-from switchboard.models import Attachment, Channel, DeliveryReceipt, DeliveryStatus, InboundMessage, Location, SenderIdentity
+from switchboard.models import (
+    Attachment,
+    Channel,
+    DeliveryReceipt,
+    DeliveryStatus,
+    InboundMessage,
+    Location,
+    SenderIdentity,
+)
 from tests.support.drivers.whatsapp import (
     DISPLAY_PHONE_NUMBER,
     PHONE_NUMBER_ID,
@@ -77,7 +85,10 @@ def parse(payload) -> list:
     return list(ADAPTER.parse(encode(payload), received_at=RECEIVED_AT))
 
 
-def one_message(item, contacts=(contact(CUSTOMER, "김민준"),)) -> InboundMessage:
+MINJUN_CONTACT = (contact(CUSTOMER, "김민준"),)
+
+
+def one_message(item, contacts=MINJUN_CONTACT) -> InboundMessage:
     (parsed,) = parse(webhook(messages_value([item], contacts=contacts)))
     return parsed
 
@@ -106,20 +117,37 @@ MESSAGE_TYPES = {
         {},
         {
             "text": "The box arrived damaged",
-            "attachments": (Attachment(kind="image", provider_media_id="image-media-id", mime_type="image/jpeg", sha256="image-sha256"),),
+            "attachments": (
+                Attachment(
+                    kind="image", provider_media_id="image-media-id", mime_type="image/jpeg", sha256="image-sha256"
+                ),
+            ),
         },
     ),
     "audio": (
         media("audio", mime_type="audio/ogg; codecs=opus", voice=True),
         {},
-        {"attachments": (Attachment(kind="audio", provider_media_id="audio-media-id", mime_type="audio/ogg; codecs=opus", sha256="audio-sha256"),)},
+        {
+            "attachments": (
+                Attachment(
+                    kind="audio",
+                    provider_media_id="audio-media-id",
+                    mime_type="audio/ogg; codecs=opus",
+                    sha256="audio-sha256",
+                ),
+            )
+        },
     ),
     "video": (
         media("video", mime_type="video/mp4", caption="unboxing"),
         {},
         {
             "text": "unboxing",
-            "attachments": (Attachment(kind="video", provider_media_id="video-media-id", mime_type="video/mp4", sha256="video-sha256"),),
+            "attachments": (
+                Attachment(
+                    kind="video", provider_media_id="video-media-id", mime_type="video/mp4", sha256="video-sha256"
+                ),
+            ),
         },
     ),
     "document": (
@@ -141,12 +169,26 @@ MESSAGE_TYPES = {
     "sticker": (
         media("sticker", mime_type="image/webp", animated=False),
         {},
-        {"attachments": (Attachment(kind="sticker", provider_media_id="sticker-media-id", mime_type="image/webp", sha256="sticker-sha256"),)},
+        {
+            "attachments": (
+                Attachment(
+                    kind="sticker",
+                    provider_media_id="sticker-media-id",
+                    mime_type="image/webp",
+                    sha256="sticker-sha256",
+                ),
+            )
+        },
     ),
     "location": (
         {"latitude": 37.5665, "longitude": 126.978, "name": "서울시청", "address": "서울특별시 중구 세종대로 110"},
         {},
-        {"text": "서울시청", "location": Location(latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110")},
+        {
+            "text": "서울시청",
+            "location": Location(
+                latitude=37.5665, longitude=126.978, name="서울시청", address="서울특별시 중구 세종대로 110"
+            ),
+        },
     ),
     "interactive": (
         {"type": "button_reply", "button_reply": {"id": "refund-yes", "title": "Yes, refund"}},
@@ -176,7 +218,9 @@ def content_of(message: InboundMessage) -> dict:
 def test_each_message_type_is_normalized(kind):
     content, extra, expected = MESSAGE_TYPES[kind]
 
-    parsed = one_message(message_item(kind, wamid=f"wamid.{kind}", sender=CUSTOMER, timestamp=SENT, content=content, **extra))
+    parsed = one_message(
+        message_item(kind, wamid=f"wamid.{kind}", sender=CUSTOMER, timestamp=SENT, content=content, **extra)
+    )
 
     assert parsed.message_type == kind
     assert content_of(parsed) == NOTHING_ELSE | expected
@@ -185,7 +229,9 @@ def test_each_message_type_is_normalized(kind):
 def test_interactive_list_reply_keeps_the_chosen_title():
     content = {"type": "list_reply", "list_reply": {"id": "size-m", "title": "Medium", "description": "Fits 95-100"}}
 
-    parsed = one_message(message_item("interactive", wamid="wamid.list", sender=CUSTOMER, timestamp=SENT, content=content))
+    parsed = one_message(
+        message_item("interactive", wamid="wamid.list", sender=CUSTOMER, timestamp=SENT, content=content)
+    )
 
     assert content_of(parsed) == NOTHING_ELSE | {"text": "Medium"}
 
@@ -193,7 +239,11 @@ def test_interactive_list_reply_keeps_the_chosen_title():
 @pytest.mark.parametrize(
     ("kind", "content", "payload"),
     [
-        ("interactive", {"type": "button_reply", "button_reply": {"id": "refund-yes", "title": "Yes, refund"}}, "refund-yes"),
+        (
+            "interactive",
+            {"type": "button_reply", "button_reply": {"id": "refund-yes", "title": "Yes, refund"}},
+            "refund-yes",
+        ),
         ("interactive", {"type": "list_reply", "list_reply": {"id": "size-m", "title": "Medium"}}, "size-m"),
         ("button", {"payload": "TRACK_ORDER", "text": "배송 조회"}, "TRACK_ORDER"),
         ("text", {"body": "hello"}, None),
@@ -237,7 +287,13 @@ def test_unknown_message_type_is_kept_and_flagged(kind, extra):
 
 
 def test_reply_keeps_the_id_of_the_message_it_answers():
-    item = text_item(wamid="wamid.answer", sender=CUSTOMER, body="네, 맞아요", timestamp=SENT, context={"from": DISPLAY_PHONE_NUMBER, "id": "wamid.question"})
+    item = text_item(
+        wamid="wamid.answer",
+        sender=CUSTOMER,
+        body="네, 맞아요",
+        timestamp=SENT,
+        context={"from": DISPLAY_PHONE_NUMBER, "id": "wamid.question"},
+    )
 
     assert one_message(item).reply_to_external_id == "wamid.question"
 
@@ -253,7 +309,9 @@ def test_sender_identity_comes_from_the_contacts_of_the_same_change():
 
 @pytest.mark.parametrize("wa_id", ["0101234567", "123456", "1234567890123456", "US.13491208655302741918"])
 def test_sender_without_a_plausible_phone_number_keeps_only_the_id(wa_id):
-    parsed = one_message(text_item(wamid="wamid.1", sender=wa_id, body="hi", timestamp=SENT), contacts=[contact(wa_id, None)])
+    parsed = one_message(
+        text_item(wamid="wamid.1", sender=wa_id, body="hi", timestamp=SENT), contacts=[contact(wa_id, None)]
+    )
 
     assert parsed.sender == SenderIdentity(external_id=wa_id)
 
@@ -278,7 +336,10 @@ def test_one_post_with_several_entries_changes_and_messages_yields_every_event_i
                             contacts=[contact("821011111111", "이서연"), contact("16505551234", "Sheena Nelson")],
                         ),
                     },
-                    {"field": "account_update", "value": {"phone_number": DISPLAY_PHONE_NUMBER, "event": "VERIFIED_ACCOUNT"}},
+                    {
+                        "field": "account_update",
+                        "value": {"phone_number": DISPLAY_PHONE_NUMBER, "event": "VERIFIED_ACCOUNT"},
+                    },
                 ],
             },
             {
@@ -288,7 +349,11 @@ def test_one_post_with_several_entries_changes_and_messages_yields_every_event_i
                         "field": "messages",
                         "value": messages_value(
                             [text_item(wamid="wamid.c1", sender="821022222222", body="other line", timestamp=SENT + 3)],
-                            statuses=[status_item(wamid="wamid.out1", recipient="821022222222", state="read", timestamp=SENT + 4)],
+                            statuses=[
+                                status_item(
+                                    wamid="wamid.out1", recipient="821022222222", state="read", timestamp=SENT + 4
+                                )
+                            ],
                             contacts=[contact("821022222222", None)],
                             phone_number_id=other_number,
                         ),
@@ -301,8 +366,7 @@ def test_one_post_with_several_entries_changes_and_messages_yields_every_event_i
     events = parse(payload)
     # Then every message and receipt comes out, each under its own business number and sender
     assert [
-        (event.kind, event.channel_account_id, event.external_id, getattr(event, "text", None))
-        for event in events
+        (event.kind, event.channel_account_id, event.external_id, getattr(event, "text", None)) for event in events
     ] == [
         ("message", PHONE_NUMBER_ID, "wamid.a1", "첫 번째"),
         ("message", PHONE_NUMBER_ID, "wamid.b1", "second"),
@@ -310,12 +374,21 @@ def test_one_post_with_several_entries_changes_and_messages_yields_every_event_i
         ("message", other_number, "wamid.c1", "other line"),
         ("receipt", other_number, "wamid.out1", None),
     ]
-    assert [event.sender.display_name for event in events if event.kind == "message"] == ["이서연", "Sheena Nelson", "이서연", None]
+    assert [event.sender.display_name for event in events if event.kind == "message"] == [
+        "이서연",
+        "Sheena Nelson",
+        "이서연",
+        None,
+    ]
 
 
 @pytest.mark.parametrize("state", ["sent", "delivered", "read"])
 def test_status_becomes_a_delivery_receipt(state):
-    (receipt,) = parse(webhook(messages_value(statuses=[status_item(wamid="wamid.out", recipient=CUSTOMER, state=state, timestamp=SENT)])))
+    (receipt,) = parse(
+        webhook(
+            messages_value(statuses=[status_item(wamid="wamid.out", recipient=CUSTOMER, state=state, timestamp=SENT)])
+        )
+    )
 
     assert receipt == DeliveryReceipt(
         channel=Channel.WHATSAPP,
@@ -328,19 +401,48 @@ def test_status_becomes_a_delivery_receipt(state):
 
 
 def test_failed_status_keeps_the_error_titles():
-    errors = [{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message", "error_data": {"details": "24h window closed"}}]
+    errors = [
+        {
+            "code": 131047,
+            "title": "Re-engagement message",
+            "message": "Re-engagement message",
+            "error_data": {"details": "24h window closed"},
+        }
+    ]
 
-    (receipt,) = parse(webhook(messages_value(statuses=[status_item(wamid="wamid.out", recipient=CUSTOMER, state="failed", timestamp=SENT, errors=errors)])))
+    (receipt,) = parse(
+        webhook(
+            messages_value(
+                statuses=[
+                    status_item(wamid="wamid.out", recipient=CUSTOMER, state="failed", timestamp=SENT, errors=errors)
+                ]
+            )
+        )
+    )
 
     assert (receipt.status, receipt.errors) == (DeliveryStatus.FAILED, ("Re-engagement message",))
 
 
 def test_status_we_do_not_track_is_skipped():
-    assert parse(webhook(messages_value(statuses=[status_item(wamid="wamid.out", recipient=CUSTOMER, state="deleted", timestamp=SENT)]))) == []
+    assert (
+        parse(
+            webhook(
+                messages_value(
+                    statuses=[status_item(wamid="wamid.out", recipient=CUSTOMER, state="deleted", timestamp=SENT)]
+                )
+            )
+        )
+        == []
+    )
 
 
 def test_changes_other_than_messages_carry_no_events():
-    payload = {"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "message_template_status_update", "value": {"event": "APPROVED"}}]}]}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": WABA_ID, "changes": [{"field": "message_template_status_update", "value": {"event": "APPROVED"}}]}
+        ],
+    }
 
     assert parse(payload) == []
 
@@ -354,10 +456,33 @@ def test_changes_other_than_messages_carry_no_events():
         b'{"object": "page", "entry": []}',
         encode({"object": "whatsapp_business_account"}),
         encode(webhook({"messaging_product": "whatsapp", "messages": []})),
-        encode(webhook(messages_value([message_item("location", wamid="wamid.l", sender=CUSTOMER, timestamp=SENT, content={"latitude": 91, "longitude": 0})]))),
+        encode(
+            webhook(
+                messages_value(
+                    [
+                        message_item(
+                            "location",
+                            wamid="wamid.l",
+                            sender=CUSTOMER,
+                            timestamp=SENT,
+                            content={"latitude": 91, "longitude": 0},
+                        )
+                    ]
+                )
+            )
+        ),
         encode(webhook(messages_value([text_item(wamid="wamid.t", sender=CUSTOMER, body="hi", timestamp=-1)]))),
     ],
-    ids=["empty", "not-json", "array", "messenger-object", "no-entry", "no-metadata", "latitude-out-of-range", "negative-timestamp"],
+    ids=[
+        "empty",
+        "not-json",
+        "array",
+        "messenger-object",
+        "no-entry",
+        "no-metadata",
+        "latitude-out-of-range",
+        "negative-timestamp",
+    ],
 )
 def test_bodies_that_are_not_whatsapp_webhooks_are_malformed(body):
     with pytest.raises(MalformedPayload):

@@ -11,7 +11,12 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     shown_head = 2 if len(digits) > 8 else 0
-    return ("+" if phone.startswith("+") else "") + digits[:shown_head] + "*" * (len(digits) - shown_head - 4) + digits[-4:]
+    return (
+        ("+" if phone.startswith("+") else "")
+        + digits[:shown_head]
+        + "*" * (len(digits) - shown_head - 4)
+        + digits[-4:]
+    )
 
 
 def mask_email(email: str | None) -> str:

@@ -153,10 +153,14 @@ class Attachment(_Model):
     filename: str | None = None
     size_bytes: int | None = Field(default=None, ge=0)
     url: str | None = None
-    storage_key: str | None = Field(default=None, description="Where the media job stored the bytes (attachments bucket)")
+    storage_key: str | None = Field(
+        default=None, description="Where the media job stored the bytes (attachments bucket)"
+    )
     content_id: str | None = Field(default=None, description="Email: the Content-ID an HTML body's cid: link names")
     inline: bool = Field(default=False, description="Email: shown within the body rather than as a file")
-    fetch_status: AttachmentFetchStatus | None = Field(default=None, description="Set by the media job; None until it ran")
+    fetch_status: AttachmentFetchStatus | None = Field(
+        default=None, description="Set by the media job; None until it ran"
+    )
 
 
 class Location(_Model):
@@ -193,7 +197,9 @@ class EmailDetails(_Model):
     handling: MailHandling = MailHandling.CUSTOMER
     handling_reason: str | None = Field(default=None, max_length=200)
     bounced_message_id: str | None = Field(default=None, max_length=998)
-    full_text: str | None = Field(default=None, description="The whole body, quotes included, when it differs from the text")
+    full_text: str | None = Field(
+        default=None, description="The whole body, quotes included, when it differs from the text"
+    )
     full_text_truncated: bool = False
     decoding_problems: tuple[str, ...] = Field(default=(), max_length=20)
     parse_limits: tuple[str, ...] = Field(
@@ -219,7 +225,7 @@ class EmailDetails(_Model):
 def _cut_to_max_length(value: Any, field: Any) -> Any:
     if field is None or not isinstance(value, (str, tuple, list)):
         return value
-    bound = next((getattr(m, "max_length") for m in field.metadata if getattr(m, "max_length", None) is not None), None)
+    bound = next((m.max_length for m in field.metadata if getattr(m, "max_length", None) is not None), None)
     return value[:bound] if bound is not None and len(value) > bound else value
 
 
@@ -291,7 +297,8 @@ class InboundMessage(_ConversationEvent):
     provider_timestamp: datetime
     received_at: datetime
     truncated: tuple[str, ...] = Field(
-        default=(), description="What was cut to fit the channel's maxima or the queue: text, attachments, reply_to_external_id ..."
+        default=(),
+        description="What was cut to fit the channel's maxima or the queue: text, attachments, reply_to_external_id ...",
     )
 
     @model_validator(mode="before")
@@ -450,7 +457,9 @@ class Ticket(_Model):
     requester: Requester
     assignee_id: str | None = None
     group_id: str | None = None
-    tags: tuple[str, ...] = Field(default=(), description=f"At most {MAX_TICKET_TAGS}, each at most {MAX_TAG_CHARS} characters")
+    tags: tuple[str, ...] = Field(
+        default=(), description=f"At most {MAX_TICKET_TAGS}, each at most {MAX_TAG_CHARS} characters"
+    )
     follow_up_of: str | None = Field(default=None, description="The closed ticket this one follows up")
     cc: tuple[str, ...] = Field(
         default=(),
@@ -496,7 +505,9 @@ class TicketMessage(_Model):
     reply_token: str | None = None
     reply_token_expires_at: datetime | None = None
     email: EmailDetails | None = None
-    truncated: tuple[str, ...] = Field(default=(), description="What the intake cut to the channel's maxima (InboundMessage.truncated)")
+    truncated: tuple[str, ...] = Field(
+        default=(), description="What the intake cut to the channel's maxima (InboundMessage.truncated)"
+    )
     sender_not_participant: bool = Field(
         default=False,
         description="Email joined by References/In-Reply-To from someone neither the requester nor copied on the "

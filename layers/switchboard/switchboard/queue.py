@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pydantic import ValidationError
 
 from switchboard.errors import EnqueueFailed
-from switchboard.models import INBOUND_EVENT, InboundMessage, MessageEdit, InboundEvent
+from switchboard.models import INBOUND_EVENT, InboundEvent, InboundMessage, MessageEdit
 
 SQS_BATCH_LIMIT = 10
 _GROUP_ID_SAFE = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
@@ -62,9 +62,13 @@ def _smaller(event: InboundEvent) -> InboundEvent | None:
         return None
     mail = event.email
     if mail is not None and mail.full_text:
-        return _marked(event, "email.full_text", email=mail.model_copy(update={"full_text": None, "full_text_truncated": True}))
+        return _marked(
+            event, "email.full_text", email=mail.model_copy(update={"full_text": None, "full_text_truncated": True})
+        )
     if mail is not None and max(len(mail.to), len(mail.cc), len(mail.participants)) > 1:
-        lists = {name: getattr(mail, name)[: max(1, len(getattr(mail, name)) // 2)] for name in ("to", "cc", "participants")}
+        lists = {
+            name: getattr(mail, name)[: max(1, len(getattr(mail, name)) // 2)] for name in ("to", "cc", "participants")
+        }
         return _marked(event, "email.addresses", email=mail.model_copy(update=lists))
     if len(event.attachments) > 1:
         return _marked(event, "attachments", attachments=event.attachments[: len(event.attachments) // 2])

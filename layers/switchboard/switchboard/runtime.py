@@ -19,9 +19,9 @@ from switchboard.config import (
     LineWebhookSettings,
     MailWebhookSettings,
     MediaFetcherSettings,
-    RuleSetActivatorSettings,
     MediaQueueSettings,
     MessengerWebhookSettings,
+    RuleSetActivatorSettings,
     TableSettings,
     TelegramWebhookSettings,
     TwilioWebhookSettings,
@@ -29,10 +29,10 @@ from switchboard.config import (
 )
 
 if TYPE_CHECKING:
-    from switchboard.proof import ChannelSecrets
     from switchboard.media.download import ProviderHttp
     from switchboard.media.fetch import MediaFetcher
     from switchboard.media.jobs import MediaJobQueue
+    from switchboard.proof import ChannelSecrets
     from switchboard.queue import InboundQueue
     from switchboard.store.tickets_table import TicketStore
 
@@ -47,7 +47,6 @@ def wired(build):
     cached = cache(build)
     _WIRED.append(cached)
     return cached
-
 
 
 @wired

@@ -6,13 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.channels.base import Acknowledges, AnswersHandshake, ChannelAdapter
-from switchboard.http_request import WebhookRequest, check_body_size
-from switchboard.proof import ChannelSecrets, require_proof_covers
 from switchboard.errors import MethodNotAllowed, SwitchboardError
 from switchboard.http import error_response, json_response, text_response
+from switchboard.http_request import WebhookRequest, check_body_size
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
+from switchboard.proof import ChannelSecrets, require_proof_covers
 from switchboard.queue import InboundQueue
+
 
 def handle_webhook_event(
     event: Mapping[str, Any],
@@ -29,12 +30,16 @@ def handle_webhook_event(
             raise MethodNotAllowed(f"{request.method} is not served on this webhook")
         return _receive(request, adapter, queue, secrets())
     except SwitchboardError as error:
-        logger.warning("webhook rejected", extra={"webhook": adapter.webhook, "error": error.code, "reason": error.message})
+        logger.warning(
+            "webhook rejected", extra={"webhook": adapter.webhook, "error": error.code, "reason": error.message}
+        )
         metrics.add_metric(name=f"WebhookRejected_{error.code}", unit="Count", value=1)
         return error_response(error)
 
 
-def _receive(request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQueue, secrets: ChannelSecrets) -> dict[str, Any]:
+def _receive(
+    request: WebhookRequest, adapter: ChannelAdapter, queue: InboundQueue, secrets: ChannelSecrets
+) -> dict[str, Any]:
     check_body_size(request.body, adapter.max_body_bytes)
     account_id = adapter.verify(request, secrets)
     events = adapter.parse(request.body, received_at=utc_now(), account_id=account_id)

@@ -106,14 +106,13 @@ class ChannelDriver(ABC):
         """Bodies with the provider's envelope but broken where the adapter relies on them: always refused."""
 
 
+from tests.support.drivers.email import EMAIL_DRIVERS  # noqa: E402  (they subclass ChannelDriver)
 from tests.support.drivers.kakao import KakaoDriver  # noqa: E402  (it subclasses ChannelDriver)
-from tests.support.drivers.messenger import InstagramDriver, MessengerDriver  # noqa: E402  (they subclass ChannelDriver)
 from tests.support.drivers.line import LineDriver  # noqa: E402  (it subclasses ChannelDriver)
+from tests.support.drivers.messenger import InstagramDriver, MessengerDriver  # noqa: E402  (they subclass ChannelDriver)
 from tests.support.drivers.telegram import TelegramDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.twilio import TwilioDriver  # noqa: E402  (it subclasses ChannelDriver)
 from tests.support.drivers.whatsapp import WhatsAppDriver  # noqa: E402  (it subclasses ChannelDriver)
-
-from tests.support.drivers.email import EMAIL_DRIVERS  # noqa: E402  (they subclass ChannelDriver)
 
 DRIVERS: list[ChannelDriver] = [
     WhatsAppDriver(),

@@ -136,7 +136,6 @@ class SesDriver(EmailDriver):
     secrets = {"reply_token_key": "sample-reply-token-key"}
     signature_header = ""
 
-
     def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
         return {}
 
@@ -165,7 +164,6 @@ class MailgunDriver(EmailDriver):
     # `request` moves it into the body.
     signature_header = "x-test-mailgun-signature"
     proof_in_body = True
-
 
     def wrap(self, raw: bytes) -> bytes:
         # A fresh timestamp (Mailgun's must be recent); the token is Mailgun's one-time value, the same on a
@@ -213,7 +211,9 @@ class MailgunDriver(EmailDriver):
         # Signed forms with no mail in them, or a mail in pieces whose header list is not one.
         return st.one_of(
             fresh.map(_form),
-            st.tuples(fresh, st.text(max_size=40)).map(lambda d: _form([*d[0], ("message-headers", d[1] + "{"), ("body-plain", "hi")])),
+            st.tuples(fresh, st.text(max_size=40)).map(
+                lambda d: _form([*d[0], ("message-headers", d[1] + "{"), ("body-plain", "hi")])
+            ),
             st.tuples(fresh, st.text(max_size=40)).map(lambda d: _form([*d[0], ("subject", d[1])])),
         )
 
@@ -228,7 +228,9 @@ class _BasicAuthDriver(EmailDriver):
     def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
         headers = {"content-type": self.content_type}
         if signature is SIGNED:
-            headers["authorization"] = "Basic " + base64.b64encode(f"{self.username}:{SAMPLE_PASSWORD}".encode()).decode()
+            headers["authorization"] = (
+                "Basic " + base64.b64encode(f"{self.username}:{SAMPLE_PASSWORD}".encode()).decode()
+            )
         elif signature is not None:
             headers["authorization"] = str(signature)
         return headers
@@ -255,7 +257,6 @@ class PostmarkDriver(_BasicAuthDriver):
     provider = "postmark"
     webhook_path = "/webhooks/email/postmark"
     content_type = "application/json"
-
 
     def wrap(self, raw: bytes) -> bytes:
         from email import message_from_bytes
@@ -323,7 +324,9 @@ class SendGridDriver(_BasicAuthDriver):
                 "username": SENDGRID_SIGNED_USERNAME,
                 "password": SAMPLE_PASSWORD,
                 "public_key": base64.b64encode(
-                    _SENDGRID_POLICY_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+                    _SENDGRID_POLICY_KEY.public_key().public_bytes(
+                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                    )
                 ).decode(),
             }
         },
@@ -354,13 +357,19 @@ class SendGridDriver(_BasicAuthDriver):
             ("email", raw),
         ]
         parts = b"".join(
-            b"--" + self.boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+            b"--"
+            + self.boundary.encode()
+            + b'\r\nContent-Disposition: form-data; name="'
+            + name.encode()
+            + b'"\r\n\r\n'
+            + value
+            + b"\r\n"
             for name, value in fields
         )
         return parts + b"--" + self.boundary.encode() + b"--\r\n"
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        no_mail = (b"--xYzZY\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nsupport@shop.example\r\n--xYzZY--\r\n")
+        no_mail = b'--xYzZY\r\nContent-Disposition: form-data; name="to"\r\n\r\nsupport@shop.example\r\n--xYzZY--\r\n'
         return st.one_of(st.just(no_mail), st.just(b""), st.just(b"--xYzZY\r\n"))
 
 

@@ -66,7 +66,13 @@ def skill_payload(
         "userRequest": user_request,
         "contexts": [],
         "bot": {"id": bot_id, "name": "스위치보드 상담"},
-        "action": {"name": "switchboard", "clientExtra": None, "params": dict(action_params or {}), "id": SKILL_ID, "detailParams": {}},
+        "action": {
+            "name": "switchboard",
+            "clientExtra": None,
+            "params": dict(action_params or {}),
+            "id": SKILL_ID,
+            "detailParams": {},
+        },
     }
 
 
@@ -120,7 +126,11 @@ class KakaoDriver(ChannelDriver):
         raise NotImplementedError("Kakao reports no delivery status to a skill server")
 
     def headers(self, body: bytes, signature: object = SIGNED) -> dict[str, str]:
-        headers = {"content-type": "application/json;charset=UTF-8", "accept": "application/json", "user-agent": "AHC/2.1"}
+        headers = {
+            "content-type": "application/json;charset=UTF-8",
+            "accept": "application/json",
+            "user-agent": "AHC/2.1",
+        }
         if signature is SIGNED:
             headers[TOKEN_HEADER] = SAMPLE_SKILL_TOKEN
         elif signature is not None:
@@ -142,7 +152,14 @@ class KakaoDriver(ChannelDriver):
         return st.sampled_from(_BREAKAGES).flatmap(_broken).map(encode)
 
 
-_NOT_STR = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+_NOT_STR = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 _NOT_DICT = st.one_of(st.integers(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=2))
 _EMPTY_OR_NOT_STR = st.one_of(st.just(""), _NOT_STR)
 
@@ -181,4 +198,3 @@ def _broken(breakage: tuple[tuple, Any]) -> st.SearchStrategy[Any]:
 
 def _delivery() -> dict[str, Any]:
     return skill_payload(user_id=bot_user_key(9), utterance="환불 가능할까요?", plusfriend_key=plusfriend_user_key(9))
-

@@ -143,7 +143,9 @@ class LineDriver(ChannelDriver):
         return line_message_id(label)
 
     def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
-        event = message_event(text_message(message_id, text), source=user_source(customer.external_id), timestamp=epoch_ms(sent_at))
+        event = message_event(
+            text_message(message_id, text), source=user_source(customer.external_id), timestamp=epoch_ms(sent_at)
+        )
         return encode(webhook(event))
 
     def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
@@ -191,12 +193,23 @@ def _group_delivery() -> dict[str, Any]:
 
 
 def _location_delivery() -> dict[str, Any]:
-    message = {"id": line_message_id("malformed-location"), "type": "location", "title": "서울시청", "address": "서울특별시 중구 세종대로 110", "latitude": 37.5665, "longitude": 126.978}
+    message = {
+        "id": line_message_id("malformed-location"),
+        "type": "location",
+        "title": "서울시청",
+        "address": "서울특별시 중구 세종대로 110",
+        "latitude": 37.5665,
+        "longitude": 126.978,
+    }
     return webhook(message_event(message, source=user_source(_CUSTOMER), timestamp=1749416383000))
 
 
 def _follow_delivery() -> dict[str, Any]:
-    return webhook(follow_event("follow", user_id=_CUSTOMER, timestamp=1749416383000, event_id=webhook_event_id("malformed-follow")))
+    return webhook(
+        follow_event(
+            "follow", user_id=_CUSTOMER, timestamp=1749416383000, event_id=webhook_event_id("malformed-follow")
+        )
+    )
 
 
 _EVENT = ("events", 0)
@@ -235,5 +248,3 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
     (_follow_delivery, (*_EVENT, "webhookEventId"), bad.DELETE),
     (_follow_delivery, (*_EVENT, "timestamp"), _BAD_TIMESTAMP),
 ]
-
-

@@ -36,7 +36,9 @@ def millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def webhook(*events: Mapping[str, Any], account: str = PAGE_ID, object_: str = "page", time: int | None = None) -> dict[str, Any]:
+def webhook(
+    *events: Mapping[str, Any], account: str = PAGE_ID, object_: str = "page", time: int | None = None
+) -> dict[str, Any]:
     """One entry (one page) whose `messaging` holds the given events, as Meta batches them."""
     entry_time = time if time is not None else max((e.get("timestamp", 0) for e in events), default=0) or 1749416384000
     return {"object": object_, "entry": [entry(*events, account=account, time=entry_time)]}
@@ -55,14 +57,24 @@ def customer_event(customer: str, account: str, timestamp: int | None, **event: 
     return item
 
 
-def text_event(*, mid: str, customer: str, text: str, timestamp: int, account: str = PAGE_ID, **fields: Any) -> dict[str, Any]:
+def text_event(
+    *, mid: str, customer: str, text: str, timestamp: int, account: str = PAGE_ID, **fields: Any
+) -> dict[str, Any]:
     return customer_event(customer, account, timestamp, message={"mid": mid, "text": text, **fields})
 
 
 def attachment_event(
-    *, mid: str, customer: str, attachments: Iterable[Mapping[str, Any]], timestamp: int, account: str = PAGE_ID, **fields: Any
+    *,
+    mid: str,
+    customer: str,
+    attachments: Iterable[Mapping[str, Any]],
+    timestamp: int,
+    account: str = PAGE_ID,
+    **fields: Any,
 ) -> dict[str, Any]:
-    return customer_event(customer, account, timestamp, message={"mid": mid, "attachments": [dict(a) for a in attachments], **fields})
+    return customer_event(
+        customer, account, timestamp, message={"mid": mid, "attachments": [dict(a) for a in attachments], **fields}
+    )
 
 
 def echo_event(*, mid: str, customer: str, timestamp: int, account: str = PAGE_ID, **content: Any) -> dict[str, Any]:
@@ -71,7 +83,9 @@ def echo_event(*, mid: str, customer: str, timestamp: int, account: str = PAGE_I
     return {"sender": {"id": account}, "recipient": {"id": customer}, "timestamp": timestamp, "message": message}
 
 
-def postback_event(*, customer: str, title: str, payload: str, timestamp: int, mid: str | None = None, account: str = PAGE_ID) -> dict[str, Any]:
+def postback_event(
+    *, customer: str, title: str, payload: str, timestamp: int, mid: str | None = None, account: str = PAGE_ID
+) -> dict[str, Any]:
     postback: dict[str, Any] = {"title": title, "payload": payload}
     if mid is not None:
         postback["mid"] = mid
@@ -123,7 +137,11 @@ def instagram_mid(label: str) -> str:
 class MessengerDriver(ChannelDriver):
     channel = Channel.MESSENGER
     webhook_path = "/webhooks/messenger"
-    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN, "page_access_token": "sample-page-access-token"}
+    secrets = {
+        "app_secret": SAMPLE_APP_SECRET,
+        "verify_token": SAMPLE_VERIFY_TOKEN,
+        "page_access_token": "sample-page-access-token",
+    }
     signature_header = SIGNATURE_HEADER
     account_id = PAGE_ID
     object_name = "page"
@@ -136,15 +154,21 @@ class MessengerDriver(ChannelDriver):
         return messenger_mid(label)
 
     def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
-        event = text_event(mid=message_id, customer=customer.external_id, text=text, timestamp=millis(sent_at), account=self.account_id)
+        event = text_event(
+            mid=message_id, customer=customer.external_id, text=text, timestamp=millis(sent_at), account=self.account_id
+        )
         return encode(webhook(event, account=self.account_id, object_=self.object_name))
 
     def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
         if status is DeliveryStatus.DELIVERED:
-            event = delivery_event(customer=recipient.external_id, mids=[message_id], watermark=millis(at), account=self.account_id)
+            event = delivery_event(
+                customer=recipient.external_id, mids=[message_id], watermark=millis(at), account=self.account_id
+            )
         elif status is DeliveryStatus.READ:
             # Messenger reports reads as a watermark: everything sent up to that moment was read.
-            event = read_event(customer=recipient.external_id, watermark=millis(at), timestamp=millis(at), account=self.account_id)
+            event = read_event(
+                customer=recipient.external_id, watermark=millis(at), timestamp=millis(at), account=self.account_id
+            )
         else:
             raise ValueError(f"Meta's messaging webhooks never report {status.value!r}")
         return encode(webhook(event, account=self.account_id, object_=self.object_name, time=millis(at)))
@@ -171,15 +195,21 @@ class MessengerDriver(ChannelDriver):
         )
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_breakages(self)).flatmap(bad.broken_payload).flatmap(
-            lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
+        return (
+            st.sampled_from(_breakages(self))
+            .flatmap(bad.broken_payload)
+            .flatmap(lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only)))
         )
 
 
 class InstagramDriver(MessengerDriver):
     channel = Channel.INSTAGRAM
     webhook_path = "/webhooks/instagram"
-    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN, "access_token": "sample-access-token"}
+    secrets = {
+        "app_secret": SAMPLE_APP_SECRET,
+        "verify_token": SAMPLE_VERIFY_TOKEN,
+        "access_token": "sample-access-token",
+    }
     account_id = INSTAGRAM_ACCOUNT_ID
     object_name = "instagram"
     # Instagram reports no deliveries, only `messaging_seen`; the generic suites' receipt scenario needs
@@ -197,20 +227,29 @@ class InstagramDriver(MessengerDriver):
         if status is not DeliveryStatus.READ:
             # Instagram has no delivery webhook: only messaging_seen.
             raise ValueError(f"Instagram's messaging webhooks never report {status.value!r}")
-        event = seen_event(customer=recipient.external_id, mid=message_id, timestamp=millis(at), account=self.account_id)
+        event = seen_event(
+            customer=recipient.external_id, mid=message_id, timestamp=millis(at), account=self.account_id
+        )
         return encode(webhook(event, account=self.account_id, object_=self.object_name, time=millis(at)))
 
 
 def _serialize(payload: Any, ascii_only: bool) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=True).encode("utf-8", errors="surrogatepass")
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=True).encode(
+        "utf-8", errors="surrogatepass"
+    )
 
 
 # -- malformed payloads: a valid delivery with one field the adapter relies on broken -----------------
 
-_NOT_BOOL = st.one_of(st.integers(2), st.floats(min_value=1.5), st.from_regex(r"\A(maybe|yes please|2)\Z"), bad.SMALL_LISTS, bad.SMALL_DICTS)
+_NOT_BOOL = st.one_of(
+    st.integers(2),
+    st.floats(min_value=1.5),
+    st.from_regex(r"\A(maybe|yes please|2)\Z"),
+    bad.SMALL_LISTS,
+    bad.SMALL_DICTS,
+)
 _BAD_TIMESTAMP = bad.bad_timestamps(LAST_TIMESTAMP_MS, null_is_bad=False)
 _BAD_COORDINATE = bad.bad_latitudes(bad.WORDS, st.booleans(), bad.SMALL_DICTS)
-
 
 
 def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
@@ -218,16 +257,34 @@ def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
     account, customer, kind = driver.account_id, "7160000000012345", driver.object_name
 
     def text_delivery() -> dict[str, Any]:
-        event = text_event(mid=driver.message_id("malformed-text"), customer=customer, text="환불 가능할까요?", timestamp=1749416383000, account=account)
+        event = text_event(
+            mid=driver.message_id("malformed-text"),
+            customer=customer,
+            text="환불 가능할까요?",
+            timestamp=1749416383000,
+            account=account,
+        )
         return webhook(event, account=account, object_=kind)
 
     def receipt_delivery() -> dict[str, Any]:
-        event = delivery_event(customer=customer, mids=[driver.message_id("malformed-receipt")], watermark=1749416500000, account=account)
+        event = delivery_event(
+            customer=customer, mids=[driver.message_id("malformed-receipt")], watermark=1749416500000, account=account
+        )
         return webhook(event, account=account, object_=kind)
 
     def location_delivery() -> dict[str, Any]:
-        attachment = {"type": "location", "title": "서울시청", "payload": {"coordinates": {"lat": 37.5665, "long": 126.978}}}
-        event = attachment_event(mid=driver.message_id("malformed-location"), customer=customer, attachments=[attachment], timestamp=1749416383000, account=account)
+        attachment = {
+            "type": "location",
+            "title": "서울시청",
+            "payload": {"coordinates": {"lat": 37.5665, "long": 126.978}},
+        }
+        event = attachment_event(
+            mid=driver.message_id("malformed-location"),
+            customer=customer,
+            attachments=[attachment],
+            timestamp=1749416383000,
+            account=account,
+        )
         return webhook(event, account=account, object_=kind)
 
     event = ("entry", 0, "messaging", 0)
@@ -265,5 +322,3 @@ def _breakages(driver: MessengerDriver) -> list[tuple[Any, tuple, Any]]:
         (location_delivery, (*message, "attachments", 0, "payload", "coordinates", "lat"), _BAD_COORDINATE),
         (location_delivery, (*message, "attachments", 0, "payload", "coordinates", "long"), bad.DELETE),
     ]
-
-

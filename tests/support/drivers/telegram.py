@@ -44,7 +44,9 @@ def update_id_of(*parts: object) -> int:
     return _number("update:" + ":".join(map(str, parts)), 2**31 - 1)
 
 
-def person(user_id: int, first_name: str | None, last_name: str | None = None, username: str | None = None) -> dict[str, Any]:
+def person(
+    user_id: int, first_name: str | None, last_name: str | None = None, username: str | None = None
+) -> dict[str, Any]:
     found: dict[str, Any] = {"id": user_id, "is_bot": False, "language_code": "ko"}
     if first_name is not None:
         found["first_name"] = first_name
@@ -57,7 +59,11 @@ def person(user_id: int, first_name: str | None, last_name: str | None = None, u
 
 def private_chat(user: Mapping[str, Any]) -> dict[str, Any]:
     """A 1:1 chat with the bot: its id is the user's id."""
-    return {"id": user["id"], "type": "private", **{k: user[k] for k in ("first_name", "last_name", "username") if k in user}}
+    return {
+        "id": user["id"],
+        "type": "private",
+        **{k: user[k] for k in ("first_name", "last_name", "username") if k in user},
+    }
 
 
 def group_chat(chat_id: int, title: str, kind: str = "supergroup") -> dict[str, Any]:
@@ -71,7 +77,11 @@ def message(
 
 
 def update(kind: str, payload: Mapping[str, Any], update_id: int | None = None) -> dict[str, Any]:
-    identity = update_id if update_id is not None else update_id_of(kind, payload["chat"]["id"], payload["message_id"], payload.get("edit_date"))
+    identity = (
+        update_id
+        if update_id is not None
+        else update_id_of(kind, payload["chat"]["id"], payload["message_id"], payload.get("edit_date"))
+    )
     return {"update_id": identity, kind: dict(payload)}
 
 
@@ -101,7 +111,9 @@ class TelegramDriver(ChannelDriver):
 
     def text_message(self, customer: Customer, *, message_id: str, text: str, sent_at: datetime) -> bytes:
         sender = person(int(customer.external_id), customer.display_name)
-        item = message(message_id=int(message_id), sender=sender, chat=private_chat(sender), date=epoch(sent_at), text=text)
+        item = message(
+            message_id=int(message_id), sender=sender, chat=private_chat(sender), date=epoch(sent_at), text=text
+        )
         return encode(update("message", item))
 
     def receipt(self, recipient: Customer, *, message_id: str, status: DeliveryStatus, at: datetime) -> bytes:
@@ -134,36 +146,80 @@ class TelegramDriver(ChannelDriver):
 # -- malformed payloads: a valid update with one field the adapter relies on broken ---------------------
 
 _NOT_INT = st.one_of(
-    st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=10),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 )
 _NOT_STR = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.lists(st.integers(), max_size=3))
-_NOT_DICT = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
-_NOT_DICT_NOR_NULL = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=3))
+_NOT_DICT = st.one_of(
+    st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=10), st.lists(st.integers(), max_size=3)
+)
+_NOT_DICT_NOR_NULL = st.one_of(
+    st.integers(), st.floats(), st.booleans(), st.text(max_size=10), st.lists(st.integers(), max_size=3)
+)
 _BAD_DATE = st.one_of(st.integers(max_value=-1), st.integers(min_value=LAST_TIMESTAMP + 1), _NOT_INT)
 _BAD_COORDINATE = bad.bad_latitudes()
 _MINJUN = person(5_000_000_001, "민준", "김", "minjun_kim")
 
 
 def _text_update() -> dict[str, Any]:
-    return update("message", message(message_id=41, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, text="환불 가능할까요?"))
+    return update(
+        "message",
+        message(message_id=41, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, text="환불 가능할까요?"),
+    )
 
 
 def _photo_update() -> dict[str, Any]:
-    sizes = [{"file_id": "AgACAgUAAxkBAAM-small", "file_unique_id": "AQADs", "width": 90, "height": 67, "file_size": 1201}]
-    return update("message", message(message_id=42, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, photo=sizes))
+    sizes = [
+        {"file_id": "AgACAgUAAxkBAAM-small", "file_unique_id": "AQADs", "width": 90, "height": 67, "file_size": 1201}
+    ]
+    return update(
+        "message", message(message_id=42, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, photo=sizes)
+    )
 
 
 def _document_update() -> dict[str, Any]:
-    document = {"file_id": "BQACAgUAAxkBAAM-doc", "file_unique_id": "AgADd", "file_name": "영수증.pdf", "mime_type": "application/pdf", "file_size": 536392}
-    return update("message", message(message_id=43, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, document=document))
+    document = {
+        "file_id": "BQACAgUAAxkBAAM-doc",
+        "file_unique_id": "AgADd",
+        "file_name": "영수증.pdf",
+        "mime_type": "application/pdf",
+        "file_size": 536392,
+    }
+    return update(
+        "message",
+        message(message_id=43, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, document=document),
+    )
 
 
 def _location_update() -> dict[str, Any]:
-    return update("message", message(message_id=44, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, location={"latitude": 37.5665, "longitude": 126.978}))
+    return update(
+        "message",
+        message(
+            message_id=44,
+            sender=_MINJUN,
+            chat=private_chat(_MINJUN),
+            date=1749416383,
+            location={"latitude": 37.5665, "longitude": 126.978},
+        ),
+    )
 
 
 def _edit_update() -> dict[str, Any]:
-    return update("edited_message", message(message_id=41, sender=_MINJUN, chat=private_chat(_MINJUN), date=1749416383, edit_date=1749416400, text="환불 되나요?"))
+    return update(
+        "edited_message",
+        message(
+            message_id=41,
+            sender=_MINJUN,
+            chat=private_chat(_MINJUN),
+            date=1749416383,
+            edit_date=1749416400,
+            text="환불 되나요?",
+        ),
+    )
 
 
 _MESSAGE = ("message",)
@@ -187,7 +243,11 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
     (_text_update, (*_MESSAGE, "from"), _NOT_DICT_NOR_NULL),
     (_text_update, (*_MESSAGE, "from", "id"), _NOT_INT),
     (_text_update, (*_MESSAGE, "from", "id"), bad.DELETE),
-    (_photo_update, (*_MESSAGE, "photo"), st.one_of(st.just([]), _NOT_DICT_NOR_NULL.filter(lambda v: not isinstance(v, list)))),
+    (
+        _photo_update,
+        (*_MESSAGE, "photo"),
+        st.one_of(st.just([]), _NOT_DICT_NOR_NULL.filter(lambda v: not isinstance(v, list))),
+    ),
     (_photo_update, (*_MESSAGE, "photo", 0, "file_id"), st.one_of(st.just(""), _NOT_STR)),
     (_document_update, (*_MESSAGE, "document"), _NOT_DICT),
     (_document_update, (*_MESSAGE, "document", "file_id"), st.one_of(st.just(""), _NOT_STR)),
@@ -198,5 +258,3 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
     (_edit_update, (*_EDITED, "chat", "id"), bad.DELETE),
     (_edit_update, (*_EDITED, "edit_date"), _BAD_DATE.filter(lambda value: value is not None)),
 ]
-
-

@@ -37,13 +37,17 @@ Fields = Sequence[tuple[str, str]]
 def form(fields: Fields) -> bytes:
     """URL-encodes fields as Twilio does (UTF-8, spaces as "+"). A lone surrogate is kept as its UTF-8
     bytes, which no text decoder accepts: what a broken sender would put on the wire."""
-    return "&".join(f"{quote_plus(name)}={quote_plus(value.encode('utf-8', 'surrogatepass'))}" for name, value in fields).encode()
+    return "&".join(
+        f"{quote_plus(name)}={quote_plus(value.encode('utf-8', 'surrogatepass'))}" for name, value in fields
+    ).encode()
 
 
 def twilio_signature(url: str, body: bytes, auth_token: str = SAMPLE_AUTH_TOKEN) -> str:
     # Fields are read back from the body the way a web framework would, keeping undecodable bytes as
     # they are, so that any body can be signed (the hostile-input suite signs garbage on purpose).
-    fields = parse_qsl(body.decode("utf-8", "surrogateescape"), keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
+    fields = parse_qsl(
+        body.decode("utf-8", "surrogateescape"), keep_blank_values=True, encoding="utf-8", errors="surrogateescape"
+    )
     signed = url + "".join(name + value for name, value in sorted(fields))
     digest = hmac.new(auth_token.encode(), signed.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
@@ -81,7 +85,9 @@ def inbound_fields(
     return fields + list(extra)
 
 
-def status_fields(*, message_sid: str, recipient: str, status: str, sender: str = BUSINESS_NUMBER, error_code: str | None = None) -> list[tuple[str, str]]:
+def status_fields(
+    *, message_sid: str, recipient: str, status: str, sender: str = BUSINESS_NUMBER, error_code: str | None = None
+) -> list[tuple[str, str]]:
     """A status callback for a message we sent (From is our number), as Twilio posts it."""
     fields = [
         ("SmsSid", message_sid),
@@ -178,10 +184,14 @@ def _without(name: str):
 
 
 def _with(name: str, values: st.SearchStrategy[str]):
-    return lambda fields: values.map(lambda value: form([(key, value if key == name else other) for key, other in fields]))
+    return lambda fields: values.map(
+        lambda value: form([(key, value if key == name else other) for key, other in fields])
+    )
 
 
-_NOT_A_COUNT = st.one_of(st.from_regex(r"\A[a-z ]{1,5}\Z"), st.integers(11, 10**6).map(str), st.just("-1"), st.just("1.5"), st.just("١"))
+_NOT_A_COUNT = st.one_of(
+    st.from_regex(r"\A[a-z ]{1,5}\Z"), st.integers(11, 10**6).map(str), st.just("-1"), st.just("1.5"), st.just("١")
+)
 
 _BREAKAGES = [
     _without("MessageSid"),

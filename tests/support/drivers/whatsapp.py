@@ -87,8 +87,12 @@ def message_item(
     return item
 
 
-def text_item(*, wamid: str, sender: str, body: str, timestamp: int, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return message_item("text", wamid=wamid, sender=sender, timestamp=timestamp, content={"body": body}, context=context)
+def text_item(
+    *, wamid: str, sender: str, body: str, timestamp: int, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return message_item(
+        "text", wamid=wamid, sender=sender, timestamp=timestamp, content={"body": body}, context=context
+    )
 
 
 def status_item(
@@ -115,14 +119,23 @@ def meta_signature(body: bytes, app_secret: str = SAMPLE_APP_SECRET) -> str:
 
 def wamid(label: str) -> str:
     """A message id shaped like Meta's: "wamid." and base64 of an opaque binary id."""
-    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x14" + hashlib.sha1(label.encode("utf-8", "surrogatepass")).digest()).decode()
+    return (
+        "wamid."
+        + base64.b64encode(
+            b"\x15\x02\x00\x11\x18\x14" + hashlib.sha1(label.encode("utf-8", "surrogatepass")).digest()
+        ).decode()
+    )
 
 
 class WhatsAppDriver(ChannelDriver):
     channel = Channel.WHATSAPP
     webhook_path = "/webhooks/whatsapp"
     # The access token is what the media fetcher shows the Graph API (the fake one in tests).
-    secrets = {"app_secret": SAMPLE_APP_SECRET, "verify_token": SAMPLE_VERIFY_TOKEN, "access_token": SAMPLE_ACCESS_TOKEN}
+    secrets = {
+        "app_secret": SAMPLE_APP_SECRET,
+        "verify_token": SAMPLE_VERIFY_TOKEN,
+        "access_token": SAMPLE_ACCESS_TOKEN,
+    }
     signature_header = SIGNATURE_HEADER
 
     def customer(self, number: int, display_name: str | None = None) -> Customer:
@@ -163,8 +176,10 @@ class WhatsAppDriver(ChannelDriver):
         )
 
     def malformed_bodies(self) -> st.SearchStrategy[bytes]:
-        return st.sampled_from(_BREAKAGES).flatmap(bad.broken_payload).flatmap(
-            lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only))
+        return (
+            st.sampled_from(_BREAKAGES)
+            .flatmap(bad.broken_payload)
+            .flatmap(lambda payload: st.booleans().map(lambda ascii_only: _serialize(payload, ascii_only)))
         )
 
 
@@ -180,14 +195,17 @@ _BAD_TIMESTAMP = bad.bad_timestamps(LAST_TIMESTAMP)
 _BAD_COORDINATE = bad.bad_latitudes(bad.SMALL_DICTS)
 
 
-
 def _text_delivery() -> dict[str, Any]:
-    item = text_item(wamid=wamid("malformed-text"), sender="821012345678", body="환불 가능할까요?", timestamp=1749416383)
+    item = text_item(
+        wamid=wamid("malformed-text"), sender="821012345678", body="환불 가능할까요?", timestamp=1749416383
+    )
     return webhook(messages_value([item], contacts=[contact("821012345678", "김민준")]))
 
 
 def _status_delivery() -> dict[str, Any]:
-    item = status_item(wamid=wamid("malformed-status"), recipient="821012345678", state="delivered", timestamp=1749416500)
+    item = status_item(
+        wamid=wamid("malformed-status"), recipient="821012345678", state="delivered", timestamp=1749416500
+    )
     return webhook(messages_value(statuses=[item]))
 
 
@@ -197,7 +215,12 @@ def _location_delivery() -> dict[str, Any]:
         wamid=wamid("malformed-location"),
         sender="821012345678",
         timestamp=1749416383,
-        content={"latitude": 37.5665, "longitude": 126.978, "name": "서울시청", "address": "서울특별시 중구 세종대로 110"},
+        content={
+            "latitude": 37.5665,
+            "longitude": 126.978,
+            "name": "서울시청",
+            "address": "서울특별시 중구 세종대로 110",
+        },
     )
     return webhook(messages_value([item]))
 
@@ -209,7 +232,11 @@ _STATUS = (*_VALUE, "statuses", 0)
 # (delivery, path, what to put there). Only fields whose breakage the adapter must refuse: a broken
 # `text.body` is not among them, since an unreadable body is kept as a message without text.
 _BREAKAGES: list[tuple[Any, tuple, Any]] = [
-    (_text_delivery, ("object",), st.one_of(bad.NOT_STR, st.text().filter(lambda word: word != "whatsapp_business_account"))),
+    (
+        _text_delivery,
+        ("object",),
+        st.one_of(bad.NOT_STR, st.text().filter(lambda word: word != "whatsapp_business_account")),
+    ),
     (_text_delivery, ("object",), bad.DELETE),
     (_text_delivery, ("entry",), bad.NOT_LIST),
     (_text_delivery, ("entry",), bad.DELETE),
@@ -253,5 +280,3 @@ _BREAKAGES: list[tuple[Any, tuple, Any]] = [
     (_location_delivery, (*_MESSAGE, "location", "latitude"), _BAD_COORDINATE),
     (_location_delivery, (*_MESSAGE, "location", "longitude"), bad.DELETE),
 ]
-
-

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from switchboard.api.agents import Role, caller_of
 from switchboard.config import AccessSettings
-from switchboard.http_request import read_json
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
+from switchboard.http_request import read_json
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.store.mail_bucket import MailBucket, RawMailGone
@@ -30,7 +30,9 @@ _AGENT_ID_LIMIT = 128
 class ReleaseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    external_id: str = Field(min_length=1, max_length=1024, description="The held mail's external_id, as GET /mail/held lists it")
+    external_id: str = Field(
+        min_length=1, max_length=1024, description="The held mail's external_id, as GET /mail/held lists it"
+    )
 
 
 def handle_held_mail_release(
@@ -51,7 +53,9 @@ def handle_held_mail_release(
             logger.info("held mail released", extra={"handling": held.handling.value})
             metrics.add_metric(name=f"HeldMailReleased_{held.handling.value}", unit="Count", value=1)
     except RawMailGone:
-        return error_response(NotFound("the held mail's raw mail is no longer kept (MailRetentionDays): it cannot be released"))
+        return error_response(
+            NotFound("the held mail's raw mail is no longer kept (MailRetentionDays): it cannot be released")
+        )
     except SwitchboardError as error:
         return error_response(error)
     return json_response(202, {"held": held.model_dump(mode="json")})
@@ -60,11 +64,11 @@ def handle_held_mail_release(
 def _release_request(event: Mapping[str, Any]) -> ReleaseRequest:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        raise InvalidRequest("send the body as JSON: {\"external_id\": \"<as GET /mail/held lists it>\"}")
+        raise InvalidRequest('send the body as JSON: {"external_id": "<as GET /mail/held lists it>"}')
     try:
         return ReleaseRequest.model_validate(read_json(body.encode("utf-8", "surrogatepass")))
     except (ValidationError, SwitchboardError) as exc:
-        raise InvalidRequest("the body must be JSON {\"external_id\": \"<as GET /mail/held lists it>\"}") from exc
+        raise InvalidRequest('the body must be JSON {"external_id": "<as GET /mail/held lists it>"}') from exc
 
 
 def _agent_label(agent: str) -> str:

@@ -105,7 +105,9 @@ def _ticket(ticket_id: str, store: TicketStore) -> Ticket:
     return ticket
 
 
-def _message_page(ticket_id: str, limit: int, cursor: str | None, store: TicketStore) -> tuple[list[dict[str, Any]], str | None]:
+def _message_page(
+    ticket_id: str, limit: int, cursor: str | None, store: TicketStore
+) -> tuple[list[dict[str, Any]], str | None]:
     page = store.message_page(ticket_id, limit=limit, cursor=cursor)
     messages = [listed_message_json(stored) for stored in page.messages]
     kept = _within_budget(messages)
@@ -131,7 +133,9 @@ def _held(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
     reason = query.get("reason")
     if reason not in {h.value for h in _HELD_KINDS}:
         raise InvalidRequest(f"reason must be one of {', '.join(h.value for h in _HELD_KINDS)}")
-    page = store.list_held_mail(handling=MailHandling(reason), limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    page = store.list_held_mail(
+        handling=MailHandling(reason), limit=_page_size(query.get("limit")), cursor=query.get("cursor")
+    )
     return json_response(200, {"held": [h.model_dump(mode="json") for h in page.held], "next_cursor": page.next_cursor})
 
 

@@ -19,6 +19,7 @@ from switchboard.http_request import WebhookRequest
 from switchboard.models import InboundEvent
 from switchboard.proof import ChannelSecrets
 
+
 class ChannelAdapter(Protocol):
     """Provider quirks live behind this: verify first, then parse into normalized events."""
 

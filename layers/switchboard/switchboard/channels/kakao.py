@@ -25,15 +25,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from switchboard.channels.base import ChannelAdapter, Acknowledges
+from switchboard.channels.base import Acknowledges, ChannelAdapter
 from switchboard.channels.parsing import Lenient, payload_errors
-from switchboard.http_request import read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
-from switchboard.models import Attachment, Channel, InboundMessage, SenderIdentity, InboundEvent
+from switchboard.http_request import WebhookRequest, read_json
+from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, SenderIdentity
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 
 TOKEN_HEADER = "x-switchboard-token"
 PROOF_SECRET = "skill_token"
@@ -91,7 +91,9 @@ class KakaoAdapter(ChannelAdapter, Acknowledges):
         self.ack_text = ack_text
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
-        presented = [token for token in (request.header(TOKEN_HEADER), request.path_params.get("token")) if token is not None]
+        presented = [
+            token for token in (request.header(TOKEN_HEADER), request.path_params.get("token")) if token is not None
+        ]
         if not presented:
             raise InvalidSignature(f"missing {TOKEN_HEADER} header (or token in the webhook path)")
         for account_id, account in every_account(secrets):
@@ -135,7 +137,9 @@ def _key(kind: str, *parts: str) -> str:
 def _message(payload: _SkillPayload, received_at: datetime) -> InboundMessage:
     request = payload.userRequest
     properties = request.user.properties or {}
-    attachments, left_out = _attachments(request.params or {}, (payload.action.params if payload.action else None) or {})
+    attachments, left_out = _attachments(
+        request.params or {}, (payload.action.params if payload.action else None) or {}
+    )
     media_urls = tuple(attachment.url or "" for attachment in attachments)
     if request.callbackUrl:
         external_id = callback_key(request.callbackUrl)
@@ -231,5 +235,3 @@ def _object(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return value if isinstance(value, dict) else {}
-
-

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP_MS, payload_errors, text_or_none
-from switchboard.http_request import read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets, proven_account, same_secret
+from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
-from switchboard.models import Attachment, Channel, FollowChange, InboundMessage, Location, SenderIdentity, InboundEvent
+from switchboard.http_request import WebhookRequest, read_json
+from switchboard.models import Attachment, Channel, FollowChange, InboundEvent, InboundMessage, Location, SenderIdentity
+from switchboard.proof import ChannelSecrets, proven_account, same_secret
 
 SIGNATURE_HEADER = "x-line-signature"
 PROOF_SECRET = "channel_secret"
@@ -193,7 +193,9 @@ def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tu
     if message.type == "sticker":
         # Package and sticker id together name the sticker's image in LINE's sticker catalogue.
         package, sticker_id = text_or_none(content.get("packageId")), text_or_none(content.get("stickerId"))
-        sticker = Attachment(kind="sticker", provider_media_id=f"{package}/{sticker_id}" if package and sticker_id else None)
+        sticker = Attachment(
+            kind="sticker", provider_media_id=f"{package}/{sticker_id}" if package and sticker_id else None
+        )
         return _sticker_text(content), (sticker,), None
     if message.type == "location":
         location = Location(
@@ -232,6 +234,3 @@ def _follow(account: str, event: _ChatEvent) -> FollowChange:
 def _moment(milliseconds: int) -> datetime:
     # Exact to the millisecond, unlike fromtimestamp(ms / 1000) and its float rounding.
     return EPOCH + timedelta(milliseconds=milliseconds)
-
-
-

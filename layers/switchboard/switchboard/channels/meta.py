@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from switchboard.errors import Forbidden, InvalidRequest, InvalidSignature
 from switchboard.http_request import WebhookRequest
 from switchboard.proof import ChannelSecrets, every_account, same_secret
-from switchboard.errors import Forbidden, InvalidRequest, InvalidSignature
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 LEGACY_SIGNATURE_HEADER = "x-hub-signature"

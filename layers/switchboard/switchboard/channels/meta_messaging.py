@@ -31,21 +31,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelAdapter, AnswersHandshake
-from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP_MS, payload_errors, text_or_none
-from switchboard.http_request import read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets
+from switchboard.channels.base import AnswersHandshake, ChannelAdapter
+from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, payload_errors, text_or_none
 from switchboard.errors import MalformedPayload
+from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
-    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
     DeliveryStatus,
     Direction,
+    InboundEvent,
     InboundMessage,
     Location,
     MessageEdit,
@@ -53,6 +52,7 @@ from switchboard.models import (
     SenderIdentity,
     stable_id,
 )
+from switchboard.proof import ChannelSecrets
 
 # Attachment types in Meta's Messenger and Instagram webhook references; others are kept as unknown.
 KNOWN_ATTACHMENT_TYPES = {
@@ -276,7 +276,11 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
         # Without a mid (older API versions), the id must come out the same on every redelivery:
         # Meta resends the same sender, timestamp and payload.
         external_id = postback.mid or stable_id(
-            "postback", event.sender.key, str(int(moment.timestamp() * 1000)), payload or "", text_or_none(postback.title) or ""
+            "postback",
+            event.sender.key,
+            str(int(moment.timestamp() * 1000)),
+            payload or "",
+            text_or_none(postback.title) or "",
         )
         return InboundMessage(
             channel=self.channel,
@@ -301,7 +305,9 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
             edited_at=moment,
         )
 
-    def _read(self, account: str, event: _Messaging, read: _Read, moment: int | None) -> list[DeliveryReceipt | ReadWatermark]:
+    def _read(
+        self, account: str, event: _Messaging, read: _Read, moment: int | None
+    ) -> list[DeliveryReceipt | ReadWatermark]:
         if read.watermark is not None:
             return [
                 ReadWatermark(
@@ -365,6 +371,3 @@ def _required_time(milliseconds: int | None) -> datetime:
 
 def _time(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
-
-
-

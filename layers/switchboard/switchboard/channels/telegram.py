@@ -20,14 +20,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field, StrictInt
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP, payload_errors, text_or_none
-from switchboard.http_request import read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets, every_account, same_secret
+from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
-from switchboard.models import Attachment, Channel, InboundMessage, Location, MessageEdit, SenderIdentity, InboundEvent
+from switchboard.http_request import WebhookRequest, read_json
+from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, Location, MessageEdit, SenderIdentity
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 
 SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
 DEFAULT_ACCOUNT = "default"
@@ -250,7 +250,9 @@ def _content(kind: str, extra: dict[str, Any]) -> tuple[str | None, tuple[Attach
         # A shared contact card is whatever number the customer picked: it stays text for the agent, and
         # becomes the sender's phone only when it is their own (see _own_phone).
         card = extra["contact"] if isinstance(extra["contact"], dict) else {}
-        name = " ".join(part for part in (text_or_none(card.get("first_name")), text_or_none(card.get("last_name"))) if part)
+        name = " ".join(
+            part for part in (text_or_none(card.get("first_name")), text_or_none(card.get("last_name"))) if part
+        )
         return " ".join(filter(None, [name, text_or_none(card.get("phone_number"))])) or None, (), None
     return caption, (), None
 
@@ -274,8 +276,5 @@ def _int(value: Any) -> int | None:
     return value if _is_int(value) and value >= 0 else None
 
 
-
-
 def _bounded(name: str | None) -> str | None:
     return name[:256] if name else None
-

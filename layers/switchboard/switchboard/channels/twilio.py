@@ -19,23 +19,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import parse_qsl
 
-
 from switchboard.channels.base import Acknowledges, ChannelAdapter
 from switchboard.channels.parsing import payload_errors
-from switchboard.http_request import WebhookRequest
-from switchboard.proof import account_secrets, ChannelSecrets, same_secret
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import text_response
+from switchboard.http_request import WebhookRequest
 from switchboard.models import (
-    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
     DeliveryStatus,
+    InboundEvent,
     InboundMessage,
     Location,
     SenderIdentity,
 )
+from switchboard.proof import ChannelSecrets, account_secrets, same_secret
 
 SIGNATURE_HEADER = "x-twilio-signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -60,7 +59,18 @@ RECEIPT_STATUSES = {
 # An incoming message's own status; any other MessageStatus makes the request a status callback.
 INBOUND_STATUSES = {"received", "receiving"}
 # WhatsApp through Twilio names the message type; SMS and MMS do not.
-KNOWN_TYPES = {"text", "image", "video", "audio", "document", "sticker", "location", "button", "interactive", "contacts"}
+KNOWN_TYPES = {
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "button",
+    "interactive",
+    "contacts",
+}
 
 
 class TwilioAdapter(ChannelAdapter, Acknowledges):
@@ -87,7 +97,9 @@ class TwilioAdapter(ChannelAdapter, Acknowledges):
             raise InvalidSignature("no auth token is configured for this Twilio account")
         # Twilio's own validator accepts the URL with the port removed or the scheme's default port added:
         # which of the two Twilio signed depends on how the webhook URL was written in its console.
-        if not any(same_secret(signature(candidate, fields, auth_token), presented) for candidate in port_variants(url)):
+        if not any(
+            same_secret(signature(candidate, fields, auth_token), presented) for candidate in port_variants(url)
+        ):
             raise InvalidSignature("signature does not match the URL and fields")
         if body_hash is not None and not same_secret(hashlib.sha256(request.body).hexdigest(), body_hash.lower()):
             raise InvalidSignature("bodySHA256 does not match the body")
@@ -117,7 +129,9 @@ class TwilioAdapter(ChannelAdapter, Acknowledges):
 def signature(url: str, fields: list[tuple[str, str]], auth_token: str) -> str:
     """X-Twilio-Signature for a request to `url` carrying `fields` (also used by tests and samples)."""
     signed = url + "".join(name + value for name, value in sorted(fields))
-    digest = hmac.new(auth_token.encode("utf-8", "surrogatepass"), signed.encode("utf-8", "surrogateescape"), hashlib.sha1)
+    digest = hmac.new(
+        auth_token.encode("utf-8", "surrogatepass"), signed.encode("utf-8", "surrogateescape"), hashlib.sha1
+    )
     return base64.b64encode(digest.digest()).decode()
 
 
@@ -133,7 +147,6 @@ def port_variants(url: str) -> list[str]:
     if not port and scheme in _DEFAULT_PORTS:
         variants.append(f"{scheme}{separator}{host}:{_DEFAULT_PORTS[scheme]}{rest}")
     return list(dict.fromkeys(variants))
-
 
 
 def _signed_fields(body: bytes) -> list[tuple[str, str]]:
@@ -154,7 +167,14 @@ def _form(body: bytes) -> dict[str, str]:
     _bounded_form(body)
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
     except ValueError as exc:
         # UnicodeDecodeError is a ValueError; neither message is allowed to quote the body.
         raise MalformedPayload(f"not a Twilio form body: {type(exc).__name__}") from exc

@@ -11,24 +11,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from switchboard.channels import meta
-from switchboard.channels.base import ChannelAdapter, AnswersHandshake
-from switchboard.channels.parsing import Lenient, MAX_TIMESTAMP, payload_errors, text_or_none
-from switchboard.http_request import read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets
+from switchboard.channels.base import AnswersHandshake, ChannelAdapter
+from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, payload_errors, text_or_none
 from switchboard.errors import MalformedPayload
+from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
-    InboundEvent,
     Attachment,
     Channel,
     DeliveryReceipt,
     DeliveryStatus,
+    InboundEvent,
     InboundMessage,
     Location,
     SenderIdentity,
 )
+from switchboard.proof import ChannelSecrets
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 KNOWN_TYPES = {"text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "reaction", "order", "system"}
@@ -155,7 +155,9 @@ def _message(account: str, message: _Message, name: str | None, received_at: dat
     )
 
 
-def _content(kind: str, content: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
+def _content(
+    kind: str, content: dict[str, Any], body: dict[str, Any]
+) -> tuple[str | None, tuple[Attachment, ...], Location | None]:
     if kind == "text":
         return text_or_none(content.get("body")), (), None
     if kind in MEDIA_TYPES:
@@ -224,6 +226,3 @@ def _receipt(account: str, status: _Status) -> DeliveryReceipt:
 def _e164(wa_id: str) -> str | None:
     # wa_id is the customer's phone number in international format without the "+".
     return f"+{wa_id}" if wa_id.isdigit() and 7 <= len(wa_id) <= 15 and wa_id[0] != "0" else None
-
-
-

@@ -99,10 +99,14 @@ class CloudFormationResponder:
 
         self._http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=10),
-            retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=None),
+            retries=urllib3.Retry(
+                total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=None
+            ),
         )
 
     def __call__(self, url: str, body: bytes) -> None:
-        response = self._http.request("PUT", url, body=body, headers={"Content-Type": "", "Content-Length": str(len(body))})
+        response = self._http.request(
+            "PUT", url, body=body, headers={"Content-Type": "", "Content-Length": str(len(body))}
+        )
         if response.status >= 300:
             raise RuntimeError(f"CloudFormation's response URL answered {response.status}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 MAX_PARTS = 1000
 MAX_DEPTH = 20
@@ -136,7 +137,9 @@ def _structure_end(raw: bytes, delimiters: _Delimiters, bounded: BoundedMail) ->
         attached += 1
         if attached > MAX_ATTACHED_MESSAGES:
             end = found.start()
-            bounded._cut("attached_messages", f"mail: more than {MAX_ATTACHED_MESSAGES} attached messages; the rest left out")
+            bounded._cut(
+                "attached_messages", f"mail: more than {MAX_ATTACHED_MESSAGES} attached messages; the rest left out"
+            )
             break
     parts = 1
     open_boundaries: list[bytes] = []
@@ -171,7 +174,7 @@ def _header_blocks(raw: bytes, delimiters: _Delimiters, end: int) -> Iterator[tu
             starts.append(empty.end())
     starts = sorted(set(starts))
     starts.append(end)
-    for start, next_start in zip(starts, starts[1:]):
+    for start, next_start in pairwise(starts):
         empty = _EMPTY_LINE.search(raw, start, next_start)
         yield start, (empty.start() if empty else next_start)
 
@@ -223,5 +226,7 @@ def _add_with_parameter_fields_cut(raw: bytes, start: int, end: int, bounded: Bo
         bounded.pieces.append((position, cut_start))
         bounded.pieces.append(b"\r")
         position = cut_end
-        bounded._cut("parameter_size", f"mail: a Content-Type or Content-Disposition over {PARAMETER_FIELD_LIMIT} bytes; cut")
+        bounded._cut(
+            "parameter_size", f"mail: a Content-Type or Content-Disposition over {PARAMETER_FIELD_LIMIT} bytes; cut"
+        )
     bounded.pieces.append((position, end))

@@ -34,7 +34,9 @@ def classify(message: Message) -> Classification:
     values), so any mail, however broken, gets an answer.
     """
     headers = _Headers(message)
-    return _bounce(message, headers) or _auto_reply(message, headers) or _bulk(headers) or (MailKind.ORDINARY, None, None)
+    return (
+        _bounce(message, headers) or _auto_reply(message, headers) or _bulk(headers) or (MailKind.ORDINARY, None, None)
+    )
 
 
 class _Headers:

@@ -12,9 +12,7 @@ from html.parser import HTMLParser
 
 # Contents that are never text to a reader (head's title included: its text is not part of the message).
 _INVISIBLE = frozenset({"script", "style", "title", "template", "xml", "iframe"})
-_PARAGRAPH = frozenset(
-    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "dl", "pre", "hr", "blockquote", "figure"}
-)
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "dl", "pre", "hr", "blockquote", "figure"})
 _LINE = frozenset(
     {
         "div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "address", "center", "caption",

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from switchboard.email.mime import parse_mail
-from switchboard.email.parsed import MailAddress, MailKind, ParsedMail
+from switchboard.email.parsed import MailKind, ParsedMail
 from switchboard.email.reply_address import split_plus_address, ticket_id_of_token
 from switchboard.models import (
     Attachment,
@@ -110,15 +110,20 @@ def receive_mail(
     try:
         parsed = parse_mail(stored.raw)
         # Received when it reached our bucket: the same moment however often the intake retries it.
-        message = inbound_message(stored, parsed, mailboxes=mailboxes, reply_token_keys=keys, received_at=stored.stored_at)
+        message = inbound_message(
+            stored, parsed, mailboxes=mailboxes, reply_token_keys=keys, received_at=stored.stored_at
+        )
         files = _attachment_files(message, parsed)
     except _CollaboratorFailed as failure:
         raise failure.__cause__ from None
-    except Exception as failure:  # the content, not AWS, failed: the same would happen on every retry
+    except Exception as failure:  # noqa: BLE001 (the content, not AWS, failed: the same would happen on every retry)
         parsed = ParsedMail(message_id=None, decoding_problems=(f"mail: intake failed ({type(failure).__name__})",))
         message = unreadable_message(stored, mailboxes, failure)
         # The error's type only: its message may quote the mail (addresses, text).
-        logger.warning("mail quarantined: the intake could not read it", extra={"provider": stored.provider, "error": type(failure).__name__})
+        logger.warning(
+            "mail quarantined: the intake could not read it",
+            extra={"provider": stored.provider, "error": type(failure).__name__},
+        )
     for record, data, content_type in files:
         attachments.put_bytes(record.storage_key, data, content_type)
     message = message.model_copy(update={"attachments": tuple(record for record, _, _ in files)})
@@ -166,7 +171,9 @@ def inbound_message(
         to=tuple(a.normalized[:ADDRESS_LENGTH_LIMIT] for a in parsed.to[:ADDRESS_LIMIT]),
         cc=tuple(a.normalized[:ADDRESS_LENGTH_LIMIT] for a in parsed.cc[:ADDRESS_LIMIT]),
         participants=tuple(
-            dict.fromkeys(a[:ADDRESS_LENGTH_LIMIT] for a in recipients if a != from_address and not mailboxes.is_ours(a))
+            dict.fromkeys(
+                a[:ADDRESS_LENGTH_LIMIT] for a in recipients if a != from_address and not mailboxes.is_ours(a)
+            )
         )[:ADDRESS_LIMIT],
         subject=parsed.subject[:998],
         message_id=parsed.message_id if parsed.message_id and len(parsed.message_id) <= 998 else None,
@@ -176,7 +183,9 @@ def inbound_message(
         subject_ticket_number=int(subject_number.group(1)) if subject_number and int(subject_number.group(1)) else None,
         handling=handling,
         handling_reason=reason[:200] if reason else None,
-        bounced_message_id=parsed.bounced_message_id if parsed.bounced_message_id and len(parsed.bounced_message_id) <= 998 else None,
+        bounced_message_id=parsed.bounced_message_id
+        if parsed.bounced_message_id and len(parsed.bounced_message_id) <= 998
+        else None,
         full_text=full_text[:FULL_TEXT_LIMIT] if full_text else None,
         full_text_truncated=len(parsed.text) > FULL_TEXT_LIMIT or len(parsed.reply_text) > REPLY_TEXT_LIMIT,
         decoding_problems=tuple(p[:200] for p in parsed.decoding_problems[:20]),
@@ -190,7 +199,9 @@ def inbound_message(
         channel_account_id=mailbox[:256],
         conversation_id=conversation_id,
         external_id=external_id,
-        sender=SenderIdentity(external_id=from_address[:256], display_name=(sender.name or None)[:256] if sender and sender.name else None),
+        sender=SenderIdentity(
+            external_id=from_address[:256], display_name=(sender.name or None)[:256] if sender and sender.name else None
+        ),
         message_type="email",
         text=(parsed.reply_text or parsed.text)[:REPLY_TEXT_LIMIT] or None,
         email=details,
@@ -276,7 +287,13 @@ def mail_external_id(parsed: ParsedMail, from_address: str) -> str:
     if parsed.message_id and len(parsed.message_id) <= 400:
         return parsed.message_id
     content = "\x1f".join(
-        [from_address, parsed.subject, parsed.date.isoformat() if parsed.date else "", parsed.text, *(f.sha256 for f in parsed.attachments)]
+        [
+            from_address,
+            parsed.subject,
+            parsed.date.isoformat() if parsed.date else "",
+            parsed.text,
+            *(f.sha256 for f in parsed.attachments),
+        ]
     )
     return "sha256:" + hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -315,31 +332,39 @@ def _attachment_files(message: InboundMessage, parsed: ParsedMail) -> list[tuple
     for index, part in enumerate(files):
         key = attachment_key(Channel.EMAIL, message.external_id, index, part.filename)
         stored.append(
-            (Attachment(
-                kind=_kind_of(part.content_type),
-                mime_type=part.content_type[:255],
-                filename=bounded_filename(part.filename),
-                sha256=part.sha256,
-                size_bytes=part.size,
-                storage_key=key,
-                fetch_status=AttachmentFetchStatus.STORED,
-                content_id=part.content_id[:255] if part.content_id else None,
-                inline=part.inline,
-            ), part.data, part.content_type)
+            (
+                Attachment(
+                    kind=_kind_of(part.content_type),
+                    mime_type=part.content_type[:255],
+                    filename=bounded_filename(part.filename),
+                    sha256=part.sha256,
+                    size_bytes=part.size,
+                    storage_key=key,
+                    fetch_status=AttachmentFetchStatus.STORED,
+                    content_id=part.content_id[:255] if part.content_id else None,
+                    inline=part.inline,
+                ),
+                part.data,
+                part.content_type,
+            )
         )
     if parsed.html:
         body = parsed.html.encode("utf-8", "replace")
         key = attachment_key(Channel.EMAIL, message.external_id, len(files), "body.html")
         stored.append(
-            (Attachment(
-                kind="html_body",
-                mime_type="text/html",
-                filename="body.html",
-                sha256=hashlib.sha256(body).hexdigest(),
-                size_bytes=len(body),
-                storage_key=key,
-                fetch_status=AttachmentFetchStatus.STORED,
-            ), body, "text/html; charset=utf-8")
+            (
+                Attachment(
+                    kind="html_body",
+                    mime_type="text/html",
+                    filename="body.html",
+                    sha256=hashlib.sha256(body).hexdigest(),
+                    size_bytes=len(body),
+                    storage_key=key,
+                    fetch_status=AttachmentFetchStatus.STORED,
+                ),
+                body,
+                "text/html; charset=utf-8",
+            )
         )
     return stored
 

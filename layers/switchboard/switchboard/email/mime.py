@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.generator import BytesGenerator
 from email.message import Message
-from email.feedparser import BytesFeedParser
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
@@ -80,7 +80,9 @@ def _parse(raw: bytes, problems: list[str], limits: list[str]) -> tuple[Message,
         # The stdlib parser recurses once per nesting level; a few hundred nested parts exhaust the stack.
         problems.append("mail: MIME structure nested too deeply to read; headers only")
         limits.append("mime_depth")
-        return BytesParser(policy=policy.compat32).parsebytes(_header_block(raw)[:HEADER_BLOCK_LIMIT], headersonly=True), False
+        return BytesParser(policy=policy.compat32).parsebytes(
+            _header_block(raw)[:HEADER_BLOCK_LIMIT], headersonly=True
+        ), False
 
 
 def _header_block(raw: bytes) -> bytes:

@@ -63,22 +63,33 @@ class ParsedMail(_Frozen):
     reply_to: tuple[MailAddress, ...] = ()
     to: tuple[MailAddress, ...] = ()
     cc: tuple[MailAddress, ...] = ()
-    date: datetime | None = Field(default=None, description="Date header, time-zone aware; None if absent or unreadable")
+    date: datetime | None = Field(
+        default=None, description="Date header, time-zone aware; None if absent or unreadable"
+    )
     text: str = Field(default="", description="the whole body as text: text/plain, else the HTML converted to text")
     body_source: Literal["plain", "html", "none"] = "none"
-    html: str | None = Field(default=None, description="the HTML body sanitized: no scripts, handlers or remote content")
-    reply_text: str = Field(default="", description="what the sender newly wrote: `text` without quoted reply and signature")
+    html: str | None = Field(
+        default=None, description="the HTML body sanitized: no scripts, handlers or remote content"
+    )
+    reply_text: str = Field(
+        default="", description="what the sender newly wrote: `text` without quoted reply and signature"
+    )
     attachments: tuple[MailFile, ...] = Field(default=(), description="attachments and inline parts, in MIME order")
     decoding_problems: tuple[str, ...] = Field(
-        default=(), description="e.g. 'body: declared euc-kr, not valid in it; decoded with replacement' (never content)"
+        default=(),
+        description="e.g. 'body: declared euc-kr, not valid in it; decoded with replacement' (never content)",
     )
     limits: tuple[str, ...] = Field(
         default=(),
         description="what a parsing limit cut, e.g. 'mime_parts', 'header_size', 'text_length' (see email.bounds)",
     )
     kind: MailKind = MailKind.ORDINARY
-    kind_reason: str | None = Field(default=None, description="the header or part that decided `kind`, e.g. 'Auto-Submitted: auto-replied'")
-    bounced_message_id: str | None = Field(default=None, description="a bounce: the normalized Message-ID of the mail that bounced")
+    kind_reason: str | None = Field(
+        default=None, description="the header or part that decided `kind`, e.g. 'Auto-Submitted: auto-replied'"
+    )
+    bounced_message_id: str | None = Field(
+        default=None, description="a bounce: the normalized Message-ID of the mail that bounced"
+    )
     spam_verdict: str | None = Field(default=None, description="first X-SES-Spam-Verdict header (SES prepends its own)")
     virus_verdict: str | None = Field(default=None, description="first X-SES-Virus-Verdict header")
 

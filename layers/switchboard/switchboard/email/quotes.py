@@ -188,9 +188,7 @@ def _starts_header_block(lines: list[str], index: int) -> bool:
     if _label(lines[index]) not in _FROM_LABELS:
         return False
     others = {
-        label
-        for line in lines[index + 1 : index + 1 + _HEADER_BLOCK_REACH]
-        if (label := _label(line)) in _OTHER_LABELS
+        label for line in lines[index + 1 : index + 1 + _HEADER_BLOCK_REACH] if (label := _label(line)) in _OTHER_LABELS
     }
     return len(others) >= _HEADER_BLOCK_MIN_OTHERS
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from switchboard.http_request import WebhookRequest
-from switchboard.proof import ChannelSecrets
 from switchboard.email.providers.base import MailWebhook, ReplayToken
 from switchboard.errors import InvalidSignature, MethodNotAllowed, SwitchboardError
 from switchboard.http import error_response, json_response
+from switchboard.http_request import WebhookRequest
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
+from switchboard.proof import ChannelSecrets
 from switchboard.store.mail_bucket import MailBucket
 
 
@@ -40,10 +40,11 @@ def handle_mail_webhook(
             raise InvalidSignature("this signed token was already used for another delivery")
         bucket.put_delivery(webhook.name, delivery.raw_mime, delivery.provider_id)
     except SwitchboardError as error:
-        logger.warning("mail webhook rejected", extra={"provider": webhook.name, "error": error.code, "reason": error.message})
+        logger.warning(
+            "mail webhook rejected", extra={"provider": webhook.name, "error": error.code, "reason": error.message}
+        )
         metrics.add_metric(name=f"WebhookRejected_{error.code}", unit="Count", value=1)
         return error_response(error)
     logger.debug("mail webhook accepted", extra={"provider": webhook.name, "size_bytes": len(delivery.raw_mime)})
     metrics.add_metric(name="MailWebhookAccepted", unit="Count", value=1)
     return json_response(200, {"received": 1})
-

@@ -75,7 +75,9 @@ def _retry(policy: DownloadPolicy) -> Retry:
         def get_retry_after(self, response) -> float | None:
             seconds = super().get_retry_after(response)
             if seconds is not None and seconds > policy.max_retry_after_seconds:
-                raise ProviderUnavailable(f"provider asked to wait {seconds:.0f}s (Retry-After); leaving it to the queue")
+                raise ProviderUnavailable(
+                    f"provider asked to wait {seconds:.0f}s (Retry-After); leaving it to the queue"
+                )
             return seconds
 
     tries = policy.attempts - 1
@@ -107,7 +109,9 @@ class ProviderHttp:
         self.policy = policy or DownloadPolicy()
         self._resolve = resolve or resolve_host
         self._retry = _retry(self.policy)
-        self._timeout = urllib3.Timeout(connect=self.policy.connect_timeout_seconds, read=self.policy.read_timeout_seconds)
+        self._timeout = urllib3.Timeout(
+            connect=self.policy.connect_timeout_seconds, read=self.policy.read_timeout_seconds
+        )
         self._pools: OrderedDict[tuple[Origin, str], urllib3.HTTPConnectionPool] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -125,7 +129,9 @@ class ProviderHttp:
         except ValueError:
             raise ProviderUnavailable("provider answered with a body that is not JSON") from None
 
-    def get_error_json(self, url: str, headers: Mapping[str, str] | None = None, *, origins: MediaOrigins) -> tuple[int, Any]:
+    def get_error_json(
+        self, url: str, headers: Mapping[str, str] | None = None, *, origins: MediaOrigins
+    ) -> tuple[int, Any]:
         """Status and JSON body of an API that explains its 4xx answers in JSON (Telegram); retried like any GET."""
         response = self._get(url, headers, origins=origins, preload=True)
         try:
@@ -133,7 +139,9 @@ class ProviderHttp:
         except ValueError:
             return response.status, None
 
-    def open(self, url: str, headers: Mapping[str, str] | None = None, *, origins: MediaOrigins) -> urllib3.BaseHTTPResponse:
+    def open(
+        self, url: str, headers: Mapping[str, str] | None = None, *, origins: MediaOrigins
+    ) -> urllib3.BaseHTTPResponse:
         """The media response with its body still unread, to be streamed; the caller releases it."""
         response = self._get(url, headers, origins=origins, preload=False)
         if 200 <= response.status < 300 and response.status != 202:
@@ -179,7 +187,9 @@ class ProviderHttp:
                 )
             except urllib3.exceptions.MaxRetryError as exc:
                 failure = type(exc.reason).__name__
-                if isinstance(exc.reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+                if isinstance(
+                    exc.reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+                ):
                     continue  # the name's next checked address
                 raise ProviderUnavailable(f"provider unreachable ({failure})") from None
             except urllib3.exceptions.HTTPError as exc:
@@ -192,7 +202,13 @@ class ProviderHttp:
         with self._lock:
             pool = self._pools.pop(key, None)
             if pool is None:
-                common = {"host": address, "port": origin.port, "maxsize": 2, "timeout": self._timeout, "retries": self._retry}
+                common = {
+                    "host": address,
+                    "port": origin.port,
+                    "maxsize": 2,
+                    "timeout": self._timeout,
+                    "retries": self._retry,
+                }
                 if origin.scheme == "https":
                     # Connect to the checked address, but speak TLS to the name: SNI and the certificate check
                     # use the host name, so a CDN's certificate is verified exactly as with a name lookup.
@@ -228,9 +244,13 @@ class MeteredBody:
     def read(self, amount: int = -1) -> bytes:
         wanted = amount if amount is not None and amount >= 0 else None
         if self._ahead:
-            chunk, self._ahead = (self._ahead, b"") if wanted is None or wanted >= len(self._ahead) else (
-                self._ahead[:wanted],
-                self._ahead[wanted:],
+            chunk, self._ahead = (
+                (self._ahead, b"")
+                if wanted is None or wanted >= len(self._ahead)
+                else (
+                    self._ahead[:wanted],
+                    self._ahead[wanted:],
+                )
             )
             if wanted is None:
                 chunk += self._read_response(None)

@@ -175,7 +175,11 @@ def is_public_address(address: str | IPAddress) -> bool:
     tunnelling and deprecated forms (IPv4-compatible ::a.b.c.d, 6to4 2002::/16, Teredo 2001::/32) are refused,
     whatever they carry: no provider serves media from them."""
     try:
-        ip = address if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(address)
+        ip = (
+            address
+            if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address))
+            else ipaddress.ip_address(address)
+        )
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):

@@ -106,7 +106,8 @@ class MediaFetcher:
                 raise MediaTooLarge(int(declared_length))
             body = MeteredBody(response, self.max_bytes)
             stored = stored_type(
-                (source.mime_type, response.headers.get("Content-Type"), job.attachment.mime_type), body.head(SNIFF_BYTES)
+                (source.mime_type, response.headers.get("Content-Type"), job.attachment.mime_type),
+                body.head(SNIFF_BYTES),
             )
             self.bucket.put(key, body, stored.content_type, download_only=stored.download_only)
         finally:

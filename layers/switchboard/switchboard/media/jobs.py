@@ -72,7 +72,9 @@ class MediaJobQueue:
             chunk = jobs[start : start + SQS_BATCH_LIMIT]
             response = self._sqs.send_message_batch(
                 QueueUrl=self._url,
-                Entries=[{"Id": str(position), "MessageBody": job.model_dump_json()} for position, job in enumerate(chunk)],
+                Entries=[
+                    {"Id": str(position), "MessageBody": job.model_dump_json()} for position, job in enumerate(chunk)
+                ],
             )
             if response.get("Failed"):
                 codes = sorted({failure.get("Code", "?") for failure in response["Failed"]})

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote, urlencode
 
-from switchboard.proof import account_secrets, ChannelSecrets
 from switchboard.media.download import MediaGone, MediaTooLarge, ProviderHttp, ProviderUnavailable
 from switchboard.media.egress import MAX_URL_LENGTH, MediaOrigins, RefusedDestination
 from switchboard.models import Attachment, Channel
+from switchboard.proof import ChannelSecrets, account_secrets
 
 ChannelSecretsOf = Callable[[Channel], ChannelSecrets]
 
@@ -157,14 +157,22 @@ def _credential(secrets: ChannelSecrets, name: str, channel: Channel) -> str:
 
 
 def _whatsapp(
-    media_id: str, account_id: str, endpoints: ProviderEndpoints, secrets_of: ChannelSecretsOf, http: ProviderHttp, origins: MediaOrigins
+    media_id: str,
+    account_id: str,
+    endpoints: ProviderEndpoints,
+    secrets_of: ChannelSecretsOf,
+    http: ProviderHttp,
+    origins: MediaOrigins,
 ) -> MediaSource:
     token = _credential(account_secrets(secrets_of(Channel.WHATSAPP), account_id), "access_token", Channel.WHATSAPP)
     headers = {"Authorization": f"Bearer {token}"}
     # Meta's "Retrieve media URL": the answer's url expires after five minutes and needs the same token.
     # An unknown or expired media id is a 400 GraphMethodException (code 100) from Graph, not a 404.
     metadata = http.get_json(
-        f"{endpoints.graph_api.rstrip('/')}/{quote(media_id, safe='')}", headers, origins=origins, gone_statuses={400, 404, 410}
+        f"{endpoints.graph_api.rstrip('/')}/{quote(media_id, safe='')}",
+        headers,
+        origins=origins,
+        gone_statuses={400, 404, 410},
     )
     if not isinstance(metadata, dict) or not isinstance(metadata.get("url"), str):
         raise ProviderUnavailable("Graph API media metadata has no url")
@@ -187,11 +195,18 @@ def _line(message_id: str, account_id: str, endpoints: ProviderEndpoints, secret
 
 
 def _telegram(
-    file_id: str, account_id: str, endpoints: ProviderEndpoints, secrets_of: ChannelSecretsOf, http: ProviderHttp, origins: MediaOrigins
+    file_id: str,
+    account_id: str,
+    endpoints: ProviderEndpoints,
+    secrets_of: ChannelSecretsOf,
+    http: ProviderHttp,
+    origins: MediaOrigins,
 ) -> MediaSource:
     token = _credential(account_secrets(secrets_of(Channel.TELEGRAM), account_id), "bot_token", Channel.TELEGRAM)
     base = endpoints.telegram_api.rstrip("/")
-    status, answer = http.get_error_json(f"{base}/bot{token}/getFile?{urlencode({'file_id': file_id})}", origins=origins)
+    status, answer = http.get_error_json(
+        f"{base}/bot{token}/getFile?{urlencode({'file_id': file_id})}", origins=origins
+    )
     answer = answer if isinstance(answer, dict) else {}
     if status == 400:
         description = str(answer.get("description") or "").lower()
@@ -200,7 +215,12 @@ def _telegram(
             raise MediaTooLarge(None)
         raise MediaGone("Telegram refused the file id")
     result = answer.get("result")
-    if status != 200 or not answer.get("ok") or not isinstance(result, dict) or not isinstance(result.get("file_path"), str):
+    if (
+        status != 200
+        or not answer.get("ok")
+        or not isinstance(result, dict)
+        or not isinstance(result.get("file_path"), str)
+    ):
         raise ProviderUnavailable(f"Telegram getFile answered {status}")
     return MediaSource(
         url=f"{base}/file/bot{token}/{quote(result['file_path'], safe='/')}",
@@ -216,9 +236,15 @@ def _twilio(url: str, account_id: str, secrets_of: ChannelSecretsOf) -> MediaSou
     # API, Media resource). An API key keeps the auth token, which signs Twilio's webhooks, out of the fetcher;
     # the account SID and auth token still work for a deployment that keeps one secret.
     if secrets.get("api_key_sid") or secrets.get("api_key_secret"):
-        user, password = _credential(secrets, "api_key_sid", Channel.SMS), _credential(secrets, "api_key_secret", Channel.SMS)
+        user, password = (
+            _credential(secrets, "api_key_sid", Channel.SMS),
+            _credential(secrets, "api_key_secret", Channel.SMS),
+        )
     else:
-        user, password = _credential(secrets, "account_sid", Channel.SMS), _credential(secrets, "auth_token", Channel.SMS)
+        user, password = (
+            _credential(secrets, "account_sid", Channel.SMS),
+            _credential(secrets, "auth_token", Channel.SMS),
+        )
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     return MediaSource(url=url, headers={"Authorization": f"Basic {basic}"})
 

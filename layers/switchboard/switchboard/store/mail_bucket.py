@@ -95,7 +95,12 @@ class MailBucket:
             provider_id = key.rsplit("/", 1)[-1]
         stored_at = found["LastModified"].astimezone(UTC)
         return StoredMail(
-            key=key, provider=provider, provider_id=provider_id, raw=found["Body"].read(), stored_at=stored_at, released_by=released_by
+            key=key,
+            provider=provider,
+            provider_id=provider_id,
+            raw=found["Body"].read(),
+            stored_at=stored_at,
+            released_by=released_by,
         )
 
     @property

@@ -37,11 +37,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.models import (
+    DELIVERY_STATUS_RANK,
     MAX_CONTACT_FOLLOWS,
     MAX_CONTACT_IDENTITIES,
-    DELIVERY_STATUS_RANK,
     Attachment,
     AttachmentFetchStatus,
     ChannelIdentity,
@@ -55,6 +54,7 @@ from switchboard.models import (
     TicketStatus,
     sortable_time,
 )
+from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 
 _KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
 _TICKET_SK = "TICKET"
@@ -278,9 +278,7 @@ class TicketStore:
             ),
         ]
         if follows_up is None:
-            actions.append(
-                self._put({**conversation_key, "ticket_id": {"S": ticket.id}}, "attribute_not_exists(pk)")
-            )
+            actions.append(self._put({**conversation_key, "ticket_id": {"S": ticket.id}}, "attribute_not_exists(pk)"))
         else:
             actions.append(
                 {
@@ -310,7 +308,10 @@ class TicketStore:
         if contact.phone_e164:
             # Claimed once: a second contact with the same verified number would split one customer in two.
             actions.append(
-                self._put({**_key(f"PHONE#{contact.phone_e164}", "PHONE"), "contact_id": {"S": contact.id}}, "attribute_not_exists(pk)")
+                self._put(
+                    {**_key(f"PHONE#{contact.phone_e164}", "PHONE"), "contact_id": {"S": contact.id}},
+                    "attribute_not_exists(pk)",
+                )
             )
         contact_item = {**_key(f"CONTACT#{contact.id}", "CONTACT"), **_to_attributes(contact.model_dump(mode="json"))}
         actions.append(self._put(contact_item, "attribute_not_exists(pk)"))
@@ -421,7 +422,10 @@ class TicketStore:
                 Key=_key(_held_pk(external_id), "HELD"),
                 UpdateExpression="SET released_at = :at, released_by = :by REMOVE status_pk, created_sk",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(released_at)",
-                ExpressionAttributeValues={":at": {"S": at.isoformat().replace("+00:00", "Z")}, ":by": {"S": released_by}},
+                ExpressionAttributeValues={
+                    ":at": {"S": at.isoformat().replace("+00:00", "Z")},
+                    ":by": {"S": released_by},
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -536,7 +540,9 @@ class TicketStore:
         refs: list[MessageRef] = []
         while True:
             response = self._db.query(**request)
-            refs.extend(MessageRef(ticket_id, item["sk"]["S"], Direction.OUTBOUND) for item in response.get("Items", []))
+            refs.extend(
+                MessageRef(ticket_id, item["sk"]["S"], Direction.OUTBOUND) for item in response.get("Items", [])
+            )
             if "LastEvaluatedKey" not in response:
                 return refs
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

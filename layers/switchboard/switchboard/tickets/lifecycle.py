@@ -132,7 +132,10 @@ def _participants(known: tuple[str, ...], message: InboundMessage) -> tuple[str,
 def with_message(ticket: Ticket, message: InboundMessage) -> Ticket:
     if is_echo(message) or is_automatic(message):
         return ticket.model_copy(
-            update={"message_count": ticket.message_count + 1, "updated_at": max(ticket.updated_at, message.received_at)}
+            update={
+                "message_count": ticket.message_count + 1,
+                "updated_at": max(ticket.updated_at, message.received_at),
+            }
         )
     return with_customer_message(ticket, message)
 

@@ -17,17 +17,17 @@ from typing import Any, Protocol
 from switchboard import queue
 from switchboard.masking import mask_email, mask_phone
 from switchboard.models import (
+    MAX_CONTACT_IDENTITIES,
+    Channel,
+    ChannelIdentity,
     DeliveryReceipt,
     DeliveryStatus,
     Direction,
     FollowChange,
-    Channel,
-    ChannelIdentity,
-    MAX_CONTACT_IDENTITIES,
+    InboundEvent,
     InboundMessage,
     MailHandling,
     MessageEdit,
-    InboundEvent,
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
@@ -120,10 +120,14 @@ def _identity_link(store: TicketStore, contact_id: str, identity: ChannelIdentit
     """Links the identity to the contact; it is listed on the contact only while the list has room
     (MAX_CONTACT_IDENTITIES), so a customer writing from ever more accounts keeps one bounded contact."""
     contact = store.contact(contact_id)
-    return IdentityLink(contact_id, identity, listed=contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES)
+    return IdentityLink(
+        contact_id, identity, listed=contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES
+    )
 
 
-def _current_ticket(store: TicketStore, ticket_id: str | None, already_read: VersionedTicket | None) -> VersionedTicket | None:
+def _current_ticket(
+    store: TicketStore, ticket_id: str | None, already_read: VersionedTicket | None
+) -> VersionedTicket | None:
     """The thread's current ticket, without reading again the one threading just read (a reply's usual case);
     its version still guards the write, so a change in between is a conflict and a retry, as ever."""
     if ticket_id is None:
@@ -180,7 +184,10 @@ def record_read_watermark(watermark: ReadWatermark, store: TicketStore) -> Outco
     ticket_id = store.current_ticket_id(watermark.conversation_key)
     if ticket_id is None:
         return Outcome.RECEIPT_IGNORED
-    updated = [store.record_delivery_status(ref, DeliveryStatus.READ) for ref in store.outbound_refs_up_to(ticket_id, watermark.read_up_to)]
+    updated = [
+        store.record_delivery_status(ref, DeliveryStatus.READ)
+        for ref in store.outbound_refs_up_to(ticket_id, watermark.read_up_to)
+    ]
     return Outcome.RECEIPT_RECORDED if any(updated) else Outcome.RECEIPT_IGNORED
 
 

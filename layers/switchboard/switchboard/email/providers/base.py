@@ -24,9 +24,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
 
+from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest
 from switchboard.proof import ChannelSecrets, every_account, same_secret
-from switchboard.errors import InvalidSignature, MalformedPayload
 
 MAX_FORM_PARTS = 256  # a mail's own fields are a few dozen; the rest are attachments
 # Lambda takes at most 6 MB of request payload (API Gateway passes a binary body base64-encoded, 4/3 of
@@ -78,7 +78,9 @@ class ReplayToken(BaseModel):
 class MailWebhook(Protocol):
     name: str
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
+    def verify(
+        self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int
+    ) -> ReplayToken | None:
         """Raises InvalidSignature unless the request provably comes from the provider. Returns the
         delivery's one-time token when the provider signs one."""
 
@@ -138,7 +140,15 @@ def form_errors() -> Iterator[None]:
         yield
     except MalformedPayload:
         raise
-    except (ValueError, TypeError, LookupError, IndexError, AttributeError, RecursionError, email.errors.MessageError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        LookupError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        email.errors.MessageError,
+    ) as exc:
         raise MalformedPayload(f"form body is unreadable ({type(exc).__name__})") from exc
 
 
@@ -169,7 +179,9 @@ def _urlencoded(body: bytes) -> list[tuple[str, FormFile | _TextPart]]:
 def _multipart(content_type: str, body: bytes) -> list[tuple[str, FormFile | _TextPart]]:
     if any(c in content_type for c in "\r\n") or not content_type.isascii():
         raise MalformedPayload("Content-Type header is not a valid multipart/form-data header")
-    envelope = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n", headersonly=True)
+    envelope = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n", headersonly=True
+    )
     boundary = envelope.get_boundary()
     if not boundary or len(boundary) > 200:
         raise MalformedPayload("multipart/form-data body has no usable boundary")

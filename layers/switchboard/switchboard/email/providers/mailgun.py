@@ -28,8 +28,6 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
-from switchboard.http_request import check_body_size, read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets, every_account, same_secret
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,
@@ -42,6 +40,8 @@ from switchboard.email.providers.base import (
     text_field,
 )
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.http_request import WebhookRequest, check_body_size, read_json
+from switchboard.proof import ChannelSecrets, every_account, same_secret
 
 SIGNED_FIELDS = ("timestamp", "token", "signature")
 MAX_TOKEN_LENGTH = 512  # Mailgun's are 50 characters
@@ -51,7 +51,9 @@ _ATTACHMENT_FIELD = re.compile(r"^attachment-([1-9][0-9]{0,3})$")
 class MailgunWebhook:
     name = "mailgun"
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken:
+    def verify(
+        self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int
+    ) -> ReplayToken:
         check_body_size(request.body, MAX_BODY_BYTES)
         try:
             fields = form_fields(request, raw_text=True)
@@ -67,7 +69,11 @@ class MailgunWebhook:
         if abs(now.timestamp() - int(timestamp)) > max_age_seconds:
             raise InvalidSignature(f"Mailgun timestamp is more than {max_age_seconds} seconds from now")
         signed_at = datetime.fromtimestamp(int(timestamp), UTC)
-        keys = [account["signing_key"] for _, account in every_account(secrets) if isinstance(account.get("signing_key"), str) and account["signing_key"]]
+        keys = [
+            account["signing_key"]
+            for _, account in every_account(secrets)
+            if isinstance(account.get("signing_key"), str) and account["signing_key"]
+        ]
         if not keys:
             raise InvalidSignature("no Mailgun signing key is configured")
         matches = [same_secret(signature(key, timestamp, token), presented.lower()) for key in keys]
@@ -118,7 +124,9 @@ def _composed(fields: list[tuple[str, str | bytes]]) -> bytes:
     if not (declared.isascii() and declared.isdigit() and int(declared) <= MAX_FORM_PARTS):
         raise MalformedPayload("not a Mailgun forward: attachment-count is not a count")
     if int(declared) != len(files) or (files and sorted(files) != list(range(1, len(files) + 1))):
-        raise MalformedPayload(f"not a Mailgun forward: attachment-count is {declared} but {len(files)} attachment files arrived")
+        raise MalformedPayload(
+            f"not a Mailgun forward: attachment-count is {declared} but {len(files)} attachment files arrived"
+        )
     content_ids = _content_id_map(texts.get("content-id-map", ["{}"])[0])
     attachments = [
         MailFileSpec(

@@ -32,10 +32,17 @@ from email.utils import formataddr
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.channels.parsing import payload_errors
-from switchboard.http_request import check_body_size, read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets
-from switchboard.email.providers.base import MAX_BODY_BYTES, MailDelivery, MailFileSpec, ReplayToken, check_basic_auth, compose_mime
+from switchboard.email.providers.base import (
+    MAX_BODY_BYTES,
+    MailDelivery,
+    MailFileSpec,
+    ReplayToken,
+    check_basic_auth,
+    compose_mime,
+)
 from switchboard.errors import MalformedPayload
+from switchboard.http_request import WebhookRequest, check_body_size, read_json
+from switchboard.proof import ChannelSecrets
 
 MAX_ATTACHMENTS = 200
 
@@ -82,7 +89,9 @@ class _Inbound(_Model):
 class PostmarkWebhook:
     name = "postmark"
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
+    def verify(
+        self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int
+    ) -> ReplayToken | None:
         check_body_size(request.body, MAX_BODY_BYTES)
         check_basic_auth(request, secrets)
         return None
@@ -91,7 +100,9 @@ class PostmarkWebhook:
         with payload_errors("a Postmark inbound webhook"):
             inbound = _Inbound.model_validate(read_json(request.body))
         if inbound.RawEmail:
-            return MailDelivery(provider="postmark", provider_id=inbound.MessageID, raw_mime=inbound.RawEmail.encode("utf-8"))
+            return MailDelivery(
+                provider="postmark", provider_id=inbound.MessageID, raw_mime=inbound.RawEmail.encode("utf-8")
+            )
         return MailDelivery(provider="postmark", provider_id=inbound.MessageID, raw_mime=_composed(inbound))
 
 

@@ -41,8 +41,6 @@ from email.policy import compat32
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from switchboard.http_request import check_body_size, read_json, WebhookRequest
-from switchboard.proof import ChannelSecrets, every_account
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,
@@ -52,12 +50,14 @@ from switchboard.email.providers.base import (
     ReplayToken,
     check_basic_auth,
     compose_mime,
-    has_basic_auth,
     form_errors,
     form_fields,
+    has_basic_auth,
     text_field,
 )
 from switchboard.errors import InvalidSignature, MalformedPayload
+from switchboard.http_request import WebhookRequest, check_body_size, read_json
+from switchboard.proof import ChannelSecrets, every_account
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -72,15 +72,31 @@ _MAX_SIGNATURE_CHARS = 200  # a DER P-256 signature is at most 72 bytes, 96 in b
 _ATTACHMENT_FIELD = re.compile(r"^attachment([1-9][0-9]{0,3})$")
 # Header fields SendGrid also posts on their own, used when the header block lacks them.
 _ADDRESS_FIELDS = (("from", "From"), ("to", "To"), ("cc", "Cc"), ("subject", "Subject"))
-_TEXT_FIELDS = ("headers", "text", "html", "from", "to", "cc", "subject", "charsets", "attachments", "attachment-info", "content-ids")
+_TEXT_FIELDS = (
+    "headers",
+    "text",
+    "html",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "charsets",
+    "attachments",
+    "attachment-info",
+    "content-ids",
+)
 
 
 class SendGridWebhook:
     name = "sendgrid"
 
-    def verify(self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int) -> ReplayToken | None:
+    def verify(
+        self, request: WebhookRequest, secrets: ChannelSecrets, now: datetime, max_age_seconds: int
+    ) -> ReplayToken | None:
         check_body_size(request.body, MAX_BODY_BYTES)
-        accounts = [account for _, account in every_account(secrets) if has_basic_auth(account) or account.get("public_key")]
+        accounts = [
+            account for _, account in every_account(secrets) if has_basic_auth(account) or account.get("public_key")
+        ]
         if not accounts:
             raise InvalidSignature("no SendGrid credentials are configured (username and password, or public_key)")
         refusals = []
@@ -112,11 +128,15 @@ def check_signature(request: WebhookRequest, public_key: str, now: datetime) -> 
     header + raw body under `public_key`, timestamped within SIGNATURE_MAX_AGE_SECONDS of now."""
     presented, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
     if not presented or not timestamp:
-        raise InvalidSignature("missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp header (the Parse setting's security policy signs every POST)")
+        raise InvalidSignature(
+            "missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp header (the Parse setting's security policy signs every POST)"
+        )
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise InvalidSignature("X-Twilio-Email-Event-Webhook-Timestamp is not a Unix time in seconds")
     if abs(now.timestamp() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
-        raise InvalidSignature(f"SendGrid signature timestamp is more than {SIGNATURE_MAX_AGE_SECONDS} seconds from now")
+        raise InvalidSignature(
+            f"SendGrid signature timestamp is more than {SIGNATURE_MAX_AGE_SECONDS} seconds from now"
+        )
     if len(presented) > _MAX_SIGNATURE_CHARS:
         raise InvalidSignature("X-Twilio-Email-Event-Webhook-Signature is too long for an ECDSA P-256 signature")
     try:
@@ -176,7 +196,9 @@ def _composed(fields: list[tuple[str, str | bytes]]) -> bytes:
 
     headers = _header_block(text("headers") or "")
     present = {name.lower() for name, _ in headers}
-    headers += [(header, value) for field, header in _ADDRESS_FIELDS if header.lower() not in present and (value := text(field))]
+    headers += [
+        (header, value) for field, header in _ADDRESS_FIELDS if header.lower() not in present and (value := text(field))
+    ]
     return compose_mime(headers, text("text"), text("html"), _attachments(raw, files))
 
 
@@ -189,7 +211,9 @@ def _header_block(block: str) -> list[tuple[str, str]]:
 def _attachments(raw: dict[str, bytes], files: dict[int, FormFile]) -> list[MailFileSpec]:
     declared = raw.get("attachments", b"0").decode("ascii", "replace").strip() or "0"
     if not (declared.isdigit() and int(declared) <= MAX_FORM_PARTS) or int(declared) != len(files):
-        raise MalformedPayload(f"not a SendGrid Inbound Parse post: attachments says {declared[:8]} but {len(files)} files arrived")
+        raise MalformedPayload(
+            f"not a SendGrid Inbound Parse post: attachments says {declared[:8]} but {len(files)} files arrived"
+        )
     info = _json_object(raw, "attachment-info")
     content_ids = {field: cid for cid, field in _json_object(raw, "content-ids").items() if isinstance(field, str)}
     attachments = []
