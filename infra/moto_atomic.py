@@ -32,7 +32,7 @@ def install() -> None:
         with _lock:
             return original(self, *args, **kwargs)
 
-    DynamoHandler.call_action = call_action_atomically
+    DynamoHandler.call_action = call_action_atomically  # type: ignore[method-assign]  # the patch itself
 
     from moto.s3.models import S3Backend
 
@@ -43,5 +43,5 @@ def install() -> None:
         with _lock:
             return original_put(self, *args, **kwargs)
 
-    S3Backend.put_object = put_object_atomically
+    S3Backend.put_object = put_object_atomically  # type: ignore[method-assign]  # the patch itself
     _installed = True

@@ -93,7 +93,7 @@ class FakeProviders:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def other_host_url(self) -> str:

@@ -26,7 +26,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class Invoker(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def invoke(self, event: Mapping[str, Any]) -> Invocation: ...
 
@@ -103,7 +104,7 @@ class HttpGateway:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -154,7 +155,7 @@ class HttpGateway:
         )
         invocation = route.function.invoke(event)
         if invocation.failed:
-            _log_function_error(route.function.name, invocation.error)
+            _log_function_error(route.function.name, invocation.error or {})
         return http_response(invocation), route.function.name, route.route_key
 
 
@@ -208,7 +209,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _read_chunked(self) -> bytes | None:
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
             if size == 0:

@@ -19,7 +19,7 @@ from infra.local.http_gateway import GatewayRoute, HttpGateway
 from infra.local.pollers import QueueBinding, SqsPoller
 from infra.local.schedules import ScheduledRule, rules_for
 from infra.local.workers import FunctionPool, WorkerSpec, WorkerStartFailed, lambda_environment
-from infra.provision import LOCAL_JWT_AUDIENCE, LOCAL_JWT_ISSUER, REGION
+from infra.provision import LOCAL_JWT_AUDIENCE, LOCAL_JWT_ISSUER, REGION, Stack
 from infra.template import ROOT, FunctionSpec, functions, resources_of_type
 
 log = logging.getLogger("switchboard.local")
@@ -110,18 +110,18 @@ class LocalRunner:
             raise StartupError(str(exc)) from exc
 
         key = jwt.new_signing_key()
-        authorizer = self._authorizer(key)
+        authorizer = self._authorizer(key, stack)
         # The token carries whatever issuer and audience the template's authorizer resolves to locally.
         self.jwt_issuer, self.jwt_audience = (
             (authorizer.issuer, authorizer.audiences[0]) if authorizer else (LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE)
         )
         resolve = stack.resolver.resolve
-        spelling = {
-            "roles_claim": str(resolve({"Ref": "RolesClaim"})),
-            "role_prefix": str(resolve({"Ref": "RolePrefix"})),
-        }
+        roles_claim, role_prefix = str(resolve({"Ref": "RolesClaim"})), str(resolve({"Ref": "RolePrefix"}))
         self.dev_tokens = {
-            role: jwt.dev_token(key, self.jwt_issuer, self.jwt_audience, role, **spelling) for role in jwt.DEV_ROLES
+            role: jwt.dev_token(
+                key, self.jwt_issuer, self.jwt_audience, role, roles_claim=roles_claim, role_prefix=role_prefix
+            )
+            for role in jwt.DEV_ROLES
         }
         self.dev_token = self.dev_tokens["agent"]
         routes = [
@@ -164,8 +164,8 @@ class LocalRunner:
             rule.start()
         self._write_state()
 
-    def _authorizer(self, key: bytes) -> jwt.JwtAuthorizer | None:
-        stack = self.aws.stack
+    @staticmethod
+    def _authorizer(key: bytes, stack: Stack) -> jwt.JwtAuthorizer | None:
         apis = resources_of_type(stack.template, "AWS::Serverless::HttpApi")
         for body in apis.values():
             authorizer = jwt.authorizer_of_api(body.get("Properties") or {}, stack.resolver.resolve, key)
@@ -173,11 +173,17 @@ class LocalRunner:
                 return authorizer
         return None
 
+    def _running(self) -> tuple[LocalAws, FakeProviders, HttpGateway]:
+        if self.aws is None or self.providers is None or self.gateway is None:
+            raise RuntimeError("the local stack is not running")
+        return self.aws, self.providers, self.gateway
+
     def state(self) -> dict[str, Any]:
-        stack = self.aws.stack
+        aws, providers, gateway = self._running()
+        stack = aws.stack
         return {
-            "api_url": self.gateway.url,
-            "aws_endpoint_url": self.aws.endpoint_url,
+            "api_url": gateway.url,
+            "aws_endpoint_url": aws.endpoint_url,
             "region": REGION,
             "dev_token": self.dev_token,
             "dev_tokens": self.dev_tokens,
@@ -185,15 +191,15 @@ class LocalRunner:
             "resources": {logical_id: str(value) for logical_id, value in stack.resolver.refs.items()},
             "secrets": stack.channel_secrets,
             "fake_providers": {
-                "base_url": self.providers.base_url,
-                "register_media": self.providers.base_url + "/__fake__/<provider>/<id>",
-                **self.providers.template_parameters(),
+                "base_url": providers.base_url,
+                "register_media": providers.base_url + "/__fake__/<provider>/<id>",
+                **providers.template_parameters(),
             },
             "routes": [
                 {
                     "method": route.method,
                     "path": route.path,
-                    "url": self.gateway.url + route.path,
+                    "url": gateway.url + route.path,
                     "function": spec.logical_id,
                     "authorized": route.authorized,
                     "scopes": list(route.scopes_of(stack.resolver.resolve)),
@@ -220,8 +226,10 @@ class LocalRunner:
             self.state_path.unlink(missing_ok=True)
         if self.gateway is not None:
             self.gateway.stop()
-        for thread in [*self.pollers, *self.rules]:
-            thread.join()
+        for poller in self.pollers:
+            poller.join()
+        for rule in self.rules:
+            rule.join()
         for pool in self.pools.values():
             pool.stop()
         if self.aws is not None:

@@ -9,6 +9,7 @@ would in AWS. A crashed or timed-out worker is replaced on the next invocation (
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +87,8 @@ def _serve(spec: WorkerSpec, conn) -> None:
     # Ctrl-C reaches the whole process group; the runner decides when workers stop, so that
     # an invocation in flight finishes instead of dying mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     os.environ.clear()
     os.environ.update(spec.environment)
     os.chdir(spec.code_dir)
@@ -134,7 +137,7 @@ class Worker:
         self.spec = spec
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
-        self._conn = None
+        self._conn: Connection | None = None
         self._stopped = False
 
     def start(self) -> None:
@@ -146,12 +149,17 @@ class Worker:
         child_end.close()
         self._conn = parent_end
 
+    def _pipe(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError(f"{self.spec.function_name}'s worker is not running")
+        return self._conn
+
     def wait_ready(self) -> None:
-        if not self._conn.poll(_STARTUP_TIMEOUT_SECONDS):
+        if not self._pipe().poll(_STARTUP_TIMEOUT_SECONDS):
             self._discard()
             raise WorkerStartFailed(f"{self.spec.function_name} did not start within {_STARTUP_TIMEOUT_SECONDS}s")
         try:
-            status, detail = self._conn.recv()
+            status, detail = self._pipe().recv()
         except EOFError as exc:
             self._discard()
             raise WorkerStartFailed(f"{self.spec.function_name} exited while starting") from exc
@@ -180,9 +188,9 @@ class Worker:
                 error={"errorType": "Runtime.ExitError", "errorMessage": f"{request_id} the runtime exited"}
             )
             try:
-                self._conn.send(("invoke", request_id, json.dumps(event)))
+                self._pipe().send(("invoke", request_id, json.dumps(event)))
                 # Lambda stops the function at its timeout; the extra second covers the pipe round trip.
-                if not self._conn.poll(self.spec.timeout_seconds + 1):
+                if not self._pipe().poll(self.spec.timeout_seconds + 1):
                     self._discard()
                     return Invocation(
                         error={
@@ -190,7 +198,7 @@ class Worker:
                             "errorMessage": f"{request_id} Task timed out after {self.spec.timeout_seconds:.2f} seconds",
                         }
                     )
-                status, payload = self._conn.recv()
+                status, payload = self._pipe().recv()
             except (EOFError, OSError):
                 self._discard()
                 return exited
@@ -204,7 +212,7 @@ class Worker:
             if self._process is not None and self._process.is_alive():
                 # A worker that already died has closed its end; _discard below cleans it up.
                 with contextlib.suppress(OSError):
-                    self._conn.send(("stop",))
+                    self._pipe().send(("stop",))
                 self._process.join(_STOP_TIMEOUT_SECONDS)
             self._discard()
 

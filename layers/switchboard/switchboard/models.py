@@ -411,7 +411,7 @@ class FollowChange(_ConversationEvent):
 # What an adapter parses a delivery into, the queue carries and the writer records: one name, one union.
 InboundEvent = InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark | FollowChange
 # Reads an event back from the queue by its `kind`.
-INBOUND_EVENT = TypeAdapter(Annotated[InboundEvent, Field(discriminator="kind")])
+INBOUND_EVENT: TypeAdapter[InboundEvent] = TypeAdapter(Annotated[InboundEvent, Field(discriminator="kind")])
 
 
 class ChannelIdentity(_Model):

@@ -56,7 +56,8 @@ def _client(service: str):
 
     # Short timeouts: a webhook must answer the provider quickly, and a stuck call is retried by the queue.
     config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client(service, config=config)
+    # The service name is one of ours, not a Literal the SDK's overloads list.
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 @wired

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, payload_errors, text_or_none
+from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, dict_at, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, FollowChange, InboundEvent, InboundMessage, Location, SenderIdentity
@@ -177,7 +177,7 @@ def _content(message: _Message, content: dict[str, Any]) -> tuple[str | None, tu
     if message.type in MEDIA_TYPES:
         # The bytes are fetched later by message id (GET /v2/bot/message/{id}/content); an image or video
         # the sender's app hosts elsewhere says so in contentProvider.
-        provider = content.get("contentProvider") if isinstance(content.get("contentProvider"), dict) else {}
+        provider = dict_at(content, "contentProvider")
         size = content.get("fileSize")
         if provider.get("type") == "external":
             # The sender's own server hosts it (contentProvider "external"), at a URL LINE passes on unchecked:

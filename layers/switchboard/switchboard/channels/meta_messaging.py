@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import Field, model_validator
 
@@ -191,7 +191,7 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
 
     def _events_of(
         self, entry: _Entry, event: _Messaging, received_at: datetime
-    ) -> list[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark]:
+    ) -> Sequence[InboundMessage | DeliveryReceipt | MessageEdit | ReadWatermark]:
         account = entry.id
         moment = event.timestamp if event.timestamp is not None else entry.time
         if event.message is not None:
@@ -358,9 +358,13 @@ def _location(attachment: _Attachment) -> Location:
     if not isinstance(coordinates, dict):
         raise MalformedPayload("location attachment has no payload.coordinates")
     latitude, longitude = coordinates.get("lat"), coordinates.get("long")
-    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (latitude, longitude)):
+    if not _is_number(latitude) or not _is_number(longitude):
         raise MalformedPayload("location coordinates must be numbers")
     return Location(latitude=latitude, longitude=longitude, name=text_or_none(attachment.title))
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _required_time(milliseconds: int | None) -> datetime:

@@ -3,7 +3,7 @@ turning whatever a payload's reading raises into a 400 that names fields, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,18 @@ class Lenient(BaseModel):
     compatibility", each Bot API release, Kakao's flow and contexts): only what we rely on is validated."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+def dict_at(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """payload[key] when it is an object, else an empty one: providers omit, null or retype what they do not send."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(payload: Mapping[str, Any], key: str) -> list[Any]:
+    """payload[key] when it is an array, else an empty one."""
+    value = payload.get(key)
+    return value if isinstance(value, list) else []
 
 
 def text_or_none(value: Any) -> str | None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ConfigDict, Field, StrictInt
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, payload_errors, text_or_none
+from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, dict_at, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, Location, MessageEdit, SenderIdentity
@@ -235,7 +235,7 @@ def _content(kind: str, extra: dict[str, Any]) -> tuple[str | None, tuple[Attach
         text = caption or (text_or_none(media.get("emoji")) if kind == "sticker" else None)
         return text, (_attachment(kind, media),), None
     if kind in ("venue", "location"):
-        venue = extra.get("venue") if isinstance(extra.get("venue"), dict) else {}
+        venue = dict_at(extra, "venue")
         point = extra["location"] if kind == "location" else venue.get("location")
         if not isinstance(point, dict):
             raise MalformedPayload(f"{kind} has no location")
@@ -268,7 +268,7 @@ def _attachment(kind: str, media: dict[str, Any]) -> Attachment:
     )
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

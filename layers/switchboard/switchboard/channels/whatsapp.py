@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 
 from switchboard.channels import meta
 from switchboard.channels.base import AnswersHandshake, ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, payload_errors, text_or_none
+from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, dict_at, list_at, payload_errors, text_or_none
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
@@ -178,7 +178,7 @@ def _content(
         )
         return text_or_none(content.get("name")), (), location
     if kind == "contacts":
-        cards = body.get("contacts") if isinstance(body.get("contacts"), list) else []
+        cards = list_at(body, "contacts")
         return "\n".join(_contact_card(card) for card in cards if isinstance(card, dict)) or None, (), None
     if kind == "interactive":
         reply = content.get(content.get("type", "")) if isinstance(content.get("type"), str) else None
@@ -206,7 +206,7 @@ def _reply_payload(kind: str, content: dict[str, Any]) -> str | None:
 
 
 def _contact_card(card: dict[str, Any]) -> str:
-    name = card.get("name") if isinstance(card.get("name"), dict) else {}
+    name = dict_at(card, "name")
     phones = [p.get("phone") for p in card.get("phones", []) if isinstance(p, dict) and p.get("phone")]
     return " ".join(filter(None, [text_or_none(name.get("formatted_name")), *map(str, phones)]))
 

@@ -82,22 +82,22 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         text, used = _guess(data)
         return text, f"no charset declared for 8-bit text; decoded as {used}"
     for codec in candidates:
-        text = _strict(data, codec)
-        if text is None:
+        strict = _strict(data, codec)
+        if strict is None:
             continue
         if codec in _LATIN and not data.isascii():
             guessed = _misdeclared_latin(data)
             if guessed is not None:
                 return guessed[0], f"declared {label}, but the text is {guessed[1]}; decoded as {guessed[1]}"
-        return _without_lone_surrogates(text), None
+        return _without_lone_surrogates(strict), None
     for codec in _GUESSES:
         if codec in candidates:
             continue
-        text = _strict(data, codec)
-        if text is not None:
-            return text, f"declared {label}, not valid in it; decoded as {codec}"
-    text = data.decode(candidates[0], errors="replace")
-    return _without_lone_surrogates(text), f"declared {label}, not valid in it; decoded with replacement"
+        guess = _strict(data, codec)
+        if guess is not None:
+            return guess, f"declared {label}, not valid in it; decoded as {codec}"
+    replaced = data.decode(candidates[0], errors="replace")
+    return _without_lone_surrogates(replaced), f"declared {label}, not valid in it; decoded with replacement"
 
 
 def decode_unlabelled(data: bytes) -> str:

@@ -65,6 +65,10 @@ _KIND_HANDLING = {
 class _CollaboratorFailed(Exception):
     """An AWS collaborator failed while a mail was read: the cause is raised again, for a retry."""
 
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
 
 @dataclass(frozen=True)
 class Mailboxes:
@@ -105,7 +109,7 @@ def receive_mail(
         try:
             return reply_token_keys()
         except Exception as failure:  # Secrets Manager: retried like any AWS failure, never a quarantine
-            raise _CollaboratorFailed from failure
+            raise _CollaboratorFailed(failure) from failure
 
     try:
         parsed = parse_mail(stored.raw)
@@ -115,7 +119,7 @@ def receive_mail(
         )
         files = _attachment_files(message, parsed)
     except _CollaboratorFailed as failure:
-        raise failure.__cause__ from None
+        raise failure.cause from None
     except Exception as failure:  # noqa: BLE001 (the content, not AWS, failed: the same would happen on every retry)
         parsed = ParsedMail(message_id=None, decoding_problems=(f"mail: intake failed ({type(failure).__name__})",))
         message = unreadable_message(stored, mailboxes, failure)
@@ -125,21 +129,25 @@ def receive_mail(
             extra={"provider": stored.provider, "error": type(failure).__name__},
         )
     for record, data, content_type in files:
-        attachments.put_bytes(record.storage_key, data, content_type)
+        # Every file the intake keeps was given its key by _attachment_files.
+        attachments.put_bytes(str(record.storage_key), data, content_type)
     message = message.model_copy(update={"attachments": tuple(record for record, _, _ in files)})
     queue.send([message])
+    email = message.email
+    if email is None:  # inbound_message and unreadable_message always describe the mail
+        raise ValueError("a received mail has email details")
     logger.debug(
         "mail received",
         extra={
             "provider": stored.provider,
-            "handling": message.email.handling.value,
+            "handling": email.handling.value,
             "attachments": len(files),
             "size_bytes": len(stored.raw),
             "decoding_problems": len(parsed.decoding_problems),
-            "parse_limits": list(message.email.parse_limits),
+            "parse_limits": list(email.parse_limits),
         },
     )
-    metrics.add_metric(name=f"MailReceived_{message.email.handling.value}", unit="Count", value=1)
+    metrics.add_metric(name=f"MailReceived_{email.handling.value}", unit="Count", value=1)
     return message
 
 
@@ -200,7 +208,7 @@ def inbound_message(
         conversation_id=conversation_id,
         external_id=external_id,
         sender=SenderIdentity(
-            external_id=from_address[:256], display_name=(sender.name or None)[:256] if sender and sender.name else None
+            external_id=from_address[:256], display_name=sender.name[:256] if sender and sender.name else None
         ),
         message_type="email",
         text=(parsed.reply_text or parsed.text)[:REPLY_TEXT_LIMIT] or None,
@@ -400,6 +408,9 @@ def process_notifications(
         for _, key in mail_objects(record.body):
             receive(key)
 
-    return process_partial_response(
-        event=event, record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    # A plain dict, as the handler declares: Powertools types it as its own TypedDict.
+    return dict(
+        process_partial_response(
+            event=event, record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS), context=context
+        )
     )

@@ -26,7 +26,7 @@ from switchboard.email import classify, quotes
 from switchboard.email.bounds import FIELD_LIMIT, HEADER_BLOCK_LIMIT, MAX_DEPTH, MAX_PARTS, PARAMETER_FIELD_LIMIT, bound
 from switchboard.email.charsets import decode_bytes, decode_header_value, decode_unlabelled
 from switchboard.email.html_text import HTML_LIMIT, html_to_text, sanitize_html
-from switchboard.email.parsed import MailAddress, MailFile, MailKind, ParsedMail, normalize_message_id
+from switchboard.email.parsed import BodySource, MailAddress, MailFile, MailKind, ParsedMail, normalize_message_id
 
 _FEED_CHUNK = 1 << 16
 # What is kept of the body as text: far more than a message holds (see intake), and the bound on the work
@@ -219,7 +219,7 @@ class _Body:
             )
         )
 
-    def text(self) -> tuple[str, str]:
+    def text(self) -> tuple[str, BodySource]:
         plain = _joined(self.plain)
         if plain:
             return plain, "plain"
@@ -317,7 +317,7 @@ def _raw_payload(part: Message) -> str | list | bytes | None:
     # Not get_payload(): for 8-bit text it re-decodes the bytes in the declared charset with replacement,
     # which destroys exactly the bytes a wrong declaration needs; and it parses Content-Transfer-Encoding
     # through the policy's header objects. The parser's own payload is the body as it arrived.
-    return part._payload
+    return part._payload  # type: ignore[attr-defined]  # the parser's own attribute, read on purpose
 
 
 def _payload_bytes(part: Message, shape: _Shape, number: int, problems: list[str]) -> bytes:

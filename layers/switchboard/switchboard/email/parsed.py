@@ -54,6 +54,10 @@ class MailFile(_Frozen):
         return hashlib.sha256(self.data).hexdigest()
 
 
+# Which part the text came from.
+BodySource = Literal["plain", "html", "none"]
+
+
 class ParsedMail(_Frozen):
     message_id: str | None = Field(description="normalized (see normalize_message_id); None when absent or empty")
     in_reply_to: tuple[str, ...] = ()
@@ -67,7 +71,7 @@ class ParsedMail(_Frozen):
         default=None, description="Date header, time-zone aware; None if absent or unreadable"
     )
     text: str = Field(default="", description="the whole body as text: text/plain, else the HTML converted to text")
-    body_source: Literal["plain", "html", "none"] = "none"
+    body_source: BodySource = "none"
     html: str | None = Field(
         default=None, description="the HTML body sanitized: no scripts, handlers or remote content"
     )

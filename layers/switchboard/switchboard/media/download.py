@@ -202,21 +202,23 @@ class ProviderHttp:
         with self._lock:
             pool = self._pools.pop(key, None)
             if pool is None:
-                common = {
-                    "host": address,
-                    "port": origin.port,
-                    "maxsize": 2,
-                    "timeout": self._timeout,
-                    "retries": self._retry,
-                }
                 if origin.scheme == "https":
                     # Connect to the checked address, but speak TLS to the name: SNI and the certificate check
                     # use the host name, so a CDN's certificate is verified exactly as with a name lookup.
                     pool = urllib3.HTTPSConnectionPool(
-                        **common, server_hostname=origin.host, assert_hostname=origin.host, cert_reqs="CERT_REQUIRED"
+                        address,
+                        origin.port,
+                        maxsize=2,
+                        timeout=self._timeout,
+                        retries=self._retry,
+                        server_hostname=origin.host,
+                        assert_hostname=origin.host,
+                        cert_reqs="CERT_REQUIRED",
                     )
                 else:
-                    pool = urllib3.HTTPConnectionPool(**common)
+                    pool = urllib3.HTTPConnectionPool(
+                        address, origin.port, maxsize=2, timeout=self._timeout, retries=self._retry
+                    )
             self._pools[key] = pool
             while len(self._pools) > MAX_POOLS:
                 _, evicted = self._pools.popitem(last=False)

@@ -84,7 +84,7 @@ class MediaFetcher:
             AttachmentFetchStatus.TOO_LARGE: FetchOutcome.TOO_LARGE,
             AttachmentFetchStatus.FAILED: FetchOutcome.GONE,
             AttachmentFetchStatus.REFUSED: FetchOutcome.REFUSED,
-        }[fetched.fetch_status]
+        }[fetched.fetch_status or AttachmentFetchStatus.FAILED]
 
     def _download(self, job: MediaJob, key: str) -> Attachment:
         origins = self.origins.get(provider_of(job.channel, job.attachment)) or MediaOrigins()
@@ -146,11 +146,14 @@ def fetch_batch(event: dict[str, Any], context: Any, fetcher: MediaFetcher) -> d
     """Processes a standard SQS batch; failed jobs alone return to the queue (ReportBatchItemFailures)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    return process_partial_response(
-        event=event,
-        record_handler=partial(_fetch_record, fetcher=fetcher),
-        processor=BatchProcessor(event_type=EventType.SQS),
-        context=context,
+    # A plain dict, as the handler declares: Powertools types it as its own TypedDict.
+    return dict(
+        process_partial_response(
+            event=event,
+            record_handler=partial(_fetch_record, fetcher=fetcher),
+            processor=BatchProcessor(event_type=EventType.SQS),
+            context=context,
+        )
     )
 
 

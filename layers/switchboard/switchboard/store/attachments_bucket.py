@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import BinaryIO
+from typing import Protocol
 
 from switchboard.models import Channel
 
@@ -30,6 +30,12 @@ def attachment_key(channel: Channel, message_external_id: str, index: int, filen
     return f"{key}.{extension.group(1).lower()}" if extension else key
 
 
+class Readable(Protocol):
+    """What an upload reads from: a file, or a download being metered as it streams."""
+
+    def read(self, amount: int = -1, /) -> bytes: ...
+
+
 class AttachmentBucket:
     def __init__(self, s3_client, bucket_name: str) -> None:
         self._s3 = s3_client
@@ -40,7 +46,7 @@ class AttachmentBucket:
         extra = {"ContentType": content_type} if content_type else {}
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, **extra)
 
-    def put(self, key: str, body: BinaryIO, content_type: str | None, *, download_only: bool = False) -> None:
+    def put(self, key: str, body: Readable, content_type: str | None, *, download_only: bool = False) -> None:
         """Streams `body` into the object: small media in one PutObject, large media in parts; an exception
         from `body` aborts the upload, leaving no partial object. `download_only` objects are served with
         Content-Disposition: attachment, so a browser saves them and never renders them."""

@@ -159,6 +159,8 @@ def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
 
 def held_mail(message: InboundMessage) -> HeldMail:
     email = message.email
+    if email is None:
+        raise ValueError("only mail is held")
     return HeldMail(
         external_id=message.external_id,
         handling=email.handling,

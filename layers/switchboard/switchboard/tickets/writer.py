@@ -98,7 +98,7 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
             lookup = store.contact_and_next_number(identity, message.sender.phone_e164)
             number = lookup.next_number
             new_contact = None if lookup.contact_id else lifecycle.new_contact(message)
-            contact_id = lookup.contact_id or new_contact.id
+            contact_id = new_contact.id if new_contact else str(lookup.contact_id)
             # A new channel identity with a verified phone number joins the contact who has that number.
             link = _identity_link(store, contact_id, identity) if lookup.found_by_phone else None
         ticket = lifecycle.opened_ticket(
@@ -144,6 +144,8 @@ def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outco
     is about the thread its headers name. It never opens a ticket, reopens one or joins one by subject,
     so two auto-responders cannot keep a ticket ping-ponging."""
     email = message.email
+    if email is None:
+        raise ValueError("only mail is automatic mail")
     ticket_id, found = None, None
     if email.handling is MailHandling.BOUNCE and email.bounced_message_id:
         bounced = store.message_ref(Channel.EMAIL.value, email.bounced_message_id)
@@ -151,7 +153,7 @@ def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outco
             if bounced.direction is Direction.OUTBOUND:
                 store.record_delivery_status(bounced, DeliveryStatus.FAILED)
             found = store.ticket(bounced.ticket_id)
-            ticket_id = store.current_ticket_id(found.ticket.conversation_key)
+            ticket_id = store.current_ticket_id(found.ticket.conversation_key) if found else None
     elif email.handling in (MailHandling.AUTO_REPLY, MailHandling.BULK, MailHandling.LOOP):
         decision = email_threads.decide(message, store, subject_token=False)
         if decision.rule is not email_threads.ThreadRule.OWN_THREAD:
@@ -255,11 +257,14 @@ def write_batch(
     per conversation); Lambda returns just those to the queue, which redelivers and finally dead-letters them."""
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
-    return process_partial_response(
-        event=event,
-        record_handler=partial(_record_sqs_record, store=store, media=media),
-        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-        context=context,
+    # A plain dict, as the handler declares: Powertools types it as its own TypedDict.
+    return dict(
+        process_partial_response(
+            event=event,
+            record_handler=partial(_record_sqs_record, store=store, media=media),
+            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+            context=context,
+        )
     )
 
 

@@ -19,7 +19,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP, SMTP
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
@@ -198,7 +198,7 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, FormFile | _Te
         # Each header is parsed once: the HTTP policy parses a header anew on every access, which made
         # reading a form several times slower than the form itself.
         disposition = part.get("content-disposition")
-        if getattr(disposition, "content_disposition", None) != "form-data":
+        if disposition is None or getattr(disposition, "content_disposition", None) != "form-data":
             raise MalformedPayload("multipart/form-data part has no Content-Disposition: form-data")
         params = disposition.params
         name = params.get("name")
@@ -207,12 +207,12 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, FormFile | _Te
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):
             raise MalformedPayload("multipart/form-data part has no content")
-        content_type = part.get("content-type")
+        type_header = part.get("content-type")
         if "filename" in params:
-            declared = getattr(content_type, "content_type", None) or "text/plain"
+            declared = getattr(type_header, "content_type", None) or "text/plain"
             fields.append((name, FormFile(data, params.get("filename") or None, declared)))
         else:
-            charset = content_type.params.get("charset") if content_type is not None else None
+            charset = type_header.params.get("charset") if type_header is not None else None
             fields.append((name, _TextPart(data, (charset or "utf-8").lower())))
     return fields
 
@@ -301,13 +301,13 @@ def compose_mime(
                 message.add_alternative(html, subtype="html", charset="utf-8")
             else:
                 message.set_content(html, subtype="html", charset="utf-8")
-        html_part = message.get_payload()[-1] if message.is_multipart() else message
+        html_part = list(message.iter_parts())[-1] if message.is_multipart() else message
         # Related parts first: once an attachment makes the message multipart/mixed, an HTML-only
         # message's top part can no longer become multipart/related.
         for spec in sorted(attachments, key=lambda spec: not (spec.inline and spec.content_id and html is not None)):
             maintype, subtype = _content_type(spec.content_type)
             cid = f"<{spec.content_id.strip().strip('<>')}>" if spec.content_id else None
-            options = {
+            options: dict[str, Any] = {
                 "filename": spec.filename,
                 "cid": cid,
                 "disposition": "inline" if spec.inline else "attachment",

@@ -87,7 +87,10 @@ class MailgunWebhook:
         if raw:
             if len(raw) > 1 or not raw[0]:
                 raise MalformedPayload("not a Mailgun forward: body-mime must be sent once and not be empty")
-            return MailDelivery(provider="mailgun", provider_id=None, raw_mime=bytes(raw[0]))
+            mime = raw[0]
+            return MailDelivery(
+                provider="mailgun", provider_id=None, raw_mime=bytes(mime) if isinstance(mime, bytes) else mime.encode()
+            )
         if not any(name == "message-headers" for name, _ in fields):
             raise MalformedPayload(
                 "not a Mailgun forward: neither body-mime (routes whose URL ends in 'mime') nor message-headers"

@@ -41,6 +41,7 @@ from email.policy import compat32
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from switchboard.channels.parsing import dict_at
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,
@@ -117,7 +118,12 @@ class SendGridWebhook:
         if raw:
             if len(raw) > 1 or not raw[0]:
                 raise MalformedPayload("not a SendGrid Inbound Parse post: email must be sent once and not be empty")
-            return MailDelivery(provider="sendgrid", provider_id=None, raw_mime=bytes(raw[0]))
+            mime = raw[0]
+            return MailDelivery(
+                provider="sendgrid",
+                provider_id=None,
+                raw_mime=bytes(mime) if isinstance(mime, bytes) else mime.encode(),
+            )
         if not any(name == "headers" for name, _ in fields):
             raise MalformedPayload("not a SendGrid Inbound Parse post: neither email (raw, full MIME) nor headers")
         return MailDelivery(provider="sendgrid", provider_id=None, raw_mime=_composed(fields))
@@ -197,7 +203,9 @@ def _composed(fields: list[tuple[str, str | bytes]]) -> bytes:
     headers = _header_block(text("headers") or "")
     present = {name.lower() for name, _ in headers}
     headers += [
-        (header, value) for field, header in _ADDRESS_FIELDS if header.lower() not in present and (value := text(field))
+        (header, address)
+        for field, header in _ADDRESS_FIELDS
+        if header.lower() not in present and (address := text(field))
     ]
     return compose_mime(headers, text("text"), text("html"), _attachments(raw, files))
 
@@ -219,7 +227,7 @@ def _attachments(raw: dict[str, bytes], files: dict[int, FormFile]) -> list[Mail
     attachments = []
     for number, file in sorted(files.items()):
         field = f"attachment{number}"
-        described = info.get(field) if isinstance(info.get(field), dict) else {}
+        described = dict_at(info, field)
         content_id = described.get("content-id") or content_ids.get(field)
         content_id = content_id if isinstance(content_id, str) and content_id.strip("<> ") else None
         filename = described.get("filename")
