@@ -30,13 +30,12 @@ def agent_replies(
         created_at=at,
         received_at=at,
     )
-    if then is None:
-        store.append_outbound(current, reply)
-    else:
-        after = current.ticket.model_copy(
-            update={"status": then, "message_count": current.ticket.message_count + 1, "updated_at": at}
-        )
-        store.append_message(current=current, ticket_after=after, message=reply)
+    # Recorded as the outbound issue's sender will record a reply it sent: on the timeline, so receipts and
+    # the customer's answers find it; the ticket takes `then` as its status when given.
+    update: dict = {"message_count": current.ticket.message_count + 1, "updated_at": at}
+    if then is not None:
+        update["status"] = then
+    store.append_message(current=current, ticket_after=current.ticket.model_copy(update=update), message=reply)
     return reply
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -145,14 +145,35 @@ def _readable_ticket_pk(ticket_id: str) -> str | None:
         return None
 
 
+# A key part from a provider (a message id, a Message-ID, a webhook token) is kept as it is up to this many
+# characters (at most 2,048 bytes of UTF-8 with its prefix, DynamoDB's partition key limit), else replaced
+# by its SHA-256: provider ids are short, but a hostile one must not make the write fail.
+_MAX_KEY_PART_CHARS = 512
+
+
+def _key_part(text: str) -> str:
+    return (
+        text if len(text) <= _MAX_KEY_PART_CHARS else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    )
+
+
 def _message_index_pk(channel: str, external_id: str) -> str:
-    # DynamoDB keys are capped at 2 KB; provider ids are short, but a hostile one must not break the write.
-    key = f"{channel}#{external_id}"
-    return f"MESSAGE#{key if len(key) <= 512 else hashlib.sha256(key.encode()).hexdigest()}"
+    return f"MESSAGE#{_key_part(f'{channel}#{external_id}')}"
 
 
 def _held_pk(external_id: str) -> str:
-    return f"HELD#{external_id if len(external_id) <= 512 else hashlib.sha256(external_id.encode()).hexdigest()}"
+    return f"HELD#{_key_part(external_id)}"
+
+
+def _unless_condition_fails[T](write: Callable[[], T]) -> T | None:
+    """The conditional write's response, or None when its condition did not hold: the one place a
+    ConditionalCheckFailedException is read (a redelivery, an older event, a lost race)."""
+    try:
+        return write()
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
 
 
 def _message_sk(message: TicketMessage, sequence: int) -> str:
@@ -226,8 +247,8 @@ class TicketStore:
         """Sets whether the contact follows the account on that identity; an older event never overrides a newer
         one, and a contact already recording MAX_CONTACT_FOLLOWS identities records no further one (False)."""
         moment = sortable_time(at)
-        try:
-            self._db.update_item(
+        written = _unless_condition_fails(
+            lambda: self._db.update_item(
                 TableName=self._table,
                 Key=_key(f"CONTACT#{contact_id}", "CONTACT"),
                 UpdateExpression="SET follows.#identity = :state",
@@ -241,11 +262,8 @@ class TicketStore:
                     ":max": {"N": str(MAX_CONTACT_FOLLOWS)},
                 },
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
+        return written is not None
 
     def next_ticket_number(self) -> int:
         return self._next_number(self._get(_key("COUNTER", "TICKET_NUMBER")))
@@ -380,13 +398,10 @@ class TicketStore:
             "created_sk": {"S": f"{sortable_time(held.received_at)}#{held.external_id[:200]}"},
             **_to_attributes(held.model_dump(mode="json")),
         }
-        try:
-            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        written = _unless_condition_fails(
+            lambda: self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        )
+        return written is not None
 
     def list_held_mail(self, *, handling: MailHandling, limit: int, cursor: str | None) -> HeldMailPage:
         """Held mail of one kind, newest first (Zendesk's suspended tickets): one Query on ByStatus."""
@@ -416,8 +431,8 @@ class TicketStore:
     def mark_held_mail_released(self, external_id: str, released_by: str, at: datetime) -> HeldMail | None:
         """Records that an agent released a held mail and takes it off the held listing (its ByStatus keys
         go), and returns it so; None when it was already released, whose first release then stands."""
-        try:
-            released = self._db.update_item(
+        released = _unless_condition_fails(
+            lambda: self._db.update_item(
                 TableName=self._table,
                 Key=_key(_held_pk(external_id), "HELD"),
                 UpdateExpression="SET released_at = :at, released_by = :by REMOVE status_pk, created_sk",
@@ -428,21 +443,18 @@ class TicketStore:
                 },
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
+        )
+        if released is None:
+            return None
         return HeldMail.model_validate(_from_attributes(released["Attributes"]))
 
     def claim_replay_token(self, provider: str, token: str, body_sha256: str, expires_at: datetime) -> bool:
         """Claims a provider's one-time webhook token for one body. True when it is new, or already claimed
         for this same body (the provider retrying a delivery we failed to answer); False when another body
         comes with it: a replay."""
-        key = f"REPLAY#{provider}#{token}"
-        if len(key.encode()) > 1024:
-            return False
-        try:
-            self._db.put_item(
+        key = f"REPLAY#{_key_part(f'{provider}#{token}')}"
+        written = _unless_condition_fails(
+            lambda: self._db.put_item(
                 TableName=self._table,
                 Item={
                     **_key(key, "REPLAY"),
@@ -453,11 +465,8 @@ class TicketStore:
                 ConditionExpression="attribute_not_exists(pk) OR body_sha256 = :body",
                 ExpressionAttributeValues={":body": {"S": body_sha256}},
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
+        return written is not None
 
     # -- delivery receipts ----------------------------------------------------------------------
 
@@ -470,19 +479,16 @@ class TicketStore:
     def record_delivery_status(self, ref: MessageRef, status: DeliveryStatus) -> bool:
         """Moves an outbound message's delivery status forward only; False when it already is at or past it."""
         rank = DELIVERY_STATUS_RANK[status]
-        try:
-            self._db.update_item(
+        written = _unless_condition_fails(
+            lambda: self._db.update_item(
                 TableName=self._table,
                 Key=_key(_ticket_pk(ref.ticket_id), ref.message_sk),
                 UpdateExpression="SET delivery_status = :status, delivery_rank = :rank",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
                 ExpressionAttributeValues={":status": {"S": status.value}, ":rank": {"N": str(rank)}},
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
+        return written is not None
 
     def record_edit(self, ref: MessageRef, text: str | None, edited_at: datetime) -> bool:
         """Replaces a message's text with its author's later edit, keeping the text as first sent; an older
@@ -506,8 +512,8 @@ class TicketStore:
         else:
             update = update.replace("SET ", "SET #text = :text, ")
             values[":text"] = {"S": text}
-        try:
-            self._db.update_item(
+        written = _unless_condition_fails(
+            lambda: self._db.update_item(
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=update,
@@ -515,11 +521,8 @@ class TicketStore:
                 ExpressionAttributeNames={"#text": "text"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
+        return written is not None
 
     def outbound_refs_up_to(self, ticket_id: str, moment: datetime) -> list[MessageRef]:
         """Messages we sent on a ticket up to a moment and not yet known read (for read watermarks)."""
@@ -573,8 +576,8 @@ class TicketStore:
             for name in ("fetch_status", "storage_key", "sha256", "size_bytes", "mime_type")
             if document[name] is not None
         }
-        try:
-            self._db.update_item(
+        written = _unless_condition_fails(
+            lambda: self._db.update_item(
                 TableName=self._table,
                 Key=_key(_ticket_pk(ref.ticket_id), ref.message_sk),
                 UpdateExpression="SET " + ", ".join(f"{slot}.#{name} = :{name}" for name in recorded),
@@ -589,11 +592,8 @@ class TicketStore:
                     ":stored": {"S": AttachmentFetchStatus.STORED.value},
                 },
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
+        return written is not None
 
     # -- agent reads ----------------------------------------------------------------------------
 
@@ -676,14 +676,6 @@ class TicketStore:
     def contact(self, contact_id: str) -> Contact | None:
         item = self._get(_key(f"CONTACT#{contact_id}", "CONTACT"))
         return Contact.model_validate(_from_attributes(item)) if item else None
-
-    # -- outbound (agent replies) ---------------------------------------------------------------
-
-    def append_outbound(self, current: VersionedTicket, message: TicketMessage) -> None:
-        """Records a message we sent, so its provider receipts and replies find it."""
-        ticket = current.ticket
-        after = ticket.model_copy(update={"message_count": ticket.message_count + 1, "updated_at": message.received_at})
-        self.append_message(current=current, ticket_after=after, message=message)
 
     # -- plumbing -------------------------------------------------------------------------------
 
