@@ -123,7 +123,6 @@ def build_email_events(event_id: Callable[[str], uuid.UUID]) -> dict[str, dict[s
             route_key=f"POST {driver.webhook_path}",
             headers={"user-agent": _USER_AGENTS[driver.provider], **headers},
             body=body,
-            base64_body=driver is SENDGRID,
             request_id=event_id(f"request:email-{driver.provider}").hex[:16],
             at=arrived_at,
         )

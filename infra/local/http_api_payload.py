@@ -57,8 +57,10 @@ def build_event(
     request_id: str,
     claims: Mapping[str, Any] | None = None,
     now: float | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, Any]:
-    """The payload format 2.0 event API Gateway sends for this request."""
+    """The payload format 2.0 event API Gateway sends for this request (`now` and `trace_id` are fixed only where a
+    sample event must come out the same on every run)."""
     moment = time.time() if now is None else now
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -74,7 +76,7 @@ def build_event(
     headers.setdefault("x-forwarded-proto", "http")
     domain = headers.get("host", "127.0.0.1")
     headers.setdefault("x-forwarded-port", domain.rsplit(":", 1)[1] if ":" in domain else "80")
-    headers["x-amzn-trace-id"] = f"Root=1-{int(moment):08x}-{secrets.token_hex(12)}"
+    headers["x-amzn-trace-id"] = trace_id or f"Root=1-{int(moment):08x}-{secrets.token_hex(12)}"
 
     query: dict[str, str] = {}
     for name, value in parse_qsl(request.raw_query, keep_blank_values=True):

@@ -9,27 +9,21 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from infra.local.http_api_payload import HttpRequest, HttpResponse, build_event, gateway_message, http_response
 from infra.local.jwt import InvalidToken, JwtAuthorizer, scopes_of
-from infra.local.workers import Invocation
+from infra.local.workers import Invoker
+from infra.template import FunctionSpec
 
 log = logging.getLogger("switchboard.local")
 
 # API Gateway's payload limit for HTTP APIs.
 MAX_BODY_BYTES = 10 * 1024 * 1024
-
-
-class Invoker(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    def invoke(self, event: Mapping[str, Any]) -> Invocation: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +46,24 @@ class _CompiledRoute:
     pattern: re.Pattern
     # Most specific first, as API Gateway chooses: literal paths, then {param}, then {proxy+}; ANY last.
     precedence: tuple[int, int, int, int]
+
+
+def template_routes(
+    specs: Iterable[FunctionSpec], invokers: Mapping[str, Invoker], resolve: Callable[[Any], Any], *, protected: bool
+) -> list[GatewayRoute]:
+    """The template's HttpApi events as gateway routes, each to its function's invoker. `protected` says whether the
+    API has a JWT authorizer; without one no route asks for a token, as SAM deploys it."""
+    return [
+        GatewayRoute(
+            route.method,
+            route.path,
+            invokers[spec.logical_id],
+            route.authorized and protected,
+            route.scopes_of(resolve) if route.authorized and protected else (),
+        )
+        for spec in specs
+        for route in spec.routes
+    ]
 
 
 class RouteTable:
@@ -147,7 +159,7 @@ class HttpGateway:
             except InvalidToken as exc:
                 log.info("authorizer refused %s: %s", route.route_key, exc)
                 return gateway_message(401, "Unauthorized"), None, route.route_key
-            if route.scopes and not set(scopes_of(claims) or ()) & set(route.scopes):
+            if not has_scope_for(route, claims):
                 log.info("authorizer refused %s: the token has none of the route's scopes", route.route_key)
                 return gateway_message(403, "Forbidden"), None, route.route_key
         event = build_event(
@@ -157,6 +169,11 @@ class HttpGateway:
         if invocation.failed:
             _log_function_error(route.function.name, invocation.error or {})
         return http_response(invocation), route.function.name, route.route_key
+
+
+def has_scope_for(route: GatewayRoute, claims: Mapping[str, Any]) -> bool:
+    """A route with AuthorizationScopes admits a token carrying at least one of them; API Gateway answers 403 else."""
+    return not route.scopes or bool(set(scopes_of(claims) or ()) & set(route.scopes))
 
 
 def _log_function_error(function_name: str, error: Mapping[str, Any]) -> None:

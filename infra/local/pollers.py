@@ -19,7 +19,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.workers import Invocation
+from infra.local.workers import Invocation, Invoker
+from infra.provision import REGION, Stack
 from infra.template import QueueSource
 
 log = logging.getLogger("switchboard.local")
@@ -36,13 +37,23 @@ class QueueBinding:
     queue_arn: str
     region: str
 
+    @classmethod
+    def of(cls, source: QueueSource, stack: Stack) -> QueueBinding:
+        return cls(
+            source=source,
+            queue_url=stack.ref(source.queue_logical_id),
+            queue_arn=stack.attribute(source.queue_logical_id, "Arn"),
+            region=REGION,
+        )
+
 
 def sqs_event(messages: list[dict[str, Any]], binding: QueueBinding) -> dict[str, Any]:
     """The event Lambda's SQS poller builds from ReceiveMessage results."""
-    return {"Records": [_record(message, binding) for message in messages]}
+    return {"Records": [sqs_record(message, binding.queue_arn) for message in messages]}
 
 
-def _record(message: Mapping[str, Any], binding: QueueBinding) -> dict[str, Any]:
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One received message as the record Lambda hands the function."""
     record = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
@@ -53,8 +64,8 @@ def _record(message: Mapping[str, Any], binding: QueueBinding) -> dict[str, Any]
         },
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
-        "eventSourceARN": binding.queue_arn,
-        "awsRegion": binding.region,
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
     }
     if "MD5OfMessageAttributes" in message:
         record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
@@ -90,17 +101,37 @@ def failed_message_ids(invocation: Invocation, batch_ids: list[str], report_batc
     return [i for i in batch_ids if i in set(ids)]
 
 
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One batch as the event source mapping saw it: records received, records returned to the queue (reported
+    in batchItemFailures, or all of them when the invocation failed), and the invocation's error, if any."""
+
+    received: int
+    returned: int = 0
+    error: dict[str, Any] | None = None
+
+
 class SqsPoller:
-    """One event-source mapping: a thread that long-polls the queue and invokes the function."""
+    """One event-source mapping: a thread that long-polls the queue and invokes the function.
+
+    `poll_once` is the mapping's whole rule for one batch (receive, invoke, delete what succeeded, return the
+    rest); the in-process test stack drives it directly instead of starting the thread."""
 
     def __init__(
-        self, binding: QueueBinding, function, sqs_client, redelivery_seconds: int, stop: threading.Event
+        self,
+        binding: QueueBinding,
+        function: Invoker,
+        sqs_client,
+        redelivery_seconds: int,
+        stop: threading.Event,
+        wait_seconds: int = 1,
     ) -> None:
         self.binding = binding
         self.function = function
         self._sqs = sqs_client
         self._redelivery_seconds = redelivery_seconds
         self._stop = stop
+        self._wait_seconds = wait_seconds
         self._thread = threading.Thread(
             target=self._run, name=f"sqs:{binding.source.queue_logical_id}->{function.name}", daemon=True
         )
@@ -121,18 +152,18 @@ class SqsPoller:
                 log.warning("polling %s failed: %s", self.binding.source.queue_logical_id, exc)
                 self._stop.wait(_ERROR_BACKOFF_SECONDS)
 
-    def poll_once(self) -> int:
-        """Receives one batch and processes it; returns how many messages it received."""
+    def poll_once(self) -> BatchOutcome:
+        """Receives one batch and processes it."""
         response = self._sqs.receive_message(
             QueueUrl=self.binding.queue_url,
             MaxNumberOfMessages=min(self.binding.source.batch_size, 10),
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=self._wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
         messages = response.get("Messages") or []
         if not messages:
-            return 0
+            return BatchOutcome(0)
         started = time.monotonic()
         invocation = self.function.invoke(sqs_event(messages, self.binding))
         batch_ids = [m["MessageId"] for m in messages]
@@ -147,8 +178,7 @@ class SqsPoller:
                 error.get("errorMessage"),
                 "".join(error.get("stackTrace") or []),
             )
-        done = [m for m in messages if m["MessageId"] not in failed]
-        retry = [m for m in messages if m["MessageId"] in failed]
+        done, retry = self.settle(messages, failed)
         self._delete(done)
         self._redeliver_soon(retry)
         log.info(
@@ -160,7 +190,13 @@ class SqsPoller:
             len(retry),
             (time.monotonic() - started) * 1000,
         )
-        return len(messages)
+        return BatchOutcome(len(messages), len(failed), invocation.error)
+
+    def settle(
+        self, messages: list[dict[str, Any]], failed: set[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Which received messages are deleted and which go back to the queue."""
+        return [m for m in messages if m["MessageId"] not in failed], [m for m in messages if m["MessageId"] in failed]
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         if not messages:

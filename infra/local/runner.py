@@ -15,7 +15,7 @@ import boto3
 from infra.fakes.providers import FakeProviders
 from infra.local import jwt
 from infra.local.aws import LocalAws, start_local_aws
-from infra.local.http_gateway import GatewayRoute, HttpGateway
+from infra.local.http_gateway import HttpGateway, template_routes
 from infra.local.pollers import QueueBinding, SqsPoller
 from infra.local.schedules import ScheduledRule, rules_for
 from infra.local.workers import FunctionPool, WorkerSpec, WorkerStartFailed, lambda_environment
@@ -124,17 +124,7 @@ class LocalRunner:
             for role in jwt.DEV_ROLES
         }
         self.dev_token = self.dev_tokens["agent"]
-        routes = [
-            GatewayRoute(
-                route.method,
-                route.path,
-                self.pools[spec.logical_id],
-                route.authorized and authorizer is not None,
-                route.scopes_of(resolve) if route.authorized and authorizer is not None else (),
-            )
-            for spec in self.specs
-            for route in spec.routes
-        ]
+        routes = template_routes(self.specs, self.pools, resolve, protected=authorizer is not None)
         try:
             self.gateway = HttpGateway(routes, authorizer, self.settings.port)
         except OSError as exc:
@@ -146,12 +136,7 @@ class LocalRunner:
         sqs = boto3.client("sqs", region_name=REGION)
         for spec in self.specs:
             for source in spec.queue_sources:
-                binding = QueueBinding(
-                    source=source,
-                    queue_url=stack.ref(source.queue_logical_id),
-                    queue_arn=stack.attribute(source.queue_logical_id, "Arn"),
-                    region=REGION,
-                )
+                binding = QueueBinding.of(source, stack)
                 self.pollers.append(
                     SqsPoller(
                         binding, self.pools[spec.logical_id], sqs, self.settings.redelivery_seconds, self.stopping

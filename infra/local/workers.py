@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from infra.template import FunctionSpec
 
@@ -46,6 +46,15 @@ class Invocation:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+
+class Invoker(Protocol):
+    """A function the gateway and the pollers can invoke: a worker pool here, a thread in the test stack."""
+
+    @property
+    def name(self) -> str: ...
+
+    def invoke(self, event: Mapping[str, Any]) -> Invocation: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ def _serve(spec: WorkerSpec, conn) -> None:
     try:
         handler = load_handler(spec.code_dir, spec.handler)
     except BaseException as exc:  # noqa: BLE001 - Lambda reports any init failure as Runtime.ImportModuleError
-        conn.send(("init_error", _error_document(exc, "Runtime.ImportModuleError")))
+        conn.send(("init_error", error_document(exc, "Runtime.ImportModuleError")))
         return
     conn.send(("ready", None))
     while True:
@@ -114,15 +123,16 @@ def _serve(spec: WorkerSpec, conn) -> None:
         try:
             result = handler(json.loads(event_json), context)
         except BaseException as exc:  # noqa: BLE001 - Lambda reports every handler failure, SystemExit included
-            conn.send(("error", _error_document(exc)))
+            conn.send(("error", error_document(exc)))
             continue
         try:
             conn.send(("ok", json.dumps(result)))
         except (TypeError, ValueError) as exc:
-            conn.send(("error", _error_document(exc, "Runtime.MarshalError")))
+            conn.send(("error", error_document(exc, "Runtime.MarshalError")))
 
 
-def _error_document(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+def error_document(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    """Lambda's error document for an exception a handler raised."""
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,

@@ -1,12 +1,12 @@
 """The events Lambda hands our functions: API Gateway HTTP API (payload format 2.0) requests and SQS batches.
 
-Shapes follow the AWS documentation ("Working with AWS Lambda proxy integrations for HTTP APIs",
-"Using Lambda with Amazon SQS"), field for field, so handlers see in tests what they see in AWS.
+The shapes are built once, by the local runner's gateway and event source (infra/local), which follow the AWS
+documentation ("Working with AWS Lambda proxy integrations for HTTP APIs", "Using Lambda with Amazon SQS")
+field for field; this module only fixes what a sample needs to be reproducible.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -15,9 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from infra.local.http_api_payload import HttpRequest, build_event
+from infra.local.pollers import sqs_record as lambda_sqs_record
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 API_ID = "sb1x2y3z4a"
+DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+SOURCE_IP = "173.252.95.10"
 
 # The claims API Gateway's JWT authorizer passes on for an agent signed in through Cognito: a user in the
 # `agent` group. HTTP APIs pass every claim as a string, so the groups array arrives as "[agent]".
@@ -45,63 +50,41 @@ def http_api_event(
     query: Mapping[str, str] | None = None,
     path_parameters: Mapping[str, str] | None = None,
     body: bytes | None = None,
-    base64_body: bool = False,
     claims: Mapping[str, str] | None = None,
     request_id: str = "Yb3mTiVsoAMEJ5g=",
     at: datetime = datetime(2025, 6, 8, 21, 0, 0, tzinfo=UTC),
 ) -> dict[str, Any]:
-    """An HTTP API request as API Gateway passes it to Lambda.
+    """An HTTP API request as API Gateway passes it to Lambda, built by the local gateway's own event builder
+    (infra/local/http_api_payload.py) from what a provider's client sends to the deployed API's domain.
 
-    Header names arrive lower-cased. The body is text unless `base64_body`, which is what API Gateway
-    does for payloads it treats as binary. Authorizer claims appear only on JWT-protected routes.
+    Only the moment, the request id and the trace id are fixed, so that a sample event comes out the same on
+    every run. Whether the body arrives as text or base64 follows its content type, as in API Gateway.
     """
-    event_headers = {
-        "accept": "*/*",
-        **({"content-length": str(len(body))} if body is not None else {}),
-        "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-        "x-amzn-trace-id": "Root=1-68460a50-1f2e3d4c5b6a79880a1b2c3d",
-        "x-forwarded-for": "173.252.95.10",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
-        **{name.lower(): value for name, value in (headers or {}).items()},
-    }
-    request_context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-        "domainPrefix": API_ID,
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": event_headers["x-forwarded-for"],
-            "userAgent": event_headers.get("user-agent", ""),
-        },
-        "requestId": request_id,
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(at.timestamp() * 1000),
-    }
-    if claims is not None:
-        request_context["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": None}}
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}),
-        "headers": event_headers,
-        "requestContext": request_context,
-        "isBase64Encoded": base64_body,
-    }
-    if query:
-        event["queryStringParameters"] = dict(query)
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if body is not None:
-        # A text body must be UTF-8; API Gateway passes anything else base64-encoded.
-        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode("utf-8")
-    return event
+    request = HttpRequest(
+        method=method,
+        raw_path=path,
+        raw_query=urlencode(query or {}),
+        header_pairs=[
+            ("accept", "*/*"),
+            *([("content-length", str(len(body)))] if body is not None else []),
+            ("host", DOMAIN),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-proto", "https"),
+            *((name.lower(), value) for name, value in (headers or {}).items()),
+        ],
+        body=body or b"",
+        source_ip=SOURCE_IP,
+    )
+    return build_event(
+        request,
+        route_key,
+        path_parameters or {},
+        api_id=API_ID,
+        request_id=request_id,
+        claims=claims,
+        now=at.timestamp(),
+        trace_id=f"Root=1-{int(at.timestamp()):08x}-1f2e3d4c5b6a79880a1b2c3d",
+    )
 
 
 def sqs_record(
@@ -112,18 +95,16 @@ def sqs_record(
     attributes: Mapping[str, str],
     queue_arn: str,
 ) -> dict[str, Any]:
-    """One record of an SQS event; `attributes` are the message's system attributes (FIFO ones included)."""
-    return {
-        "messageId": message_id,
-        "receiptHandle": receipt_handle,
-        "body": body,
-        "attributes": dict(attributes),
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3],
+    """One record of an SQS event, as the local event source builds it from a received message; `attributes`
+    are the message's system attributes (FIFO ones included)."""
+    received = {
+        "MessageId": message_id,
+        "ReceiptHandle": receipt_handle,
+        "Body": body,
+        "Attributes": dict(attributes),
+        "MD5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
     }
+    return lambda_sqs_record(received, queue_arn)
 
 
 def sqs_event(records: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """A Switchboard stack in moto, provisioned from template.yaml, whose functions run in-process.
 
-Each function is invoked through its real handler with its own template environment, the way Lambda
-would: HTTP routes are matched against the template's HttpApi events, and the ticket writer is fed
-from the inbound queue by a poller that behaves like Lambda's SQS event source mapping (batches of
-the template's BatchSize, successful records deleted, failed ones left for redelivery).
+The platform is the local runner's (infra/local): requests are routed by its route table and turned into
+events by its event builder, and queues are drained by its event-source mapping (SqsPoller.poll_once, with
+Lambda's batch, partial-failure and redelivery rules). What is test-only is thin and lives here: functions
+run as threads of this process, under their own template environment, with their exceptions left to the
+test (HTTP) or turned into Lambda's error document (queues); a failed record comes back at once instead of
+after a second; and at-least-once redelivery can be forced.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,8 +23,11 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from infra.functions import LambdaContext, load_function
+from infra.local.http_gateway import RouteTable, has_scope_for, template_routes
+from infra.local.pollers import BatchOutcome, QueueBinding, SqsPoller, failed_message_ids
+from infra.local.workers import Invocation, error_document
 from infra.provision import REGION, Stack, provision
-from infra.template import FunctionSpec, HttpRoute, functions, resources_of_type
+from infra.template import FunctionSpec, functions, resources_of_type
 from switchboard import runtime
 from switchboard.models import Contact
 from switchboard.queue import SQS_BATCH_LIMIT
@@ -31,6 +35,10 @@ from switchboard.store.tickets_table import TicketStore
 from tests.support import shared_metrics
 from tests.support.drivers import SIGNED, ChannelDriver
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
+
+# The local runner's one acceleration of SQS, taken to its limit: a record the function gave back is visible
+# again at once, not after the queue's VisibilityTimeout. Receive counts and dead-lettering are unchanged.
+_REDELIVER_AT_ONCE = 0
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,13 @@ class DrainReport:
     invocation_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, outcome: WriterOutcome) -> None:
+    def add(self, outcome: BatchOutcome) -> None:
         with self._lock:
             self.batches += 1
-            self.records += outcome.records
-            self.failed_records += len(outcome.failed)
+            self.records += outcome.received
+            self.failed_records += outcome.returned
             if outcome.error is not None:
-                self.invocation_errors.append(outcome.error)
+                self.invocation_errors.append(f"{outcome.error['errorType']}: {outcome.error['errorMessage']}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,31 @@ class WriterOutcome:
     records: int
     failed: frozenset[str]
     error: str | None = None
+
+
+class _InProcessFunction:
+    """A function as the local runner's gateway and pollers invoke it (infra.local.workers.Invoker), run on the
+    caller's thread: a raised exception becomes Lambda's error document, as a worker process reports it."""
+
+    def __init__(self, stack: InProcessStack, logical_id: str) -> None:
+        self._stack = stack
+        self.name = logical_id
+
+    def invoke(self, event: Mapping[str, Any]) -> Invocation:
+        try:
+            return Invocation(result=self._stack.invoke(self.name, dict(event)))
+        except Exception as error:  # noqa: BLE001 (Lambda turns any function error into an error document)
+            return Invocation(error=error_document(error))
+
+
+class _RedeliveringPoller(SqsPoller):
+    """SQS delivers at least once: a record its function handled may come back. This mapping returns every record
+    once after its first success, so a test sees each one handled twice."""
+
+    def settle(self, messages: list[dict[str, Any]], failed: set[str]) -> tuple[list, list]:
+        done, retry = super().settle(messages, failed)
+        again = [m for m in done if m["Attributes"]["ApproximateReceiveCount"] == "1"]
+        return [m for m in done if m not in again], retry + again
 
 
 class RequestCounter:
@@ -139,7 +172,17 @@ class InProcessStack:
     def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         self._monkeypatch = monkeypatch
         self.channel_secrets = stack.channel_secrets
+        self._stack = stack
         self.functions = {spec.logical_id: spec for spec in functions(stack.template)}
+        # The template's API has a JWT authorizer; in process, a request carries the claims it would pass on.
+        self._routes = RouteTable(
+            template_routes(
+                self.functions.values(),
+                {logical_id: _InProcessFunction(self, logical_id) for logical_id in self.functions},
+                stack.resolver.resolve,
+                protected=True,
+            )
+        )
         self._function_environments = {logical_id: stack.environment_of(logical_id) for logical_id in self.functions}
         self._environments = _FunctionEnvironments(monkeypatch, self._function_environments)
         shared_metrics.install(monkeypatch)
@@ -150,6 +193,7 @@ class InProcessStack:
         source = writer.queue_sources[0]
         self.writer = writer.logical_id
         self.batch_size = source.batch_size
+        self._inbound = QueueBinding.of(source, stack)
         self.queue_url = stack.ref(source.queue_logical_id)
         self.queue_arn = stack.attribute(source.queue_logical_id, "Arn")
         redrive = stack.template["Resources"][source.queue_logical_id]["Properties"]["RedrivePolicy"]
@@ -161,6 +205,7 @@ class InProcessStack:
         fetcher = self._consumer_of("MediaQueue")
         self.media_fetcher = fetcher.logical_id
         self.media_batch_size = fetcher.queue_sources[0].batch_size
+        self._media = QueueBinding.of(fetcher.queue_sources[0], stack)
         self.media_queue_url = stack.ref("MediaQueue")
         self.media_queue_arn = stack.attribute("MediaQueue", "Arn")
         media_redrive = stack.template["Resources"]["MediaQueue"]["Properties"]["RedrivePolicy"]
@@ -172,6 +217,7 @@ class InProcessStack:
         self.email_inbound = intake.logical_id
         self.mail_batch_size = intake.queue_sources[0].batch_size
         self.mail_bucket = stack.ref("MailBucket")
+        self._mail = QueueBinding.of(intake.queue_sources[0], stack)
         self.mail_queue_url = stack.ref("MailQueue")
         self.mail_queue_arn = stack.attribute("MailQueue", "Arn")
         mail_redrive = stack.template["Resources"]["MailQueue"]["Properties"]["RedrivePolicy"]
@@ -215,24 +261,28 @@ class InProcessStack:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
-        base64_body: bool = False,
         claims: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        """A request through API Gateway: routed by the template, JWT claims passed on protected routes."""
-        spec, route, path_parameters = self._route(method, path)
+        """A request through the local gateway's route table and event builder, with the JWT claims the
+        authorizer would pass on for a protected route. A body that is not text arrives base64-encoded."""
+        matched = self._routes.match(method, path)
+        if matched is None:
+            raise LookupError(f"template.yaml has no route {method} {path}")
+        route, path_parameters = matched
+        if route.authorized and claims is not None and not has_scope_for(route, claims):
+            return HttpResponse(403, {"content-type": "application/json"}, '{"message":"Forbidden"}')
         event = http_api_event(
             method=method,
             path=path,
-            route_key=f"{route.method} {route.path}",
+            route_key=route.route_key,
             headers=headers,
             query=query,
             path_parameters=path_parameters,
             body=body,
-            base64_body=base64_body,
             claims=claims if route.authorized else None,
             request_id=uuid.uuid4().hex[:16],
         )
-        return HttpResponse.of(self.invoke(spec.logical_id, event))
+        return HttpResponse.of(self.invoke(route.function.name, event))
 
     def api_get(
         self, path: str, query: Mapping[str, str] | None = None, *, claims: Mapping[str, str] | None = AGENT_CLAIMS
@@ -242,54 +292,32 @@ class InProcessStack:
     def channel(self, driver: ChannelDriver) -> ChannelHarness:
         return ChannelHarness(self, driver)
 
-    def _route(self, method: str, path: str) -> tuple[FunctionSpec, HttpRoute, dict[str, str]]:
-        for spec in self.functions.values():
-            for route in spec.routes:
-                pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
-                match = re.fullmatch(pattern, path)
-                if route.method == method and match:
-                    return spec, route, match.groupdict()
-        raise LookupError(f"template.yaml has no route {method} {path}")
-
     # -- the inbound queue ----------------------------------------------------------------------
 
     def drain_queue(self, *, workers: int = 1, at_least_once: bool = False) -> DrainReport:
-        """Feeds the writer from the inbound queue until nothing is left to receive.
-
-        As Lambda's event source mapping does, successful records are deleted and records the writer
-        reports in batchItemFailures stay; their visibility timeout is made to lapse at once so they are
-        redelivered (or dead-lettered after maxReceiveCount receives). `at_least_once` also redelivers
-        every record once after success, as SQS may. `workers` pollers run side by side.
-        """
+        """Feeds the writer from the inbound queue until nothing is left to receive, through the local event
+        source mapping: successful records are deleted, records the writer reports in batchItemFailures (all
+        of a batch whose invocation raised) come back until maxReceiveCount dead-letters them.
+        `at_least_once` also redelivers every record once after success, as SQS may. `workers` mappings
+        poll side by side."""
+        poller = self._poller(self._inbound, self.writer, at_least_once=at_least_once)
         report = DrainReport()
         if workers == 1:
-            self._poll(report, at_least_once)
+            _drain(poller, report)
         else:
-            run_together([functools.partial(self._poll, report, at_least_once)] * workers)
+            run_together([functools.partial(_drain, poller, report)] * workers)
         return report
 
-    def _poll(self, report: DrainReport, at_least_once: bool) -> None:
-        while messages := self._receive(self.batch_size):
-            outcome = self.write(sqs_event(_records(messages, self.queue_arn)))
-            report.add(outcome)
-            for message in messages:
-                first_receive = message["Attributes"]["ApproximateReceiveCount"] == "1"
-                if message["MessageId"] in outcome.failed or (at_least_once and first_receive):
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    def _poller(self, binding: QueueBinding, logical_id: str, *, at_least_once: bool = False) -> SqsPoller:
+        mapping = _RedeliveringPoller if at_least_once else SqsPoller
+        return mapping(
+            binding, _InProcessFunction(self, logical_id), self.sqs, _REDELIVER_AT_ONCE, threading.Event(), 0
+        )
 
     def write(self, event: dict[str, Any]) -> WriterOutcome:
         """Invokes the writer with an SQS event. Records it reports in batchItemFailures go back to the
         queue; if the invocation raises (Powertools does when every record failed), they all do."""
-        message_ids = [record["messageId"] for record in event["Records"]]
-        try:
-            response = self.invoke(self.writer, event)
-        except Exception as error:  # noqa: BLE001 (Lambda turns any function error into a retry)
-            return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
-        return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
+        return self._consume(self.writer, event)
 
     def _receive(self, count: int) -> list[dict[str, Any]]:
         return self.sqs.receive_message(
@@ -366,19 +394,15 @@ class InProcessStack:
     # -- the media queue ----------------------------------------------------------------------
 
     def drain_media_queue(self) -> DrainReport:
-        """Feeds the media fetcher from the media queue until nothing is left (see `_drain_standard_queue`)."""
-        return self._drain_standard_queue(
-            self.media_queue_url, self.media_queue_arn, self.media_batch_size, self.media_fetcher
-        )
+        """Feeds the media fetcher from the media queue until nothing is left (see `drain_queue`)."""
+        return _drain(self._poller(self._media, self.media_fetcher), DrainReport())
 
     def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
         return self._consume(self.media_fetcher, event)
 
     def drain_mail_queue(self) -> DrainReport:
         """Feeds the email intake from the mail bucket's notifications until nothing is left."""
-        return self._drain_standard_queue(
-            self.mail_queue_url, self.mail_queue_arn, self.mail_batch_size, self.email_inbound
-        )
+        return _drain(self._poller(self._mail, self.email_inbound), DrainReport())
 
     def put_mail(self, raw: bytes, key: str | None = None) -> str:
         """Stores a raw mail as SES's receipt rule does (each delivery its own SES message id)."""
@@ -393,32 +417,13 @@ class InProcessStack:
     def dead_lettered_mail(self) -> int:
         return self._message_count(self.mail_dead_letter_queue_url)
 
-    def _drain_standard_queue(self, queue_url: str, queue_arn: str, batch_size: int, consumer: str) -> DrainReport:
-        """As Lambda's event source does for a standard queue: successful records are deleted, failed ones made
-        visible again at once, so they are redelivered until the redrive policy dead-letters them."""
-        report = DrainReport()
-        while messages := self.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", []):
-            outcome = self._consume(consumer, sqs_event(_records(messages, queue_arn)))
-            report.add(outcome)
-            for message in messages:
-                if message["MessageId"] in outcome.failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return report
-
     def _consume(self, consumer: str, event: dict[str, Any]) -> WriterOutcome:
-        """Invokes a queue consumer; what it reports failed (or all, if it raises) goes back to the queue."""
+        """Invokes a queue consumer directly; what goes back to the queue follows Lambda's batch rules."""
         message_ids = [record["messageId"] for record in event["Records"]]
-        try:
-            response = self.invoke(consumer, event)
-        except Exception as error:  # noqa: BLE001 (Lambda turns any function error into a retry)
-            return WriterOutcome(len(message_ids), frozenset(message_ids), f"{type(error).__name__}: {error}")
-        return WriterOutcome(len(message_ids), frozenset(f["itemIdentifier"] for f in response["batchItemFailures"]))
+        invocation = _InProcessFunction(self, consumer).invoke(event)
+        failed = frozenset(failed_message_ids(invocation, message_ids, report_batch_item_failures=True))
+        error = invocation.error
+        return WriterOutcome(len(message_ids), failed, error and f"{error['errorType']}: {error['errorMessage']}")
 
     def queued_media_jobs(self) -> int:
         return self._message_count(self.media_queue_url)
@@ -534,7 +539,7 @@ class ChannelHarness:
         self.stack = stack
         self.driver = driver
 
-    def deliver(self, body: bytes, *, signature: object = SIGNED, base64_body: bool = False) -> HttpResponse:
+    def deliver(self, body: bytes, *, signature: object = SIGNED) -> HttpResponse:
         """POSTs `body` to the channel's webhook as the provider would (signed unless told otherwise). Mail
         goes on through the mail bucket and the email intake, as its notification would take it; SES, which
         has no webhook, writes the mail into the bucket instead."""
@@ -543,9 +548,7 @@ class ChannelHarness:
             response = HttpResponse(200, {"content-type": "application/json"}, '{"stored": 1}')
         else:
             headers, body = self.driver.request(body, signature)
-            response = self.stack.http(
-                "POST", self.driver.webhook_path, headers=headers, body=body, base64_body=base64_body
-            )
+            response = self.stack.http("POST", self.driver.webhook_path, headers=headers, body=body)
         if self.driver.arrives_in_mail_bucket:
             self.stack.drain_mail_queue()
             assert self.stack.dead_lettered_mail() == 0, "the email intake dead-lettered a mail"
@@ -555,18 +558,10 @@ class ChannelHarness:
         return self.stack.http("GET", self.driver.webhook_path, query=query)
 
 
-def _records(messages: list[dict[str, Any]], queue_arn: str) -> list[dict[str, Any]]:
-    """Received SQS messages as the records Lambda's event source hands the function."""
-    return [
-        sqs_record(
-            message_id=message["MessageId"],
-            receipt_handle=message["ReceiptHandle"],
-            body=message["Body"],
-            attributes=message["Attributes"],
-            queue_arn=queue_arn,
-        )
-        for message in messages
-    ]
+def _drain(poller: SqsPoller, report: DrainReport) -> DrainReport:
+    while (outcome := poller.poll_once()).received:
+        report.add(outcome)
+    return report
 
 
 def run_together(calls: Sequence[Callable[[], Any]]) -> list[Any]:

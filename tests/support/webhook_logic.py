@@ -16,16 +16,13 @@ QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/switchboard-dev-In
 WHATSAPP = WhatsAppDriver()
 
 
-def whatsapp_post(
-    body: bytes | None, headers: Mapping[str, str] | None = None, *, base64_body: bool = False
-) -> dict[str, Any]:
+def whatsapp_post(body: bytes | None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     return http_api_event(
         method="POST",
         path=WHATSAPP.webhook_path,
         route_key=f"POST {WHATSAPP.webhook_path}",
         headers=headers,
         body=body,
-        base64_body=base64_body,
     )
 
 
