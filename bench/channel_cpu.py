@@ -62,11 +62,15 @@ class DiscardingMailBucket:
         return f"inbound/{provider}/discarded"
 
 
-class GrantingTokenStore:
+class GrantingTokens:
     """Stands in for the replay-token claim in DynamoDB (Mailgun): every token is new."""
 
     def claim_replay_token(self, provider: str, token: str, body_sha256: str, expires_at: datetime) -> bool:
         return True
+
+
+class GrantingRepositories:
+    replay_tokens = GrantingTokens()
 
 
 def _webhook_function(stack, driver: ChannelDriver):
@@ -137,7 +141,7 @@ def measure_channel(stack, driver: ChannelDriver, requests: int, label: str | No
         logs_discarded(),
         mock.patch.object(runtime, "inbound_queue", lambda url: queue),
         mock.patch.object(runtime, "mail_bucket", lambda name: DiscardingMailBucket()),
-        mock.patch.object(runtime, "ticket_store", GrantingTokenStore),
+        mock.patch.object(runtime, "repositories", GrantingRepositories),
         mock.patch.object(runtime, "secret_source", lambda arn: lambda: secrets),
     ):
         handler = load_function(spec)

@@ -14,7 +14,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     settings = runtime.held_mail_release_settings()
     return handle_held_mail_release(
         event,
-        store=runtime.ticket_store(),
+        store=runtime.repositories().held_mail,
         mail_bucket=runtime.mail_bucket(settings.mail_bucket),
         access=runtime.access_settings(),
     )

@@ -18,7 +18,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         event,
         MailgunWebhook(),
         bucket=runtime.mail_bucket(settings.mail_bucket),
-        claim_token=ReplayGuard("mailgun", runtime.ticket_store()),
+        claim_token=ReplayGuard("mailgun", runtime.repositories().replay_tokens),
         secrets=runtime.secret_source(settings.secret_arn),
         max_age_seconds=settings.max_age_seconds,
     )

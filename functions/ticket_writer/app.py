@@ -10,4 +10,4 @@ from switchboard.tickets.writer import write_batch
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return write_batch(event, context, store=runtime.ticket_store(), media=runtime.media_jobs())
+    return write_batch(event, context, store=runtime.repositories(), media=runtime.media_jobs())

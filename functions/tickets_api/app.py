@@ -11,4 +11,4 @@ from switchboard.observability import logger, metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return handle_tickets_api(event, store=runtime.ticket_store(), access=runtime.access_settings())
+    return handle_tickets_api(event, store=runtime.repositories(), access=runtime.access_settings())

@@ -19,8 +19,12 @@ from infra.template import ROOT, FunctionSpec, functions, load_template
 PACKAGE_DIR = LAYER_DIR / "switchboard"
 CONFIG_MODULE = PACKAGE_DIR / "config.py"
 RUNTIME_MODULE = PACKAGE_DIR / "runtime.py"
-STORE_MODULE = PACKAGE_DIR / "store" / "tickets_table.py"
-STORE_CLASS = "TicketStore"
+STORE_DIR = PACKAGE_DIR / "store"
+# The repositories callers use (store/<aggregate>.py), the shared table layer they go through (store/table.py),
+# and the attributes by which one reaches the other and the client.
+REPOSITORY_SUFFIX = "Repository"
+TABLE_CLASS = "Table"
+TABLE_ATTRIBUTE = "_table"
 STORE_CLIENT_ATTRIBUTE = "_db"
 AWS_SDK_PACKAGES = {"boto3", "botocore"}
 
@@ -353,36 +357,75 @@ def _optional_tuple(values: list[str] | None) -> tuple[str, ...] | None:
 # -- the table permissions every store method needs, from the store's source ----------------------
 
 
-def _store_methods() -> dict[str, ast.FunctionDef]:
-    store_class = next(
-        node for node in _parse(STORE_MODULE).body if isinstance(node, ast.ClassDef) and node.name == STORE_CLASS
-    )
-    return {node.name: node for node in store_class.body if isinstance(node, ast.FunctionDef)}
+def _store_definitions() -> dict[tuple[str, str], ast.FunctionDef]:
+    """Every function of the store package by (class name, or "" at module level, function name)."""
+    found: dict[tuple[str, str], ast.FunctionDef] = {}
+    for path in sorted(STORE_DIR.glob("*.py")):
+        for node in _parse(path).body:
+            if isinstance(node, ast.FunctionDef):
+                found[("", node.name)] = node
+            elif isinstance(node, ast.ClassDef):
+                for member in node.body:
+                    if isinstance(member, ast.FunctionDef):
+                        found[(node.name, member.name)] = member
+    return found
+
+
+def _repository_methods() -> dict[str, tuple[str, str]]:
+    """Public repository methods by name, each name unique across the repositories (so a call site names one)."""
+    methods: dict[str, tuple[str, str]] = {}
+    for owner, name in _store_definitions():
+        if owner.endswith(REPOSITORY_SUFFIX) and not name.startswith("_"):
+            assert name not in methods, f"{owner}.{name} and {methods[name][0]}.{name}: repository methods must differ"
+            methods[name] = (owner, name)
+    return methods
+
+
+def _callee(owner: str, call: ast.Call, definitions, repositories) -> tuple[str, str] | None:
+    """The store function a call inside `owner` reaches: self.<m>, self._table.<m>, self._<repository>.<m>, or a
+    module-level function."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return ("", func.id) if ("", func.id) in definitions else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    if isinstance(receiver, ast.Name) and receiver.id == "self":
+        return (owner, func.attr) if (owner, func.attr) in definitions else None
+    if isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name) and receiver.value.id == "self":
+        if receiver.attr == TABLE_ATTRIBUTE:
+            return (TABLE_CLASS, func.attr) if (TABLE_CLASS, func.attr) in definitions else None
+        return repositories.get(func.attr)
+    return None
 
 
 def _dynamodb_requests_of(method_names: set[str], table_arn: str, index_names: list[str]) -> set[tuple[str, str]]:
-    """(IAM action, resource) pairs the given TicketStore methods need: their `self._db.<operation>(` calls,
-    following `self.<helper>(` calls, with transaction item kinds and index use read from the same code."""
-    methods = _store_methods()
+    """(IAM action, resource) pairs the given repository methods need: the `self._db.<operation>(` calls they
+    reach through the table layer, following calls within the store package, with transaction item kinds and
+    index use read from the same code."""
+    definitions, repositories = _store_definitions(), _repository_methods()
     operations, transaction_kinds, uses_index = set(), set(), False
-    seen, pending = set(), list(method_names)
+    seen: set[tuple[str, str]] = set()
+    pending = [repositories[name] for name in method_names]
     while pending:
-        name = pending.pop()
-        if name in seen:
+        current = pending.pop()
+        if current in seen:
             continue
-        seen.add(name)
-        for node in ast.walk(methods[name]):
+        seen.add(current)
+        for node in ast.walk(definitions[current]):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 receiver = node.func.value
-                if isinstance(receiver, ast.Name) and receiver.id == "self" and node.func.attr in methods:
-                    pending.append(node.func.attr)
-                elif (
+                if (
                     isinstance(receiver, ast.Attribute)
                     and receiver.attr == STORE_CLIENT_ATTRIBUTE
                     and isinstance(receiver.value, ast.Name)
                     and receiver.value.id == "self"
                 ):
                     operations.add(node.func.attr)
+            if isinstance(node, ast.Call):
+                callee = _callee(current[0], node, definitions, repositories)
+                if callee is not None:
+                    pending.append(callee)
             elif isinstance(node, ast.Dict):
                 transaction_kinds |= {k.value for k in node.keys if isinstance(k, ast.Constant)} & {
                     "Put",
@@ -415,9 +458,9 @@ def _dynamodb_requests_of(method_names: set[str], table_arn: str, index_names: l
 
 
 def _store_methods_called_by(spec: FunctionSpec) -> set[str]:
-    """Public TicketStore methods called from the handler's module and the switchboard modules it
+    """Public repository methods called from the handler's module and the switchboard modules it
     imports, transitively (the store package itself excluded)."""
-    public = {name for name in _store_methods() if not name.startswith("_")}
+    public = set(_repository_methods())
     called, seen = set(), set()
     pending = [_handler_path(spec)]
     while pending:

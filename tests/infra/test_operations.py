@@ -401,12 +401,13 @@ def test_the_replay_tokens_mailgun_claims_are_keys_its_role_may_write(mailgun_st
     # Given Mailgun's replay guard writing into a table that records the request
     from switchboard.email.providers.base import ReplayToken
     from switchboard.email.replay_guard import ReplayGuard
-    from switchboard.store.tickets_table import TicketStore
+    from switchboard.store.replay_tokens import ReplayTokenRepository
+    from switchboard.store.table import Table
 
     statements, table_arn = mailgun_statements
     table = _RecordingTable()
     # When it claims any token Mailgun may sign
-    ReplayGuard("mailgun", TicketStore(table, "tickets"))(
+    ReplayGuard("mailgun", ReplayTokenRepository(Table(table, "tickets")))(
         ReplayToken(value=token, expires_at=datetime.now(UTC) + timedelta(hours=8)), body
     )
     # Then each item it writes is one its role allows

@@ -11,7 +11,7 @@ import pytest
 from infra.template import ROOT, Resolver, local_secret_parameters, resources_of_type
 
 DATA_MODEL_DOC = ROOT / "docs" / "data-model.md"
-STORE_MODULE = ROOT / "layers" / "switchboard" / "switchboard" / "store" / "tickets_table.py"
+STORE_MODULE = ROOT / "layers" / "switchboard" / "switchboard" / "store" / "__init__.py"
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 DEAD_LETTER_AFTER_RECEIVES = 5

@@ -85,7 +85,7 @@ def whatsapp_from(account: int, at: datetime) -> InboundMessage:
 
 
 def test_a_customer_writing_to_ever_more_accounts_stays_one_contact_that_lists_its_first_50(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     accounts = MAX_CONTACT_IDENTITIES + 15
     # Given one customer (one verified phone number) writing to 65 of our WhatsApp numbers
     outcomes = [
@@ -103,12 +103,12 @@ def test_a_customer_writing_to_ever_more_accounts_stays_one_contact_that_lists_i
         identity = ChannelIdentity(
             channel=Channel.WHATSAPP, channel_account_id=f"10654035224{account:04d}", external_id="821012345678"
         )
-        assert store.contact_id_for(identity) == contact.id
+        assert store.contacts.contact_id_for(identity) == contact.id
     assert largest_item(stack) < DYNAMODB_ITEM_LIMIT // 4
 
 
 def test_a_contact_records_the_follow_state_of_its_first_50_identities_and_keeps_updating_them(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     # Given a contact
     record_event(whatsapp_from(0, SENT), store)
     (contact,) = stack.contacts()
@@ -117,10 +117,12 @@ def test_a_contact_records_the_follow_state_of_its_first_50_identities_and_keeps
         for account in range(MAX_CONTACT_FOLLOWS + 10)
     ]
     # When 60 identities of it follow the account
-    recorded = [store.record_follow(contact.id, identity, True, SENT + timedelta(minutes=1)) for identity in identities]
+    recorded = [
+        store.contacts.record_follow(contact.id, identity, True, SENT + timedelta(minutes=1)) for identity in identities
+    ]
     # Then the first 50 are recorded and the rest are not, and a recorded one still takes newer changes
     assert recorded == [True] * MAX_CONTACT_FOLLOWS + [False] * 10
-    assert store.record_follow(contact.id, identities[0], False, SENT + timedelta(minutes=2)) is True
+    assert store.contacts.record_follow(contact.id, identities[0], False, SENT + timedelta(minutes=2)) is True
     (contact,) = stack.contacts()
     assert len(contact.follows) == MAX_CONTACT_FOLLOWS and contact.follows[identities[0].key].following is False
     assert largest_item(stack) < DYNAMODB_ITEM_LIMIT // 4

@@ -57,7 +57,7 @@ def delivery_order() -> list[str]:
 def test_every_corpus_mail_threads_as_its_golden_says(stack):
     # Given a shop whose ticket counter stands where the corpus's subject tokens expect
     ses = stack.channel(SesDriver())
-    store = stack.ticket_store()
+    store = stack.repositories()
     # When every corpus mail is stored by SES, mails being answered first, and the writer runs
     for name in delivery_order():
         if name in TOKEN_TARGETS:
@@ -75,13 +75,13 @@ def test_every_corpus_mail_threads_as_its_golden_says(stack):
     # Then each mail is where its golden says
     ticket_of = {}
     for name in GOLDENS:
-        ref = store.message_ref(Channel.EMAIL.value, external_id(name))
+        ref = store.messages.message_ref(Channel.EMAIL.value, external_id(name))
         ticket_of[name] = ref.ticket_id if ref else None
     wrong = []
     for name, golden in GOLDENS.items():
         thread = golden["thread"]
         if thread["decision"] == "held":
-            held = store.held_mail(external_id(name))
+            held = store.held_mail.held_mail(external_id(name))
             if ticket_of[name] is not None or held is None or held.handling.value != thread["reason"]:
                 wrong.append(f"{name}: expected held as {thread['reason']}, got ticket {ticket_of[name]} / held {held}")
         elif thread["decision"] == "joins":

@@ -91,7 +91,7 @@ def test_an_outlook_reply_naming_only_our_sent_mail_in_in_reply_to_joins_its_tic
     mail(first_mail())
     (ticket,) = stack.tickets()
     agent_replies(
-        stack.ticket_store(),
+        stack.repositories(),
         ticket["id"],
         external_id="sb.reply-1@shop.example",
         text="확인해 보겠습니다",
@@ -132,7 +132,7 @@ def test_a_reply_to_a_closed_ticket_opens_a_linked_follow_up_and_later_replies_j
     # Given ticket #1 was closed
     mail(first_mail())
     (ticket,) = stack.tickets()
-    ticket_closes(stack.ticket_store(), ticket["id"], at=SENT + timedelta(days=5))
+    ticket_closes(stack.repositories(), ticket["id"], at=SENT + timedelta(days=5))
     # When the customer answers in the thread, twice
     for n in (1, 2):
         reply = bare_mail(
@@ -166,7 +166,7 @@ def test_an_out_of_office_about_our_reply_is_an_internal_note_that_changes_nothi
     mail(first_mail())
     (ticket,) = stack.tickets()
     agent_replies(
-        stack.ticket_store(),
+        stack.repositories(),
         ticket["id"],
         external_id="sb.reply-2@shop.example",
         text="송장번호 안내드립니다",
@@ -195,7 +195,7 @@ def test_an_auto_reply_about_no_ticket_is_held_and_opens_nothing(stack, mail):
     mail(vacation)
     # Then there is no ticket, and the mail is held for review with why
     assert stack.tickets() == []
-    held = stack.ticket_store().held_mail("vacation@mail.example.net")
+    held = stack.repositories().held_mail.held_mail("vacation@mail.example.net")
     assert (held.handling.value, held.from_address) == ("auto_reply", SEOYEON.external_id)
 
 
@@ -204,7 +204,7 @@ def test_a_bounce_of_our_reply_is_noted_on_its_ticket_and_marks_the_reply_failed
     mail(first_mail())
     (ticket,) = stack.tickets()
     agent_replies(
-        stack.ticket_store(), ticket["id"], external_id="sb.reply-3@shop.example", text="교환 접수되었습니다", at=SENT
+        stack.repositories(), ticket["id"], external_id="sb.reply-3@shop.example", text="교환 접수되었습니다", at=SENT
     )
     # When the customer's server bounces it with a delivery status notification
     bounce = (
@@ -240,8 +240,8 @@ def test_our_own_mail_coming_back_is_held_as_a_loop(stack, mail):
     mail(from_itself)
     # Then neither opens a ticket; both are held as loops
     assert stack.tickets() == []
-    store = stack.ticket_store()
-    assert [store.held_mail(i).handling.value for i in ("sb.echo@shop.example", "self@shop.example")] == [
+    store = stack.repositories()
+    assert [store.held_mail.held_mail(i).handling.value for i in ("sb.echo@shop.example", "self@shop.example")] == [
         "loop",
         "loop",
     ]
@@ -266,7 +266,7 @@ def test_mail_ses_marks_as_a_virus_is_quarantined_not_dropped(stack, mail):
     mail(raw)
     # Then no ticket shows it, and it is kept, flagged, with the raw mail still in the bucket
     assert stack.tickets() == []
-    held = stack.ticket_store().held_mail("first@mail.example.com")
+    held = stack.repositories().held_mail.held_mail("first@mail.example.com")
     assert (held.handling.value, held.reason) == ("quarantined", "SES virus verdict FAIL")
     assert held.raw_mail_key in stack.mail_keys()
 

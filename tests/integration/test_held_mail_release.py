@@ -80,7 +80,7 @@ def test_a_mail_ses_wrongly_judged_spam_is_released_onto_a_ticket(stack, mail):
         "released from held mail by an agent",
     )
     assert held_listing(stack, "quarantined") == []
-    held = stack.ticket_store().held_mail("refund@mail.example.com")
+    held = stack.repositories().held_mail.held_mail("refund@mail.example.com")
     assert held.released_by == ADMIN_CLAIMS["sub"] and held.released_at is not None
     assert answer.json()["held"]["released_by"] == ADMIN_CLAIMS["sub"]
 
@@ -180,13 +180,13 @@ def test_only_an_admin_may_release_held_mail(stack, mail, claims):
     # Then it is forbidden, nothing is copied back into the intake and the mail stays held
     assert (answer.status, answer.json()["error"]) == (403, "forbidden")
     assert stack.mail_keys() == keys and held_listing(stack, "quarantined") == ["refund@mail.example.com"]
-    assert stack.ticket_store().held_mail("refund@mail.example.com").released_at is None
+    assert stack.repositories().held_mail.held_mail("refund@mail.example.com").released_at is None
 
 
 def test_a_held_mail_whose_raw_mail_has_expired_cannot_be_released_and_stays_listed(stack, mail):
     # Given a quarantined mail whose raw mail the bucket's retention has removed
     mail(SPAM_VERDICT + customer_mail())
-    held = stack.ticket_store().held_mail("refund@mail.example.com")
+    held = stack.repositories().held_mail.held_mail("refund@mail.example.com")
     stack.s3.delete_object(Bucket=stack.mail_bucket, Key=held.raw_mail_key)
     # When an agent releases it
     answer = release(stack, "refund@mail.example.com")
@@ -195,4 +195,4 @@ def test_a_held_mail_whose_raw_mail_has_expired_cannot_be_released_and_stays_lis
         "message"
     ]
     assert held_listing(stack, "quarantined") == ["refund@mail.example.com"]
-    assert stack.ticket_store().held_mail("refund@mail.example.com").handling is MailHandling.QUARANTINED
+    assert stack.repositories().held_mail.held_mail("refund@mail.example.com").handling is MailHandling.QUARANTINED

@@ -145,7 +145,7 @@ def test_media_streaming_past_the_size_limit_is_recorded_too_large_leaving_no_ob
     url = fake_providers.add_cdn_media("v/t42/big.mp4", b"\x00" * (MAX_BYTES + 1), "video/mp4", chunked=True)
     message = _message(Channel.MESSENGER, "106540352242922", "m_big", Attachment(kind="video", url=url))
     # When the writer records it and the media queue is worked off
-    record_event(message, stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    record_event(message, stack.repositories(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
     report = stack.drain_media_queue()
     # Then the upload was aborted part-way: no object, no unfinished multipart upload, and no retry
     (stored,) = stack.ticket(stack.tickets()[0]["id"])["messages"][0]["attachments"]
@@ -279,7 +279,7 @@ def _kakao_cdn(fake: FakeProviders) -> tuple[InboundMessage, str]:
 def test_every_provider_media_api_is_spoken(stack, fake_providers, arrange):
     # Given a stored message whose attachment the provider holds
     message, download_path = arrange(fake_providers)
-    store = stack.ticket_store()
+    store = stack.repositories()
     # When the writer records it (asking for its media) and the media queue is worked off
     record_event(message, store, media=MediaJobQueue(stack.sqs, stack.media_queue_url))
     report = stack.drain_media_queue()
@@ -300,7 +300,7 @@ def test_a_line_sticker_asks_for_no_media(stack, fake_providers):
     # When the writer records it
     record_event(
         _message(Channel.LINE, "U4af4980629", "468789577898262599", sticker),
-        stack.ticket_store(),
+        stack.repositories(),
         media=MediaJobQueue(stack.sqs, stack.media_queue_url),
     )
     # Then no media job is queued
@@ -382,7 +382,7 @@ def test_http_on_an_origin_not_named_exactly_is_refused(stack, fake_providers):
     )
     message = _message(Channel.MESSENGER, "106540352242922", "m_http", Attachment(kind="image", url=url))
     # When the writer records it and the media queue is worked off
-    record_event(message, stack.ticket_store(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
+    record_event(message, stack.repositories(), media=MediaJobQueue(stack.sqs, stack.media_queue_url))
     stack.drain_media_queue()
     # Then nothing was requested or stored
     (stored,) = stack.ticket(stack.tickets()[0]["id"])["messages"][0]["attachments"]

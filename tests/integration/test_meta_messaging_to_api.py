@@ -132,7 +132,7 @@ def test_delivery_receipt_updates_the_agents_reply_it_names(stack, messenger):
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
     agent_replies(
-        stack.ticket_store(), ticket_id, external_id="m_reply", text="오늘 출고됩니다.", at=SENT + timedelta(minutes=5)
+        stack.repositories(), ticket_id, external_id="m_reply", text="오늘 출고됩니다.", at=SENT + timedelta(minutes=5)
     )
     # When Meta echoes the reply back and reports it delivered
     messenger.deliver(
@@ -206,7 +206,7 @@ def test_instagram_message_and_seen_receipt(stack, instagram):
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
     agent_replies(
-        stack.ticket_store(), ticket_id, external_id="aWdfZAG2", text="네, 있습니다.", at=SENT + timedelta(minutes=1)
+        stack.repositories(), ticket_id, external_id="aWdfZAG2", text="네, 있습니다.", at=SENT + timedelta(minutes=1)
     )
     # When Instagram reports the reply seen
     seen = encode(

@@ -146,10 +146,10 @@ class DayOfTraffic:
         self.stack.enqueue(self.before_reply)
         self.stack.drain_queue(at_least_once=at_least_once)
         halfway = self.stack.table_items()
-        store = self.stack.ticket_store()
+        store = self.stack.repositories()
         # The first half opens one ticket, the first customer's (found by position: channels such as
         # Messenger and LINE carry no display names for a requester to be found by).
-        (ticket,) = store.list_tickets(status=None, limit=100, cursor=None).tickets
+        (ticket,) = store.tickets.list_tickets(status=None, limit=100, cursor=None).tickets
         agent_replies(
             store, ticket.id, external_id=self.reply_id, text="오늘 출고됩니다.", at=SENT + timedelta(minutes=15)
         )

@@ -54,7 +54,7 @@ def test_customer_message_reopens_a_pending_or_solved_ticket(stack, whatsapp, st
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
     agent_replies(
-        stack.ticket_store(),
+        stack.repositories(),
         ticket_id,
         external_id="wamid.agent-1",
         text="네, 가능합니다.",
@@ -80,7 +80,7 @@ def test_message_after_the_ticket_closed_starts_a_follow_up(stack, whatsapp):
     customer_writes(whatsapp, "first", "배송이 아직 안 왔어요")
     stack.drain_queue()
     closed_id = stack.tickets()[0]["id"]
-    store = stack.ticket_store()
+    store = stack.repositories()
     agent_replies(
         store,
         closed_id,
@@ -119,5 +119,5 @@ def test_korean_name_and_text_come_back_exactly_as_sent(stack, whatsapp):
     assert message["text"] == text
     assert message["sender_name"] == found["ticket"]["requester"]["display_name"] == "김민준 (Minjun)"
     assert found["ticket"]["subject"] == "안녕하세요 👋 주문한 신발(270mm)이 아직 안 왔어요."
-    contact = stack.ticket_store().contact(found["ticket"]["requester"]["contact_id"])
+    contact = stack.repositories().contacts.contact(found["ticket"]["requester"]["contact_id"])
     assert (contact.display_name, contact.phone_e164) == ("김민준 (Minjun)", "+821000000001")

@@ -50,7 +50,7 @@ def test_status_filter_lists_only_tickets_in_that_status(stack, whatsapp):
     customers_write_in(stack, whatsapp, 3)
     second = next(t for t in stack.tickets() if t["number"] == 2)
     agent_replies(
-        stack.ticket_store(),
+        stack.repositories(),
         second["id"],
         external_id="wamid.reply-2",
         text="Checking with the courier.",

@@ -129,7 +129,7 @@ def reply_to_sheena(stack, whatsapp) -> dict:
     stack.drain_queue()
     ticket_id = stack.tickets()[0]["id"]
     agent_replies(
-        stack.ticket_store(),
+        stack.repositories(),
         ticket_id,
         external_id="wamid.agent-reply-1",
         text="Yes, in navy and olive.",

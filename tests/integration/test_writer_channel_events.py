@@ -53,7 +53,7 @@ def _message(
 
 
 def test_an_echo_of_an_agent_message_is_stored_as_the_agents_not_the_customers(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     # Given a customer's open conversation
     record_event(_message("mid.customer"), store)
     # When the page replies from Meta's inbox and Messenger echoes it to us
@@ -71,7 +71,7 @@ def test_an_echo_of_an_agent_message_is_stored_as_the_agents_not_the_customers(s
 
 def test_an_echo_with_no_ticket_opens_one_waiting_on_the_customer(stack):
     # Given no conversation yet, When an agent writes first from another tool
-    record_event(_message("mid.first-echo", direction=Direction.OUTBOUND), stack.ticket_store())
+    record_event(_message("mid.first-echo", direction=Direction.OUTBOUND), stack.repositories())
     # Then a pending ticket exists for the customer, with no customer message time
     ticket = stack.only_ticket()["ticket"]
     assert ticket["status"] == "pending"
@@ -79,7 +79,7 @@ def test_an_echo_with_no_ticket_opens_one_waiting_on_the_customer(stack):
 
 
 def test_an_edit_replaces_the_text_and_keeps_what_was_first_written(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     # Given a stored Telegram message
     record_event(
         _message("42:7", channel=Channel.TELEGRAM, account="bot-1", customer="42", text="주소는 서울시 강남구"), store
@@ -111,12 +111,12 @@ def test_an_edit_of_a_message_we_never_received_is_ignored(stack):
         text="edited",
         edited_at=SENT,
     )
-    assert record_event(edit, stack.ticket_store()) is Outcome.EDIT_IGNORED
+    assert record_event(edit, stack.repositories()) is Outcome.EDIT_IGNORED
     assert stack.tickets() == []
 
 
 def test_a_read_watermark_marks_what_we_sent_before_it_read_and_nothing_after(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     # Given a ticket with two agent messages, one before and one after the watermark
     record_event(_message("mid.customer"), store)
     record_event(_message("mid.reply-1", direction=Direction.OUTBOUND, at=SENT + timedelta(minutes=1)), store)
@@ -137,7 +137,7 @@ def test_a_read_watermark_marks_what_we_sent_before_it_read_and_nothing_after(st
 
 
 def test_follow_and_unfollow_are_recorded_on_the_contact_newest_wins(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
 
     def follow(event_id: str, following: bool, minutes: int) -> FollowChange:
         return FollowChange(
@@ -163,7 +163,7 @@ def test_follow_and_unfollow_are_recorded_on_the_contact_newest_wins(stack):
 
 
 def test_a_follower_who_then_writes_keeps_one_contact(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     record_event(
         FollowChange(
             channel=Channel.LINE,
@@ -182,7 +182,7 @@ def test_a_follower_who_then_writes_keeps_one_contact(stack):
 
 
 def test_a_verified_phone_number_joins_a_new_channel_identity_to_the_existing_contact(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     # Given a customer known from WhatsApp by their phone number
     record_event(
         _message("wamid.1", channel=Channel.WHATSAPP, account="waba", customer="821012345678", phone="+821012345678"),
@@ -204,7 +204,7 @@ def test_a_verified_phone_number_joins_a_new_channel_identity_to_the_existing_co
 
 
 def test_attachments_are_requested_again_on_redelivery_so_a_crash_never_loses_media(stack):
-    store = stack.ticket_store()
+    store = stack.repositories()
     requested: list[str] = []
 
     class MediaJobs:

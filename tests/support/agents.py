@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from switchboard.models import AuthorKind, Channel, DeliveryStatus, Direction, TicketMessage, TicketStatus, stable_id
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.repositories import Repositories
 
 
 def agent_replies(
-    store: TicketStore, ticket_id: str, *, external_id: str, text: str, at: datetime, then: TicketStatus | None = None
+    store: Repositories, ticket_id: str, *, external_id: str, text: str, at: datetime, then: TicketStatus | None = None
 ) -> TicketMessage:
     """An agent's public reply, sent to the customer as provider message `external_id`."""
-    current = store.ticket(ticket_id)
+    current = store.tickets.ticket(ticket_id)
     assert current is not None, f"no ticket {ticket_id}"
     reply = TicketMessage(
         id=stable_id("m", f"{current.ticket.channel}:{external_id}"),
@@ -35,13 +35,13 @@ def agent_replies(
     update: dict = {"message_count": current.ticket.message_count + 1, "updated_at": at}
     if then is not None:
         update["status"] = then
-    store.append_message(current=current, ticket_after=current.ticket.model_copy(update=update), message=reply)
+    store.tickets.append_message(current=current, ticket_after=current.ticket.model_copy(update=update), message=reply)
     return reply
 
 
-def ticket_closes(store: TicketStore, ticket_id: str, *, at: datetime) -> None:
+def ticket_closes(store: Repositories, ticket_id: str, *, at: datetime) -> None:
     """A solved ticket closes (Zendesk closes them days after solving); a system note records it."""
-    current = store.ticket(ticket_id)
+    current = store.tickets.ticket(ticket_id)
     assert current is not None, f"no ticket {ticket_id}"
     note = TicketMessage(
         id=stable_id("m", f"system:close:{ticket_id}"),
@@ -59,4 +59,4 @@ def ticket_closes(store: TicketStore, ticket_id: str, *, at: datetime) -> None:
     after = current.ticket.model_copy(
         update={"status": TicketStatus.CLOSED, "message_count": current.ticket.message_count + 1, "updated_at": at}
     )
-    store.append_message(current=current, ticket_after=after, message=note)
+    store.tickets.append_message(current=current, ticket_after=after, message=note)

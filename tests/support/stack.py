@@ -31,7 +31,7 @@ from infra.template import FunctionSpec, functions, resources_of_type
 from switchboard import runtime
 from switchboard.models import Contact
 from switchboard.queue import SQS_BATCH_LIMIT
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.repositories import Repositories
 from tests.support import shared_metrics
 from tests.support.drivers import SIGNED, ChannelDriver
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event, sqs_event, sqs_record
@@ -440,9 +440,9 @@ class InProcessStack:
 
     # -- the tickets table ----------------------------------------------------------------------
 
-    def ticket_store(self) -> TicketStore:
+    def repositories(self) -> Repositories:
         """The store on the harness's own client: for Given steps (agent actions) that are not under test."""
-        return TicketStore(self.dynamodb, self.table_name)
+        return Repositories.on(self.dynamodb, self.table_name)
 
     def table_items(self) -> list[dict[str, Any]]:
         """Every item in the table as DynamoDB holds it, in key order: the ground truth a run leaves behind."""
@@ -452,7 +452,7 @@ class InProcessStack:
         return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
 
     def contacts(self) -> list[Contact]:
-        """Every contact in the table (the key schema is in switchboard/store/tickets_table.py)."""
+        """Every contact in the table (the key schema is in switchboard/store/__init__.py)."""
         return [
             Contact.model_validate(
                 TypeDeserializer().deserialize({"M": {k: v for k, v in item.items() if k not in ("pk", "sk")}})

@@ -16,7 +16,7 @@ from switchboard.config import AccessSettings
 from switchboard.http_request import WebhookRequest
 from switchboard.media import jobs as media_jobs
 from switchboard.models import InboundMessage
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.repositories import Repositories
 from tests.support.drivers.whatsapp import SAMPLE_APP_SECRET, SAMPLE_VERIFY_TOKEN
 from tests.support.fakes import RecordingDynamoDB
 from tests.support.lambda_events import HttpResponse
@@ -144,7 +144,7 @@ def test_list_event_asks_for_new_tickets_as_a_signed_in_agent():
     database = RecordingDynamoDB()
 
     response = HttpResponse.of(
-        handle_tickets_api(load("tickets-list-new.json"), TicketStore(database, "tickets"), AccessSettings())
+        handle_tickets_api(load("tickets-list-new.json"), Repositories.on(database, "tickets"), AccessSettings())
     )
 
     assert response.status == 200
@@ -156,7 +156,7 @@ def test_get_event_asks_for_the_ticket_the_text_sample_opens():
     database = RecordingDynamoDB()
 
     response = HttpResponse.of(
-        handle_tickets_api(load("tickets-get.json"), TicketStore(database, "tickets"), AccessSettings())
+        handle_tickets_api(load("tickets-get.json"), Repositories.on(database, "tickets"), AccessSettings())
     )
 
     assert response.status == 404  # nothing in this table; tests/integration/test_sample_events.py reads it back

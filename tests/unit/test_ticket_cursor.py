@@ -12,7 +12,7 @@ from switchboard.api.tickets import handle_tickets_api
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest
 from switchboard.models import MailHandling, Ticket, TicketStatus
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.repositories import Repositories
 from tests.support.fakes import RecordingDynamoDB
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event
 
@@ -32,8 +32,8 @@ LAST_OPEN = {
 
 
 def cursor_after(last_evaluated_key, status=None) -> str:
-    store = TicketStore(RecordingDynamoDB({"Items": [], "LastEvaluatedKey": last_evaluated_key}), TABLE)
-    return store.list_tickets(status=status, limit=25, cursor=None).next_cursor
+    store = Repositories.on(RecordingDynamoDB({"Items": [], "LastEvaluatedKey": last_evaluated_key}), TABLE)
+    return store.tickets.list_tickets(status=status, limit=25, cursor=None).next_cursor
 
 
 def encoded(document) -> str:
@@ -45,7 +45,7 @@ def test_cursor_resumes_exactly_after_the_last_ticket_of_the_page():
     cursor = cursor_after(LAST_ALL)
     # When the next page is asked for with the cursor
     database = RecordingDynamoDB()
-    TicketStore(database, TABLE).list_tickets(status=None, limit=25, cursor=cursor)
+    Repositories.on(database, TABLE).tickets.list_tickets(status=None, limit=25, cursor=cursor)
     # Then the query starts after that very ticket
     assert database.queries[0]["ExclusiveStartKey"] == LAST_ALL
 
@@ -57,9 +57,9 @@ def test_cursor_is_url_safe_and_unpadded():
 
 
 def test_last_page_has_no_cursor():
-    store = TicketStore(RecordingDynamoDB({"Items": []}), TABLE)
+    store = Repositories.on(RecordingDynamoDB({"Items": []}), TABLE)
 
-    assert store.list_tickets(status=None, limit=25, cursor=None).next_cursor is None
+    assert store.tickets.list_tickets(status=None, limit=25, cursor=None).next_cursor is None
 
 
 FORGED = {
@@ -92,13 +92,13 @@ def test_cursor_the_api_did_not_hand_out_is_an_invalid_request(cursor):
     database = RecordingDynamoDB()
 
     with pytest.raises(InvalidRequest, match="cursor"):
-        TicketStore(database, TABLE).list_tickets(status=None, limit=25, cursor=cursor)
+        Repositories.on(database, TABLE).tickets.list_tickets(status=None, limit=25, cursor=cursor)
     assert database.queries == []
 
 
 def test_cursor_of_one_status_does_not_page_another():
     with pytest.raises(InvalidRequest, match="cursor"):
-        TicketStore(RecordingDynamoDB(), TABLE).list_tickets(
+        Repositories.on(RecordingDynamoDB(), TABLE).tickets.list_tickets(
             status=TicketStatus.PENDING, limit=25, cursor=cursor_after(LAST_OPEN, TicketStatus.OPEN)
         )
 
@@ -112,17 +112,23 @@ def test_forged_cursor_reaches_the_agent_as_a_400_json_error():
         claims=AGENT_CLAIMS,
     )
 
-    response = HttpResponse.of(handle_tickets_api(event, TicketStore(RecordingDynamoDB(), TABLE), AccessSettings()))
+    response = HttpResponse.of(handle_tickets_api(event, Repositories.on(RecordingDynamoDB(), TABLE), AccessSettings()))
 
     assert response.status == 400
     assert response.json() == {"error": "invalid_request", "message": "cursor is not one this API returned"}
 
 
 LISTINGS = {
-    "tickets": lambda store, cursor: store.list_tickets(status=None, limit=25, cursor=cursor),
-    "tickets-by-status": lambda store, cursor: store.list_tickets(status=TicketStatus.OPEN, limit=25, cursor=cursor),
-    "held-mail": lambda store, cursor: store.list_held_mail(handling=MailHandling.QUARANTINED, limit=25, cursor=cursor),
-    "messages": lambda store, cursor: store.message_page("t_0123456789abcdef01234567", limit=25, cursor=cursor),
+    "tickets": lambda store, cursor: store.tickets.list_tickets(status=None, limit=25, cursor=cursor),
+    "tickets-by-status": lambda store, cursor: store.tickets.list_tickets(
+        status=TicketStatus.OPEN, limit=25, cursor=cursor
+    ),
+    "held-mail": lambda store, cursor: store.held_mail.list_held_mail(
+        handling=MailHandling.QUARANTINED, limit=25, cursor=cursor
+    ),
+    "messages": lambda store, cursor: store.messages.message_page(
+        "t_0123456789abcdef01234567", limit=25, cursor=cursor
+    ),
 }
 KEY_NAMES = ["pk", "sk", "created_pk", "status_pk", "created_sk"]
 KEY_VALUES = st.one_of(
@@ -143,7 +149,7 @@ def test_any_forged_cursor_is_refused_before_dynamodb_or_names_keys_within_its_l
     database = RecordingDynamoDB()
     # When a listing is asked to start there
     try:
-        listing(TicketStore(database, TABLE), encoded(forged).replace("=", ""))
+        listing(Repositories.on(database, TABLE), encoded(forged).replace("=", ""))
     except InvalidRequest:
         # Then either it is refused as a 400 before any query
         assert database.queries == []
@@ -160,7 +166,7 @@ def test_any_forged_cursor_is_refused_before_dynamodb_or_names_keys_within_its_l
 def test_any_text_as_a_cursor_is_a_400_or_a_key_of_the_listing(listing, cursor):
     database = RecordingDynamoDB()
     try:
-        listing(TicketStore(database, TABLE), cursor)
+        listing(Repositories.on(database, TABLE), cursor)
     except InvalidRequest:
         assert database.queries == []
 
@@ -168,16 +174,18 @@ def test_any_text_as_a_cursor_is_a_400_or_a_key_of_the_listing(listing, cursor):
 def test_a_message_cursor_resumes_after_its_message_and_only_in_its_ticket():
     # Given a page of one ticket's messages that ended at a message
     last = {"pk": {"S": "TICKET#t_0123456789abcdef01234567"}, "sk": {"S": "MSG#2025-06-08T21:00:00.000000Z#00000007"}}
-    store = TicketStore(RecordingDynamoDB({"Items": [], "LastEvaluatedKey": last}), TABLE)
-    cursor = store.message_page("t_0123456789abcdef01234567", limit=25, cursor=None).next_cursor
+    store = Repositories.on(RecordingDynamoDB({"Items": [], "LastEvaluatedKey": last}), TABLE)
+    cursor = store.messages.message_page("t_0123456789abcdef01234567", limit=25, cursor=None).next_cursor
     # When the next page is asked for, of that ticket and of another
     database = RecordingDynamoDB()
-    TicketStore(database, TABLE).message_page("t_0123456789abcdef01234567", limit=25, cursor=cursor)
+    Repositories.on(database, TABLE).messages.message_page("t_0123456789abcdef01234567", limit=25, cursor=cursor)
     # Then it resumes after that message, and another ticket refuses the cursor
     assert database.queries[0]["ExclusiveStartKey"] == last
-    assert store.message_cursor("t_0123456789abcdef01234567", "2025-06-08T21:00:00.000000Z.00000007") == cursor
+    assert store.messages.message_cursor("t_0123456789abcdef01234567", "2025-06-08T21:00:00.000000Z.00000007") == cursor
     with pytest.raises(InvalidRequest, match="cursor"):
-        TicketStore(RecordingDynamoDB(), TABLE).message_page("t_ffffffffffffffffffffffff", limit=25, cursor=cursor)
+        Repositories.on(RecordingDynamoDB(), TABLE).messages.message_page(
+            "t_ffffffffffffffffffffffff", limit=25, cursor=cursor
+        )
 
 
 def test_a_cursor_made_after_a_ticket_is_the_one_dynamodb_hands_back_after_it():
@@ -197,7 +205,7 @@ def test_a_cursor_made_after_a_ticket_is_the_one_dynamodb_hands_back_after_it():
             "updated_at": "2025-06-08T21:00:00Z",
         }
     )
-    store = TicketStore(RecordingDynamoDB(), TABLE)
+    store = Repositories.on(RecordingDynamoDB(), TABLE)
     # Then the cursor made after it, for all tickets and for its status, is DynamoDB's own
-    assert store.ticket_cursor(ticket, None) == cursor_after(LAST_ALL)
-    assert store.ticket_cursor(ticket, TicketStatus.OPEN) == cursor_after(LAST_OPEN, TicketStatus.OPEN)
+    assert store.tickets.ticket_cursor(ticket, None) == cursor_after(LAST_ALL)
+    assert store.tickets.ticket_cursor(ticket, TicketStatus.OPEN) == cursor_after(LAST_OPEN, TicketStatus.OPEN)

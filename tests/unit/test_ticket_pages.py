@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from switchboard.api.tickets import LISTING_TEXT_CHARS, PAGE_BUDGET_BYTES, handle_tickets_api
 from switchboard.config import AccessSettings
 from switchboard.models import AuthorKind, Channel, Direction, TicketMessage, sortable_time
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.repositories import Repositories
 from tests.support.fakes import RecordingDynamoDB
 from tests.support.lambda_events import AGENT_CLAIMS, HttpResponse, http_api_event
 
@@ -94,7 +94,9 @@ def test_a_page_of_huge_messages_stays_within_budget_and_its_cursor_resumes_afte
     items = [message_item(number, unit * (LISTING_TEXT_CHARS * 3)) for number in range(1, count + 1)]
     table = TimelineTable(items)
     # When an agent reads a page of up to 100
-    response = HttpResponse.of(handle_tickets_api(messages_request(), TicketStore(table, "tickets"), AccessSettings()))
+    response = HttpResponse.of(
+        handle_tickets_api(messages_request(), Repositories.on(table, "tickets"), AccessSettings())
+    )
     # Then the page is within the budget (one item over it at most), texts cut and marked
     page = response.json()
     listed = page["messages"]
@@ -103,7 +105,7 @@ def test_a_page_of_huge_messages_stays_within_budget_and_its_cursor_resumes_afte
     assert all(m["text_truncated"] and len(m["text"]) == LISTING_TEXT_CHARS for m in listed)
     # ... and when it stopped early its cursor resumes right after the last message it carried
     if len(listed) < count:
-        handle_tickets_api(messages_request(page["next_cursor"]), TicketStore(table, "tickets"), AccessSettings())
+        handle_tickets_api(messages_request(page["next_cursor"]), Repositories.on(table, "tickets"), AccessSettings())
         assert table.queries[-1]["ExclusiveStartKey"] == {
             "pk": items[len(listed) - 1]["pk"],
             "sk": items[len(listed) - 1]["sk"],

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from switchboard.media.jobs import MediaJobQueue
     from switchboard.proof import ChannelSecrets
     from switchboard.queue import InboundQueue
-    from switchboard.store.tickets_table import TicketStore
+    from switchboard.store.repositories import Repositories
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -120,10 +120,10 @@ def inbound_queue(queue_url: str) -> InboundQueue:
 
 
 @wired
-def ticket_store() -> TicketStore:
-    from switchboard.store.tickets_table import TicketStore
+def repositories() -> Repositories:
+    from switchboard.store.repositories import Repositories
 
-    return TicketStore(_client("dynamodb"), TableSettings.from_env().table_name)
+    return Repositories.on(_client("dynamodb"), TableSettings.from_env().table_name)
 
 
 @wired
@@ -156,7 +156,7 @@ def media_fetcher() -> MediaFetcher:
         Channel.SMS: secret_source(settings.twilio_media_secret_arn),
     }
     return MediaFetcher(
-        store=ticket_store(),
+        store=repositories().messages,
         bucket=AttachmentBucket(_client("s3"), settings.attachments_bucket),
         http=_provider_http(),
         endpoints=ProviderEndpoints(

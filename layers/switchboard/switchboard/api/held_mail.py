@@ -21,8 +21,8 @@ from switchboard.http import error_response, json_response
 from switchboard.http_request import read_json
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
+from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.mail_bucket import MailBucket, RawMailGone
-from switchboard.store.tickets_table import TicketStore
 
 _AGENT_ID_LIMIT = 128
 
@@ -36,7 +36,7 @@ class ReleaseRequest(BaseModel):
 
 
 def handle_held_mail_release(
-    event: Mapping[str, Any], *, store: TicketStore, mail_bucket: MailBucket, access: AccessSettings
+    event: Mapping[str, Any], *, store: HeldMailRepository, mail_bucket: MailBucket, access: AccessSettings
 ) -> dict[str, Any]:
     try:
         # Releasing puts a held (possibly hostile) mail in front of every agent: an admin's decision.

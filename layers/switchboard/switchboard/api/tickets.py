@@ -28,7 +28,8 @@ from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
-from switchboard.store.tickets_table import StoredMessage, TicketStore, UnknownMessageKey
+from switchboard.store.messages import StoredMessage, UnknownMessageKey
+from switchboard.store.repositories import Repositories
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -43,7 +44,7 @@ PAGE_BUDGET_BYTES = 1_000_000
 _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 
-def handle_tickets_api(event: Mapping[str, Any], store: TicketStore, access: AccessSettings) -> dict[str, Any]:
+def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: AccessSettings) -> dict[str, Any]:
     try:
         caller_of(event, access).require(Role.AGENT)
         route = event.get("routeKey")
@@ -64,33 +65,35 @@ def handle_tickets_api(event: Mapping[str, Any], store: TicketStore, access: Acc
         return error_response(error)
 
 
-def _list(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+def _list(query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
     status = query.get("status")
     if status is not None and status not in TicketStatus:
         raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TicketStatus)}")
     wanted = TicketStatus(status) if status else None
-    page = store.list_tickets(status=wanted, limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    page = store.tickets.list_tickets(status=wanted, limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
     tickets = [ticket_json(t) for t in page.tickets]
     kept = _within_budget(tickets)
-    next_cursor = page.next_cursor if kept == len(tickets) else store.ticket_cursor(page.tickets[kept - 1], wanted)
+    next_cursor = (
+        page.next_cursor if kept == len(tickets) else store.tickets.ticket_cursor(page.tickets[kept - 1], wanted)
+    )
     return json_response(200, {"tickets": tickets[:kept], "next_cursor": next_cursor})
 
 
-def _get(ticket_id: str, query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+def _get(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
     ticket = _ticket(ticket_id, store)
     messages, next_cursor = _message_page(ticket.id, _page_size(query.get("limit")), None, store)
     return json_response(200, {"ticket": ticket_json(ticket), "messages": messages, "next_cursor": next_cursor})
 
 
-def _messages(ticket_id: str, query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+def _messages(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
     ticket = _ticket(ticket_id, store)
     messages, next_cursor = _message_page(ticket.id, _page_size(query.get("limit")), query.get("cursor"), store)
     return json_response(200, {"messages": messages, "next_cursor": next_cursor})
 
 
-def _message(ticket_id: str, key: str, store: TicketStore) -> dict[str, Any]:
+def _message(ticket_id: str, key: str, store: Repositories) -> dict[str, Any]:
     try:
-        message = store.message(ticket_id, key)
+        message = store.messages.message(ticket_id, key)
     except UnknownMessageKey as exc:
         raise InvalidRequest("message_key is not one a page of this ticket's messages gave") from exc
     if message is None:
@@ -98,22 +101,22 @@ def _message(ticket_id: str, key: str, store: TicketStore) -> dict[str, Any]:
     return json_response(200, {"message": {**message_json(message), "message_key": key, "text_truncated": False}})
 
 
-def _ticket(ticket_id: str, store: TicketStore) -> Ticket:
-    ticket = store.ticket_record(ticket_id)
+def _ticket(ticket_id: str, store: Repositories) -> Ticket:
+    ticket = store.tickets.ticket_record(ticket_id)
     if ticket is None:
         raise NotFound(f"ticket {ticket_id[:200]!r} does not exist")
     return ticket
 
 
 def _message_page(
-    ticket_id: str, limit: int, cursor: str | None, store: TicketStore
+    ticket_id: str, limit: int, cursor: str | None, store: Repositories
 ) -> tuple[list[dict[str, Any]], str | None]:
-    page = store.message_page(ticket_id, limit=limit, cursor=cursor)
+    page = store.messages.message_page(ticket_id, limit=limit, cursor=cursor)
     messages = [listed_message_json(stored) for stored in page.messages]
     kept = _within_budget(messages)
     if kept == len(messages):
         return messages, page.next_cursor
-    return messages[:kept], store.message_cursor(ticket_id, page.messages[kept - 1].key)
+    return messages[:kept], store.messages.message_cursor(ticket_id, page.messages[kept - 1].key)
 
 
 def _within_budget(items: list[dict[str, Any]]) -> int:
@@ -129,11 +132,11 @@ def _within_budget(items: list[dict[str, Any]]) -> int:
 _HELD_KINDS = [h for h in MailHandling if h is not MailHandling.CUSTOMER]
 
 
-def _held(query: Mapping[str, str], store: TicketStore) -> dict[str, Any]:
+def _held(query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
     reason = query.get("reason")
     if reason not in {h.value for h in _HELD_KINDS}:
         raise InvalidRequest(f"reason must be one of {', '.join(h.value for h in _HELD_KINDS)}")
-    page = store.list_held_mail(
+    page = store.held_mail.list_held_mail(
         handling=MailHandling(reason), limit=_page_size(query.get("limit")), cursor=query.get("cursor")
     )
     return json_response(200, {"held": [h.model_dump(mode="json") for h in page.held], "next_cursor": page.next_cursor})

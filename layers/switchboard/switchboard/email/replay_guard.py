@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 
 from switchboard.email.providers.base import ReplayToken
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.replay_tokens import ReplayTokenRepository
 
 
 class ReplayGuard:
     """Claims each one-time token (Mailgun's) for one request body, in the tickets table."""
 
-    def __init__(self, provider: str, store: TicketStore) -> None:
+    def __init__(self, provider: str, store: ReplayTokenRepository) -> None:
         self._provider = provider
         self._store = store
 

@@ -34,7 +34,7 @@ from switchboard.media.providers import (
 from switchboard.models import Attachment, AttachmentFetchStatus
 from switchboard.observability import logger, metrics
 from switchboard.store.attachments_bucket import AttachmentBucket, attachment_key
-from switchboard.store.tickets_table import TicketStore
+from switchboard.store.messages import MessageRepository
 
 
 class FetchOutcome(StrEnum):
@@ -48,7 +48,7 @@ class FetchOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class MediaFetcher:
-    store: TicketStore
+    store: MessageRepository
     bucket: AttachmentBucket
     http: ProviderHttp
     endpoints: ProviderEndpoints

@@ -1,1 +1,28 @@
-"""Data access: the only package that knows table keys, indexes, expressions and boto3 DynamoDB."""
+"""The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
+its repository over the shared table layer (table.py): tickets.py, messages.py, contacts.py, held_mail.py and
+replay_tokens.py; repositories.py bundles them. The key schema of the table:
+
+| item           | pk                              | sk                   | index keys                                   | serves                                   |
+|----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
+| ticket         | TICKET#<ticket_id>              | TICKET               | ByStatus: status_pk=STATUS#<s>, created_sk   | get a ticket; list by status, newest first |
+|                |                                 |                      | ByCreated: created_pk=TICKETS, created_sk    | list all tickets, newest first           |
+| message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, paged; one message  |
+| message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
+| conversation   | CONVERSATION#<conversation key> | CONVERSATION         |                                              | the current ticket of a conversation     |
+| identity       | IDENTITY#<identity key>         | IDENTITY             |                                              | channel identity -> contact              |
+| phone          | PHONE#<E.164 number>            | PHONE                |                                              | verified phone -> contact, across channels |
+| contact        | CONTACT#<contact_id>            | CONTACT              |                                              | a contact with all its identities        |
+| ticket counter | COUNTER                         | TICKET_NUMBER        |                                              | gapless human-friendly ticket numbers    |
+| ticket number  | NUMBER#<number>                 | NUMBER               |                                              | ticket number -> ticket ([#123] in a subject) |
+| held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first (until released) |
+| replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
+
+created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). Email
+messages use the message index with the channel "email" and the normalized Message-ID as external id,
+which is also how replies find their ticket (In-Reply-To/References). A message's `attachments` list keeps the
+webhook's order; the media job finds the message through its message index and sets `storage_key`,
+`sha256`, `size_bytes`, `mime_type` and `fetch_status` on `attachments[<index>]`. Every write that must not happen twice is
+conditional and the writes of one inbound message commit in one transaction, so a crash between
+calls leaves nothing half-written. A key part from a provider longer than 512 characters is replaced by its SHA-256
+(table.key_part). Mirrored in docs/data-model.md.
+"""

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from switchboard.models import Channel, InboundMessage, Ticket
-from switchboard.store.tickets_table import TicketStore, VersionedTicket
+from switchboard.store.repositories import Repositories
+from switchboard.store.tickets import VersionedTicket
 from switchboard.tickets import lifecycle
 
 
@@ -45,37 +46,37 @@ class ThreadDecision:
     sender_not_participant: bool = False
 
 
-def decide(message: InboundMessage, store: TicketStore, *, subject_token: bool = True) -> ThreadDecision:
+def decide(message: InboundMessage, store: Repositories, *, subject_token: bool = True) -> ThreadDecision:
     """The thread of a mail. `subject_token=False` skips rule 3 (automatic mail joins only by headers)."""
     email = message.email
     if email is None:
         raise ValueError("only mail is threaded by mail rules")
     if email.reply_ticket_id:
-        ticket = store.ticket(email.reply_ticket_id)
+        ticket = store.tickets.ticket(email.reply_ticket_id)
         if ticket is not None:
             return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REPLY_ADDRESS, ticket)
     referenced = [*email.in_reply_to, *reversed(email.references)]
     if referenced:
-        holding = store.tickets_of_messages(Channel.EMAIL.value, referenced)
+        holding = store.messages.tickets_of_messages(Channel.EMAIL.value, referenced)
         for message_id in referenced:
-            ticket = store.ticket(holding[message_id]) if message_id in holding else None
+            ticket = store.tickets.ticket(holding[message_id]) if message_id in holding else None
             if ticket is not None:
                 outsider = not _is_participant(store, ticket.ticket, message)
                 return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.REFERENCES, ticket, outsider)
     if subject_token and email.subject_ticket_number is not None:
-        ticket_id = store.ticket_id_numbered(email.subject_ticket_number)
-        ticket = store.ticket(ticket_id) if ticket_id else None
+        ticket_id = store.tickets.ticket_id_numbered(email.subject_ticket_number)
+        ticket = store.tickets.ticket(ticket_id) if ticket_id else None
         if ticket is not None and _is_requester(store, ticket.ticket, message):
             return ThreadDecision(ticket.ticket.conversation_key, ThreadRule.SUBJECT_TOKEN, ticket)
     return ThreadDecision(message.conversation_key, ThreadRule.OWN_THREAD)
 
 
-def _is_participant(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:
+def _is_participant(store: Repositories, ticket: Ticket, message: InboundMessage) -> bool:
     """The sender is copied on the thread, or is its requester. The requester's own replies share the
     thread's key (their address and the thread's root), so only other senders cost a read."""
     copied = message.email is not None and message.email.from_address in ticket.cc
     return copied or message.conversation_key == ticket.conversation_key or _is_requester(store, ticket, message)
 
 
-def _is_requester(store: TicketStore, ticket: Ticket, message: InboundMessage) -> bool:
-    return store.contact_id_for(lifecycle.identity_of(message)) == ticket.requester.contact_id
+def _is_requester(store: Repositories, ticket: Ticket, message: InboundMessage) -> bool:
+    return store.contacts.contact_id_for(lifecycle.identity_of(message)) == ticket.requester.contact_id

@@ -31,7 +31,10 @@ from switchboard.models import (
     ReadWatermark,
 )
 from switchboard.observability import logger, metrics
-from switchboard.store.tickets_table import AlreadyStored, IdentityLink, TicketStore, VersionedTicket, WriteConflict
+from switchboard.store.contacts import IdentityLink
+from switchboard.store.repositories import Repositories
+from switchboard.store.table import AlreadyStored, WriteConflict
+from switchboard.store.tickets import VersionedTicket
 from switchboard.tickets import email_threads, lifecycle
 
 MAX_ATTEMPTS = 8
@@ -67,35 +70,37 @@ def _with_retries(attempt_once: Callable[[], Outcome], sleep: Callable[[float], 
     raise WriteConflict(f"still conflicting after {MAX_ATTEMPTS} attempts; the queue will redeliver")
 
 
-def record_inbound(message: InboundMessage, store: TicketStore, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+def record_inbound(
+    message: InboundMessage, store: Repositories, sleep: Callable[[float], None] = time.sleep
+) -> Outcome:
     """Puts a message on the conversation's ticket, opening one if needed."""
     return _with_retries(lambda: _record_once(message, store), sleep)
 
 
-def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
+def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
     if lifecycle.is_automatic(message):
         return _record_automatic_mail(message, store)
     conversation_key, found, outsider = message.conversation_key, None, False
     if message.email is not None:
         decision = email_threads.decide(message, store)
         conversation_key, found, outsider = decision.conversation_key, decision.ticket, decision.sender_not_participant
-    ticket_id = store.current_ticket_id(conversation_key)
+    ticket_id = store.tickets.current_ticket_id(conversation_key)
     current = _current_ticket(store, ticket_id, already_read=found)
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
             after = lifecycle.with_message(current.ticket, message)
             timeline = lifecycle.timeline_message(after.id, message, sender_not_participant=outsider)
-            store.append_message(current=current, ticket_after=after, message=timeline)
+            store.tickets.append_message(current=current, ticket_after=after, message=timeline)
             return Outcome.APPENDED
         link = None
         if current:
             follows_up = current.ticket
             contact_id, new_contact = follows_up.requester.contact_id, None
-            number = store.next_ticket_number()
+            number = store.tickets.next_ticket_number()
         else:
             follows_up = None
             identity = lifecycle.identity_of(message)
-            lookup = store.contact_and_next_number(identity, message.sender.phone_e164)
+            lookup = store.tickets.contact_and_next_number(identity, message.sender.phone_e164)
             number = lookup.next_number
             new_contact = None if lookup.contact_id else lifecycle.new_contact(message)
             contact_id = new_contact.id if new_contact else str(lookup.contact_id)
@@ -104,7 +109,7 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
         ticket = lifecycle.opened_ticket(
             message, number=number, contact_id=contact_id, follows_up=follows_up, conversation_key=conversation_key
         )
-        store.open_ticket_for(
+        store.tickets.open_ticket_for(
             ticket=ticket,
             first_message=lifecycle.timeline_message(ticket.id, message, sender_not_participant=outsider),
             new_contact=new_contact,
@@ -116,17 +121,17 @@ def _record_once(message: InboundMessage, store: TicketStore) -> Outcome:
         return Outcome.DUPLICATE
 
 
-def _identity_link(store: TicketStore, contact_id: str, identity: ChannelIdentity) -> IdentityLink:
+def _identity_link(store: Repositories, contact_id: str, identity: ChannelIdentity) -> IdentityLink:
     """Links the identity to the contact; it is listed on the contact only while the list has room
     (MAX_CONTACT_IDENTITIES), so a customer writing from ever more accounts keeps one bounded contact."""
-    contact = store.contact(contact_id)
+    contact = store.contacts.contact(contact_id)
     return IdentityLink(
         contact_id, identity, listed=contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES
     )
 
 
 def _current_ticket(
-    store: TicketStore, ticket_id: str | None, already_read: VersionedTicket | None
+    store: Repositories, ticket_id: str | None, already_read: VersionedTicket | None
 ) -> VersionedTicket | None:
     """The thread's current ticket, without reading again the one threading just read (a reply's usual case);
     its version still guards the write, so a change in between is a conflict and a retry, as ever."""
@@ -134,10 +139,10 @@ def _current_ticket(
         return None
     if already_read is not None and already_read.ticket.id == ticket_id:
         return already_read
-    return store.ticket(ticket_id)
+    return store.tickets.ticket(ticket_id)
 
 
-def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outcome:
+def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outcome:
     """An automatic mail joins the open ticket it is about as an internal note, else it is held for review.
 
     A bounce is about the mail that bounced (which is then marked failed); an out-of-office or a list mail
@@ -148,22 +153,22 @@ def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outco
         raise ValueError("only mail is automatic mail")
     ticket_id, found = None, None
     if email.handling is MailHandling.BOUNCE and email.bounced_message_id:
-        bounced = store.message_ref(Channel.EMAIL.value, email.bounced_message_id)
+        bounced = store.messages.message_ref(Channel.EMAIL.value, email.bounced_message_id)
         if bounced is not None:
             if bounced.direction is Direction.OUTBOUND:
-                store.record_delivery_status(bounced, DeliveryStatus.FAILED)
-            found = store.ticket(bounced.ticket_id)
-            ticket_id = store.current_ticket_id(found.ticket.conversation_key) if found else None
+                store.messages.record_delivery_status(bounced, DeliveryStatus.FAILED)
+            found = store.tickets.ticket(bounced.ticket_id)
+            ticket_id = store.tickets.current_ticket_id(found.ticket.conversation_key) if found else None
     elif email.handling in (MailHandling.AUTO_REPLY, MailHandling.BULK, MailHandling.LOOP):
         decision = email_threads.decide(message, store, subject_token=False)
         if decision.rule is not email_threads.ThreadRule.OWN_THREAD:
             found = decision.ticket
-            ticket_id = store.current_ticket_id(decision.conversation_key)
+            ticket_id = store.tickets.current_ticket_id(decision.conversation_key)
     current = _current_ticket(store, ticket_id, already_read=found)
     if current is None or lifecycle.needs_follow_up(current.ticket):
-        return Outcome.HELD if store.hold_mail(lifecycle.held_mail(message)) else Outcome.DUPLICATE
+        return Outcome.HELD if store.held_mail.hold_mail(lifecycle.held_mail(message)) else Outcome.DUPLICATE
     try:
-        store.append_message(
+        store.tickets.append_message(
             current=current,
             ticket_after=lifecycle.with_message(current.ticket, message),
             message=lifecycle.timeline_message(current.ticket.id, message),
@@ -173,52 +178,56 @@ def _record_automatic_mail(message: InboundMessage, store: TicketStore) -> Outco
     return Outcome.NOTED
 
 
-def record_receipt(receipt: DeliveryReceipt, store: TicketStore) -> Outcome:
+def record_receipt(receipt: DeliveryReceipt, store: Repositories) -> Outcome:
     """A provider's delivery report for a message we sent; reports for messages we don't know are ignored."""
-    ref = store.message_ref(receipt.channel.value, receipt.external_id)
+    ref = store.messages.message_ref(receipt.channel.value, receipt.external_id)
     if ref is None or ref.direction is not Direction.OUTBOUND:
         return Outcome.RECEIPT_IGNORED
-    return Outcome.RECEIPT_RECORDED if store.record_delivery_status(ref, receipt.status) else Outcome.RECEIPT_IGNORED
+    return (
+        Outcome.RECEIPT_RECORDED
+        if store.messages.record_delivery_status(ref, receipt.status)
+        else Outcome.RECEIPT_IGNORED
+    )
 
 
-def record_read_watermark(watermark: ReadWatermark, store: TicketStore) -> Outcome:
+def record_read_watermark(watermark: ReadWatermark, store: Repositories) -> Outcome:
     """The customer read everything we sent up to a moment: each such message of the current ticket becomes read."""
-    ticket_id = store.current_ticket_id(watermark.conversation_key)
+    ticket_id = store.tickets.current_ticket_id(watermark.conversation_key)
     if ticket_id is None:
         return Outcome.RECEIPT_IGNORED
     updated = [
-        store.record_delivery_status(ref, DeliveryStatus.READ)
-        for ref in store.outbound_refs_up_to(ticket_id, watermark.read_up_to)
+        store.messages.record_delivery_status(ref, DeliveryStatus.READ)
+        for ref in store.messages.outbound_refs_up_to(ticket_id, watermark.read_up_to)
     ]
     return Outcome.RECEIPT_RECORDED if any(updated) else Outcome.RECEIPT_IGNORED
 
 
-def record_edit(edit: MessageEdit, store: TicketStore) -> Outcome:
+def record_edit(edit: MessageEdit, store: Repositories) -> Outcome:
     """The author changed a message: the timeline shows the new text and keeps the original."""
-    ref = store.message_ref(edit.channel.value, edit.external_id)
+    ref = store.messages.message_ref(edit.channel.value, edit.external_id)
     if ref is None:
         # The original never reached us (sent before the channel was connected): nothing to correct.
         return Outcome.EDIT_IGNORED
-    return Outcome.EDIT_RECORDED if store.record_edit(ref, edit.text, edit.edited_at) else Outcome.EDIT_IGNORED
+    return Outcome.EDIT_RECORDED if store.messages.record_edit(ref, edit.text, edit.edited_at) else Outcome.EDIT_IGNORED
 
 
-def record_follow(change: FollowChange, store: TicketStore, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+def record_follow(change: FollowChange, store: Repositories, sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Follow/unfollow is recorded on the contact, creating the contact if this is the first we hear of them."""
     identity = lifecycle.identity_of(change)
 
     def attempt() -> Outcome:
-        contact_id = store.contact_id_for(identity)
+        contact_id = store.contacts.contact_id_for(identity)
         if contact_id is None:
             contact = lifecycle.new_contact(change)
-            store.create_contact(contact)
+            store.contacts.create_contact(contact)
             contact_id = contact.id
-        recorded = store.record_follow(contact_id, identity, change.following, change.occurred_at)
+        recorded = store.contacts.record_follow(contact_id, identity, change.following, change.occurred_at)
         return Outcome.FOLLOW_RECORDED if recorded else Outcome.FOLLOW_IGNORED
 
     return _with_retries(attempt, sleep)
 
 
-def record_event(event: InboundEvent, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
+def record_event(event: InboundEvent, store: Repositories, media: AttachmentRequests | None = None) -> Outcome:
     if isinstance(event, DeliveryReceipt):
         return record_receipt(event, store)
     if isinstance(event, ReadWatermark):
@@ -235,7 +244,7 @@ def record_event(event: InboundEvent, store: TicketStore, media: AttachmentReque
     return outcome
 
 
-def record_queued_event(body: str, store: TicketStore, media: AttachmentRequests | None = None) -> Outcome:
+def record_queued_event(body: str, store: Repositories, media: AttachmentRequests | None = None) -> Outcome:
     event = queue.decode(body)
     outcome = record_event(event, store, media)
     customer = ""
@@ -251,7 +260,7 @@ def record_queued_event(body: str, store: TicketStore, media: AttachmentRequests
 
 
 def write_batch(
-    event: dict[str, Any], context: Any, store: TicketStore, media: AttachmentRequests | None = None
+    event: dict[str, Any], context: Any, store: Repositories, media: AttachmentRequests | None = None
 ) -> dict[str, Any]:
     """Processes an SQS FIFO batch. A failed record fails the rest of its message group only (order is kept
     per conversation); Lambda returns just those to the queue, which redelivers and finally dead-letters them."""
@@ -268,5 +277,5 @@ def write_batch(
     )
 
 
-def _record_sqs_record(record, store: TicketStore, media: AttachmentRequests | None) -> Outcome:
+def _record_sqs_record(record, store: Repositories, media: AttachmentRequests | None) -> Outcome:
     return record_queued_event(record.body, store, media)

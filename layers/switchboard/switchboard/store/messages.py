@@ -1,0 +1,269 @@
+"""A ticket's timeline: its messages, found by their provider id through the message index, with what
+arrives after them (delivery receipts, edits, fetched attachments) and the agents' paged reads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from switchboard.models import (
+    DELIVERY_STATUS_RANK,
+    Attachment,
+    AttachmentFetchStatus,
+    DeliveryStatus,
+    Direction,
+    TicketMessage,
+    sortable_time,
+)
+from switchboard.store.cursors import MAX_SORT_KEY_BYTES, CursorShape, FreeKey
+from switchboard.store.table import (
+    MESSAGE_SK_PREFIX,
+    Table,
+    from_attributes,
+    key,
+    key_of,
+    message_index_key,
+    readable_ticket_pk,
+    serialize,
+    ticket_pk,
+    to_attributes,
+)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    ticket_id: str
+    message_sk: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message with its key in the ticket's timeline (`message_key`), which reads it again whole."""
+
+    key: str
+    message: TicketMessage
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[StoredMessage]
+    next_cursor: str | None
+
+
+class UnknownMessageKey(ValueError):
+    """Not a key a page of messages gave out."""
+
+
+class MessageRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # -- what a message contributes to its ticket's transaction -----------------------------------
+
+    def new_message_actions(self, message: TicketMessage, sequence: int) -> list[dict[str, Any]]:
+        """The message index first (its condition failing means the message is already stored: a
+        redelivery), then the message in the ticket's timeline."""
+        message_sk = _message_sk(message, sequence)
+        index_item = {
+            **message_index_key(message.channel.value, message.external_id),
+            "ticket_id": {"S": message.ticket_id},
+            "message_sk": {"S": message_sk},
+            "direction": {"S": message.direction.value},
+        }
+        item = {**key(ticket_pk(message.ticket_id), message_sk), **to_attributes(message.model_dump(mode="json"))}
+        if message.delivery_status is not None:
+            item["delivery_rank"] = {"N": str(DELIVERY_STATUS_RANK[message.delivery_status])}
+        return [
+            self._table.put_action(index_item, "attribute_not_exists(pk)"),
+            self._table.put_action(item, "attribute_not_exists(pk)"),
+        ]
+
+    # -- finding a message by its provider id ---------------------------------------------------
+
+    def message_ref(self, channel: str, external_id: str) -> MessageRef | None:
+        item = self._table.get(message_index_key(channel, external_id))
+        if not item:
+            return None
+        return MessageRef(item["ticket_id"]["S"], item["message_sk"]["S"], Direction(item["direction"]["S"]))
+
+    def tickets_of_messages(self, channel: str, external_ids: Iterable[str]) -> dict[str, str]:
+        """Which of these messages we hold (received or sent), and the ticket each is on: one request."""
+        wanted = list(dict.fromkeys(external_ids))[:100]
+        if not wanted:
+            return {}
+        by_key = {key_of(message_index_key(channel, external_id)): external_id for external_id in wanted}
+        found = self._table.get_many([key(pk, sk) for pk, sk in by_key])
+        return {by_key[item_key]: item["ticket_id"]["S"] for item_key, item in found.items()}
+
+    # -- what arrives after a message -----------------------------------------------------------
+
+    def record_delivery_status(self, ref: MessageRef, status: DeliveryStatus) -> bool:
+        """Moves an outbound message's delivery status forward only; False when it already is at or past it."""
+        rank = DELIVERY_STATUS_RANK[status]
+        written = self._table.update_if(
+            key(ticket_pk(ref.ticket_id), ref.message_sk),
+            "SET delivery_status = :status, delivery_rank = :rank",
+            "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
+            values={":status": {"S": status.value}, ":rank": {"N": str(rank)}},
+        )
+        return written is not None
+
+    def record_edit(self, ref: MessageRef, text: str | None, edited_at: datetime) -> bool:
+        """Replaces a message's text with its author's later edit, keeping the text as first sent; an older
+        edit arriving late never overrides a newer one."""
+        item_key = key(ticket_pk(ref.ticket_id), ref.message_sk)
+        stored = self._table.get(item_key)
+        if stored is None:
+            return False
+        rank = int(edited_at.timestamp() * 1000)
+        if "edit_rank" in stored and int(stored["edit_rank"]["N"]) >= rank:
+            return False
+        first_text = stored.get("original_text") or stored.get("text") or {"NULL": True}
+        values: dict[str, Any] = {
+            ":original": first_text,
+            ":at": {"S": edited_at.isoformat()},
+            ":rank": {"N": str(rank)},
+        }
+        update = "SET original_text = :original, edited_at = :at, edit_rank = :rank"
+        if text is None:
+            update += " REMOVE #text"
+        else:
+            update = update.replace("SET ", "SET #text = :text, ")
+            values[":text"] = {"S": text}
+        written = self._table.update_if(
+            item_key,
+            update,
+            "attribute_exists(pk) AND (attribute_not_exists(edit_rank) OR edit_rank < :rank)",
+            names={"#text": "text"},
+            values=values,
+        )
+        return written is not None
+
+    def outbound_refs_up_to(self, ticket_id: str, moment: datetime) -> list[MessageRef]:
+        """Messages we sent on a ticket up to a moment and not yet known read (for read watermarks)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "FilterExpression": "direction = :outbound AND (attribute_not_exists(delivery_rank) OR delivery_rank < :read)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": ticket_pk(ticket_id)},
+                ":first": {"S": MESSAGE_SK_PREFIX},
+                ":last": {"S": f"{MESSAGE_SK_PREFIX}{sortable_time(moment)}#99999999"},
+                ":outbound": {"S": Direction.OUTBOUND.value},
+                ":read": {"N": str(DELIVERY_STATUS_RANK[DeliveryStatus.READ])},
+            },
+            "ProjectionExpression": "sk",
+            "ConsistentRead": True,
+        }
+        refs: list[MessageRef] = []
+        while True:
+            response = self._table.query(request)
+            refs.extend(
+                MessageRef(ticket_id, item["sk"]["S"], Direction.OUTBOUND) for item in response.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in response:
+                return refs
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- attachments (the media job) ------------------------------------------------------------
+
+    def attachment(self, ref: MessageRef, index: int) -> Attachment | None:
+        """One attachment of a stored message as last recorded; None when the message has no such attachment."""
+        item = self._table.get(key(ticket_pk(ref.ticket_id), ref.message_sk), projection=f"attachments[{int(index)}]")
+        found = from_attributes(item).get("attachments") if item else None
+        return Attachment.model_validate(found[0]) if found else None
+
+    def record_attachment(self, ref: MessageRef, index: int, fetched: Attachment) -> bool:
+        """Records what the media job learned about attachment `index`: where its bytes are stored and their
+        size, type and sha256, or why they are not. False when it is already recorded as stored (a repeated
+        job) or the message holds no attachment of that kind at that index."""
+        if fetched.fetch_status is None:
+            raise ValueError("a fetched attachment says how the fetch went")
+        slot = f"attachments[{int(index)}]"
+        document = fetched.model_dump(mode="json")
+        recorded = {
+            name: document[name]
+            for name in ("fetch_status", "storage_key", "sha256", "size_bytes", "mime_type")
+            if document[name] is not None
+        }
+        written = self._table.update_if(
+            key(ticket_pk(ref.ticket_id), ref.message_sk),
+            "SET " + ", ".join(f"{slot}.#{name} = :{name}" for name in recorded),
+            f"{slot}.#kind = :kind AND (attribute_not_exists({slot}.#fetch_status) OR {slot}.#fetch_status <> :stored)",
+            names={f"#{name}": name for name in [*recorded, "kind"]},
+            values={
+                **{f":{name}": serialize(value) for name, value in recorded.items()},
+                ":kind": {"S": fetched.kind},
+                ":stored": {"S": AttachmentFetchStatus.STORED.value},
+            },
+        )
+        return written is not None
+
+    # -- agent reads ----------------------------------------------------------------------------
+
+    def message_page(self, ticket_id: str, *, limit: int, cursor: str | None) -> MessagePage:
+        """A ticket's timeline oldest first, `limit` messages at most (fewer when they pass DynamoDB's 1 MB
+        per Query), from after `cursor`. One Query on the ticket's partition."""
+        pk = readable_ticket_pk(ticket_id)
+        if pk is None:
+            return MessagePage(messages=[], next_cursor=None)
+        shape = _message_cursor(pk)
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :msg)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":msg": {"S": MESSAGE_SK_PREFIX}},
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = shape.decode(cursor)
+        response = self._table.query(request)
+        last = response.get("LastEvaluatedKey")
+        return MessagePage(
+            messages=[
+                StoredMessage(message_key(item["sk"]["S"]), TicketMessage.model_validate(from_attributes(item)))
+                for item in response.get("Items", [])
+            ],
+            next_cursor=shape.encode(last) if last else None,
+        )
+
+    def message_cursor(self, ticket_id: str, message: str) -> str:
+        """The cursor of a ticket's timeline that continues after the message keyed `message`."""
+        pk = ticket_pk(ticket_id)
+        return _message_cursor(pk).encode({"pk": pk, "sk": _message_sk_of_key(message)})
+
+    def message(self, ticket_id: str, message: str) -> TicketMessage | None:
+        """One message of a ticket's timeline, whole, by the key its page gave it; None if there is none."""
+        pk, sk = readable_ticket_pk(ticket_id), _message_sk_of_key(message)
+        if pk is None:
+            return None
+        item = self._table.get(key(pk, sk))
+        return TicketMessage.model_validate(from_attributes(item)) if item else None
+
+
+def _message_sk(message: TicketMessage, sequence: int) -> str:
+    # Provider time first (customers' order), then arrival sequence to order same-second messages.
+    return f"{MESSAGE_SK_PREFIX}{sortable_time(message.created_at)}#{sequence:08d}"
+
+
+def _message_cursor(ticket_pk_: str) -> CursorShape:
+    return CursorShape(fixed={"pk": ticket_pk_}, free={"sk": FreeKey(MESSAGE_SK_PREFIX, MAX_SORT_KEY_BYTES)})
+
+
+# A message's key in the API is its sort key without "MSG#", '#' spelled '.' so that it sits in a URL path
+# unquoted: "2025-06-08T21:00:00.000000Z.00000003" (sent at, then arrival sequence).
+_MESSAGE_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\.[0-9]{8}")
+
+
+def message_key(sk: str) -> str:
+    time, _, sequence = sk.removeprefix(MESSAGE_SK_PREFIX).rpartition("#")
+    return f"{time}.{sequence}"
+
+
+def _message_sk_of_key(message: str) -> str:
+    if not _MESSAGE_KEY.fullmatch(message):
+        raise UnknownMessageKey(message[:64])
+    return f"{MESSAGE_SK_PREFIX}{message[:-9]}#{message[-8:]}"

@@ -1,0 +1,33 @@
+"""Every repository over the one table, for code that works several aggregates at once (the ticket writer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchboard.store.contacts import ContactRepository
+from switchboard.store.held_mail import HeldMailRepository
+from switchboard.store.messages import MessageRepository
+from switchboard.store.replay_tokens import ReplayTokenRepository
+from switchboard.store.table import Table
+from switchboard.store.tickets import TicketRepository
+
+
+@dataclass(frozen=True)
+class Repositories:
+    tickets: TicketRepository
+    messages: MessageRepository
+    contacts: ContactRepository
+    held_mail: HeldMailRepository
+    replay_tokens: ReplayTokenRepository
+
+    @classmethod
+    def on(cls, dynamodb_client, table_name: str) -> Repositories:
+        table = Table(dynamodb_client, table_name)
+        messages, contacts = MessageRepository(table), ContactRepository(table)
+        return cls(
+            tickets=TicketRepository(table, messages, contacts),
+            messages=messages,
+            contacts=contacts,
+            held_mail=HeldMailRepository(table),
+            replay_tokens=ReplayTokenRepository(table),
+        )
