@@ -28,12 +28,12 @@ from typing import Any
 from pydantic import Field
 
 from switchboard.channels.base import Acknowledges, ChannelAdapter
-from switchboard.channels.parsing import Lenient, payload_errors
 from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, SenderIdentity
 from switchboard.proof import ChannelSecrets, every_account, same_secret
+from switchboard.provider_payloads import Lenient, payload_errors
 
 TOKEN_HEADER = "x-switchboard-token"
 PROOF_SECRET = "skill_token"

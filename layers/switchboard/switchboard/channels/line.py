@@ -24,11 +24,11 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, dict_at, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, FollowChange, InboundEvent, InboundMessage, Location, SenderIdentity
 from switchboard.proof import ChannelSecrets, proven_account, same_secret
+from switchboard.provider_payloads import MAX_TIMESTAMP_MS, Lenient, dict_at, payload_errors, text_or_none
 
 SIGNATURE_HEADER = "x-line-signature"
 PROOF_SECRET = "channel_secret"

@@ -35,7 +35,6 @@ from pydantic import Field, model_validator
 
 from switchboard.channels import meta
 from switchboard.channels.base import AnswersHandshake, ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP_MS, Lenient, payload_errors, text_or_none
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
@@ -53,6 +52,7 @@ from switchboard.models import (
     stable_id,
 )
 from switchboard.proof import ChannelSecrets
+from switchboard.provider_payloads import MAX_TIMESTAMP_MS, Lenient, payload_errors, text_or_none
 
 # Attachment types in Meta's Messenger and Instagram webhook references; others are kept as unknown.
 KNOWN_ATTACHMENT_TYPES = {

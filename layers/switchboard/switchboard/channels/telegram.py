@@ -23,11 +23,11 @@ from typing import Any, TypeGuard
 from pydantic import ConfigDict, Field, StrictInt
 
 from switchboard.channels.base import ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, dict_at, payload_errors, text_or_none
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, Location, MessageEdit, SenderIdentity
 from switchboard.proof import ChannelSecrets, every_account, same_secret
+from switchboard.provider_payloads import MAX_TIMESTAMP, Lenient, dict_at, payload_errors, text_or_none
 
 SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
 DEFAULT_ACCOUNT = "default"

@@ -20,7 +20,6 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 from switchboard.channels.base import Acknowledges, ChannelAdapter
-from switchboard.channels.parsing import payload_errors
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http import text_response
 from switchboard.http_request import WebhookRequest
@@ -35,6 +34,7 @@ from switchboard.models import (
     SenderIdentity,
 )
 from switchboard.proof import ChannelSecrets, account_secrets, same_secret
+from switchboard.provider_payloads import payload_errors
 
 SIGNATURE_HEADER = "x-twilio-signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

@@ -15,7 +15,6 @@ from pydantic import ConfigDict, Field
 
 from switchboard.channels import meta
 from switchboard.channels.base import AnswersHandshake, ChannelAdapter
-from switchboard.channels.parsing import MAX_TIMESTAMP, Lenient, dict_at, list_at, payload_errors, text_or_none
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
@@ -29,6 +28,7 @@ from switchboard.models import (
     SenderIdentity,
 )
 from switchboard.proof import ChannelSecrets
+from switchboard.provider_payloads import MAX_TIMESTAMP, Lenient, dict_at, list_at, payload_errors, text_or_none
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 KNOWN_TYPES = {"text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "reaction", "order", "system"}

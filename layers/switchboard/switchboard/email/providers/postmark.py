@@ -31,7 +31,6 @@ from email.utils import formataddr
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.channels.parsing import payload_errors
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MailDelivery,
@@ -43,6 +42,7 @@ from switchboard.email.providers.base import (
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, check_body_size, read_json
 from switchboard.proof import ChannelSecrets
+from switchboard.provider_payloads import payload_errors
 
 MAX_ATTACHMENTS = 200
 

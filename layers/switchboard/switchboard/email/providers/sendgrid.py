@@ -41,7 +41,6 @@ from email.policy import compat32
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from switchboard.channels.parsing import dict_at
 from switchboard.email.providers.base import (
     MAX_BODY_BYTES,
     MAX_FORM_PARTS,
@@ -59,6 +58,7 @@ from switchboard.email.providers.base import (
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, check_body_size, read_json
 from switchboard.proof import ChannelSecrets, every_account
+from switchboard.provider_payloads import dict_at
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey

@@ -1,5 +1,6 @@
-"""What every adapter's parser shares: lenient provider models, the bounds of provider timestamps, and
-turning whatever a payload's reading raises into a 400 that names fields, never their values."""
+"""What every reader of a provider's payload shares, chat adapters and mail providers alike: lenient provider
+models, the bounds of provider timestamps, and turning whatever a payload's reading raises into a 400 that
+names fields, never their values."""
 
 from __future__ import annotations
 
