@@ -46,14 +46,8 @@ class HeldMailRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if cursor:
-            request["ExclusiveStartKey"] = shape.decode(cursor)
-        response = self._table.query(request)
-        last = response.get("LastEvaluatedKey")
-        return HeldMailPage(
-            held=[HeldMail.model_validate(from_attributes(item)) for item in response.get("Items", [])],
-            next_cursor=shape.encode(last) if last else None,
-        )
+        items, next_cursor = self._table.query_page(request, shape, cursor)
+        return HeldMailPage([HeldMail.model_validate(from_attributes(item)) for item in items], next_cursor)
 
     def held_mail(self, external_id: str) -> HeldMail | None:
         item = self._table.get(held_key(external_id))

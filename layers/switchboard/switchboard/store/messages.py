@@ -218,16 +218,13 @@ class MessageRepository:
             "ConsistentRead": True,
             "Limit": limit,
         }
-        if cursor:
-            request["ExclusiveStartKey"] = shape.decode(cursor)
-        response = self._table.query(request)
-        last = response.get("LastEvaluatedKey")
+        items, next_cursor = self._table.query_page(request, shape, cursor)
         return MessagePage(
-            messages=[
+            [
                 StoredMessage(message_key(item["sk"]["S"]), TicketMessage.model_validate(from_attributes(item)))
-                for item in response.get("Items", [])
+                for item in items
             ],
-            next_cursor=shape.encode(last) if last else None,
+            next_cursor,
         )
 
     def message_cursor(self, ticket_id: str, message: str) -> str:

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from switchboard.models import ChannelIdentity
-from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES
+from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, CursorShape
 
 # Attributes that exist for keys, indexes and conditions only: never part of a model.
 _KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
@@ -162,6 +162,17 @@ class Table:
     def query(self, request: dict[str, Any]) -> dict[str, Any]:
         """One Query page; `request` is everything but the table name."""
         return self._db.query(TableName=self.name, **request)
+
+    def query_page(
+        self, request: dict[str, Any], shape: CursorShape, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a listing's Query from after `cursor` (checked against the listing's shape first), and
+        the cursor that continues it, None on the last page."""
+        if cursor:
+            request = {**request, "ExclusiveStartKey": shape.decode(cursor)}
+        response = self.query(request)
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), shape.encode(last) if last else None
 
     def put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> bool:
         """Writes the item if `condition` holds; False when it did not."""

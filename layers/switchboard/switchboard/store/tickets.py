@@ -177,14 +177,8 @@ class TicketRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if cursor:
-            request["ExclusiveStartKey"] = shape.decode(cursor)
-        response = self._table.query(request)
-        last = response.get("LastEvaluatedKey")
-        return TicketPage(
-            tickets=[_ticket_of(item) for item in response.get("Items", [])],
-            next_cursor=shape.encode(last) if last else None,
-        )
+        items, next_cursor = self._table.query_page(request, shape, cursor)
+        return TicketPage([_ticket_of(item) for item in items], next_cursor)
 
     def ticket_cursor(self, ticket: Ticket, status: TicketStatus | None) -> str:
         """The cursor of a listing (all tickets, or one status) that continues after `ticket`: for a page
