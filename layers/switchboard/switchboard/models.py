@@ -515,3 +515,22 @@ class TicketMessage(_Model):
     )
     created_at: datetime = Field(description="When the author sent it (provider time)")
     received_at: datetime
+
+
+class FieldChange(_Model):
+    """One field of a ticket as it was and as it became (JSON values: a status, a list of tags, null)."""
+
+    field: str
+    # None (unassigned) is left out of the stored item, as every empty field is.
+    before: str | list[str] | None = None
+    after: str | list[str] | None = None
+
+
+class TicketAudit(_Model):
+    """One change to a ticket by an agent, recorded once with the ticket version it made (Zendesk's audits)."""
+
+    ticket_id: str
+    ticket_version: int = Field(ge=2, description="The ticket's version after this change; its first version is 1")
+    actor_id: str = Field(description="The agent's token subject")
+    at: datetime
+    changes: tuple[FieldChange, ...] = Field(min_length=1)
