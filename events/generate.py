@@ -106,6 +106,25 @@ def build_events() -> dict[str, dict[str, Any]]:
         claims=AGENT_CLAIMS,
         request_id=_id("request:messages").hex[:16],
     )
+    events["tickets-audits.json"] = http_api_event(
+        method="GET",
+        path=f"/tickets/{ticket_id}/audits",
+        route_key="GET /tickets/{ticket_id}/audits",
+        headers={"authorization": "Bearer <access token>"},
+        path_parameters={"ticket_id": ticket_id},
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:audits").hex[:16],
+    )
+    events["ticket-change.json"] = http_api_event(
+        method="PATCH",
+        path=f"/tickets/{ticket_id}",
+        route_key="PATCH /tickets/{ticket_id}",
+        headers={"authorization": "Bearer <access token>", "content-type": "application/json", "if-match": '"2"'},
+        path_parameters={"ticket_id": ticket_id},
+        body=json.dumps({"status": "pending", "priority": "high", "tags": ["exchange"]}).encode(),
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:change").hex[:16],
+    )
     events["mail-held-release.json"] = http_api_event(
         method="POST",
         path="/mail/held/release",

@@ -173,3 +173,26 @@ def test_poison_message_is_dead_lettered_after_five_receives_and_redrive_moves_i
     assert ":redrive:" in again[0]["Attributes"]["MessageDeduplicationId"]
     assert again[0]["Attributes"]["MessageGroupId"] == "e2e-poison"
     sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=again[0]["ReceiptHandle"])
+
+
+def test_an_agent_changes_a_ticket_through_the_gateway_with_its_etag(local_stack: LocalStack):
+    # Given a customer's ticket, read by an agent with its ETag
+    customer = _customer()
+    local_stack.post_whatsapp(whatsapp_text(f"wamid.change-{uuid.uuid4().hex}", customer, "사이즈 교환 되나요?"))
+    ticket = local_stack.wait_for_ticket_of(customer)
+    etag = local_stack.as_agent(f"/tickets/{ticket['id']}").headers["etag"]
+    agent = {"Authorization": f"Bearer {local_stack.token_of('agent')}", "Content-Type": "application/json"}
+
+    # When the agent sets it pending through the local gateway, once with the ETag and once again with it
+    change = b'{"status": "pending", "tags": ["exchange"]}'
+    first = local_stack.request("PATCH", f"/tickets/{ticket['id']}", change, {**agent, "If-Match": etag})
+    again = local_stack.request("PATCH", f"/tickets/{ticket['id']}", change, {**agent, "If-Match": etag})
+
+    # Then the first is applied, the repeat is refused as stale, and one audit records the change
+    assert (first.status, first.json()["ticket"]["status"]) == (200, "pending")
+    assert (again.status, again.headers["etag"]) == (412, first.headers["etag"])
+    audits = local_stack.as_agent(f"/tickets/{ticket['id']}/audits").json()["audits"]
+    assert [[c["field"] for c in audit["changes"]] for audit in audits] == [["status", "tags"]]
+    # And a request without a token is refused at the gateway
+    unauthorized = local_stack.request("PATCH", f"/tickets/{ticket['id']}", change, {"If-Match": first.headers["etag"]})
+    assert unauthorized.status == 401

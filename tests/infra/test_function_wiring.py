@@ -300,6 +300,14 @@ def _release_finds_no_held_mail(result):
     assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
 
 
+def _change_finds_no_ticket(result):
+    # The probe's table holds no ticket: the change says so, and writes nothing
+    # (tests/integration/test_ticket_changes.py changes real ones).
+    for played in result["played"]:
+        assert played["response"]["statusCode"] == 404 and _body(played["response"])["error"] == "not_found", played
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
+
+
 def _activator_answers_cloudformation(result):
     # The probe's account has no active rule set: ours becomes active, and CloudFormation hears so.
     (answer,) = result["cloudformation_answers"]
@@ -323,6 +331,7 @@ EXPECTED_OUTCOMES = {
     "TicketWriterFunction": _writer_records_every_message,
     "TicketsApiFunction": _api_serves_its_routes,
     "HeldMailReleaseFunction": _release_finds_no_held_mail,
+    "TicketChangesFunction": _change_finds_no_ticket,
     "MediaFetcherFunction": _fetcher_completes_every_job,
 }
 

@@ -263,6 +263,8 @@ AGENT_ROUTES = {
     "GET /tickets/{ticket_id}",
     "GET /tickets/{ticket_id}/messages",
     "GET /tickets/{ticket_id}/messages/{message_key}",
+    "GET /tickets/{ticket_id}/audits",
+    "PATCH /tickets/{ticket_id}",
     "GET /mail/held",
 }
 ADMIN_ROUTES = {"POST /mail/held/release"}
@@ -296,7 +298,7 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
 
 
 def test_the_agents_functions_read_roles_as_the_parameters_say(function_specs):
-    for logical_id in ("TicketsApiFunction", "HeldMailReleaseFunction"):
+    for logical_id in ("TicketsApiFunction", "TicketChangesFunction", "HeldMailReleaseFunction"):
         environment = function_specs[logical_id].environment
         assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == (
             {"Ref": "RolesClaim"},

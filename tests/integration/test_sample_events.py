@@ -48,6 +48,31 @@ def test_writer_batch_then_api_events_show_the_ticket(stack):
     # ... and its timeline a message a page starts with her text, with a cursor to the photo
     paged = HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-messages.json")).json()
     assert [m["text"] for m in paged["messages"]] == ["Does it come in another color?"] and paged["next_cursor"]
+    # ... and it carries the ETag an agent's change names: version 2, after the first message and the photo
+    assert opened.headers["etag"] == '"2"'
+
+
+def test_change_event_sets_the_samples_ticket_pending_and_its_audit_says_so(stack):
+    # Given the sample batch's ticket, at version 2
+    assert invoke(stack, "TicketWriterFunction", "ticket-writer-batch.json") == {"batchItemFailures": []}
+    # When the agent's sample change is played (If-Match "2")
+    changed = HttpResponse.of(invoke(stack, "TicketChangesFunction", "ticket-change.json"))
+    audits = HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-audits.json")).json()["audits"]
+    # Then the ticket is pending, high and tagged, at version 3, and one audit names the agent and each change
+    assert changed.status == 200 and changed.headers["etag"] == '"3"'
+    ticket = changed.json()["ticket"]
+    assert (ticket["status"], ticket["priority"], ticket["tags"]) == ("pending", "high", ["exchange"])
+    (audit,) = audits
+    assert audit["actor_id"] == load("ticket-change.json")["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
+    assert audit["changes"] == [
+        {"field": "priority", "before": "normal", "after": "high"},
+        {"field": "status", "before": "new", "after": "pending"},
+        {"field": "tags", "before": [], "after": ["exchange"]},
+    ]
+    # And played again (a client's retry with the same ETag), it is refused as stale and nothing more is audited
+    again = HttpResponse.of(invoke(stack, "TicketChangesFunction", "ticket-change.json"))
+    assert again.status == 412 and again.json()["ticket"]["status"] == "pending"
+    assert len(HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-audits.json")).json()["audits"]) == 1
 
 
 def test_ses_notification_event_turns_the_stored_mail_into_a_ticket(stack):

@@ -5,6 +5,7 @@ quarantined, or automatic and about no open ticket, like Zendesk's suspended tic
     GET /tickets/{ticket_id}                           the ticket and the first page of its timeline
     GET /tickets/{ticket_id}/messages                  its timeline, oldest first, a page at a time
     GET /tickets/{ticket_id}/messages/{message_key}    one message, whole
+    GET /tickets/{ticket_id}/audits                    the changes agents made to it, oldest first
     GET /mail/held                                     held mail of one kind, newest first
 
 Every route needs the agent role (an admin is an agent too). API Gateway's JWT authorizer has verified the
@@ -24,12 +25,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
+from switchboard.api.etags import etag_of
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
+from switchboard.store.tickets import VersionedTicket
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -58,6 +61,8 @@ def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: Ac
             return _messages(path.get("ticket_id", ""), query, store)
         if route == "GET /tickets/{ticket_id}/messages/{message_key}":
             return _message(path.get("ticket_id", ""), path.get("message_key", ""), store)
+        if route == "GET /tickets/{ticket_id}/audits":
+            return _audits(path.get("ticket_id", ""), query, store)
         if route == "GET /mail/held":
             return _held(event.get("queryStringParameters") or {}, store)
         raise NotFound(f"no route {route!r}")
@@ -80,15 +85,26 @@ def _list(query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
 
 
 def _get(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
-    ticket = _ticket(ticket_id, store)
-    messages, next_cursor = _message_page(ticket.id, _page_size(query.get("limit")), None, store)
-    return json_response(200, {"ticket": ticket_json(ticket), "messages": messages, "next_cursor": next_cursor})
+    found = _ticket(ticket_id, store)
+    messages, next_cursor = _message_page(found.ticket.id, _page_size(query.get("limit")), None, store)
+    return json_response(
+        200,
+        {"ticket": ticket_json(found.ticket), "messages": messages, "next_cursor": next_cursor},
+        {"etag": etag_of(found.version)},
+    )
 
 
 def _messages(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
-    ticket = _ticket(ticket_id, store)
+    ticket = _ticket(ticket_id, store).ticket
     messages, next_cursor = _message_page(ticket.id, _page_size(query.get("limit")), query.get("cursor"), store)
     return json_response(200, {"messages": messages, "next_cursor": next_cursor})
+
+
+def _audits(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+    ticket = _ticket(ticket_id, store).ticket
+    page = store.audits.audit_page(ticket.id, limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    audits = [audit.model_dump(mode="json") for audit in page.audits]
+    return json_response(200, {"audits": audits, "next_cursor": page.next_cursor})
 
 
 def _message(ticket_id: str, key: str, store: Repositories) -> dict[str, Any]:
@@ -101,11 +117,11 @@ def _message(ticket_id: str, key: str, store: Repositories) -> dict[str, Any]:
     return json_response(200, {"message": {**message_json(message), "message_key": key, "text_truncated": False}})
 
 
-def _ticket(ticket_id: str, store: Repositories) -> Ticket:
-    ticket = store.tickets.ticket_record(ticket_id)
-    if ticket is None:
+def _ticket(ticket_id: str, store: Repositories) -> VersionedTicket:
+    found = store.tickets.ticket_record(ticket_id)
+    if found is None:
         raise NotFound(f"ticket {ticket_id[:200]!r} does not exist")
-    return ticket
+    return found
 
 
 def _message_page(

@@ -1,12 +1,13 @@
 """The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
-its repository over the shared table layer (table.py): tickets.py, messages.py, contacts.py, held_mail.py and
-replay_tokens.py; repositories.py bundles them. The key schema of the table:
+its repository over the shared table layer (table.py): tickets.py, messages.py, audits.py, contacts.py,
+held_mail.py and replay_tokens.py; repositories.py bundles them. The key schema of the table:
 
 | item           | pk                              | sk                   | index keys                                   | serves                                   |
 |----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
 | ticket         | TICKET#<ticket_id>              | TICKET               | ByStatus: status_pk=STATUS#<s>, created_sk   | get a ticket; list by status, newest first |
 |                |                                 |                      | ByCreated: created_pk=TICKETS, created_sk    | list all tickets, newest first           |
 | message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, paged; one message  |
+| audit          | TICKET#<ticket_id>              | AUDIT#<version>      |                                              | a ticket's changes by agents, oldest first |
 | message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
 | conversation   | CONVERSATION#<conversation key> | CONVERSATION         |                                              | the current ticket of a conversation     |
 | identity       | IDENTITY#<identity key>         | IDENTITY             |                                              | channel identity -> contact              |

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository
 from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.messages import MessageRepository
@@ -17,17 +18,19 @@ class Repositories:
     tickets: TicketRepository
     messages: MessageRepository
     contacts: ContactRepository
+    audits: AuditRepository
     held_mail: HeldMailRepository
     replay_tokens: ReplayTokenRepository
 
     @classmethod
     def on(cls, dynamodb_client, table_name: str) -> Repositories:
         table = Table(dynamodb_client, table_name)
-        messages, contacts = MessageRepository(table), ContactRepository(table)
+        messages, contacts, audits = MessageRepository(table), ContactRepository(table), AuditRepository(table)
         return cls(
-            tickets=TicketRepository(table, messages, contacts),
+            tickets=TicketRepository(table, messages, contacts, audits),
             messages=messages,
             contacts=contacts,
+            audits=audits,
             held_mail=HeldMailRepository(table),
             replay_tokens=ReplayTokenRepository(table),
         )

@@ -28,6 +28,7 @@ _deserializer = TypeDeserializer()
 TICKET_SK = "TICKET"
 ALL_TICKETS = "TICKETS"
 MESSAGE_SK_PREFIX = "MSG#"
+AUDIT_SK_PREFIX = "AUDIT#"
 COUNTER_KEY = ("COUNTER", "TICKET_NUMBER")
 
 # A key part from a provider (a message id, a Message-ID, a webhook token) is kept as it is up to this many

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.models import ChannelIdentity, Contact, Ticket, TicketMessage, TicketStatus, sortable_time
+from switchboard.models import ChannelIdentity, Contact, Ticket, TicketAudit, TicketMessage, TicketStatus, sortable_time
+from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository, IdentityLink
 from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.store.messages import MessageRepository
@@ -57,10 +58,13 @@ class TicketPage:
 
 
 class TicketRepository:
-    def __init__(self, table: Table, messages: MessageRepository, contacts: ContactRepository) -> None:
+    def __init__(
+        self, table: Table, messages: MessageRepository, contacts: ContactRepository, audits: AuditRepository
+    ) -> None:
         self._table = table
         self._messages = messages
         self._contacts = contacts
+        self._audits = audits
 
     # -- the writer's reads ---------------------------------------------------------------------
 
@@ -155,6 +159,22 @@ class TicketRepository:
             ]
         )
 
+    def change_ticket(self, *, current: VersionedTicket, ticket_after: Ticket, audit: TicketAudit) -> None:
+        """Saves an agent's change with its audit, if nobody changed the ticket since `current` was read
+        (WriteConflict otherwise): the ticket's version is its ETag, so two agents never overwrite each other."""
+        version = current.version
+        if audit.ticket_version != version + 1:
+            raise ValueError("an audit records the version its change makes")
+        self._table.transact(
+            [
+                self._table.put_action(
+                    _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
+                ),
+                *self._audits.new_audit_actions(audit),
+            ],
+            first_is_message_index=False,
+        )
+
     def _counter_claim(self, number: int) -> dict[str, Any]:
         # Claiming number n requires the counter to stand at n-1: concurrent creators conflict and
         # retry instead of both taking n, and a failed transaction leaves no gap.
@@ -187,13 +207,14 @@ class TicketRepository:
         last = {"pk": ticket_pk(ticket.id), "sk": TICKET_SK, key_name: key_value, "created_sk": _created_sk(ticket)}
         return _listing_cursor(key_name, key_value).encode(last)
 
-    def ticket_record(self, ticket_id: str) -> Ticket | None:
-        """The ticket alone, for the agents' API (no version: reads never write)."""
+    def ticket_record(self, ticket_id: str) -> VersionedTicket | None:
+        """The ticket for the agents' API, by an id from a URL (None for one no ticket can have); its version
+        is the ETag a change must name."""
         pk = readable_ticket_pk(ticket_id)
         if pk is None:
             return None
         item = self._table.get(key(pk, TICKET_SK))
-        return _ticket_of(item) if item else None
+        return VersionedTicket(_ticket_of(item), int(item["version"]["N"])) if item else None
 
 
 def _next_number(counter: dict[str, Any] | None) -> int:
