@@ -125,6 +125,20 @@ def build_events() -> dict[str, dict[str, Any]]:
         claims=AGENT_CLAIMS,
         request_id=_id("request:change").hex[:16],
     )
+    events["ticket-note.json"] = http_api_event(
+        method="POST",
+        path=f"/tickets/{ticket_id}/notes",
+        route_key="POST /tickets/{ticket_id}/notes",
+        headers={
+            "authorization": "Bearer <access token>",
+            "content-type": "application/json",
+            "idempotency-key": str(_id("note:exchange")),
+        },
+        path_parameters={"ticket_id": ticket_id},
+        body=json.dumps({"text": "교환 요청: 다른 색상 재고 확인 중 (물류팀 문의)"}, ensure_ascii=False).encode(),
+        claims=AGENT_CLAIMS,
+        request_id=_id("request:note").hex[:16],
+    )
     events["mail-held-release.json"] = http_api_event(
         method="POST",
         path="/mail/held/release",

@@ -301,7 +301,7 @@ def _release_finds_no_held_mail(result):
 
 
 def _change_finds_no_ticket(result):
-    # The probe's table holds no ticket: the change says so, and writes nothing
+    # The probe's table holds no ticket: the change and the note say so, and write nothing
     # (tests/integration/test_ticket_changes.py changes real ones).
     for played in result["played"]:
         assert played["response"]["statusCode"] == 404 and _body(played["response"])["error"] == "not_found", played

@@ -265,6 +265,7 @@ AGENT_ROUTES = {
     "GET /tickets/{ticket_id}/messages/{message_key}",
     "GET /tickets/{ticket_id}/audits",
     "PATCH /tickets/{ticket_id}",
+    "POST /tickets/{ticket_id}/notes",
     "GET /mail/held",
 }
 ADMIN_ROUTES = {"POST /mail/held/release"}

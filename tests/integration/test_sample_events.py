@@ -75,6 +75,18 @@ def test_change_event_sets_the_samples_ticket_pending_and_its_audit_says_so(stac
     assert len(HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-audits.json")).json()["audits"]) == 1
 
 
+def test_note_event_adds_an_internal_note_once(stack):
+    # Given the sample batch's ticket
+    assert invoke(stack, "TicketWriterFunction", "ticket-writer-batch.json") == {"batchItemFailures": []}
+    # When the agent's sample note is played, and played again (the same Idempotency-Key)
+    added = HttpResponse.of(invoke(stack, "TicketChangesFunction", "ticket-note.json"))
+    again = HttpResponse.of(invoke(stack, "TicketChangesFunction", "ticket-note.json"))
+    # Then it is added once, internal, and the retry answers with the same note
+    assert (added.status, again.status) == (201, 200)
+    assert again.json()["message"] == added.json()["message"]
+    assert (added.json()["message"]["direction"], added.json()["message"]["public"]) == ("internal", False)
+
+
 def test_ses_notification_event_turns_the_stored_mail_into_a_ticket(stack):
     # Given SES stored the sample mail under the key the notification names, in the bucket it names
     notification = json.loads(load("email-ses-notification.json")["Records"][0]["body"])["Records"][0]["s3"]

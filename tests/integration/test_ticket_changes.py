@@ -142,3 +142,61 @@ def test_only_agents_change_tickets_and_an_unknown_ticket_is_404(stack, whatsapp
     # And another agent's change is audited under their own subject
     assert patch(stack, ticket_id, {"status": "open"}, etag, claims=OTHER_AGENT).status == 200
     assert [a["actor_id"] for a in audits(stack, ticket_id)] == [OTHER_AGENT["sub"]]
+
+
+def note(stack, ticket_id: str, text: str, key: str | None, claims=AGENT_CLAIMS):
+    headers = {"content-type": "application/json", **({"idempotency-key": key} if key is not None else {})}
+    body = json.dumps({"text": text}, ensure_ascii=False).encode()
+    return stack.http("POST", f"/tickets/{ticket_id}/notes", headers=headers, body=body, claims=claims)
+
+
+def test_an_agents_note_joins_the_timeline_internal_and_the_status_stays(stack, whatsapp):
+    # Given a ticket an agent set pending
+    ticket_id = customer_writes(stack, whatsapp, "환불 가능한가요?")
+    assert patch(stack, ticket_id, {"status": "pending"}, etag_of(stack, ticket_id)).status == 200
+    # When the agent adds a note
+    added = note(stack, ticket_id, "결제팀 확인 후 환불 예정", "note-1")
+    # Then it is on the timeline after the customer's message, internal and theirs, and the ticket stays pending
+    assert added.status == 201 and added.headers["etag"] == etag_of(stack, ticket_id)
+    found = stack.ticket(ticket_id)
+    assert [(m["direction"], m["public"], m["text"]) for m in found["messages"]] == [
+        ("inbound", True, "환불 가능한가요?"),
+        ("internal", False, "결제팀 확인 후 환불 예정"),
+    ]
+    assert found["messages"][1]["author_id"] == AGENT_CLAIMS["sub"]
+    assert found["messages"][1]["message_key"] == added.json()["message"]["message_key"]
+    assert found["ticket"]["status"] == "pending"
+
+
+def test_a_note_retried_with_its_key_is_written_once_and_a_reused_key_is_refused(stack, whatsapp):
+    ticket_id = customer_writes(stack, whatsapp, "배송지 변경 부탁드려요")
+    first = note(stack, ticket_id, "주소 변경 완료", "note-2")
+    # When the same request comes again (a client retry), and then the key with other text
+    again = note(stack, ticket_id, "주소 변경 완료", "note-2")
+    reused = note(stack, ticket_id, "다른 메모", "note-2")
+    # Then the retry gets the same note with 200, the reuse 422, and the timeline holds one note
+    assert (first.status, again.status, reused.status) == (201, 200, 422)
+    assert again.json()["message"] == first.json()["message"]
+    assert reused.json()["error"] == "idempotency_key_reused"
+    assert [m["text"] for m in stack.ticket(ticket_id)["messages"]].count("주소 변경 완료") == 1
+    # And another agent's same key is their own note
+    assert note(stack, ticket_id, "다른 상담원 메모", "note-2", claims=OTHER_AGENT).status == 201
+
+
+def test_twenty_copies_of_one_note_sent_at_once_write_one(stack, whatsapp):
+    ticket_id = customer_writes(stack, whatsapp, "문의드립니다")
+    answers = run_together([lambda: note(stack, ticket_id, "한 번만", "note-3") for _ in range(20)])
+    assert sorted(answer.status for answer in answers) == [200] * 19 + [201]
+    assert [m["text"] for m in stack.ticket(ticket_id)["messages"]] == ["문의드립니다", "한 번만"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("메모", None), ("메모", ""), ("메모", "k" * 256), ("메모", "키"), ("", "note-4"), ("x" * 16_001, "note-4")],
+)
+def test_a_note_without_a_key_or_text_is_refused_and_nothing_is_written(stack, whatsapp, text, key):
+    ticket_id = customer_writes(stack, whatsapp, "문의드립니다")
+    before = stack.table_items()
+    response = note(stack, ticket_id, text, key)
+    assert (response.status, response.json()["error"]) == (400, "invalid_request")
+    assert stack.table_items() == before

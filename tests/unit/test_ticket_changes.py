@@ -1,12 +1,13 @@
-"""What an agent may change on a ticket: Zendesk's status moves, every pair, and the audit a change makes."""
+"""What an agent may change on a ticket: Zendesk's status moves, every pair, the audit a change makes, and notes."""
 
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
-from switchboard.models import Channel, Priority, Requester, Ticket, TicketStatus
+from switchboard.models import Channel, Direction, Priority, Requester, Ticket, TicketStatus
 from switchboard.tickets.changes import AGENT_STATUSES, InvalidChange, TicketChange, apply_change, may_set_status
+from switchboard.tickets.notes import note_external_id, note_on
 
 AT = datetime(2025, 6, 9, 9, 30, tzinfo=UTC)
 
@@ -123,3 +124,24 @@ def test_a_required_field_cannot_be_nulled(field):
 def test_a_body_that_is_not_a_change_is_refused_by_its_model(body):
     with pytest.raises(ValidationError):
         TicketChange.model_validate(body)
+
+
+def test_a_note_is_internal_by_its_agent_and_leaves_the_status_alone():
+    # Given a pending ticket
+    current = ticket(TicketStatus.PENDING, message_count=3)
+    # When an agent adds a note
+    note, after = note_on(current, text="고객 재문의 시 환불 안내", agent_id="agent-1", idempotency_key="k-1", at=AT)
+    # Then it is an internal, non-public message by that agent, and the ticket only counts it
+    assert (note.direction, note.public, note.author_id, note.message_type) == (
+        Direction.INTERNAL,
+        False,
+        "agent-1",
+        "note",
+    )
+    assert (after.status, after.message_count, after.updated_at) == (TicketStatus.PENDING, 4, AT)
+
+
+def test_a_notes_id_is_one_per_agent_and_key():
+    same = note_external_id("agent-1", "k-1")
+    assert same == note_external_id("agent-1", "k-1")
+    assert len({same, note_external_id("agent-2", "k-1"), note_external_id("agent-1", "k-2")}) == 3

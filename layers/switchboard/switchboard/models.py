@@ -45,6 +45,7 @@ class Priority(StrEnum):
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+    INTERNAL = "internal"  # an agent's note: on the timeline, never sent, never receipted
 
 
 class AuthorKind(StrEnum):
@@ -498,6 +499,7 @@ class TicketMessage(_Model):
     location: Location | None = None
     reply_to_external_id: str | None = None
     sender_name: str | None = None
+    author_id: str | None = Field(default=None, description="The agent's token subject, on agents' notes")
     delivery_status: DeliveryStatus | None = None
     payload: str | None = Field(default=None, description="The value behind a tapped button or quick reply")
     original_text: str | None = Field(default=None, description="The text as first sent, once the author edited it")

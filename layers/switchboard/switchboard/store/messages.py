@@ -232,6 +232,13 @@ class MessageRepository:
         pk = ticket_pk(ticket_id)
         return _message_cursor(pk).encode({"pk": pk, "sk": _message_sk_of_key(message)})
 
+    def stored_message(self, ref: MessageRef) -> StoredMessage | None:
+        """The message a message index entry points at, with its key in the timeline."""
+        item = self._table.get(key(ticket_pk(ref.ticket_id), ref.message_sk))
+        if item is None:
+            return None
+        return StoredMessage(message_key(ref.message_sk), TicketMessage.model_validate(from_attributes(item)))
+
     def message(self, ticket_id: str, message: str) -> TicketMessage | None:
         """One message of a ticket's timeline, whole, by the key its page gave it; None if there is none."""
         pk, sk = readable_ticket_pk(ticket_id), _message_sk_of_key(message)
@@ -244,6 +251,11 @@ class MessageRepository:
 def _message_sk(message: TicketMessage, sequence: int) -> str:
     # Provider time first (customers' order), then arrival sequence to order same-second messages.
     return f"{MESSAGE_SK_PREFIX}{sortable_time(message.created_at)}#{sequence:08d}"
+
+
+def timeline_key(message: TicketMessage, sequence: int) -> str:
+    """The key (as the API gives it) of a message appended as the ticket's `sequence`-th."""
+    return message_key(_message_sk(message, sequence))
 
 
 def _message_cursor(ticket_pk_: str) -> CursorShape:
