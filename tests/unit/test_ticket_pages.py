@@ -62,7 +62,14 @@ class TimelineTable(RecordingDynamoDB):
 
     def get_item(self, **request):
         self.gets.append(request)
-        return {"Item": {"pk": {"S": f"TICKET#{TICKET_ID}"}, "sk": {"S": "TICKET"}, **TICKET_ATTRIBUTES}}
+        return {
+            "Item": {
+                "pk": {"S": f"TICKET#{TICKET_ID}"},
+                "sk": {"S": "TICKET"},
+                "version": {"N": "3"},
+                **TICKET_ATTRIBUTES,
+            }
+        }
 
 
 TICKET_ATTRIBUTES = {

@@ -46,7 +46,7 @@ def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, acces
         change = _change_of(event)
         if_match = _header(event, "if-match")
         if if_match is None:
-            raise PreconditionRequired('send If-Match with the ETag GET /tickets/{ticket_id} gave, e.g. If-Match: "3"')
+            raise PreconditionRequired('send If-Match with the ETag that reading the ticket gave, e.g. If-Match: "3"')
         current = store.tickets.ticket_record(ticket_id)
         if current is None:
             raise NotFound(f"ticket {ticket_id[:200]!r} does not exist")
