@@ -12,19 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.api.agents import Role, caller_of
+from switchboard.api.representation import json_body
 from switchboard.config import AccessSettings
-from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
+from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.http_request import read_json
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.mail_bucket import MailBucket, RawMailGone
 
 _AGENT_ID_LIMIT = 128
+
+
+# A release names one held mail: its external_id, at most 1,024 characters.
+_MAX_BODY_BYTES = 8 * 1024
 
 
 class ReleaseRequest(BaseModel):
@@ -41,7 +45,9 @@ def handle_held_mail_release(
     try:
         # Releasing puts a held (possibly hostile) mail in front of every agent: an admin's decision.
         released_by = _agent_label(caller_of(event, access).require(Role.ADMIN).subject)
-        wanted = _release_request(event)
+        wanted = json_body(
+            event, ReleaseRequest, max_bytes=_MAX_BODY_BYTES, expected='{"external_id": "<as GET /mail/held lists it>"}'
+        )
         held = store.held_mail(wanted.external_id)
         if held is None:
             raise NotFound("no held mail with that external_id")
@@ -59,16 +65,6 @@ def handle_held_mail_release(
     except SwitchboardError as error:
         return error_response(error)
     return json_response(202, {"held": held.model_dump(mode="json")})
-
-
-def _release_request(event: Mapping[str, Any]) -> ReleaseRequest:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        raise InvalidRequest('send the body as JSON: {"external_id": "<as GET /mail/held lists it>"}')
-    try:
-        return ReleaseRequest.model_validate(read_json(body.encode("utf-8", "surrogatepass")))
-    except (ValidationError, SwitchboardError) as exc:
-        raise InvalidRequest('the body must be JSON {"external_id": "<as GET /mail/held lists it>"}') from exc
 
 
 def _agent_label(agent: str) -> str:

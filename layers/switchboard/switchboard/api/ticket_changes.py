@@ -15,15 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from switchboard.api.agents import Role, caller_of
-from switchboard.api.etags import etag_of, version_named
+from switchboard.api.representation import etag_of, json_body, ticket_json, version_named
 from switchboard.config import AccessSettings
-from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
+from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.http_request import read_json
-from switchboard.models import Ticket, utc_now
+from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import WriteConflict
@@ -43,7 +40,7 @@ def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, acces
     try:
         agent = caller_of(event, access).require(Role.AGENT)
         ticket_id = (event.get("pathParameters") or {}).get("ticket_id", "")
-        change = _change_of(event)
+        change = json_body(event, TicketChange, max_bytes=MAX_BODY_BYTES, expected="a ticket change")
         if_match = _header(event, "if-match")
         if if_match is None:
             raise PreconditionRequired('send If-Match with the ETag that reading the ticket gave, e.g. If-Match: "3"')
@@ -56,7 +53,7 @@ def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, acces
             current.ticket, change, actor_id=agent.subject, at=utc_now(), version=current.version + 1
         )
         if audit is None:
-            return json_response(200, {"ticket": _ticket_json(current.ticket), "audit": None}, _etag(current.version))
+            return json_response(200, {"ticket": ticket_json(current.ticket), "audit": None}, _etag(current.version))
         try:
             store.tickets.change_ticket(current=current, ticket_after=after, audit=audit)
         except WriteConflict:
@@ -70,23 +67,10 @@ def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, acces
         )
         metrics.add_metric(name="TicketChanged", unit="Count", value=1)
         return json_response(
-            200, {"ticket": _ticket_json(after), "audit": audit.model_dump(mode="json")}, _etag(audit.ticket_version)
+            200, {"ticket": ticket_json(after), "audit": audit.model_dump(mode="json")}, _etag(audit.ticket_version)
         )
     except SwitchboardError as error:
         return error_response(error)
-
-
-def _change_of(event: Mapping[str, Any]) -> TicketChange:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded") or len(body) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"send the change as JSON of at most {MAX_BODY_BYTES} bytes")
-    try:
-        return TicketChange.model_validate(read_json(body.encode("utf-8", "surrogatepass")))
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3]]
-        raise InvalidRequest(f"not a ticket change: {'; '.join(problems)[:300]}") from exc
-    except SwitchboardError as exc:
-        raise InvalidRequest("the body must be a JSON object of the fields to change") from exc
 
 
 def _header(event: Mapping[str, Any], name: str) -> str | None:
@@ -100,7 +84,7 @@ def _stale(current: VersionedTicket) -> dict[str, Any]:
         {
             "error": "precondition_failed",
             "message": "the ticket changed since that ETag; here it is as it now is",
-            "ticket": _ticket_json(current.ticket),
+            "ticket": ticket_json(current.ticket),
         },
         _etag(current.version),
     )
@@ -108,7 +92,3 @@ def _stale(current: VersionedTicket) -> dict[str, Any]:
 
 def _etag(version: int) -> dict[str, str]:
     return {"etag": etag_of(version)}
-
-
-def _ticket_json(ticket: Ticket) -> dict[str, Any]:
-    return ticket.model_dump(mode="json")

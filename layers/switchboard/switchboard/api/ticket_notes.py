@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.api.agents import Role, caller_of
-from switchboard.api.etags import etag_of
+from switchboard.api.representation import etag_of, json_body, message_json
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.http_request import read_json
-from switchboard.models import TicketMessage, utc_now
+from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.store.messages import StoredMessage, timeline_key
 from switchboard.store.repositories import Repositories
@@ -52,7 +51,7 @@ def handle_ticket_note(event: Mapping[str, Any], *, store: Repositories, access:
         agent = caller_of(event, access).require(Role.AGENT).subject
         ticket_id = (event.get("pathParameters") or {}).get("ticket_id", "")
         idempotency_key = _idempotency_key(event)
-        wanted = _note_request(event)
+        wanted = json_body(event, NoteRequest, max_bytes=_MAX_BODY_BYTES, expected='a note {"text": "..."}')
         for _ in range(_ATTEMPTS):
             current = store.tickets.ticket_record(ticket_id)
             if current is None:
@@ -97,19 +96,5 @@ def _idempotency_key(event: Mapping[str, Any]) -> str:
     return key
 
 
-def _note_request(event: Mapping[str, Any]) -> NoteRequest:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded") or len(body) > _MAX_BODY_BYTES:
-        raise InvalidRequest(f'send the note as JSON {{"text": "..."}}, at most {MAX_NOTE_CHARS} characters')
-    try:
-        return NoteRequest.model_validate(read_json(body.encode("utf-8", "surrogatepass")))
-    except (ValidationError, SwitchboardError) as exc:
-        raise InvalidRequest(f'the body must be JSON {{"text": "..."}} of 1 to {MAX_NOTE_CHARS} characters') from exc
-
-
 def _note_json(stored: StoredMessage) -> dict[str, Any]:
-    return {**_message_json(stored.message), "message_key": stored.key}
-
-
-def _message_json(message: TicketMessage) -> dict[str, Any]:
-    return message.model_dump(mode="json")
+    return {**message_json(stored.message), "message_key": stored.key}

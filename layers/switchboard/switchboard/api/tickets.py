@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
-from switchboard.api.etags import etag_of
+from switchboard.api.representation import etag_of, message_json, ticket_json
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import MailHandling, Ticket, TicketMessage, TicketStatus
+from switchboard.models import MailHandling, TicketStatus
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
 from switchboard.store.tickets import VersionedTicket
@@ -164,14 +164,6 @@ def _page_size(raw: str | None) -> int:
     if not _PAGE_SIZE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
-
-
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    return ticket.model_dump(mode="json")
-
-
-def message_json(message: TicketMessage) -> dict[str, Any]:
-    return message.model_dump(mode="json")
 
 
 def listed_message_json(stored: StoredMessage) -> dict[str, Any]:
