@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import TicketAudit
-from switchboard.store.cursors import MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.store.table import (
     AUDIT_SK_PREFIX,
     Table,
@@ -42,15 +41,7 @@ class AuditRepository:
         pk = readable_ticket_pk(ticket_id)
         if pk is None:
             return AuditPage(audits=[], next_cursor=None)
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :audit)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":audit": {"S": AUDIT_SK_PREFIX}},
-            "ScanIndexForward": True,
-            "ConsistentRead": True,
-            "Limit": limit,
-        }
-        shape = CursorShape(fixed={"pk": pk}, free={"sk": FreeKey(AUDIT_SK_PREFIX, MAX_SORT_KEY_BYTES)})
-        items, next_cursor = self._table.query_page(request, shape, cursor)
+        items, next_cursor = self._table.partition_page(pk, AUDIT_SK_PREFIX, limit=limit, cursor=cursor)
         return AuditPage([TicketAudit.model_validate(from_attributes(item)) for item in items], next_cursor)
 
 

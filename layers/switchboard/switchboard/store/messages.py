@@ -18,7 +18,6 @@ from switchboard.models import (
     TicketMessage,
     sortable_time,
 )
-from switchboard.store.cursors import MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.store.table import (
     MESSAGE_SK_PREFIX,
     Table,
@@ -26,6 +25,7 @@ from switchboard.store.table import (
     key,
     key_of,
     message_index_key,
+    partition_cursor,
     readable_ticket_pk,
     serialize,
     ticket_pk,
@@ -210,15 +210,7 @@ class MessageRepository:
         pk = readable_ticket_pk(ticket_id)
         if pk is None:
             return MessagePage(messages=[], next_cursor=None)
-        shape = _message_cursor(pk)
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :msg)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":msg": {"S": MESSAGE_SK_PREFIX}},
-            "ScanIndexForward": True,
-            "ConsistentRead": True,
-            "Limit": limit,
-        }
-        items, next_cursor = self._table.query_page(request, shape, cursor)
+        items, next_cursor = self._table.partition_page(pk, MESSAGE_SK_PREFIX, limit=limit, cursor=cursor)
         return MessagePage(
             [
                 StoredMessage(message_key(item["sk"]["S"]), TicketMessage.model_validate(from_attributes(item)))
@@ -230,7 +222,7 @@ class MessageRepository:
     def message_cursor(self, ticket_id: str, message: str) -> str:
         """The cursor of a ticket's timeline that continues after the message keyed `message`."""
         pk = ticket_pk(ticket_id)
-        return _message_cursor(pk).encode({"pk": pk, "sk": _message_sk_of_key(message)})
+        return partition_cursor(pk, MESSAGE_SK_PREFIX).encode({"pk": pk, "sk": _message_sk_of_key(message)})
 
     def stored_message(self, ref: MessageRef) -> StoredMessage | None:
         """The message a message index entry points at, with its key in the timeline."""
@@ -256,10 +248,6 @@ def _message_sk(message: TicketMessage, sequence: int) -> str:
 def timeline_key(message: TicketMessage, sequence: int) -> str:
     """The key (as the API gives it) of a message appended as the ticket's `sequence`-th."""
     return message_key(_message_sk(message, sequence))
-
-
-def _message_cursor(ticket_pk_: str) -> CursorShape:
-    return CursorShape(fixed={"pk": ticket_pk_}, free={"sk": FreeKey(MESSAGE_SK_PREFIX, MAX_SORT_KEY_BYTES)})
 
 
 # A message's key in the API is its sort key without "MSG#", '#' spelled '.' so that it sits in a URL path

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from switchboard.models import ChannelIdentity
-from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, CursorShape
+from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 
 # Attributes that exist for keys, indexes and conditions only: never part of a model.
 _KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
@@ -175,6 +175,20 @@ class Table:
         last = response.get("LastEvaluatedKey")
         return response.get("Items", []), shape.encode(last) if last else None
 
+    def partition_page(
+        self, pk: str, sk_prefix: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The items of one partition whose sort key starts with `sk_prefix`, in sort key order, a page at a time
+        (a ticket's timeline, its audits); consistent, so a page shows every write acknowledged before it."""
+        request = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": sk_prefix}},
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        return self.query_page(request, partition_cursor(pk, sk_prefix), cursor)
+
     def put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> bool:
         """Writes the item if `condition` holds; False when it did not."""
         request: dict[str, Any] = {"TableName": self.name, "Item": item, "ConditionExpression": condition}
@@ -241,6 +255,11 @@ class Table:
             if first_is_message_index and reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise AlreadyStored() from error
             raise WriteConflict(",".join(r.get("Code", "?") for r in reasons)) from error
+
+
+def partition_cursor(pk: str, sk_prefix: str) -> CursorShape:
+    """The cursor of a partition_page listing: the partition fixed, the sort key carried."""
+    return CursorShape(fixed={"pk": pk}, free={"sk": FreeKey(sk_prefix, MAX_SORT_KEY_BYTES)})
 
 
 def _unless_condition_fails[T](write: Callable[[], T]) -> T | None:
