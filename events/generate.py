@@ -76,77 +76,35 @@ def build_events() -> dict[str, dict[str, Any]]:
     events["ticket-writer-batch.json"] = sqs_event([_record(position, event) for position, event in enumerate(queued)])
     media_jobs = [job for event in queued if isinstance(event, InboundMessage) for job in jobs_for(event)]
     events["media-fetcher-batch.json"] = sqs_event([_media_record(job) for job in media_jobs])
-    events["tickets-list-new.json"] = http_api_event(
-        method="GET",
-        path="/tickets",
-        route_key="GET /tickets",
-        headers={"authorization": "Bearer <access token>"},
-        query={"status": "new", "limit": "25"},
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:list").hex[:16],
-    )
+    events["tickets-list-new.json"] = _agent_request("list", "GET /tickets", query={"status": "new", "limit": "25"})
     first_message = next(event for event in queued if isinstance(event, InboundMessage))
     ticket_id = lifecycle.opened_ticket(first_message, number=1, contact_id="-", follows_up=None).id
-    events["tickets-get.json"] = http_api_event(
-        method="GET",
-        path=f"/tickets/{ticket_id}",
-        route_key="GET /tickets/{ticket_id}",
-        headers={"authorization": "Bearer <access token>"},
-        path_parameters={"ticket_id": ticket_id},
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:get").hex[:16],
+    ticket = {"ticket_id": ticket_id}
+    events["tickets-get.json"] = _agent_request("get", "GET /tickets/{ticket_id}", ticket)
+    events["tickets-messages.json"] = _agent_request(
+        "messages", "GET /tickets/{ticket_id}/messages", ticket, query={"limit": "1"}
     )
-    events["tickets-messages.json"] = http_api_event(
-        method="GET",
-        path=f"/tickets/{ticket_id}/messages",
-        route_key="GET /tickets/{ticket_id}/messages",
-        headers={"authorization": "Bearer <access token>"},
-        path_parameters={"ticket_id": ticket_id},
-        query={"limit": "1"},
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:messages").hex[:16],
+    events["tickets-audits.json"] = _agent_request("audits", "GET /tickets/{ticket_id}/audits", ticket)
+    # Version 2: the batch opened the ticket with its first message and appended the photo.
+    events["ticket-change.json"] = _agent_request(
+        "change",
+        "PATCH /tickets/{ticket_id}",
+        ticket,
+        body={"status": "pending", "priority": "high", "tags": ["exchange"]},
+        headers={"if-match": '"2"'},
     )
-    events["tickets-audits.json"] = http_api_event(
-        method="GET",
-        path=f"/tickets/{ticket_id}/audits",
-        route_key="GET /tickets/{ticket_id}/audits",
-        headers={"authorization": "Bearer <access token>"},
-        path_parameters={"ticket_id": ticket_id},
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:audits").hex[:16],
+    events["ticket-note.json"] = _agent_request(
+        "note",
+        "POST /tickets/{ticket_id}/notes",
+        ticket,
+        body={"text": "교환 요청: 다른 색상 재고 확인 중 (물류팀 문의)"},
+        headers={"idempotency-key": str(_id("note:exchange"))},
     )
-    events["ticket-change.json"] = http_api_event(
-        method="PATCH",
-        path=f"/tickets/{ticket_id}",
-        route_key="PATCH /tickets/{ticket_id}",
-        headers={"authorization": "Bearer <access token>", "content-type": "application/json", "if-match": '"2"'},
-        path_parameters={"ticket_id": ticket_id},
-        body=json.dumps({"status": "pending", "priority": "high", "tags": ["exchange"]}).encode(),
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:change").hex[:16],
-    )
-    events["ticket-note.json"] = http_api_event(
-        method="POST",
-        path=f"/tickets/{ticket_id}/notes",
-        route_key="POST /tickets/{ticket_id}/notes",
-        headers={
-            "authorization": "Bearer <access token>",
-            "content-type": "application/json",
-            "idempotency-key": str(_id("note:exchange")),
-        },
-        path_parameters={"ticket_id": ticket_id},
-        body=json.dumps({"text": "교환 요청: 다른 색상 재고 확인 중 (물류팀 문의)"}, ensure_ascii=False).encode(),
-        claims=AGENT_CLAIMS,
-        request_id=_id("request:note").hex[:16],
-    )
-    events["mail-held-release.json"] = http_api_event(
-        method="POST",
-        path="/mail/held/release",
-        route_key="POST /mail/held/release",
-        headers={"authorization": "Bearer <access token>", "content-type": "application/json"},
-        body=json.dumps({"external_id": "CAH-out-of-office.7@mail.example.net"}).encode(),
+    events["mail-held-release.json"] = _agent_request(
+        "release",
+        "POST /mail/held/release",
+        body={"external_id": "CAH-out-of-office.7@mail.example.net"},
         claims=ADMIN_CLAIMS,
-        request_id=_id("request:release").hex[:16],
     )
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
@@ -228,6 +186,37 @@ def _sent_at(body: bytes) -> datetime:
 def _received_at(event: InboundMessage | DeliveryReceipt) -> datetime:
     # Receipts carry no arrival time; they arrive a second after Meta stamps them, like the samples' webhooks.
     return event.received_at if isinstance(event, InboundMessage) else event.provider_timestamp + timedelta(seconds=1)
+
+
+def _agent_request(
+    name: str,
+    route_key: str,
+    path_parameters: dict[str, str] | None = None,
+    *,
+    query: dict[str, str] | None = None,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    claims: dict[str, str] = AGENT_CLAIMS,
+) -> dict[str, Any]:
+    """An agent's request to `route_key` ("GET /tickets/{ticket_id}"), with a bearer token and a JSON body."""
+    method, path = route_key.split(" ", 1)
+    for parameter, value in (path_parameters or {}).items():
+        path = path.replace(f"{{{parameter}}}", value)
+    return http_api_event(
+        method=method,
+        path=path,
+        route_key=route_key,
+        headers={
+            "authorization": "Bearer <access token>",
+            **({"content-type": "application/json"} if body is not None else {}),
+            **(headers or {}),
+        },
+        path_parameters=path_parameters,
+        query=query,
+        body=json.dumps(body, ensure_ascii=False).encode() if body is not None else None,
+        claims=claims,
+        request_id=_id(f"request:{name}").hex[:16],
+    )
 
 
 def _id(name: str) -> uuid.UUID:
