@@ -11,6 +11,9 @@
 |          | GET /twilio-cdn/<ME> (that signed URL; refuses any Authorization header, as S3 does) | the bytes        |
 | CDN      | GET /cdn/<name> (Messenger, Instagram, Kakao)             | the bytes, or a redirect registered for the name   |
 
+The send APIs, the local outbox (`GET /__fake__/sent`) and the signed delivery receipts are the outbound
+half (infra/fakes/outbound.py), one module per provider (infra/fakes/outbound_<provider>.py).
+
 Tests register media and inject faults in-process; the local runner's users do it over HTTP:
 `PUT /__fake__/<provider>/<id>` with the bytes as body and their Content-Type (provider: whatsapp, line,
 telegram, twilio (id "<AC>/<MM>/<ME>"), cdn) answers {"url": ..., "sha256": ...}; `GET /__fake__/requests`
@@ -25,10 +28,22 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from infra.fakes.outbound import (
+    OUTBOUND_PROVIDERS,
+    FakeContext,
+    OutboundCall,
+    Receipt,
+    SigningSecrets,
+    load_outbound_providers,
+    sent_entry,
+)
 
 GRAPH_VERSION = "v21.0"
 TELEGRAM_BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # "bots can download files of up to 20MB in size" (Bot API getFile)
@@ -58,6 +73,8 @@ class Fault:
 @dataclass
 class Credentials:
     whatsapp_access_token: str = "fake-whatsapp-access-token"
+    messenger_page_access_token: str = "fake-messenger-page-access-token"
+    instagram_access_token: str = "fake-instagram-access-token"
     line_channel_access_token: str = "fake-line-channel-access-token"
     telegram_bot_token: str = "123456:fake-telegram-bot-token"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
@@ -78,12 +95,19 @@ class _State:
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # cdn name -> (status, Location)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)
+    signing: SigningSecrets = field(default_factory=SigningSecrets)
+    sent: list[dict[str, Any]] = field(default_factory=list)  # oldest first; shown newest first
+    calls: list[OutboundCall] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)  # held for tests when no sink is set
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class FakeProviders:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        load_outbound_providers()
         self._state = _State()
+        # Where receipts go once a send is answered: None holds them for take_receipts().
+        self.receipt_sink: Callable[[Receipt], None] | None = None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self._state, self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -114,9 +138,9 @@ class FakeProviders:
     def reset(self) -> None:
         """Forgets media, faults and counts (credentials stay)."""
         with self._state.lock:
-            credentials = self._state.credentials
+            credentials, signing = self._state.credentials, self._state.signing
             self._state.__init__()  # type: ignore[misc]
-            self._state.credentials = credentials
+            self._state.credentials, self._state.signing = credentials, signing
 
     def template_parameters(self) -> dict[str, str]:
         """template.yaml parameter values that point the media fetcher here, and allow it this server's exact
@@ -127,6 +151,8 @@ class FakeProviders:
             "LineDataApiBaseUrl": f"{self.base_url}/line-data",
             "TelegramApiBaseUrl": f"{self.base_url}/telegram",
             "TwilioApiBaseUrl": f"{self.base_url}/twilio",
+            "LineApiBaseUrl": f"{self.base_url}/line-api",
+            "SesEndpointUrl": f"{self.base_url}/ses",
             "MediaHostsWhatsApp": own,
             "MediaHostsMessenger": own,
             "MediaHostsInstagram": own,
@@ -145,9 +171,22 @@ class FakeProviders:
             return {**(secrets.get(channel) or {}), **(secrets.get(f"{channel}_media") or {})}
 
         whatsapp, line, telegram, twilio = of("whatsapp"), of("line"), of("telegram"), of("twilio")
+        signing = SigningSecrets()
+        self.use_signing_secrets(
+            SigningSecrets(
+                whatsapp_app_secret=(secrets.get("whatsapp") or {}).get("app_secret", signing.whatsapp_app_secret),
+                messenger_app_secret=(secrets.get("messenger") or {}).get("app_secret", signing.messenger_app_secret),
+                instagram_app_secret=(secrets.get("instagram") or {}).get("app_secret", signing.instagram_app_secret),
+                twilio_auth_token=(secrets.get("twilio") or {}).get("auth_token", signing.twilio_auth_token),
+            )
+        )
         self.use_credentials(
             Credentials(
                 whatsapp_access_token=whatsapp.get("access_token", defaults.whatsapp_access_token),
+                messenger_page_access_token=of("messenger").get(
+                    "page_access_token", defaults.messenger_page_access_token
+                ),
+                instagram_access_token=of("instagram").get("access_token", defaults.instagram_access_token),
                 line_channel_access_token=line.get("channel_access_token", defaults.line_channel_access_token),
                 telegram_bot_token=telegram.get("bot_token", defaults.telegram_bot_token),
                 twilio_account_sid=twilio.get("account_sid", defaults.twilio_account_sid),
@@ -156,6 +195,41 @@ class FakeProviders:
                 twilio_api_key_secret=twilio.get("api_key_secret", defaults.twilio_api_key_secret),
             )
         )
+
+    def use_signing_secrets(self, signing: SigningSecrets) -> None:
+        with self._state.lock:
+            self._state.signing = signing
+
+    @property
+    def signing(self) -> SigningSecrets:
+        return self._state.signing
+
+    # -- the outbound half ----------------------------------------------------------------------
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Every request made to a send API, newest first (GET /__fake__/sent)."""
+        with self._state.lock:
+            return list(reversed(self._state.sent))
+
+    def calls(self, provider: str | None = None) -> list[OutboundCall]:
+        """The send API requests as received, oldest first, for tests that check a request's exact shape."""
+        with self._state.lock:
+            return [call for call in self._state.calls if provider is None or call.provider == provider]
+
+    def take_receipts(self) -> list[Receipt]:
+        """The receipts posted since the last call, oldest first (when no receipt sink is set)."""
+        with self._state.lock:
+            taken, self._state.receipts = self._state.receipts, []
+        return taken
+
+    def _post_receipts(self, receipts: list[Receipt]) -> None:
+        sink = self.receipt_sink
+        if sink is None:
+            with self._state.lock:
+                self._state.receipts.extend(receipts)
+            return
+        for receipt in receipts:
+            sink(receipt)
 
     def use_credentials(self, credentials: Credentials) -> None:
         with self._state.lock:
@@ -243,6 +317,8 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
             path, query = url.path, parse_qs(url.query)
             if path == "/__fake__/requests":
                 return self._json(200, fake.request_counts())
+            if path == "/__fake__/sent":
+                return self._json(200, fake.sent())
             with state.lock:
                 state.requests[path] += 1
                 pending = state.faults.get(path) or []
@@ -259,6 +335,50 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
                         fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers
                     )
             self._serve(path, query)
+
+        def do_POST(self) -> None:
+            url = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            provider = next((p for p in OUTBOUND_PROVIDERS if p.handles(url.path)), None)
+            if provider is None:
+                return self._json(404, {"error": "no such endpoint"})
+            call = OutboundCall(provider.name, "POST", url.path, url.query, dict(self.headers.items()), body)
+            now = datetime.now(UTC)
+            with state.lock:
+                state.requests[url.path] += 1
+                entry = sent_entry(call, now)
+                state.sent.append(entry)
+                state.calls.append(call)
+                pending = state.faults.get(url.path) or []
+                fault = pending[0] if pending else None
+                if fault is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        pending.pop(0)
+            if fault is not None:
+                time.sleep(fault.delay_seconds)
+                if fault.status is not None:
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                    entry["status"] = fault.status
+                    return self._json(
+                        fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers
+                    )
+            context = FakeContext(state.credentials, state.signing, fake.base_url, now)
+            answer, receipts = provider.answer(call, context)
+            # The local outbox shows what the provider answered too (its message id, or its error).
+            entry["status"] = answer.status
+            entry["answer"] = None if isinstance(answer.body, bytes) else answer.body
+            # Held receipts are ready before the answer, so a test may take them as soon as the send returns; a
+            # sink gets them after it, as a real provider posts its webhooks once it has answered.
+            held = fake.receipt_sink is None
+            if receipts and held:
+                fake._post_receipts(receipts)
+            if isinstance(answer.body, bytes):
+                self._respond(answer.status, answer.body, "application/octet-stream", dict(answer.headers))
+            else:
+                self._json(answer.status, answer.body, dict(answer.headers))
+            if receipts and not held:
+                fake._post_receipts(receipts)
 
         def do_PUT(self) -> None:
             path = urlsplit(self.path).path

@@ -6,7 +6,8 @@ mypy checks each against them, and that the webhook flow (switchboard/webhooks.p
 - `Acknowledges`: the HTTP answer a provider expects once events are queued (Kakao's SkillResponse,
   Twilio's empty TwiML); without it 200 {"received": n}.
 
-The outbound issue adds `Sends` beside them.
+- `Sends`: the outbound half: the channel's window rule, its text limit, and the provider call that
+  sends one attempt of a reply (channels/sending.py holds the request, the HTTP and the outcome).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from switchboard.channels.sending import OutboundRequest, SendContext, SendOutcome, WindowVerdict
 from switchboard.http_request import WebhookRequest
 from switchboard.models import InboundEvent
 from switchboard.proof import ChannelSecrets
@@ -56,4 +58,33 @@ class AnswersHandshake(Protocol):
 class Acknowledges(Protocol):
     def acknowledge(self, events: Sequence[InboundEvent]) -> dict[str, Any]:
         """The HTTP response (payload 2.0) the provider expects once `events` are queued."""
+        ...
+
+
+@runtime_checkable
+class Sends(Protocol):
+    """A provider that can carry an agent's reply to the customer."""
+
+    # The longest text one message may carry, in code points (README, "Replies": over it is a 400 naming it).
+    max_text_chars: int
+
+    def refusal(self, request: OutboundRequest) -> str | None:
+        """Why this reply cannot go out as one message of the channel (a 400 when the agent submits it: too
+        many files, a kind the channel cannot carry, text beside a file where the channel takes one or the
+        other), or None."""
+        ...
+
+    def resend_is_safe(self, request: OutboundRequest) -> bool:
+        """True when repeating this attempt (same attempt id) cannot deliver twice: LINE's push with its
+        X-Line-Retry-Key. A timed-out or interrupted attempt is then resent; elsewhere it becomes `unknown`."""
+        ...
+
+    def window(
+        self, *, last_customer_message_at: datetime | None, now: datetime, human_agent: bool, template: bool
+    ) -> WindowVerdict:
+        """Whether a reply of this kind may go out now, judged when the agent submits it (409 otherwise)."""
+        ...
+
+    def send(self, request: OutboundRequest, secrets: ChannelSecrets, context: SendContext) -> SendOutcome:
+        """One provider call for one attempt; never raises for a provider's answer, only for our own faults."""
         ...

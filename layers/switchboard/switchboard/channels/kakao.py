@@ -15,6 +15,15 @@ and the 10-second window it arrived in: a repeat of the same request inside the 
 message, and so are two identical utterances from one customer to one block inside 10 seconds (the
 trade-off: nothing in the payload tells them apart). A block with Kakao's callback option carries a
 one-time callbackUrl issued per request, which identifies the request exactly and is used instead.
+
+Replies: a skill cannot push. Kakao shows the customer only what the skill answers within 5 seconds, or,
+on an approved AI-chatbot block, what is posted once to its callbackUrl within a minute ("AI 챗봇 콜백 개발
+가이드": "callbackUrl valid time: 1min", usable once). Neither can carry an agent's reply written minutes
+later. Free agent chat on KakaoTalk is 상담톡, sold through Kakao's official dealers (Kakao 비즈메시지,
+"상담톡"), and notices outside a conversation are AlimTalk templates. Kakao's Event API, where a chatbot
+starts a message (charged per message, showing a block the bot defines), is meant for notices and is not used
+for replies. So `window` always refuses with channel_cannot_push, and `send` refuses too, should anything
+reach it.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from typing import Any
 
 from pydantic import Field
 
-from switchboard.channels.base import Acknowledges, ChannelAdapter
+from switchboard.channels.base import Acknowledges, ChannelAdapter, Sends
+from switchboard.channels.sending import OutboundRequest, SendContext, SendOutcome, WindowVerdict
 from switchboard.errors import InvalidSignature
 from switchboard.http import json_response
 from switchboard.http_request import WebhookRequest, read_json
@@ -45,6 +55,14 @@ MEDIA_KINDS = {"image", "video", "audio", "file"}
 # list. More than that is not Kakao's doing: the first 30 are kept and the message says how many were not.
 MAX_SECURE_IMAGES = 30
 KAKAO_CDN = "kakaocdn.net"
+# A simpleText bubble holds at most 1,000 characters (Kakao, "응답 타입별 JSON 포맷", SimpleText.text).
+MAX_TEXT_CHARS = 1000
+CANNOT_PUSH = "channel_cannot_push"
+CANNOT_PUSH_REASON = (
+    "KakaoTalk chatbots cannot send a message on their own: Kakao shows the customer only the chatbot's "
+    "immediate answer to what they just wrote. An agent's reply can reach them through KakaoTalk's "
+    "consultation chat (상담톡, from a Kakao dealer) or, for order and delivery notices, an AlimTalk template."
+)
 
 
 class _User(Lenient):
@@ -82,10 +100,11 @@ class _SkillPayload(Lenient):
     action: _Action | None = None
 
 
-class KakaoAdapter(ChannelAdapter, Acknowledges):
+class KakaoAdapter(ChannelAdapter, Acknowledges, Sends):
     webhook = Channel.KAKAO.value
     max_body_bytes = MAX_BODY_BYTES
     proof_secret = PROOF_SECRET
+    max_text_chars = MAX_TEXT_CHARS
 
     def __init__(self, ack_text: str) -> None:
         self.ack_text = ack_text
@@ -114,6 +133,22 @@ class KakaoAdapter(ChannelAdapter, Acknowledges):
         """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text."""
         response = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": self.ack_text}}]}}
         return json_response(200, response, headers={"content-type": "application/json; charset=utf-8"})
+
+    def refusal(self, request: OutboundRequest) -> str | None:
+        return None  # nothing reaches `send`: the window refuses every reply (channel_cannot_push)
+
+    def resend_is_safe(self, request: OutboundRequest) -> bool:
+        return False
+
+    def window(
+        self, *, last_customer_message_at: datetime | None, now: datetime, human_agent: bool, template: bool
+    ) -> WindowVerdict:
+        # Whatever the time or the kind of reply: a skill speaks only in its answer to a request.
+        return WindowVerdict.closed(CANNOT_PUSH_REASON, allowed=("alimtalk_template",), code=CANNOT_PUSH)
+
+    def send(self, request: OutboundRequest, secrets: ChannelSecrets, context: SendContext) -> SendOutcome:
+        # `window` refuses every reply before it is accepted; one that still arrives here is refused, not sent.
+        return SendOutcome.rejected(CANNOT_PUSH, CANNOT_PUSH_REASON)
 
 
 def message_key(
@@ -235,3 +270,8 @@ def _object(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return value if isinstance(value, dict) else {}
+
+
+# The sending adapter (switchboard/outbound/adapters.py), which refuses every reply; the webhook builds its own
+# with the configured acknowledgement text.
+ADAPTER = KakaoAdapter(ack_text="")

@@ -23,18 +23,37 @@ What each event becomes:
 
 Display names are not in Meta's webhook (they need a Graph API call with the page token), so senders
 carry their page-scoped id only.
+
+Replies (the `Sends` half) go to the Send API, `POST /{page-id}/messages` for Messenger and
+`POST /{instagram-account-id}/messages` for Instagram, one message per attempt: text, or one attachment.
+Within 24 hours of the customer's last message a reply is a `RESPONSE`; from 24 hours to 7 days only a
+person's reply may go, tagged `HUMAN_AGENT`; after that nothing may.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
 from pydantic import Field, model_validator
 
 from switchboard.channels import meta
-from switchboard.channels.base import AnswersHandshake, ChannelAdapter
+from switchboard.channels.base import AnswersHandshake, ChannelAdapter, Sends
+from switchboard.channels.graph_send import (
+    CUSTOMER_SERVICE_WINDOW,
+    GRAPH_RETRY_CODES,
+    GraphError,
+    access_token,
+    graph_send,
+)
+from switchboard.channels.sending import (
+    OutboundAttachment,
+    OutboundRequest,
+    SendContext,
+    SendOutcome,
+    WindowVerdict,
+)
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
@@ -70,6 +89,27 @@ KNOWN_ATTACHMENT_TYPES = {
     "reel",
     "ig_post",
 }
+# Send API reference (https://developers.facebook.com/docs/messenger-platform/reference/send-api): "text ...
+# must be UTF-8 and has a 2000 character limit"; Instagram messaging caps a text at 1,000 (Instagram Messaging,
+# "Send a Message": https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message).
+MESSENGER_MAX_TEXT_CHARS = 2000
+INSTAGRAM_MAX_TEXT_CHARS = 1000
+# Messenger Platform, "Sending messages outside the 24-hour window"
+# (https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags): HUMAN_AGENT "allows
+# human agents to respond to user inquiries ... within 7 days after a user message"; "automated messages are
+# not permitted" under it. Instagram messaging applies the same tag and limits.
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+# A Send API message is `text` or one `attachment`, never both.
+MAX_ATTACHMENTS = 1
+ATTACHMENT_TYPES = {"image": "image", "video": "video", "audio": "audio", "document": "file"}
+# Messenger Platform error codes (https://developers.facebook.com/documentation/business-messaging/messenger-platform/error-codes):
+# 613 "Calls to this api have exceeded the rate limit", beside Graph's own rate limits (4, 32).
+THROTTLING_CODES = frozenset({613})
+# (#10) with subcode 2018278 "This message is sent outside of allowed window"; (#551) "This person isn't
+# available right now" (the customer blocked messages or left).
+OUTSIDE_WINDOW = (10, 2018278)
+
 # A link the customer shared (Messenger's `fallback` for a URL, Instagram's `share` of a post): recorded as an
 # attachment of kind "link" with its URL for the agent to open, never fetched; whatever it names is not ours.
 LINK_ATTACHMENT_TYPES = {"fallback", "share"}
@@ -154,14 +194,25 @@ class _Webhook(Lenient):
     entry: list[_Entry]
 
 
-class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
-    """Verify and parse for one of Meta's messaging channels (Messenger or Instagram)."""
+class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake, Sends):
+    """Verify, parse and send for one of Meta's messaging channels (Messenger or Instagram)."""
 
-    def __init__(self, channel: Channel, expected_object: str, product: str) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        expected_object: str,
+        product: str,
+        *,
+        max_text_chars: int = MESSENGER_MAX_TEXT_CHARS,
+        token_key: str = "page_access_token",
+    ) -> None:
         self.channel = channel
         self.webhook = channel.value
         self.expected_object = expected_object
         self._product = product
+        self.max_text_chars = max_text_chars
+        # The channel secret's key holding the account's send token (template.yaml, LocalSecrets).
+        self.token_key = token_key
 
     max_body_bytes = meta.MAX_BODY_BYTES
     proof_secret = meta.PROOF_SECRET
@@ -186,6 +237,89 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
                 for messaging in entry.messaging:
                     events.extend(self._events_of(entry, messaging, received_at))
             return events
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def refusal(self, request: OutboundRequest) -> str | None:
+        return self.reply_refusal(request.text, request.attachments)
+
+    def resend_is_safe(self, request: OutboundRequest) -> bool:
+        # The Send API takes no idempotency key: a repeated POST is a second message.
+        return False
+
+    def window(
+        self, *, last_customer_message_at: datetime | None, now: datetime, human_agent: bool, template: bool
+    ) -> WindowVerdict:
+        """Standard messaging within 24 hours of the customer's last message; from the 24th hour to the end of
+        the 7th day, a person's reply tagged HUMAN_AGENT, never a bot's or an automated one; after that,
+        nothing. Meta has no templates here, so `template` changes nothing."""
+        if last_customer_message_at is None:
+            return WindowVerdict.closed(
+                f"The customer has not written to this {self._product} account: Meta lets a business only answer "
+                "a customer who wrote first"
+            )
+        elapsed = now - last_customer_message_at
+        if elapsed < CUSTOMER_SERVICE_WINDOW:
+            return WindowVerdict.opened()
+        if elapsed < HUMAN_AGENT_WINDOW:
+            if human_agent:
+                return WindowVerdict.opened(tag=HUMAN_AGENT_TAG)
+            return WindowVerdict.closed(
+                f"More than 24 hours have passed since the customer's last {self._product} message: only a "
+                "person's reply may go out now (Meta's HUMAN_AGENT tag), never an automated one",
+                allowed=("human_agent",),
+            )
+        return WindowVerdict.closed(
+            f"More than 7 days have passed since the customer's last {self._product} message: nothing can reach "
+            "them until they write again"
+        )
+
+    def send(self, request: OutboundRequest, secrets: ChannelSecrets, context: SendContext) -> SendOutcome:
+        refusal = self.reply_refusal(request.text, request.attachments)
+        if refusal is not None:
+            return SendOutcome.rejected("invalid_reply", refusal)
+        # Judged again at the attempt: a reply accepted at hour 23 and retried at hour 25 needs the tag, and
+        # a bot's reply past 24 hours must never go out (Meta restricts pages that message outside the rules).
+        verdict = self.window(
+            last_customer_message_at=request.customer_last_message_at,
+            now=request.now,
+            human_agent=request.human_agent,
+            template=False,
+        )
+        if not verdict.open:
+            return SendOutcome.rejected(verdict.code or "window_closed", verdict.reason or "The window is closed")
+        return graph_send(
+            request,
+            context,
+            # The account id is the page id (Messenger) or the Instagram professional account id: Send API
+            # reference, "POST /PAGE-ID/messages"; Instagram API with Instagram Login, "POST /<IG_ID>/messages"
+            # (https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/messaging-api/).
+            path=f"{request.channel_account_id}/messages",
+            token=access_token(secrets, request.channel_account_id, self.token_key),
+            token_key=self.token_key,
+            body=send_api_body(request, verdict.tag),
+            provider_message_id=_sent_message_id,
+            retry_codes=GRAPH_RETRY_CODES | THROTTLING_CODES,
+            explain=self._explain,
+        )
+
+    def reply_refusal(self, text: str | None, attachments: Sequence[OutboundAttachment]) -> str | None:
+        """Why a reply cannot go out as ONE Send API message (the agent's API answers 400 with it), or None:
+        a message is text or one attachment, so a file goes as its own reply."""
+        if len(attachments) > MAX_ATTACHMENTS:
+            return f"A {self._product} message carries one attachment: send each file as its own reply"
+        if attachments and text:
+            return f"A {self._product} message is text or an attachment: send the file as its own reply"
+        if not attachments and not text:
+            return "The reply has no text or attachment"
+        if text and len(text) > self.max_text_chars:
+            return f"A {self._product} message holds at most {self.max_text_chars:,} characters"
+        return None
+
+    def _explain(self, error: GraphError) -> str | None:
+        if (error.code, error.error_subcode) == OUTSIDE_WINDOW:
+            return f"window_closed: Meta says the message is outside the allowed window. {error.readable()}"
+        return None
 
     # -- one messaging event ---------------------------------------------------------------------
 
@@ -331,8 +465,45 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake):
         return []
 
 
-MESSENGER = MetaMessagingAdapter(Channel.MESSENGER, "page", "Messenger")
-INSTAGRAM = MetaMessagingAdapter(Channel.INSTAGRAM, "instagram", "Instagram messaging")
+MESSENGER = MetaMessagingAdapter(
+    Channel.MESSENGER, "page", "Messenger", max_text_chars=MESSENGER_MAX_TEXT_CHARS, token_key="page_access_token"
+)
+INSTAGRAM = MetaMessagingAdapter(
+    Channel.INSTAGRAM,
+    "instagram",
+    "Instagram messaging",
+    max_text_chars=INSTAGRAM_MAX_TEXT_CHARS,
+    token_key="access_token",
+)
+
+
+def send_api_body(request: OutboundRequest, tag: str | None) -> dict[str, Any]:
+    """The Send API request for one attempt (Send API reference; "Send a Message" for Instagram)."""
+    if request.attachments:
+        attachment = request.attachments[0]
+        # A presigned URL Meta downloads once; not reusable, it expires.
+        message: dict[str, Any] = {
+            "attachment": {
+                "type": ATTACHMENT_TYPES[attachment.kind],
+                "payload": {"url": attachment.url, "is_reusable": False},
+            }
+        }
+    else:
+        message = {"text": request.text or ""}
+    body: dict[str, Any] = {"recipient": {"id": request.recipient_id}}
+    if tag is None:
+        body["messaging_type"] = "RESPONSE"
+    else:
+        body["messaging_type"] = "MESSAGE_TAG"
+        body["tag"] = tag
+    body["message"] = message
+    return body
+
+
+def _sent_message_id(document: Any) -> str | None:
+    # {"recipient_id": "<PSID>", "message_id": "m_..."}
+    message_id = document.get("message_id") if isinstance(document, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None
 
 
 def _attachment(attachment: _Attachment, sticker_id: Any) -> Attachment:

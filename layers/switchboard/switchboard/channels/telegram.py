@@ -12,6 +12,12 @@ message_id is only unique inside its chat, a private chat's id is the user's id,
 can each see message 5 in their own chat with the same user, so the bot is part of the key too. The
 same key is how `edited_message` finds the message it edits; an edit is deduplicated on that key and
 its `edit_date`.
+
+Replies (docs/channels/telegram.md, "Replies"): sendMessage, or sendPhoto / sendDocument / sendVideo /
+sendAudio with the file's URL and the text as its caption. The Bot API takes no idempotency key, so a request
+whose answer never came is `unknown`, never resent blindly. A sent message is filed under the same key as an
+inbound one, so a customer's reply to it (`reply_to_message`) finds it. Telegram posts no delivery receipts.
+The bot token is part of every Bot API URL: no URL goes into an error or a log.
 """
 
 from __future__ import annotations
@@ -22,17 +28,51 @@ from typing import Any, TypeGuard
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from switchboard.channels.base import ChannelAdapter
+from switchboard.channels.base import ChannelAdapter, Sends
+from switchboard.channels.sending import (
+    OutboundAttachment,
+    OutboundRequest,
+    ProviderAnswer,
+    ProviderTimeout,
+    ProviderUnreachable,
+    SendContext,
+    SendOutcome,
+    WindowVerdict,
+    outcome_of_http,
+)
 from switchboard.errors import InvalidSignature, MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import Attachment, Channel, InboundEvent, InboundMessage, Location, MessageEdit, SenderIdentity
-from switchboard.proof import ChannelSecrets, every_account, same_secret
+from switchboard.proof import ChannelSecrets, account_secrets, every_account, same_secret
 from switchboard.provider_payloads import MAX_TIMESTAMP, Lenient, dict_at, payload_errors, text_or_none
 
 SECRET_TOKEN_HEADER = "x-telegram-bot-api-secret-token"
 DEFAULT_ACCOUNT = "default"
 # One Update per POST; a text is at most 4,096 characters (Bot API, sendMessage), its entities a few KB.
 MAX_BODY_BYTES = 256 * 1024
+# sendMessage: "Text of the message to be sent, 1-4096 characters after entities parsing"; sendPhoto and the
+# other file methods: "caption: 0-1024 characters after entities parsing" (Bot API). No parse_mode is sent,
+# so the text is taken as typed.
+MAX_TEXT_CHARS = 4096
+MAX_CAPTION_CHARS = 1024
+# A file goes by URL: "Telegram will download and send the file. 5 MB max size for photos and 20 MB max for
+# other types of content" (Bot API, Sending files). One file per message; the kind decides the method.
+SEND_METHODS = {
+    "image": ("sendPhoto", "photo"),
+    "video": ("sendVideo", "video"),
+    "audio": ("sendAudio", "audio"),
+    "document": ("sendDocument", "document"),
+}
+# "In sendDocument, sending by URL will currently only work for GIF, PDF and ZIP files" (Bot API, Sending files).
+DOCUMENT_BY_URL = (
+    {"image/gif", "application/pdf", "application/zip", "application/x-zip-compressed"},
+    (".gif", ".pdf", ".zip"),
+)
+# sendVideo: "Telegram clients support MPEG4 videos"; sendAudio: "Your audio must be in the .MP3 or .M4A format".
+VIDEO_BY_URL = ({"video/mp4"}, (".mp4",))
+AUDIO_BY_URL = ({"audio/mpeg", "audio/mp3", "audio/mp4", "audio/m4a", "audio/x-m4a"}, (".mp3", ".m4a"))
+# Telegram's description of a 403 from a private chat whose user blocked the bot.
+BLOCKED_DESCRIPTION = "bot was blocked by the user"
 MEDIA_KINDS = ("animation", "document", "video", "video_note", "voice", "audio")
 # What a message holds, in the order its type is decided: an animation also sets `document`, a venue
 # also sets `location`.
@@ -97,10 +137,11 @@ def bot_id_of(secrets: ChannelSecrets) -> str:
     return prefix if prefix.isdigit() else DEFAULT_ACCOUNT
 
 
-class TelegramAdapter(ChannelAdapter):
+class TelegramAdapter(ChannelAdapter, Sends):
     webhook = Channel.TELEGRAM.value
     max_body_bytes = MAX_BODY_BYTES
     proof_secret = None  # the secret token names its bot (verify returns it)
+    max_text_chars = MAX_TEXT_CHARS
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
         """Telegram sends the secret_token given to setWebhook in a header; no signature covers the body.
@@ -137,8 +178,111 @@ class TelegramAdapter(ChannelAdapter):
                 return [_edit(bot, _Message.model_validate(update.edited_message))]
             return []
 
+    def refusal(self, request: OutboundRequest) -> str | None:
+        return "; ".join(unsupported_attachments(request)) or None
+
+    def resend_is_safe(self, request: OutboundRequest) -> bool:
+        # The Bot API has no idempotency key: a request that may have arrived is never repeated blindly.
+        return False
+
+    def window(
+        self, *, last_customer_message_at: datetime | None, now: datetime, human_agent: bool, template: bool
+    ) -> WindowVerdict:
+        # No customer-service window: the customer started the bot (or added it to the group), and a bot may
+        # write to that chat until they block it, which the send answers with 403.
+        return WindowVerdict.opened()
+
+    def send(self, request: OutboundRequest, secrets: ChannelSecrets, context: SendContext) -> SendOutcome:
+        refusals = unsupported_attachments(request)
+        if refusals:
+            return SendOutcome.rejected("unsupported_attachment", "; ".join(refusals))
+        if not request.text and not request.attachments:
+            return SendOutcome.rejected("empty", "a Telegram reply needs text or a file")
+        token = str(account_secrets(secrets, request.channel_account_id).get("bot_token") or "")
+        if not token:
+            return SendOutcome.rejected("not_configured", "no bot token is configured for this Telegram bot")
+        method, body = _send_call(request)
+        try:
+            answer = context.http.post(f"{context.endpoints.telegram.rstrip('/')}/bot{token}/{method}", json_body=body)
+        except ProviderUnreachable:
+            return SendOutcome.retry("no connection to Telegram")
+        except ProviderTimeout:
+            return SendOutcome.unknown(
+                "Telegram did not answer: it may have delivered the message, and the Bot API takes no "
+                "idempotency key to resend it safely"
+            )
+        return _outcome(answer, request)
+
 
 ADAPTER = TelegramAdapter()
+
+
+def unsupported_attachments(request: OutboundRequest) -> list[str]:
+    """Why Telegram cannot carry this reply's files, one reason each (empty: it can); for the reply API's 400."""
+    reasons: list[str] = []
+    if len(request.attachments) > 1:
+        reasons.append("a Telegram reply carries at most one file")
+    for number, attachment in enumerate(request.attachments, start=1):
+        name = attachment.filename or f"attachment {number}"
+        if attachment.kind == "document" and not _is_one_of(attachment, DOCUMENT_BY_URL):
+            reasons.append(f"{name}: Telegram takes documents by URL only as PDF, ZIP or GIF")
+        elif attachment.kind == "video" and not _is_one_of(attachment, VIDEO_BY_URL):
+            reasons.append(f"{name}: Telegram plays MPEG-4 (.mp4) videos only")
+        elif attachment.kind == "audio" and not _is_one_of(attachment, AUDIO_BY_URL):
+            reasons.append(f"{name}: Telegram plays .mp3 and .m4a audio only")
+    if request.attachments and request.text and len(request.text) > MAX_CAPTION_CHARS:
+        reasons.append(f"with a file, the text is its caption: at most {MAX_CAPTION_CHARS:,} characters on Telegram")
+    return reasons
+
+
+def _is_one_of(attachment: OutboundAttachment, allowed: tuple[set[str], tuple[str, ...]]) -> bool:
+    """By MIME type when the upload named one, else by file name; neither known: let Telegram judge it."""
+    types, extensions = allowed
+    if attachment.mime_type:
+        return attachment.mime_type.split(";", 1)[0].strip().lower() in types
+    return attachment.filename is None or attachment.filename.lower().endswith(extensions)
+
+
+def _send_call(request: OutboundRequest) -> tuple[str, dict[str, Any]]:
+    """The Bot API method and its JSON parameters for one reply."""
+    # chat_id is "Integer or String": a numeric id goes as the number it is; a @channelusername as a string.
+    chat: int | str = int(request.recipient_id) if request.recipient_id.lstrip("-").isdigit() else request.recipient_id
+    if not request.attachments:
+        return "sendMessage", {"chat_id": chat, "text": request.text}
+    attachment = request.attachments[0]
+    method, field = SEND_METHODS[attachment.kind]
+    body: dict[str, Any] = {"chat_id": chat, field: attachment.url}
+    if request.text:
+        body["caption"] = request.text
+    return method, body
+
+
+def _outcome(answer: ProviderAnswer, request: OutboundRequest) -> SendOutcome:
+    # Every answer is {"ok", "result"} or {"ok": false, "error_code", "description", "parameters"} (Bot API,
+    # Making requests); an answer from something in between (a proxy's 502) may be neither.
+    document = answer.json()
+    document = document if isinstance(document, dict) else {}
+    description = text_or_none(document.get("description"))
+    if 200 <= answer.status < 300:
+        return SendOutcome.sent(_sent_key(request, dict_at(document, "result")))
+    if answer.status == 429:
+        # "retry_after: In case of exceeding flood control, the number of seconds left to wait before the request
+        # can be repeated" (Bot API, ResponseParameters); the Retry-After header when the body lacks it.
+        waited = dict_at(document, "parameters").get("retry_after")
+        seconds = float(waited) if _is_int(waited) and waited >= 0 else answer.retry_after_seconds()
+        return SendOutcome.retry(description or "Telegram's flood control", seconds, code="429")
+    if answer.status == 403 and description and BLOCKED_DESCRIPTION in description:
+        return SendOutcome.rejected("blocked", description)
+    return outcome_of_http(answer, provider_message_id=None, code=None, reason=description)
+
+
+def _sent_key(request: OutboundRequest, message: dict[str, Any]) -> str | None:
+    """The sent Message filed as inbound ones are (message_key), so a reply quoting it names the same id."""
+    message_id = message.get("message_id")
+    if not _is_int(message_id):
+        return None
+    chat_id = dict_at(message, "chat").get("id")
+    return message_key(request.channel_account_id, chat_id if _is_int(chat_id) else request.recipient_id, message_id)
 
 
 def _is_service(message: _Message) -> bool:

@@ -3,18 +3,39 @@
 Shape: {"object": "whatsapp_business_account", "entry": [{"id": <WABA id>, "changes": [{"field":
 "messages", "value": {"metadata": {"phone_number_id"}, "contacts": [...], "messages": [...],
 "statuses": [...]}}]}]}. One POST can carry several entries, changes and messages.
+
+Replies (the `Sends` half) go to the Cloud API's `POST /{phone-number-id}/messages`, one message per
+attempt: text, or one attachment with the text as its caption, or an approved template. Free-form
+messages need the customer service window (24 hours since the customer's last message); templates go
+out at any time. Each message carries `biz_opaque_callback_data` = the attempt id, which Meta echoes in
+the sent/delivered/read statuses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from switchboard.channels import meta
-from switchboard.channels.base import AnswersHandshake, ChannelAdapter
+from switchboard.channels.base import AnswersHandshake, ChannelAdapter, Sends
+from switchboard.channels.graph_send import (
+    CUSTOMER_SERVICE_WINDOW,
+    GRAPH_RETRY_CODES,
+    GraphError,
+    access_token,
+    graph_send,
+)
+from switchboard.channels.sending import (
+    OutboundAttachment,
+    OutboundRequest,
+    SendContext,
+    SendOutcome,
+    WhatsAppTemplate,
+    WindowVerdict,
+)
 from switchboard.errors import MalformedPayload
 from switchboard.http_request import WebhookRequest, read_json
 from switchboard.models import (
@@ -31,6 +52,22 @@ from switchboard.proof import ChannelSecrets
 from switchboard.provider_payloads import MAX_TIMESTAMP, Lenient, dict_at, list_at, payload_errors, text_or_none
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+
+# Cloud API Messages reference (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages):
+# text.body "Maximum 4096 characters"; a media caption "Maximum 1024 characters", on image, video and
+# document only (audio takes none).
+MAX_TEXT_CHARS = 4096
+MAX_CAPTION_CHARS = 1024
+CAPTIONED_KINDS = frozenset({"image", "video", "document"})
+# One attempt is one provider call, and one Cloud API message carries at most one media object.
+MAX_ATTACHMENTS = 1
+# WhatsApp error codes (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes):
+# throttling is 4 (app), 80007 (WABA), 130429 (the number's throughput) and 131056 (too many messages to one
+# customer, "pair rate limit"): all clear with time.
+THROTTLING_CODES = frozenset({4, 80007, 130429, 131056})
+# "Re-engagement message": more than 24 hours since the customer last replied; only a template can go.
+REENGAGEMENT_CODE = 131047
+TOKEN_KEY = "access_token"
 KNOWN_TYPES = {"text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "reaction", "order", "system"}
 
 
@@ -87,11 +124,12 @@ class _Webhook(Lenient):
     entry: list[_Entry]
 
 
-class WhatsAppAdapter(ChannelAdapter, AnswersHandshake):
+class WhatsAppAdapter(ChannelAdapter, AnswersHandshake, Sends):
     webhook = Channel.WHATSAPP.value
 
     max_body_bytes = meta.MAX_BODY_BYTES
     proof_secret = meta.PROOF_SECRET
+    max_text_chars = MAX_TEXT_CHARS
 
     def verify(self, request: WebhookRequest, secrets: ChannelSecrets) -> str | None:
         # Numbers of several apps can share this URL: accounts are keyed by phone_number_id, the account
@@ -115,8 +153,146 @@ class WhatsAppAdapter(ChannelAdapter, AnswersHandshake):
                         events.extend(_events_of(_Value.model_validate(change.value), received_at))
             return events
 
+    # -- sending ---------------------------------------------------------------------------------
+
+    def refusal(self, request: OutboundRequest) -> str | None:
+        return reply_refusal(request.text, request.attachments, request.template)
+
+    def resend_is_safe(self, request: OutboundRequest) -> bool:
+        # The Cloud API takes no idempotency key: a repeated POST is a second message.
+        return False
+
+    def window(
+        self, *, last_customer_message_at: datetime | None, now: datetime, human_agent: bool, template: bool
+    ) -> WindowVerdict:
+        """Free-form messages only while the customer service window is open: 24 hours from the customer's
+        last message, closed from the 24th hour on (Cloud API, "Customer service windows":
+        https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows).
+        A template goes out at any time; who wrote the reply does not matter on WhatsApp."""
+        if template:
+            return WindowVerdict.opened()
+        if last_customer_message_at is None:
+            return WindowVerdict.closed(
+                "The customer has not written to this WhatsApp number: only an approved template can start the "
+                "conversation",
+                allowed=("template",),
+            )
+        if now - last_customer_message_at < CUSTOMER_SERVICE_WINDOW:
+            return WindowVerdict.opened()
+        return WindowVerdict.closed(
+            "More than 24 hours have passed since the customer's last WhatsApp message: only an approved "
+            "template can reach them until they write again",
+            allowed=("template",),
+        )
+
+    def send(self, request: OutboundRequest, secrets: ChannelSecrets, context: SendContext) -> SendOutcome:
+        refusal = reply_refusal(request.text, request.attachments, request.template)
+        if refusal is not None:
+            return SendOutcome.rejected("invalid_reply", refusal)
+        return graph_send(
+            request,
+            context,
+            path=f"{request.channel_account_id}/messages",
+            token=access_token(secrets, request.channel_account_id, TOKEN_KEY),
+            token_key=TOKEN_KEY,
+            body=message_body(request),
+            provider_message_id=_sent_message_id,
+            retry_codes=GRAPH_RETRY_CODES | THROTTLING_CODES,
+            explain=_explain,
+        )
+
 
 ADAPTER = WhatsAppAdapter()
+
+
+def reply_refusal(
+    text: str | None, attachments: Sequence[OutboundAttachment], template: WhatsAppTemplate | None = None
+) -> str | None:
+    """Why a reply cannot go out as ONE WhatsApp message (the agent's API answers 400 with it), or None.
+
+    One message carries text, or one attachment with the text as its caption (image, video, document),
+    or a template. A reply with several files, or audio with text, is several messages: the agent sends
+    each as its own reply."""
+    if template is not None:
+        return "A template reply carries no attachments" if attachments else None
+    if len(attachments) > MAX_ATTACHMENTS:
+        return "A WhatsApp message carries one attachment: send each file as its own reply"
+    if attachments:
+        kind = attachments[0].kind
+        if text and kind not in CAPTIONED_KINDS:
+            return f"A WhatsApp {kind} message carries no text: send the text as its own reply"
+        if text and len(text) > MAX_CAPTION_CHARS:
+            return f"A WhatsApp caption holds at most {MAX_CAPTION_CHARS:,} characters"
+        return None
+    if not text:
+        return "The reply has no text, attachment or template"
+    if len(text) > MAX_TEXT_CHARS:
+        return f"A WhatsApp text message holds at most {MAX_TEXT_CHARS:,} characters"
+    return None
+
+
+def message_body(request: OutboundRequest) -> dict[str, Any]:
+    """The Cloud API message for one attempt (Messages reference, "Text messages", "Media messages",
+    "Template messages")."""
+    body: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": request.recipient_id,
+    }
+    if request.template is not None:
+        body["type"] = "template"
+        body["template"] = _template(request.template)
+    elif request.attachments:
+        attachment = request.attachments[0]
+        kind: Literal["image", "video", "audio", "document"] = attachment.kind
+        # A link, not an uploaded media id: Meta downloads the presigned URL itself, and the caption
+        # rides on the same message.
+        media: dict[str, Any] = {"link": attachment.url}
+        if request.text and kind in CAPTIONED_KINDS:
+            media["caption"] = request.text
+        if kind == "document" and attachment.filename:
+            media["filename"] = attachment.filename
+        body["type"] = kind
+        body[kind] = media
+    else:
+        # No link preview: a preview fetches whatever URL an agent pasted, from Meta's side, and shows it
+        # as if we vouched for it.
+        body["type"] = "text"
+        body["text"] = {"body": request.text or "", "preview_url": False}
+    # Echoed in every status webhook for this message ("Cloud API does not process this field, it just returns
+    # it as part of sent/delivered/read message webhooks", Messages reference; at most 512 characters).
+    body["biz_opaque_callback_data"] = request.attempt_id
+    return body
+
+
+def _template(template: WhatsAppTemplate) -> dict[str, Any]:
+    # "deterministic": Meta sends the template in exactly this language, or fails, rather than falling back.
+    content: dict[str, Any] = {
+        "name": template.name,
+        "language": {"code": template.language, "policy": "deterministic"},
+    }
+    if template.parameters:
+        content["components"] = [
+            {"type": "body", "parameters": [{"type": "text", "text": value} for value in template.parameters]}
+        ]
+    return content
+
+
+def _sent_message_id(document: Any) -> str | None:
+    # {"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}], "messages": [{"id": "wamid..."}]}
+    messages = document.get("messages") if isinstance(document, dict) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = first.get("id") if isinstance(first, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _explain(error: GraphError) -> str | None:
+    if error.code == REENGAGEMENT_CODE:
+        return (
+            "window_closed: more than 24 hours have passed since the customer's last WhatsApp message; "
+            "only an approved template can reach them until they write again"
+        )
+    return None
 
 
 def _events_of(value: _Value, received_at: datetime) -> list[InboundMessage | DeliveryReceipt]:
