@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from switchboard.errors import InvalidRequest, SwitchboardError
 from switchboard.http_request import read_json
-from switchboard.models import Ticket, TicketMessage
+from switchboard.models import Contact, Ticket, TicketMessage
 
 _ETAG = re.compile(r'(?:W/)?"([0-9]{1,12})"')
 
@@ -37,6 +37,10 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
 
 def message_json(message: TicketMessage) -> dict[str, Any]:
     return message.model_dump(mode="json")
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return contact.model_dump(mode="json")
 
 
 def etag_of(version: int) -> str:

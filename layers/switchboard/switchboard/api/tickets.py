@@ -1,14 +1,16 @@
 """The agents' read API: tickets, their timelines page by page, and held mail (mail kept out of tickets:
 quarantined, or automatic and about no open ticket, like Zendesk's suspended tickets).
 
-    GET /tickets                                       tickets, newest first
+    GET /tickets                                       tickets, newest first; ?status= ?assignee=me|<id> ?group=<id>
     GET /tickets/{ticket_id}                           the ticket and the first page of its timeline
     GET /tickets/{ticket_id}/messages                  its timeline, oldest first, a page at a time
     GET /tickets/{ticket_id}/messages/{message_key}    one message, whole
     GET /tickets/{ticket_id}/audits                    the changes agents made to it, oldest first
     GET /mail/held                                     held mail of one kind, newest first
+    GET /contacts/{contact_id}                         a customer, every identity, their tickets newest first
+    GET /openapi.json                                  the agents' API described (api/openapi.py); public
 
-Every route needs the agent role (an admin is an agent too). API Gateway's JWT authorizer has verified the
+Every route but the document needs the agent role (an admin is an agent too). API Gateway's JWT authorizer has verified the
 token before we run; `caller_of` checks the claims and the role again so that a route deployed without the
 authorizer or its scopes fails closed.
 
@@ -21,18 +23,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from switchboard.api.agents import Role, caller_of
-from switchboard.api.representation import etag_of, message_json, ticket_json
+from switchboard.api.agents import Caller, Role, caller_of
+from switchboard.api.representation import contact_json, etag_of, message_json, ticket_json
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import MailHandling, TicketStatus
+from switchboard.models import Contact, MailHandling, Ticket, TicketStatus
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
-from switchboard.store.tickets import VersionedTicket
+from switchboard.store.tickets import TicketPage, VersionedTicket
+from switchboard.tickets.changes import MAX_ID_CHARS
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -48,11 +51,17 @@ _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 
 def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: AccessSettings) -> dict[str, Any]:
+    if event.get("routeKey") == "GET /openapi.json":
+        # Public (no authorizer, no role), and imported here only: the other routes' cold starts never pay for
+        # building the document.
+        from switchboard.api.openapi import openapi_response
+
+        return openapi_response(event)
     try:
-        caller_of(event, access).require(Role.AGENT)
+        agent = caller_of(event, access).require(Role.AGENT)
         route = event.get("routeKey")
         if route == "GET /tickets":
-            return _list(event.get("queryStringParameters") or {}, store)
+            return _list(event.get("queryStringParameters") or {}, agent, store)
         path = event.get("pathParameters") or {}
         query = event.get("queryStringParameters") or {}
         if route == "GET /tickets/{ticket_id}":
@@ -65,23 +74,81 @@ def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: Ac
             return _audits(path.get("ticket_id", ""), query, store)
         if route == "GET /mail/held":
             return _held(event.get("queryStringParameters") or {}, store)
+        if route == "GET /contacts/{contact_id}":
+            return _contact(path.get("contact_id", ""), query, store)
         raise NotFound(f"no route {route!r}")
     except SwitchboardError as error:
         return error_response(error)
 
 
-def _list(query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+def _list(query: Mapping[str, str], agent: Caller, store: Repositories) -> dict[str, Any]:
+    """A ticket view: all tickets, or those of a status, an assignee ("me" is the caller), a group, combined."""
     status = query.get("status")
     if status is not None and status not in TicketStatus:
         raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TicketStatus)}")
     wanted = TicketStatus(status) if status else None
-    page = store.tickets.list_tickets(status=wanted, limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    assignee = _id_parameter(query, "assignee")
+    assignee_id = agent.subject if assignee == "me" else assignee
+    group_id = _id_parameter(query, "group")
+    page = store.tickets.list_tickets(
+        status=wanted,
+        assignee_id=assignee_id,
+        group_id=group_id,
+        limit=_page_size(query.get("limit")),
+        cursor=query.get("cursor"),
+    )
+    listed = _ticket_page(
+        page, lambda last: store.tickets.ticket_cursor(last, wanted, assignee_id=assignee_id, group_id=group_id)
+    )
+    return json_response(200, listed)
+
+
+def _ticket_page(page: TicketPage, cursor_after: Callable[[Ticket], str]) -> dict[str, Any]:
+    """A page of tickets within PAGE_BUDGET_BYTES, and the cursor after its last ticket."""
     tickets = [ticket_json(t) for t in page.tickets]
     kept = _within_budget(tickets)
-    next_cursor = (
-        page.next_cursor if kept == len(tickets) else store.tickets.ticket_cursor(page.tickets[kept - 1], wanted)
+    next_cursor = page.next_cursor if kept == len(tickets) else cursor_after(page.tickets[kept - 1])
+    return {"tickets": tickets[:kept], "next_cursor": next_cursor}
+
+
+def _id_parameter(query: Mapping[str, str], name: str) -> str | None:
+    """An assignee or group id from the query: what PATCH may set (tickets/changes.py), else a 400."""
+    value = query.get(name)
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_ID_CHARS or not _encodable(value):
+        raise InvalidRequest(f"{name} must be 1 to {MAX_ID_CHARS} characters")
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _contact(contact_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+    """A customer with every channel identity and their tickets on every channel, newest first (Zendesk's
+    requester view): an agent sees the customer's history whatever channel they write from."""
+    contact = _known_contact(contact_id, store)
+    page = store.tickets.tickets_requested_by(
+        contact.id, limit=_page_size(query.get("limit")), cursor=query.get("cursor")
     )
-    return json_response(200, {"tickets": tickets[:kept], "next_cursor": next_cursor})
+    listed = _ticket_page(page, store.tickets.requested_ticket_cursor)
+    return json_response(200, {"contact": contact_json(contact), **listed})
+
+
+def _known_contact(contact_id: str, store: Repositories) -> Contact:
+    # Our contact ids are short (c_ and 24 hex digits); anything past the ids PATCH takes is no contact, and
+    # must not reach DynamoDB as a key it refuses (a 500).
+    contact = (
+        store.contacts.contact(contact_id) if 1 <= len(contact_id) <= MAX_ID_CHARS and _encodable(contact_id) else None
+    )
+    if contact is None:
+        raise NotFound(f"contact {contact_id[:200]!r} does not exist")
+    return contact
 
 
 def _get(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:

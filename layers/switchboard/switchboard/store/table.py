@@ -19,7 +19,24 @@ from switchboard.models import ChannelIdentity
 from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 
 # Attributes that exist for keys, indexes and conditions only: never part of a model.
-_KEY_ATTRIBUTES = {"pk", "sk", "status_pk", "created_pk", "created_sk", "version", "delivery_rank", "edit_rank"}
+_KEY_ATTRIBUTES = {
+    "pk",
+    "sk",
+    "status_pk",
+    "created_pk",
+    "created_sk",
+    "version",
+    "delivery_rank",
+    "edit_rank",
+    # The ticket's view indexes (store/tickets.py, _view_keys).
+    "assignee_pk",
+    "assignee_status_pk",
+    "group_pk",
+    "group_status_pk",
+    "requester_pk",
+    "close_due_pk",
+    "close_due_sk",
+}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 

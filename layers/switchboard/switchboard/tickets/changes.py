@@ -88,7 +88,12 @@ def apply_change(
             updates[name] = wanted
     if not updates:
         return ticket, None
-    after = ticket.model_copy(update={**updates, "updated_at": at})
+    moved = {**updates, "updated_at": at}
+    if updates.get("status") is TicketStatus.SOLVED:
+        # The solved -> closed countdown starts here (tickets/closing.py); solved_at is not audited, it follows
+        # from the status change's time.
+        moved["solved_at"] = at
+    after = ticket.model_copy(update=moved)
     audit = TicketAudit(
         ticket_id=ticket.id,
         ticket_version=version,
