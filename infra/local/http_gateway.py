@@ -105,9 +105,18 @@ class _GatewayServer(ThreadingHTTPServer):
 class HttpGateway:
     """Serves the template's HttpApi routes on 127.0.0.1."""
 
-    def __init__(self, routes: Iterable[GatewayRoute], authorizer: JwtAuthorizer | None, port: int) -> None:
+    def __init__(
+        self,
+        routes: Iterable[GatewayRoute],
+        authorizer: JwtAuthorizer | None,
+        port: int,
+        pages: Mapping[str, HttpResponse] | None = None,
+    ) -> None:
         self.routes = RouteTable(routes)
         self.authorizer = authorizer
+        # The runner's own GET pages (Swagger UI at /docs), which no template route may shadow: the local runner's,
+        # not API Gateway's.
+        self.pages = dict(pages or {})
         self.api_id = secrets.token_hex(5)
         self._server = _GatewayServer(("127.0.0.1", port), _RequestHandler)
         self._server.gateway = self
@@ -145,6 +154,9 @@ class HttpGateway:
     def _respond(self, request: HttpRequest, request_id: str) -> tuple[HttpResponse, str | None, str | None]:
         if len(request.body) > MAX_BODY_BYTES:
             return gateway_message(413, "Request Entity Too Large"), None, None
+        page = self.pages.get(request.raw_path) if request.method in ("GET", "HEAD") else None
+        if page is not None:
+            return page, None, f"GET {request.raw_path}"
         matched = self.routes.match(request.method, request.raw_path)
         if matched is None:
             return gateway_message(404, "Not Found"), None, None
@@ -188,10 +200,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     timeout = 30
     server: _GatewayServer
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>; every method reaches the route table, as at API Gateway, so a method
+        # no route takes (TRACE, QUERY ...) is the gateway's 404, never http.server's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         try:
