@@ -7,6 +7,7 @@ read the ticket that batch opens. Regenerate after changing any of them, and com
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -24,7 +25,8 @@ from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E
 from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
 from switchboard.media.jobs import jobs_for  # noqa: E402
-from switchboard.models import DeliveryReceipt, InboundMessage  # noqa: E402
+from switchboard.models import DeliveryReceipt, InboundMessage, stable_id  # noqa: E402
+from switchboard.queue import group_id_of  # noqa: E402
 from switchboard.tickets import lifecycle  # noqa: E402
 from tests.support.drivers.whatsapp import SAMPLE_VERIFY_TOKEN, WhatsAppDriver  # noqa: E402
 from tests.support.lambda_events import (  # noqa: E402
@@ -44,6 +46,8 @@ INBOUND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-InboundQ
 WEBHOOK_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-WhatsAppWebhookFunction"
 MEDIA_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-MediaQueue-7QK2M9XW4B1R"
 WRITER_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-TicketWriterFunction"
+OUTBOUND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:switchboard-dev-OutboundQueue-3HV8RZ2C6N4P.fifo"
+REPLIES_SENDER_ID = "AROAZ2RJ4EXAMPLE5N7QK:switchboard-dev-TicketChangesFunction"
 _IDS = uuid.UUID("8f14e45f-ceea-467f-a0e6-2e4f2b5c3a1d")
 
 
@@ -85,6 +89,11 @@ def build_events() -> dict[str, dict[str, Any]]:
         "messages", "GET /tickets/{ticket_id}/messages", ticket, query={"limit": "1"}
     )
     events["tickets-audits.json"] = _agent_request("audits", "GET /tickets/{ticket_id}/audits", ticket)
+    events["tickets-list-mine.json"] = _agent_request(
+        "list-mine", "GET /tickets", query={"assignee": "me", "status": "open", "limit": "25"}
+    )
+    contact = {"contact_id": lifecycle.new_contact(first_message).id}
+    events["contacts-get.json"] = _agent_request("contact", "GET /contacts/{contact_id}", contact)
     # Version 2: the batch opened the ticket with its first message and appended the photo.
     events["ticket-change.json"] = _agent_request(
         "change",
@@ -106,6 +115,19 @@ def build_events() -> dict[str, dict[str, Any]]:
         body={"external_id": "CAH-out-of-office.7@mail.example.net"},
         claims=ADMIN_CLAIMS,
     )
+    events["ticket-closer-schedule.json"] = scheduled_event("TicketCloserFunction", "CloseSolvedTickets")
+    events["ticket-reply.json"] = _agent_request(
+        "reply",
+        "POST /tickets/{ticket_id}/replies",
+        ticket,
+        body={
+            "text": "안녕하세요, 다른 색상으로 교환해 드리겠습니다. 회수 기사님이 내일 방문합니다.",
+            "status": "pending",
+        },
+        headers={"idempotency-key": str(_id("reply:exchange"))},
+    )
+    events["channel-sender-batch.json"] = sqs_event([_outbound_record(stable_id("a", "m_sample", "1"), ticket_id)])
+    events["outbox-sweep-schedule.json"] = scheduled_event("OutboxSweepFunction", "SweepOutbox")
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))
@@ -144,6 +166,23 @@ def receipt_rule_set_activation() -> dict[str, Any]:
     }
 
 
+def scheduled_event(function_id: str, event_name: str) -> dict[str, Any]:
+    """What EventBridge hands a function on a run of its Schedule event (rule <stack>-<logical id><event name>-<suffix>)."""
+    return {
+        "version": "0",
+        "id": str(_id(f"schedule:{function_id}{event_name}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": "2025-06-12T21:00:00Z",
+        "region": REGION,
+        "resources": [
+            f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/switchboard-dev-{function_id}{event_name}-1M4QX7RZ2K9B"
+        ],
+        "detail": {},
+    }
+
+
 def _record(position: int, event: InboundMessage | DeliveryReceipt) -> dict[str, Any]:
     sent_ms = int(_received_at(event).timestamp() * 1000)
     return sqs_record(
@@ -176,6 +215,24 @@ def _media_record(job) -> dict[str, Any]:
             "ApproximateFirstReceiveTimestamp": "1749416402040",
         },
         queue_arn=MEDIA_QUEUE_ARN,
+    )
+
+
+def _outbound_record(attempt_id: str, conversation: str) -> dict[str, Any]:
+    return sqs_record(
+        message_id=str(_id(f"outbound:{attempt_id}")),
+        receipt_handle="AQEB" + _id(f"receipt:outbound:{attempt_id}").hex * 4,
+        body=json.dumps({"attempt_id": attempt_id}),
+        attributes={
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1749416460000",
+            "SenderId": REPLIES_SENDER_ID,
+            "ApproximateFirstReceiveTimestamp": "1749416460040",
+            "MessageGroupId": group_id_of(f"whatsapp:{conversation}"),
+            "MessageDeduplicationId": hashlib.sha256(attempt_id.encode()).hexdigest(),
+            "SequenceNumber": "18887442331800123904",
+        },
+        queue_arn=OUTBOUND_QUEUE_ARN,
     )
 
 

@@ -13,6 +13,7 @@ from infra.template import Resolver, functions, load_template, local_secret_para
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_JWT_ISSUER = "https://switchboard.local/issuer"
+LOCAL_API_ID = "sb1x2y3z4a"
 LOCAL_JWT_AUDIENCE = "switchboard-local"
 LOCAL_SUPPORT_DOMAIN = "shop.example"
 LOCAL_MAILBOX = f"support@{LOCAL_SUPPORT_DOMAIN}"
@@ -71,6 +72,9 @@ def provision(
         account_id=ACCOUNT_ID,
     )
     stack = Stack(resolver=resolver, template=template)
+    # The HTTP API is not provisioned (the local gateway serves it); its id names the URL Twilio's status
+    # callbacks would reach in AWS, which the in-process stack's requests carry.
+    stack.resolver.refs.setdefault("HttpApi", LOCAL_API_ID)
     _seed_secrets(session.client("secretsmanager"), stack, prefix, seed or {})
     _create_topics(session.client("sns"), stack, prefix)
     _create_queues(session.client("sqs"), stack, prefix)

@@ -1,4 +1,4 @@
-"""PATCH /tickets/{ticket_id} and POST /tickets/{ticket_id}/notes for agents (JWT-authorized at the gateway)."""
+"""The agents' writes (JWT-authorized at the gateway): PATCH /tickets/{ticket_id}, notes, replies and resends."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,4 +11,10 @@ from switchboard.observability import logger, metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return handle_agent_write(event, store=runtime.repositories(), access=runtime.access_settings())
+    return handle_agent_write(
+        event,
+        store=runtime.repositories(),
+        access=runtime.access_settings(),
+        queue=runtime.outbound_queue(runtime.reply_settings().outbound_queue_url),
+        templates=runtime.whatsapp_templates(),
+    )

@@ -12,9 +12,11 @@ from typing import Any
 
 import boto3
 
+from infra.fakes.outbound import Receipt
 from infra.fakes.providers import FakeProviders
 from infra.local import jwt
 from infra.local.aws import LocalAws, start_local_aws
+from infra.local.docs_page import DOCS_PATH, swagger_ui_page
 from infra.local.http_gateway import HttpGateway, template_routes
 from infra.local.pollers import QueueBinding, SqsPoller
 from infra.local.schedules import ScheduledRule, rules_for
@@ -64,6 +66,26 @@ def _int(source, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def receipt_poster(gateway_url: str):
+    """Posts a fake provider's receipt to our webhook on a thread of its own, as the provider would."""
+    import urllib3
+
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=30))
+
+    def post(receipt: Receipt) -> None:
+        url = receipt.target if receipt.target.startswith("http") else gateway_url + receipt.target
+
+        def send() -> None:
+            try:
+                http.request("POST", url, body=receipt.body, headers=dict(receipt.headers))
+            except urllib3.exceptions.HTTPError as exc:
+                log.warning("a fake %s receipt could not be posted: %s", receipt.provider, type(exc).__name__)
+
+        threading.Thread(target=send, name=f"receipt:{receipt.provider}", daemon=True).start()
+
+    return post
+
+
 class LocalRunner:
     def __init__(self, settings: RunnerSettings) -> None:
         self.settings = settings
@@ -87,9 +109,19 @@ class LocalRunner:
     def start(self) -> None:
         # The media fetcher downloads from fake providers, never the real ones, with the dev secrets' credentials.
         self.providers = FakeProviders().start()
-        self.aws = start_local_aws(self.settings.moto_port, self.providers.template_parameters())
+        gateway_url = f"http://127.0.0.1:{self.settings.port}"
+        self.aws = start_local_aws(
+            self.settings.moto_port,
+            {
+                **self.providers.template_parameters(),
+                # Twilio signs its status callbacks with the URL it was given: the local gateway's.
+                "TwilioStatusCallbackUrl": f"{gateway_url}/webhooks/twilio",
+            },
+        )
         stack = self.aws.stack
         self.providers.use_channel_secrets(stack.channel_secrets)
+        # Receipts go to the local gateway's webhooks, signed with the dev secrets, as the providers would post them.
+        self.providers.receipt_sink = receipt_poster(gateway_url)
         self.specs = functions(stack.template)
         for spec in self.specs:
             worker = WorkerSpec(
@@ -126,7 +158,9 @@ class LocalRunner:
         self.dev_token = self.dev_tokens["agent"]
         routes = template_routes(self.specs, self.pools, resolve, protected=authorizer is not None)
         try:
-            self.gateway = HttpGateway(routes, authorizer, self.settings.port)
+            self.gateway = HttpGateway(
+                routes, authorizer, self.settings.port, pages={DOCS_PATH: swagger_ui_page(self.dev_token)}
+            )
         except OSError as exc:
             raise StartupError(
                 f"cannot listen on 127.0.0.1:{self.settings.port} ({exc.strerror}); set SWITCHBOARD_PORT to a free port"
@@ -168,6 +202,7 @@ class LocalRunner:
         stack = aws.stack
         return {
             "api_url": gateway.url,
+            "docs_url": gateway.url + DOCS_PATH,
             "aws_endpoint_url": aws.endpoint_url,
             "region": REGION,
             "dev_token": self.dev_token,

@@ -41,7 +41,8 @@ EVENTS_DIR = ROOT / "events"
 
 
 def sample_events_for(spec) -> dict[str, dict[str, Any]]:
-    """The committed sample events (events/) that reach this function: its HTTP routes or its queue."""
+    """The committed sample events (events/) that reach this function: its HTTP routes, its queue, its
+    custom resource or its schedule."""
     routes = {f"{route.method} {route.path}" for route in spec.routes}
     # CloudFormation names a queue <stack>-<logical id>-<suffix>.
     queues = {f"-{source.queue_logical_id}-" for source in spec.queue_sources}
@@ -50,7 +51,10 @@ def sample_events_for(spec) -> dict[str, dict[str, Any]]:
         event = json.loads(path.read_text())
         from_queue = "Records" in event and any(q in event["Records"][0]["eventSourceARN"] for q in queues)
         from_cloudformation = f"-{spec.logical_id}-" in event.get("ServiceToken", "")
-        if event.get("routeKey") in routes or from_queue or from_cloudformation:
+        # EventBridge names a function's schedule rule <stack>-<logical id><event name>-<suffix>.
+        rules = {f"-{spec.logical_id}{schedule.name}-" for schedule in spec.schedules}
+        from_schedule = any(rule in resource for rule in rules for resource in event.get("resources", []))
+        if event.get("routeKey") in routes or from_queue or from_cloudformation or from_schedule:
             chosen[path.name] = event
     if not chosen:
         raise LookupError(f"no sample event in {EVENTS_DIR.name}/ reaches {spec.logical_id}")

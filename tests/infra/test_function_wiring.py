@@ -308,6 +308,29 @@ def _change_finds_no_ticket(result):
     assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem"}
 
 
+def _closer_finds_nothing_due(result):
+    # The probe's table holds no solved ticket: the run closes nothing, and reads only the due index
+    # (tests/integration/test_ticket_closing.py closes real ones).
+    for played in result["played"]:
+        assert played["response"] == {"listed": 0, "closed": 0, "skipped": 0, "more_due": False}, played
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:Query"}
+
+
+def _sender_finds_no_attempt(result):
+    # The probe's table holds no send attempt: the claim finds nothing to send, the record is done, and no
+    # provider is called (tests/integration/test_replies.py sends real ones).
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played
+    assert {call["action"] for call in result["calls"]} <= {"dynamodb:UpdateItem", "dynamodb:GetItem"}
+
+
+def _sweep_finds_nothing_overdue(result):
+    # Nothing is in the outbox: the sweep reads the due index only and queues nothing.
+    for played in result["played"]:
+        assert played["response"] == {"requeued": 0}, played
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:Query"}
+
+
 def _activator_answers_cloudformation(result):
     # The probe's account has no active rule set: ours becomes active, and CloudFormation hears so.
     (answer,) = result["cloudformation_answers"]
@@ -332,6 +355,9 @@ EXPECTED_OUTCOMES = {
     "TicketsApiFunction": _api_serves_its_routes,
     "HeldMailReleaseFunction": _release_finds_no_held_mail,
     "TicketChangesFunction": _change_finds_no_ticket,
+    "TicketCloserFunction": _closer_finds_nothing_due,
+    "ChannelSenderFunction": _sender_finds_no_attempt,
+    "OutboxSweepFunction": _sweep_finds_nothing_overdue,
     "MediaFetcherFunction": _fetcher_completes_every_job,
 }
 

@@ -146,3 +146,26 @@ def test_mailgun_event_is_signed_for_its_timestamp_and_refused_once_that_is_old(
     assert [m["text"] for m in stack.only_ticket()["messages"]] == [
         "배송 조회를 해 보니 5일째 같은 곳에 머물러 있어요."
     ]
+
+
+def test_contact_event_shows_the_samples_customer_with_their_ticket(stack):
+    # Given the sample batch's ticket, and the agent's sample view of their own open tickets
+    assert invoke(stack, "TicketWriterFunction", "ticket-writer-batch.json") == {"batchItemFailures": []}
+    mine = HttpResponse.of(invoke(stack, "TicketsApiFunction", "tickets-list-mine.json"))
+    # When the agent opens the sample's customer
+    contact = HttpResponse.of(invoke(stack, "TicketsApiFunction", "contacts-get.json"))
+    # Then nothing is assigned to them yet, and the customer comes with their WhatsApp identity and ticket
+    assert mine.status == 200 and mine.json() == {"tickets": [], "next_cursor": None}
+    assert contact.status == 200
+    body = contact.json()
+    assert [identity["channel"] for identity in body["contact"]["identities"]] == ["whatsapp"]
+    assert [ticket["requester"]["contact_id"] for ticket in body["tickets"]] == [body["contact"]["id"]]
+
+
+def test_closer_event_closes_nothing_when_nothing_was_solved(stack):
+    assert invoke(stack, "TicketWriterFunction", "ticket-writer-batch.json") == {"batchItemFailures": []}
+
+    report = invoke(stack, "TicketCloserFunction", "ticket-closer-schedule.json")
+
+    assert report == {"listed": 0, "closed": 0, "skipped": 0, "more_due": False}
+    assert [ticket["status"] for ticket in stack.tickets()] == ["new"]

@@ -52,6 +52,14 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "updated_at": "-",
         "first_customer_message_at": "2025-06-08T20:59:43Z",
         "last_customer_message_at": "2025-06-08T20:59:43Z",
+        # Nobody has answered yet: the customer waits since their message.
+        "awaiting_agent_since": "2025-06-08T20:59:43Z",
+        "first_agent_reply_at": None,
+        "last_agent_reply_at": None,
+        "last_public_agent_reply_at": None,
+        "solved_at": None,
+        "reply_token": None,
+        "reply_token_expires_at": None,
     }
     (message,) = found["messages"]
     assert (

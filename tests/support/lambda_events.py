@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 
 from infra.local.http_api_payload import HttpRequest, build_event
 from infra.local.pollers import sqs_record as lambda_sqs_record
+from infra.provision import LOCAL_API_ID
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-API_ID = "sb1x2y3z4a"
+API_ID = LOCAL_API_ID
 DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 SOURCE_IP = "173.252.95.10"
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -227,6 +228,13 @@ class InProcessStack:
         """The environment template.yaml gives a function, as provisioned here."""
         return dict(self._function_environments[logical_id])
 
+    def configure(self, logical_id: str, **variables: str) -> None:
+        """Sets a function's variables as a template parameter would (a deploy with another value); the
+        runtime's cached settings are forgotten, as a new container would not have them."""
+        self._function_environments[logical_id].update(variables)
+        self._environments = _FunctionEnvironments(self._monkeypatch, self._function_environments)
+        runtime.reset()
+
     def _consumer_of(self, queue_logical_id: str) -> FunctionSpec:
         return next(
             spec
@@ -399,6 +407,26 @@ class InProcessStack:
 
     def fetch_media(self, event: dict[str, Any]) -> WriterOutcome:
         return self._consume(self.media_fetcher, event)
+
+    def drain_outbound_queue(self) -> DrainReport:
+        """Feeds the channel sender from the outbound queue until nothing is left (see `drain_queue`). A
+        record the sender gives back for a later retry is made visible again at once: a test's clock is its own."""
+        sender = self._consumer_of("OutboundQueue")
+        return _drain(
+            self._poller(QueueBinding.of(sender.queue_sources[0], self._stack), sender.logical_id), DrainReport()
+        )
+
+    def sweep_outbox(self) -> dict[str, Any]:
+        return self.invoke("OutboxSweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+
+    def deliver_receipts(self, receipts: Sequence[Any]) -> list[HttpResponse]:
+        """Posts fake providers' receipts to our webhooks, as the providers would, and lets the writer take them."""
+        answers = []
+        for receipt in receipts:
+            path = urlsplit(receipt.target).path if receipt.target.startswith("http") else receipt.target
+            answers.append(self.http("POST", path, headers=dict(receipt.headers), body=receipt.body))
+        self.drain_queue()
+        return answers
 
     def drain_mail_queue(self) -> DrainReport:
         """Feeds the email intake from the mail bucket's notifications until nothing is left."""

@@ -37,6 +37,15 @@ def target_of(event: dict) -> str:
     if "ServiceToken" in event:
         # A custom resource request names its function's ARN: <stack>-<logical id>-<suffix>.
         return next(logical_id for logical_id in TEMPLATE_FUNCTIONS if f"-{logical_id}-" in event["ServiceToken"])
+    if event.get("detail-type") == "Scheduled Event":
+        # EventBridge names a function's schedule rule <stack>-<logical id><event name>-<suffix>.
+        (rule,) = event["resources"]
+        return next(
+            spec.logical_id
+            for spec in TEMPLATE_FUNCTIONS.values()
+            for schedule in spec.schedules
+            if f"-{spec.logical_id}{schedule.name}-" in rule
+        )
     if "Records" in event:
         # CloudFormation names a queue <stack>-<logical id>-<suffix>.
         queue_arn = event["Records"][0]["eventSourceARN"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 
 class _Settings(BaseModel):
@@ -173,7 +173,66 @@ class HeldMailReleaseSettings(_Settings):
     mail_bucket: str = Field(alias="MAIL_BUCKET", min_length=1)
 
 
+class TicketCloserSettings(_Settings):
+    """ticket_closer: solved tickets close this many days after they were solved (template parameter
+    AutoCloseDays; Zendesk's closing automation allows up to 28 days). The table comes from TableSettings."""
+
+    auto_close_days: int = Field(alias="AUTO_CLOSE_DAYS", ge=1, le=28)
+
+
 class RuleSetActivatorSettings(_Settings):
     """The custom resource that activates this stack's SES receipt rule set, and no other."""
 
     rule_set_name: str = Field(alias="RECEIPT_RULE_SET_NAME", min_length=1, max_length=64)
+
+
+class WhatsAppTemplateConfig(BaseModel):
+    """An approved WhatsApp message template an agent may send outside the 24-hour window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account: str = Field(default="*", min_length=1, description="The phone number id it is approved for; * for all")
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15)
+    category: str = Field(default="utility", pattern="^(utility|marketing|authentication)$")
+    parameters: int = Field(default=0, ge=0, le=20, description="How many body parameters it takes")
+
+
+class OutboundQueueSettings(_Settings):
+    """Where send attempts are queued for the channel sender (the outbox sweep's only setting)."""
+
+    outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL", min_length=1)
+
+
+class ReplySettings(OutboundQueueSettings):
+    """The agents' writes that send: where accepted replies are queued, and the WhatsApp templates configured."""
+
+    whatsapp_templates_json: str = Field(default="[]", alias="WHATSAPP_TEMPLATES")
+
+    def whatsapp_templates(self) -> list[WhatsAppTemplateConfig]:
+        return _TEMPLATES.validate_json(self.whatsapp_templates_json or "[]")
+
+
+class SenderSettings(_Settings):
+    """The channel sender: provider API bases, the secrets holding send credentials, and the mail settings."""
+
+    outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL", min_length=1)
+    attachments_bucket: str = Field(alias="ATTACHMENTS_BUCKET", min_length=1)
+    graph_api_base_url: str = Field(alias="GRAPH_API_BASE_URL", pattern=r"^https?://")
+    line_api_base_url: str = Field(alias="LINE_API_BASE_URL", pattern=r"^https?://")
+    telegram_api_base_url: str = Field(alias="TELEGRAM_API_BASE_URL", pattern=r"^https?://")
+    twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")
+    # Empty in AWS (the SDK's own endpoint); the local runner points it at the fake SES.
+    ses_endpoint_url: str = Field(default="", alias="SES_ENDPOINT_URL")
+    twilio_status_callback_url: str = Field(default="", alias="TWILIO_STATUS_CALLBACK_URL")
+    whatsapp_secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
+    messenger_secret_arn: str = Field(alias="MESSENGER_SECRET_ARN", min_length=1)
+    instagram_secret_arn: str = Field(alias="INSTAGRAM_SECRET_ARN", min_length=1)
+    line_secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
+    telegram_secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
+    kakao_secret_arn: str = Field(alias="KAKAO_SECRET_ARN", min_length=1)
+    twilio_secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
+    email_secret_arn: str = Field(alias="EMAIL_SECRET_ARN", min_length=1)
+
+
+_TEMPLATES: TypeAdapter[list[WhatsAppTemplateConfig]] = TypeAdapter(list[WhatsAppTemplateConfig])

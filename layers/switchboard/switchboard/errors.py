@@ -10,6 +10,8 @@ class SwitchboardError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # More the client acts on, beside error and message (a closed window's allowed kinds of reply).
+        self.details: dict[str, object] = {}
 
 
 class InvalidSignature(SwitchboardError):

@@ -21,4 +21,4 @@ def text_response(status_code: int, text: str, content_type: str = "text/plain")
 
 
 def error_response(error: SwitchboardError) -> dict[str, Any]:
-    return json_response(error.status_code, {"error": error.code, "message": error.message})
+    return json_response(error.status_code, {"error": error.code, "message": error.message, **error.details})

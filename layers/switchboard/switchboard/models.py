@@ -56,6 +56,10 @@ class AuthorKind(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    QUEUED = "queued"  # accepted from the agent, in the outbox
+    # The provider may or may not have it: its answer never came, and it takes no idempotency key. A
+    # receipt settles it; the agent may resend it explicitly (docs/architecture.md, "The outbound path").
+    UNKNOWN = "unknown"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
@@ -84,6 +88,8 @@ class AttachmentFetchStatus(StrEnum):
 # Receipts can arrive out of order (Meta may deliver "read" before "delivered"); a status
 # never moves backwards, and "failed" is final.
 DELIVERY_STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.UNKNOWN: 0,
     DeliveryStatus.SENT: 1,
     DeliveryStatus.DELIVERED: 2,
     DeliveryStatus.READ: 3,
@@ -441,6 +447,14 @@ class Contact(_Model):
     created_at: datetime
 
 
+class DeliveryEvent(_Model):
+    """One step of a reply's delivery, recorded once: queued, sent, delivered, read, failed or unknown."""
+
+    status: DeliveryStatus
+    at: datetime
+    by: str = Field(description="Who reported it: the outbox (queued, resent), the sender, or the provider's receipt")
+
+
 class Requester(_Model):
     contact_id: str
     display_name: str | None = None
@@ -471,6 +485,18 @@ class Ticket(_Model):
     updated_at: datetime
     first_customer_message_at: datetime | None = None
     last_customer_message_at: datetime | None = None
+    # What the SLA clocks run on (docs/data-model.md, "Reply times"): a public agent reply answers every
+    # customer message before it; an internal note answers nothing.
+    first_agent_reply_at: datetime | None = None
+    last_agent_reply_at: datetime | None = Field(default=None, description="The latest agent reply, public or a note")
+    last_public_agent_reply_at: datetime | None = None
+    awaiting_agent_since: datetime | None = Field(
+        default=None, description="The oldest customer message no public agent reply has answered yet"
+    )
+    solved_at: datetime | None = Field(default=None, description="When the ticket last became solved")
+    # LINE: the newest customer message's reply token, until a reply uses it (one use only, about a minute).
+    reply_token: str | None = None
+    reply_token_expires_at: datetime | None = None
 
     @field_validator("cc")
     @classmethod
@@ -499,8 +525,15 @@ class TicketMessage(_Model):
     location: Location | None = None
     reply_to_external_id: str | None = None
     sender_name: str | None = None
-    author_id: str | None = Field(default=None, description="The agent's token subject, on agents' notes")
+    author_id: str | None = Field(default=None, description="The agent's token subject, on agents' notes and replies")
     delivery_status: DeliveryStatus | None = None
+    delivery_error_code: str | None = Field(default=None, description="The provider's code when sending failed")
+    delivery_error: str | None = Field(default=None, description="Why sending failed, for the agent")
+    delivery_history: tuple[DeliveryEvent, ...] = Field(
+        default=(), description="Each delivery status the reply reached, once, with when and who reported it"
+    )
+    attempt_id: str | None = Field(default=None, description="A reply's latest send attempt")
+    cc: tuple[str, ...] = Field(default=(), description="Email replies: the customer-visible Cc")
     payload: str | None = Field(default=None, description="The value behind a tapped button or quick reply")
     original_text: str | None = Field(default=None, description="The text as first sent, once the author edited it")
     edited_at: datetime | None = None
@@ -536,3 +569,50 @@ class TicketAudit(_Model):
     actor_id: str = Field(description="The agent's token subject")
     at: datetime
     changes: tuple[FieldChange, ...] = Field(min_length=1)
+
+
+class AttemptState(StrEnum):
+    QUEUED = "queued"  # in the outbox, waiting for the sender (or for its retry time)
+    SENDING = "sending"  # claimed by a sender; if that sender dies, its lease runs out
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the provider may have it; never blindly resent
+
+
+class AttemptIntent(_Model):
+    """What the agent asked to send, as accepted: everything an attempt needs that is not the ticket's state."""
+
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=10)
+    template_name: str | None = None
+    template_language: str | None = None
+    template_parameters: tuple[str, ...] = ()
+    cc: tuple[str, ...] = Field(default=(), max_length=MAX_TICKET_CC)
+    human_agent: bool = True
+    reply_token: str | None = Field(default=None, description="LINE: the reply token this reply claimed")
+    reply_token_expires_at: datetime | None = None
+    customer_last_message_at: datetime | None = None
+
+
+class SendAttempt(_Model):
+    """One try at sending one agent reply: the outbox's unit of work (store/outbox.py). A resend is a new
+    attempt with its own id, so a provider id from any attempt still finds the message."""
+
+    id: str
+    number: int = Field(ge=1)
+    message_id: str
+    ticket_id: str
+    message_key: str = Field(description="The message's place in the ticket's timeline")
+    channel: Channel
+    channel_account_id: str
+    recipient_id: str
+    conversation_key: str
+    state: AttemptState
+    tries: int = Field(default=0, ge=0, description="Provider calls made for this attempt so far")
+    intent: AttemptIntent
+    created_at: datetime
+    due_at: datetime = Field(description="When the sender should (re)try it, while queued")
+    lease_until: datetime | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error: str | None = None

@@ -19,8 +19,14 @@ _GROUP_ID_SAFE = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
 
 def message_group_id(event: InboundEvent) -> str:
     """One group per conversation: SQS FIFO keeps one customer's messages in order, others run in parallel."""
-    key = event.conversation_key
-    return key if _GROUP_ID_SAFE.match(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()
+    return group_id_of(event.conversation_key)
+
+
+def group_id_of(conversation_key: str) -> str:
+    """A conversation's FIFO message group id: the key itself when SQS allows it, else its hash."""
+    if _GROUP_ID_SAFE.match(conversation_key):
+        return conversation_key
+    return "h:" + hashlib.sha256(conversation_key.encode()).hexdigest()
 
 
 def deduplication_id(event: InboundEvent) -> str:

@@ -21,9 +21,13 @@ from switchboard.config import (
     MediaFetcherSettings,
     MediaQueueSettings,
     MessengerWebhookSettings,
+    OutboundQueueSettings,
+    ReplySettings,
     RuleSetActivatorSettings,
+    SenderSettings,
     TableSettings,
     TelegramWebhookSettings,
+    TicketCloserSettings,
     TwilioWebhookSettings,
     WhatsAppWebhookSettings,
 )
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from switchboard.media.download import ProviderHttp
     from switchboard.media.fetch import MediaFetcher
     from switchboard.media.jobs import MediaJobQueue
+    from switchboard.outbound.queue import OutboundQueue
+    from switchboard.outbound.sender import ChannelSender
     from switchboard.proof import ChannelSecrets
     from switchboard.queue import InboundQueue
     from switchboard.store.repositories import Repositories
@@ -222,12 +228,118 @@ def access_settings() -> AccessSettings:
 
 
 @wired
+def ticket_closer_settings() -> TicketCloserSettings:
+    return TicketCloserSettings.from_env()
+
+
+@wired
 def rule_set_activator_settings() -> RuleSetActivatorSettings:
     return RuleSetActivatorSettings.from_env()
 
 
 def ses_client():
     return _client("ses")
+
+
+@wired
+def outbound_queue_settings() -> OutboundQueueSettings:
+    return OutboundQueueSettings.from_env()
+
+
+@wired
+def reply_settings() -> ReplySettings:
+    return ReplySettings.from_env()
+
+
+@wired
+def whatsapp_templates():
+    return reply_settings().whatsapp_templates()
+
+
+@wired
+def outbound_queue(queue_url: str) -> OutboundQueue:
+    from switchboard.outbound.queue import OutboundQueue
+
+    return OutboundQueue(_client("sqs"), queue_url)
+
+
+@wired
+def sender_settings() -> SenderSettings:
+    return SenderSettings.from_env()
+
+
+@wired
+def channel_sender() -> ChannelSender:
+    """The sender's collaborators: provider HTTP and SES without retries of their own (whether a send may be
+    repeated is each provider's rule, outbound/sender.py), the send credentials, the attachments bucket."""
+    import boto3
+
+    from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp
+    from switchboard.email.outgoing import UnsendableMail
+    from switchboard.email.sender import EmailSender, ses_client_config
+    from switchboard.models import Channel
+    from switchboard.outbound.adapters import sending_adapter
+    from switchboard.outbound.mail_thread import MailThreads
+    from switchboard.outbound.pacing import Pacer
+    from switchboard.outbound.requests import RequestBuilder
+    from switchboard.outbound.sender import ChannelSender
+    from switchboard.store.attachments_bucket import AttachmentBucket
+
+    settings = sender_settings()
+    sources = {
+        Channel.WHATSAPP: secret_source(settings.whatsapp_secret_arn),
+        Channel.MESSENGER: secret_source(settings.messenger_secret_arn),
+        Channel.INSTAGRAM: secret_source(settings.instagram_secret_arn),
+        Channel.LINE: secret_source(settings.line_secret_arn),
+        Channel.TELEGRAM: secret_source(settings.telegram_secret_arn),
+        Channel.KAKAO: secret_source(settings.kakao_secret_arn),
+        Channel.SMS: secret_source(settings.twilio_secret_arn),
+        Channel.EMAIL: secret_source(settings.email_secret_arn),
+    }
+    # No retry by the SDK: a timed-out SendEmail may have sent the mail (email/sender.py).
+    ses = boto3.client("sesv2", config=ses_client_config(), endpoint_url=settings.ses_endpoint_url or None)
+    bucket = AttachmentBucket(_client("s3"), settings.attachments_bucket)
+    store = repositories()
+
+    # A mail reply embeds its attachments; SES takes up to 40 MB of raw mail (email/outgoing.py).
+    def read_attachment(key: str) -> bytes:
+        found = bucket.read(key, max_bytes=30 * 1024 * 1024)
+        if found is None:
+            raise UnsendableMail("attachment_missing", "an attachment is no longer in the attachments bucket")
+        return found
+
+    mail_sender = EmailSender(read_attachment=read_attachment)
+
+    def adapter_of(channel: Channel, account_id: str):
+        return mail_sender if channel is Channel.EMAIL else sending_adapter(channel, account_id)
+
+    def secrets_of(channel: Channel, account_id: str = ""):
+        from switchboard.channels.twilio import sends_through_twilio
+
+        # WhatsApp through Twilio is sent with Twilio's credentials.
+        return sources[Channel.SMS if sends_through_twilio(channel, account_id) else channel]()
+
+    return ChannelSender(
+        store=store,
+        context=SendContext(
+            http=SendHttp(),
+            endpoints=SendEndpoints(
+                graph=settings.graph_api_base_url,
+                line_api=settings.line_api_base_url,
+                telegram=settings.telegram_api_base_url,
+                twilio=settings.twilio_api_base_url,
+            ),
+            ses=ses,
+        ),
+        secrets_of=secrets_of,
+        adapter_of=adapter_of,
+        pacer=Pacer(store.send_rates),
+        build_request=RequestBuilder(
+            bucket.presigned_url,
+            twilio_status_callback_url=settings.twilio_status_callback_url or None,
+            email_of=MailThreads(store, reply_key=lambda: secrets_of(Channel.EMAIL)).email_of,
+        ),
+    )
 
 
 @wired

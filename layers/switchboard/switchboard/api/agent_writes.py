@@ -1,20 +1,33 @@
-"""The agents' writes to a ticket, served by one function: changes (PATCH) and internal notes."""
+"""The agents' writes to a ticket, served by one function: changes (PATCH), internal notes, replies and resends."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from switchboard.api.ticket_changes import handle_ticket_change
 from switchboard.api.ticket_notes import handle_ticket_note
-from switchboard.config import AccessSettings
+from switchboard.api.ticket_replies import handle_resend, handle_ticket_reply
+from switchboard.config import AccessSettings, WhatsAppTemplateConfig
 from switchboard.errors import NotFound
 from switchboard.http import error_response
+from switchboard.outbound.queue import OutboundQueue
 from switchboard.store.repositories import Repositories
 
 
-def handle_agent_write(event: Mapping[str, Any], *, store: Repositories, access: AccessSettings) -> dict[str, Any]:
+def handle_agent_write(
+    event: Mapping[str, Any],
+    *,
+    store: Repositories,
+    access: AccessSettings,
+    queue: OutboundQueue,
+    templates: Sequence[WhatsAppTemplateConfig],
+) -> dict[str, Any]:
     route = event.get("routeKey")
+    if route == "POST /tickets/{ticket_id}/replies":
+        return handle_ticket_reply(event, store=store, access=access, queue=queue, templates=templates)
+    if route == "POST /tickets/{ticket_id}/messages/{message_key}/resend":
+        return handle_resend(event, store=store, access=access, queue=queue, templates=templates)
     if route == "PATCH /tickets/{ticket_id}":
         return handle_ticket_change(event, store=store, access=access)
     if route == "POST /tickets/{ticket_id}/notes":

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from switchboard.api.agents import Role, caller_of
 from switchboard.api.representation import json_body
+from switchboard.api.write_requests import ReleaseRequest
 from switchboard.config import AccessSettings
 from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
@@ -29,14 +28,6 @@ _AGENT_ID_LIMIT = 128
 
 # A release names one held mail: its external_id, at most 1,024 characters.
 _MAX_BODY_BYTES = 8 * 1024
-
-
-class ReleaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    external_id: str = Field(
-        min_length=1, max_length=1024, description="The held mail's external_id, as GET /mail/held lists it"
-    )
 
 
 def handle_held_mail_release(

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from switchboard.api.agents import Role, caller_of
 from switchboard.api.representation import etag_of, json_body, message_json
+from switchboard.api.write_requests import NoteRequest
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
@@ -23,17 +22,11 @@ from switchboard.observability import logger, metrics
 from switchboard.store.messages import StoredMessage, timeline_key
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
-from switchboard.tickets.notes import MAX_IDEMPOTENCY_KEY_CHARS, MAX_NOTE_CHARS, note_external_id, note_on
+from switchboard.tickets.notes import MAX_IDEMPOTENCY_KEY_CHARS, MAX_NOTE_CHARS, note_audit, note_external_id, note_on
 
 # Appending races only with other appends (a customer's message, another note); each retry re-reads.
 _ATTEMPTS = 5
 _MAX_BODY_BYTES = 4 * MAX_NOTE_CHARS + 1024
-
-
-class NoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
 class IdempotencyKeyReused(SwitchboardError):
@@ -50,7 +43,7 @@ def handle_ticket_note(event: Mapping[str, Any], *, store: Repositories, access:
     try:
         agent = caller_of(event, access).require(Role.AGENT).subject
         ticket_id = (event.get("pathParameters") or {}).get("ticket_id", "")
-        idempotency_key = _idempotency_key(event)
+        idempotency_key = idempotency_key_of(event, what="note")
         wanted = json_body(event, NoteRequest, max_bytes=_MAX_BODY_BYTES, expected='a note {"text": "..."}')
         for _ in range(_ATTEMPTS):
             current = store.tickets.ticket_record(ticket_id)
@@ -60,7 +53,13 @@ def handle_ticket_note(event: Mapping[str, Any], *, store: Repositories, access:
                 current.ticket, text=wanted.text, agent_id=agent, idempotency_key=idempotency_key, at=utc_now()
             )
             try:
-                store.tickets.append_message(current=current, ticket_after=after, message=note)
+                audit = note_audit(
+                    current.ticket,
+                    note,
+                    message_key=timeline_key(note, after.message_count),
+                    version=current.version + 1,
+                )
+                store.tickets.append_message(current=current, ticket_after=after, message=note, audit=audit)
             except AlreadyStored:
                 return _replayed(store, current.ticket.channel.value, ticket_id, agent, idempotency_key, wanted)
             except WriteConflict:
@@ -85,13 +84,14 @@ def _replayed(
     return json_response(200, {"message": _note_json(stored)})
 
 
-def _idempotency_key(event: Mapping[str, Any]) -> str:
+def idempotency_key_of(event: Mapping[str, Any], *, what: str) -> str:
+    """The request's Idempotency-Key header: required on every agent write that must not happen twice."""
     value = (event.get("headers") or {}).get("idempotency-key")
     key = value.strip() if isinstance(value, str) else ""
     if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
         raise InvalidRequest(
             f"send an Idempotency-Key header (1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters, a new "
-            "UUID per note) so that a retried request cannot add the note twice"
+            f"UUID per {what}) so that a retried request cannot write the {what} twice"
         )
     return key
 

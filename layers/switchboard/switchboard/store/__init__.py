@@ -1,11 +1,17 @@
 """The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
 its repository over the shared table layer (table.py): tickets.py, messages.py, audits.py, contacts.py,
-held_mail.py and replay_tokens.py; repositories.py bundles them. The key schema of the table:
+held_mail.py, replay_tokens.py, outbox.py and send_rates.py; repositories.py bundles them. The key schema of the table:
 
 | item           | pk                              | sk                   | index keys                                   | serves                                   |
 |----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
 | ticket         | TICKET#<ticket_id>              | TICKET               | ByStatus: status_pk=STATUS#<s>, created_sk   | get a ticket; list by status, newest first |
 |                |                                 |                      | ByCreated: created_pk=TICKETS, created_sk    | list all tickets, newest first           |
+|                |                                 |                      | ByAssignee: assignee_pk=ASSIGNEE#<id>, created_sk | an assignee's tickets (+ group filter) |
+|                |                                 |                      | ByAssigneeStatus: assignee_status_pk=ASSIGNEE#<id>#<s>, created_sk | an assignee's tickets of a status |
+|                |                                 |                      | ByGroup: group_pk=GROUP#<id>, created_sk     | a group's tickets                        |
+|                |                                 |                      | ByGroupStatus: group_status_pk=GROUP#<id>#<s>, created_sk | a group's tickets of a status |
+|                |                                 |                      | ByRequester: requester_pk=CONTACT#<id>, created_sk | a contact's tickets, every channel  |
+|                |                                 |                      | ByCloseDue: close_due_pk=CLOSE_DUE, close_due_sk=<solved at>#<id> (while solved) | solved tickets due to close |
 | message        | TICKET#<ticket_id>              | MSG#<sent at>#<seq>  |                                              | a ticket's timeline, paged; one message  |
 | audit          | TICKET#<ticket_id>              | AUDIT#<version>      |                                              | a ticket's changes by agents, oldest first |
 | message index  | MESSAGE#<channel>#<external id> | MESSAGE              |                                              | exactly-once append; receipts -> message |
@@ -17,8 +23,12 @@ held_mail.py and replay_tokens.py; repositories.py bundles them. The key schema 
 | ticket number  | NUMBER#<number>                 | NUMBER               |                                              | ticket number -> ticket ([#123] in a subject) |
 | held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first (until released) |
 | replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
+| send attempt   | ATTEMPT#<attempt id>            | ATTEMPT              | ByOutboxDue: outbox_pk=OUTBOX#<0..7>, outbox_due=<due at>#<id> (while queued) | a reply's send attempt, claimed and settled once; overdue ones for the sweep |
+| send rate      | RATE#<channel>#<account>        | RATE                 |                                              | when an account's next send may go (pacing; TTL) |
 
-created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). Email
+created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). The view indexes
+(all but ByStatus and ByCreated) project keys only, so a message appended costs them no write; a listing reads
+the page's tickets by key (docs/data-model.md, "Ticket views"). Email
 messages use the message index with the channel "email" and the normalized Message-ID as external id,
 which is also how replies find their ticket (In-Reply-To/References). A message's `attachments` list keeps the
 webhook's order; the media job finds the message through its message index and sets `storage_key`,

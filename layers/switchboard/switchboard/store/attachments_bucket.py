@@ -57,3 +57,23 @@ class AttachmentBucket:
             extra["ContentDisposition"] = "attachment"
         # One thread: the body is a single HTTP stream, read in order, and Lambda has little to gain from more.
         self._s3.upload_fileobj(body, self._bucket, key, ExtraArgs=extra, Config=TransferConfig(use_threads=False))
+
+    def presigned_url(self, key: str, *, expires_in_seconds: int = 3600) -> str:
+        """A GET URL a provider downloads an agent's attachment from; an hour covers its retries, and the
+        signature needs no call to S3 (it is computed locally)."""
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in_seconds
+        )
+
+    def read(self, key: str, *, max_bytes: int) -> bytes | None:
+        """An object's bytes, up to `max_bytes` (a mail attachment is embedded, not linked); None when there is
+        no such object (expired after AttachmentRetentionDays, or never uploaded)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return response["Body"].read(max_bytes)

@@ -13,10 +13,12 @@ from switchboard.models import (
     DELIVERY_STATUS_RANK,
     Attachment,
     AttachmentFetchStatus,
+    DeliveryEvent,
     DeliveryStatus,
     Direction,
     TicketMessage,
     sortable_time,
+    utc_now,
 )
 from switchboard.store.table import (
     MESSAGE_SK_PREFIX,
@@ -101,14 +103,23 @@ class MessageRepository:
 
     # -- what arrives after a message -----------------------------------------------------------
 
-    def record_delivery_status(self, ref: MessageRef, status: DeliveryStatus) -> bool:
-        """Moves an outbound message's delivery status forward only; False when it already is at or past it."""
+    def record_delivery_status(
+        self, ref: MessageRef, status: DeliveryStatus, *, at: datetime | None = None, by: str = "provider"
+    ) -> bool:
+        """Moves an outbound message's delivery status forward only, and adds the step to its history (so each
+        status is recorded once); False when it already is at or past it."""
         rank = DELIVERY_STATUS_RANK[status]
         written = self._table.update_if(
             key(ticket_pk(ref.ticket_id), ref.message_sk),
-            "SET delivery_status = :status, delivery_rank = :rank",
+            "SET delivery_status = :status, delivery_rank = :rank, "
+            "delivery_history = list_append(if_not_exists(delivery_history, :none), :step)",
             "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
-            values={":status": {"S": status.value}, ":rank": {"N": str(rank)}},
+            values={
+                ":status": {"S": status.value},
+                ":rank": {"N": str(rank)},
+                ":none": {"L": []},
+                ":step": delivery_step(status, at or utc_now(), by),
+            },
         )
         return written is not None
 
@@ -219,10 +230,23 @@ class MessageRepository:
             next_cursor,
         )
 
+    def latest_messages(self, ticket_id: str, *, limit: int) -> list[TicketMessage]:
+        """A ticket's newest messages, newest first: one Query (what a mail reply quotes and answers)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": ticket_pk(ticket_id)}, ":prefix": {"S": MESSAGE_SK_PREFIX}},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        return [
+            TicketMessage.model_validate(from_attributes(item)) for item in self._table.query(request).get("Items", [])
+        ]
+
     def message_cursor(self, ticket_id: str, message: str) -> str:
         """The cursor of a ticket's timeline that continues after the message keyed `message`."""
         pk = ticket_pk(ticket_id)
-        return partition_cursor(pk, MESSAGE_SK_PREFIX).encode({"pk": pk, "sk": _message_sk_of_key(message)})
+        return partition_cursor(pk, MESSAGE_SK_PREFIX).encode({"pk": pk, "sk": message_sk_of_key(message)})
 
     def stored_message(self, ref: MessageRef) -> StoredMessage | None:
         """The message a message index entry points at, with its key in the timeline."""
@@ -233,11 +257,16 @@ class MessageRepository:
 
     def message(self, ticket_id: str, message: str) -> TicketMessage | None:
         """One message of a ticket's timeline, whole, by the key its page gave it; None if there is none."""
-        pk, sk = readable_ticket_pk(ticket_id), _message_sk_of_key(message)
+        pk, sk = readable_ticket_pk(ticket_id), message_sk_of_key(message)
         if pk is None:
             return None
         item = self._table.get(key(pk, sk))
         return TicketMessage.model_validate(from_attributes(item)) if item else None
+
+
+def delivery_step(status: DeliveryStatus, at: datetime, by: str) -> dict[str, Any]:
+    """One entry of a message's delivery history, as an attribute value to append."""
+    return {"L": [serialize(DeliveryEvent(status=status, at=at, by=by).model_dump(mode="json"))]}
 
 
 def _message_sk(message: TicketMessage, sequence: int) -> str:
@@ -260,7 +289,7 @@ def message_key(sk: str) -> str:
     return f"{time}.{sequence}"
 
 
-def _message_sk_of_key(message: str) -> str:
+def message_sk_of_key(message: str) -> str:
     if not _MESSAGE_KEY.fullmatch(message):
         raise UnknownMessageKey(message[:64])
     return f"{MESSAGE_SK_PREFIX}{message[:-9]}#{message[-8:]}"

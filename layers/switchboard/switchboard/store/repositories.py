@@ -8,7 +8,9 @@ from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository
 from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.messages import MessageRepository
+from switchboard.store.outbox import OutboxRepository
 from switchboard.store.replay_tokens import ReplayTokenRepository
+from switchboard.store.send_rates import SendRates
 from switchboard.store.table import Table
 from switchboard.store.tickets import TicketRepository
 
@@ -21,16 +23,21 @@ class Repositories:
     audits: AuditRepository
     held_mail: HeldMailRepository
     replay_tokens: ReplayTokenRepository
+    outbox: OutboxRepository
+    send_rates: SendRates
 
     @classmethod
     def on(cls, dynamodb_client, table_name: str) -> Repositories:
         table = Table(dynamodb_client, table_name)
         messages, contacts, audits = MessageRepository(table), ContactRepository(table), AuditRepository(table)
+        outbox = OutboxRepository(table)
         return cls(
-            tickets=TicketRepository(table, messages, contacts, audits),
+            tickets=TicketRepository(table, messages, contacts, audits, outbox),
             messages=messages,
             contacts=contacts,
             audits=audits,
             held_mail=HeldMailRepository(table),
             replay_tokens=ReplayTokenRepository(table),
+            outbox=outbox,
+            send_rates=SendRates(table),
         )

@@ -9,13 +9,24 @@ and link_actions), so a crash between calls leaves nothing half-written.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from switchboard.models import ChannelIdentity, Contact, Ticket, TicketAudit, TicketMessage, TicketStatus, sortable_time
+from switchboard.models import (
+    ChannelIdentity,
+    Contact,
+    SendAttempt,
+    Ticket,
+    TicketAudit,
+    TicketMessage,
+    TicketStatus,
+    sortable_time,
+)
 from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository, IdentityLink
 from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.store.messages import MessageRepository
+from switchboard.store.outbox import OutboxRepository
 from switchboard.store.table import (
     ALL_TICKETS,
     COUNTER_KEY,
@@ -26,6 +37,7 @@ from switchboard.store.table import (
     identity_key,
     key,
     key_of,
+    key_part,
     number_key,
     phone_key,
     readable_ticket_pk,
@@ -59,12 +71,18 @@ class TicketPage:
 
 class TicketRepository:
     def __init__(
-        self, table: Table, messages: MessageRepository, contacts: ContactRepository, audits: AuditRepository
+        self,
+        table: Table,
+        messages: MessageRepository,
+        contacts: ContactRepository,
+        audits: AuditRepository,
+        outbox: OutboxRepository,
     ) -> None:
         self._table = table
         self._messages = messages
         self._contacts = contacts
         self._audits = audits
+        self._outbox = outbox
 
     # -- the writer's reads ---------------------------------------------------------------------
 
@@ -147,17 +165,26 @@ class TicketRepository:
             actions.extend(self._contacts.link_actions(link_identity))
         self._table.transact(actions)
 
-    def append_message(self, *, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage) -> None:
-        """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile."""
+    def append_message(
+        self,
+        *,
+        current: VersionedTicket,
+        ticket_after: Ticket,
+        message: TicketMessage,
+        audit: TicketAudit | None = None,
+    ) -> None:
+        """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile;
+        `audit` records what the message changed (an agent's note, a customer reopening the ticket)."""
         version = current.version
-        self._table.transact(
-            [
-                *self._messages.new_message_actions(message, ticket_after.message_count),
-                self._table.put_action(
-                    _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
-                ),
-            ]
-        )
+        actions = [
+            *self._messages.new_message_actions(message, ticket_after.message_count),
+            self._table.put_action(
+                _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
+            ),
+        ]
+        if audit is not None:
+            actions.extend(self._audits.new_audit_actions(audit))
+        self._table.transact(actions)
 
     def change_ticket(self, *, current: VersionedTicket, ticket_after: Ticket, audit: TicketAudit) -> None:
         """Saves an agent's change with its audit, if nobody changed the ticket since `current` was read
@@ -175,6 +202,30 @@ class TicketRepository:
             first_is_message_index=False,
         )
 
+    def accept_reply(
+        self,
+        *,
+        current: VersionedTicket,
+        ticket_after: Ticket,
+        message: TicketMessage,
+        attempt: SendAttempt,
+        audit: TicketAudit | None,
+    ) -> None:
+        """An agent's reply, all or nothing: its message index entry (AlreadyStored on a retried request), the
+        message, the ticket on the version read (WriteConflict otherwise), its first send attempt in the
+        outbox, and the audit of a status it sets. Once this returns, the reply will be sent."""
+        version = current.version
+        actions = [
+            *self._messages.new_message_actions(message, ticket_after.message_count),
+            self._table.put_action(
+                _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
+            ),
+            *self._outbox.new_attempt_actions(attempt),
+        ]
+        if audit is not None:
+            actions.extend(self._audits.new_audit_actions(audit))
+        self._table.transact(actions)
+
     def _counter_claim(self, number: int) -> dict[str, Any]:
         # Claiming number n requires the counter to stand at n-1: concurrent creators conflict and
         # retry instead of both taking n, and a failed transaction leaves no gap.
@@ -186,26 +237,25 @@ class TicketRepository:
 
     # -- agent reads ----------------------------------------------------------------------------
 
-    def list_tickets(self, *, status: TicketStatus | None, limit: int, cursor: str | None) -> TicketPage:
-        index, key_name, key_value = _ticket_listing(status)
-        shape = _listing_cursor(key_name, key_value)
-        request: dict[str, Any] = {
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key_name},
-            "ExpressionAttributeValues": {":v": {"S": key_value}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        items, next_cursor = self._table.query_page(request, shape, cursor)
-        return TicketPage([_ticket_of(item) for item in items], next_cursor)
+    def list_tickets(
+        self,
+        *,
+        status: TicketStatus | None,
+        limit: int,
+        cursor: str | None,
+        assignee_id: str | None = None,
+        group_id: str | None = None,
+    ) -> TicketPage:
+        """A page of a ticket view, newest first: all tickets, or those of a status, an assignee, a group, in
+        any combination; each served by the key of an index (_ticket_listing), never a Scan."""
+        return self._listing_page(_ticket_listing(status, assignee_id, group_id), limit, cursor)
 
-    def ticket_cursor(self, ticket: Ticket, status: TicketStatus | None) -> str:
-        """The cursor of a listing (all tickets, or one status) that continues after `ticket`: for a page
-        cut short of what DynamoDB returned."""
-        _, key_name, key_value = _ticket_listing(status)
-        last = {"pk": ticket_pk(ticket.id), "sk": TICKET_SK, key_name: key_value, "created_sk": _created_sk(ticket)}
-        return _listing_cursor(key_name, key_value).encode(last)
+    def ticket_cursor(
+        self, ticket: Ticket, status: TicketStatus | None, assignee_id: str | None = None, group_id: str | None = None
+    ) -> str:
+        """The cursor of a view (as list_tickets takes it) that continues after `ticket`: for a page cut short
+        of what DynamoDB returned."""
+        return _listing_cursor_after(_ticket_listing(status, assignee_id, group_id), ticket)
 
     def ticket_record(self, ticket_id: str) -> VersionedTicket | None:
         """The ticket for the agents' API, by an id from a URL (None for one no ticket can have); its version
@@ -215,6 +265,100 @@ class TicketRepository:
             return None
         item = self._table.get(key(pk, TICKET_SK))
         return VersionedTicket(_ticket_of(item), int(item["version"]["N"])) if item else None
+
+    # -- views: a contact's tickets, and what the closer must close -------------------------------
+
+    def tickets_requested_by(self, contact_id: str, *, limit: int, cursor: str | None) -> TicketPage:
+        """A contact's tickets on every channel, newest first, a page at a time (ByRequester)."""
+        return self._listing_page(_requester_listing(contact_id), limit, cursor)
+
+    def requested_ticket_cursor(self, ticket: Ticket) -> str:
+        """The cursor of its requester's tickets that continues after `ticket`: for a page cut short."""
+        return _listing_cursor_after(_requester_listing(ticket.requester.contact_id), ticket)
+
+    def solved_tickets_due(self, *, solved_until: datetime, limit: int) -> list[VersionedTicket]:
+        """Solved tickets solved at or before `solved_until`, oldest first, at most `limit`, as they are now
+        (with the version a close must still find). Read from the sparse ByCloseDue index, which holds solved
+        tickets only, from the oldest up to `solved_until`: the read is as large as what is due, whatever the
+        number of open or recently solved tickets. A ticket reopened since the index was read is returned as
+        it is now, for the caller to skip."""
+        request: dict[str, Any] = {
+            "IndexName": "ByCloseDue",
+            "KeyConditionExpression": "close_due_pk = :due AND close_due_sk < :after",
+            "ExpressionAttributeValues": {":due": {"S": CLOSE_DUE}, ":after": {"S": _close_due_bound(solved_until)}},
+            "ScanIndexForward": True,
+        }
+        keys: list[dict[str, Any]] = []
+        while len(keys) < limit:
+            response = self._table.query({**request, "Limit": limit - len(keys)})
+            keys.extend(key(item["pk"]["S"], item["sk"]["S"]) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        due: list[VersionedTicket] = []
+        for start in range(0, len(keys), _BATCH_GET_KEYS):
+            chunk = keys[start : start + _BATCH_GET_KEYS]
+            found = self._table.get_many(chunk)
+            for item_key in chunk:
+                item = found.get(key_of(item_key))
+                if item is not None:
+                    due.append(VersionedTicket(_ticket_of(item), int(item["version"]["N"])))
+        return due
+
+    def _listing_page(self, listing: _Listing, limit: int, cursor: str | None) -> TicketPage:
+        shape = _listing_cursor(listing.key_name, listing.key_value)
+        request: dict[str, Any] = {
+            "IndexName": listing.index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": listing.key_name},
+            "ExpressionAttributeValues": {":v": {"S": listing.key_value}},
+            "ScanIndexForward": False,
+        }
+        if listing.group_id is None:
+            items, next_cursor = self._table.query_page({**request, "Limit": limit}, shape, cursor)
+        else:
+            items, next_cursor = self._group_filtered_page(listing, request, shape, limit, cursor)
+        if not listing.keys_only:
+            return TicketPage([_ticket_of(item) for item in items], next_cursor)
+        return TicketPage(self._tickets_now(items, listing), next_cursor)
+
+    def _group_filtered_page(
+        self, listing: _Listing, request: dict[str, Any], shape: CursorShape, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """An assignee's view narrowed to a group: the assignee's partition read in rounds, the group a filter on
+        the index (which projects group_id), until the page is full or _MAX_FILTERED_READ entries were read. A
+        page may then hold fewer tickets than `limit`, even none, with a cursor to go on from."""
+        request = {
+            **request,
+            "FilterExpression": "group_id = :group",
+            "ExpressionAttributeValues": {
+                **request["ExpressionAttributeValues"],
+                ":group": {"S": listing.group_id or ""},
+            },
+        }
+        found: list[dict[str, Any]] = []
+        read, next_cursor = 0, cursor
+        while True:
+            round_size = min(_FILTERED_ROUND, _MAX_FILTERED_READ - read)
+            items, next_cursor = self._table.query_page({**request, "Limit": round_size}, shape, next_cursor)
+            found.extend(items)
+            read += round_size
+            if len(found) > limit:
+                found = found[:limit]
+                return found, shape.encode(
+                    {name: found[-1][name] for name in ("pk", "sk", listing.key_name, "created_sk")}
+                )
+            if len(found) == limit or next_cursor is None or read >= _MAX_FILTERED_READ:
+                return found, next_cursor
+
+    def _tickets_now(self, items: list[dict[str, Any]], listing: _Listing) -> list[Ticket]:
+        """The tickets a keys-only index listed, read whole from the table in the index's order; one that left
+        the view since the (eventually consistent) index was read is left out."""
+        keys = [key(item["pk"]["S"], item["sk"]["S"]) for item in items]
+        found = self._table.get_many(keys) if keys else {}
+        tickets = [_ticket_of(found[key_of(item_key)]) for item_key in keys if key_of(item_key) in found]
+        return [ticket for ticket in tickets if listing.shows(ticket)]
 
 
 def _next_number(counter: dict[str, Any] | None) -> int:
@@ -227,6 +371,7 @@ def _ticket_item(ticket: Ticket, version: int) -> dict[str, Any]:
         "status_pk": {"S": f"STATUS#{ticket.status.value}"},
         "created_pk": {"S": ALL_TICKETS},
         "created_sk": {"S": _created_sk(ticket)},
+        **_view_keys(ticket),
         "version": {"N": str(version)},
         **to_attributes(ticket.model_dump(mode="json")),
     }
@@ -236,11 +381,26 @@ def _ticket_of(item: dict[str, Any]) -> Ticket:
     return Ticket.model_validate(from_attributes(item))
 
 
-def _ticket_listing(status: TicketStatus | None) -> tuple[str, str, str]:
-    """The index, its partition key name and value that list tickets of `status` (all when None)."""
+def _ticket_listing(
+    status: TicketStatus | None, assignee_id: str | None = None, group_id: str | None = None
+) -> _Listing:
+    """The index and partition that serve a view (docs/data-model.md, "Ticket views"). Assignee and group
+    together: the assignee's partition, filtered on the group within a bounded read (_MAX_FILTERED_READ)."""
+    if assignee_id is not None:
+        assignee = _assignee_key(assignee_id)
+        if status is None:
+            return _Listing("ByAssignee", "assignee_pk", assignee, keys_only=True, group_id=group_id)
+        return _Listing(
+            "ByAssigneeStatus", "assignee_status_pk", f"{assignee}#{status.value}", keys_only=True, group_id=group_id
+        )
+    if group_id is not None:
+        group = _group_key(group_id)
+        if status is None:
+            return _Listing("ByGroup", "group_pk", group, keys_only=True)
+        return _Listing("ByGroupStatus", "group_status_pk", f"{group}#{status.value}", keys_only=True)
     if status is None:
-        return "ByCreated", "created_pk", ALL_TICKETS
-    return "ByStatus", "status_pk", f"STATUS#{status.value}"
+        return _Listing("ByCreated", "created_pk", ALL_TICKETS)
+    return _Listing("ByStatus", "status_pk", f"STATUS#{status.value}")
 
 
 def _created_sk(ticket: Ticket) -> str:
@@ -253,3 +413,84 @@ def _listing_cursor(key_name: str, key_value: str) -> CursorShape:
         fixed={key_name: key_value, "sk": TICKET_SK},
         free={"pk": FreeKey("TICKET#", MAX_PARTITION_KEY_BYTES), "created_sk": FreeKey("", MAX_SORT_KEY_BYTES)},
     )
+
+
+# The partition of ByCloseDue: one, as solving tickets is far below a partition's 1,000 writes a second.
+CLOSE_DUE = "CLOSE_DUE"
+# BatchGetItem takes at most 100 keys per request.
+_BATCH_GET_KEYS = 100
+# An assignee's view narrowed to a group reads at most this many index entries per request, in rounds of
+# _FILTERED_ROUND: bounded whatever the assignee's history (docs/data-model.md, "Ticket views").
+_FILTERED_ROUND = 100
+_MAX_FILTERED_READ = 500
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """Where a view's tickets are: an index and its partition; `keys_only` indexes hold keys only (the tickets
+    are then read from the table), and `group_id` narrows an assignee's view by a filter."""
+
+    index: str
+    key_name: str
+    key_value: str
+    keys_only: bool = False
+    group_id: str | None = None
+
+    def shows(self, ticket: Ticket) -> bool:
+        """Whether the ticket, as it is now, is still in this view."""
+        in_partition = _view_keys(ticket).get(self.key_name) == {"S": self.key_value}
+        return in_partition and (self.group_id is None or ticket.group_id == self.group_id)
+
+
+def _view_keys(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's keys in its view indexes; an index without its key attribute leaves the ticket out (sparse).
+
+    These indexes project keys only (ByAssignee and ByAssigneeStatus also group_id), so a write that changes
+    none of these attributes, as every message appended does, costs no index write (DynamoDB Developer Guide,
+    "Provisioned throughput considerations for Global Secondary Indexes": a table write that changes no
+    projected attribute is not written to the index)."""
+    keys: dict[str, Any] = {"requester_pk": {"S": f"CONTACT#{ticket.requester.contact_id}"}}
+    status = ticket.status.value
+    if ticket.assignee_id:
+        assignee = _assignee_key(ticket.assignee_id)
+        keys["assignee_pk"] = {"S": assignee}
+        keys["assignee_status_pk"] = {"S": f"{assignee}#{status}"}
+    if ticket.group_id:
+        group = _group_key(ticket.group_id)
+        keys["group_pk"] = {"S": group}
+        keys["group_status_pk"] = {"S": f"{group}#{status}"}
+    if ticket.status is TicketStatus.SOLVED:
+        # Only while solved. A ticket solved without solved_at (written before the field existed) counts from
+        # its last update, as tickets/closing.py does: a solved ticket always closes in the end.
+        solved_at = ticket.solved_at or ticket.updated_at
+        keys["close_due_pk"] = {"S": CLOSE_DUE}
+        keys["close_due_sk"] = {"S": f"{sortable_time(solved_at)}#{ticket.id}"}
+    return keys
+
+
+def _assignee_key(assignee_id: str) -> str:
+    return f"ASSIGNEE#{key_part(assignee_id)}"
+
+
+def _group_key(group_id: str) -> str:
+    return f"GROUP#{key_part(group_id)}"
+
+
+def _requester_listing(contact_id: str) -> _Listing:
+    return _Listing("ByRequester", "requester_pk", f"CONTACT#{contact_id}", keys_only=True)
+
+
+def _listing_cursor_after(listing: _Listing, ticket: Ticket) -> str:
+    last = {
+        "pk": ticket_pk(ticket.id),
+        "sk": TICKET_SK,
+        listing.key_name: listing.key_value,
+        "created_sk": _created_sk(ticket),
+    }
+    return _listing_cursor(listing.key_name, listing.key_value).encode(last)
+
+
+def _close_due_bound(solved_until: datetime) -> str:
+    # close_due_sk is "<solved at, fixed-width UTC>#<ticket_id>"; "$" sorts right after "#", so every key
+    # whose time is at or before `solved_until` is below this bound, and every later one above it.
+    return f"{sortable_time(solved_until)}$"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from switchboard.models import (
     AuthorKind,
@@ -11,12 +12,14 @@ from switchboard.models import (
     Contact,
     DeliveryStatus,
     Direction,
+    FieldChange,
     FollowChange,
     HeldMail,
     InboundMessage,
     MailHandling,
     Requester,
     Ticket,
+    TicketAudit,
     TicketMessage,
     TicketStatus,
     stable_id,
@@ -119,6 +122,9 @@ def opened_ticket(
         updated_at=message.received_at,
         first_customer_message_at=customer_time,
         last_customer_message_at=customer_time,
+        awaiting_agent_since=customer_time,
+        reply_token=message.reply_token,
+        reply_token_expires_at=message.reply_token_expires_at if message.reply_token else None,
     )
 
 
@@ -151,9 +157,43 @@ def with_customer_message(ticket: Ticket, message: InboundMessage) -> Ticket:
             # Providers may deliver out of order, so the ticket can open on a later message.
             "first_customer_message_at": sent if first is None else min(first, sent),
             "last_customer_message_at": sent if last is None else max(last, sent),
+            "awaiting_agent_since": _awaiting_since(ticket, sent),
+            **_reply_token(ticket, message),
             "requester": _requester_after(ticket, message),
             "cc": _participants(ticket.cc, message),
         }
+    )
+
+
+def _reply_token(ticket: Ticket, message: InboundMessage) -> dict[str, object]:
+    """The newest message's LINE reply token replaces an older one (which expires first anyway)."""
+    if message.reply_token is None or message.reply_token_expires_at is None:
+        return {}
+    if ticket.reply_token_expires_at is not None and ticket.reply_token_expires_at >= message.reply_token_expires_at:
+        return {}
+    return {"reply_token": message.reply_token, "reply_token_expires_at": message.reply_token_expires_at}
+
+
+def _awaiting_since(ticket: Ticket, sent: datetime) -> datetime | None:
+    """The oldest customer message no public agent reply has answered: a message sent before the last public
+    reply (delivered late, out of order) was answered by it, so it starts no wait."""
+    answered = ticket.last_public_agent_reply_at
+    if answered is not None and sent <= answered:
+        return ticket.awaiting_agent_since
+    waiting = ticket.awaiting_agent_since
+    return sent if waiting is None else min(waiting, sent)
+
+
+def status_audit(before: Ticket, after: Ticket, *, version: int) -> TicketAudit | None:
+    """The audit of a status a customer's message moved (a solved or pending ticket reopened), by the customer."""
+    if before.status is after.status:
+        return None
+    return TicketAudit(
+        ticket_id=before.id,
+        ticket_version=version,
+        actor_id=f"customer:{after.requester.contact_id}",
+        at=after.updated_at,
+        changes=(FieldChange(field="status", before=before.status.value, after=after.status.value),),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from switchboard.models import AuthorKind, Direction, Ticket, TicketMessage, stable_id
+from switchboard.models import AuthorKind, Direction, FieldChange, Ticket, TicketAudit, TicketMessage, stable_id
 
 # At most 64 KB of UTF-8 whatever the script (4 bytes a character at worst): Zendesk's limit for a comment.
 MAX_NOTE_CHARS = 16_000
@@ -28,7 +28,7 @@ def note_external_id(agent_id: str, idempotency_key: str) -> str:
 def note_on(
     ticket: Ticket, *, text: str, agent_id: str, idempotency_key: str, at: datetime
 ) -> tuple[TicketMessage, Ticket]:
-    """The note and the ticket after it (one more message, updated now; status untouched)."""
+    """The note and the ticket after it (one more message, updated now; status and reply clocks untouched)."""
     external_id = note_external_id(agent_id, idempotency_key)
     note = TicketMessage(
         id=stable_id("m", ticket.channel.value, external_id),
@@ -44,4 +44,18 @@ def note_on(
         created_at=at,
         received_at=at,
     )
-    return note, ticket.model_copy(update={"message_count": ticket.message_count + 1, "updated_at": at})
+    # A note answers nothing: only last_agent_reply_at moves; what the customer waits for is unchanged.
+    return note, ticket.model_copy(
+        update={"message_count": ticket.message_count + 1, "updated_at": at, "last_agent_reply_at": at}
+    )
+
+
+def note_audit(ticket: Ticket, note: TicketMessage, *, message_key: str, version: int) -> TicketAudit:
+    """The audit entry of a note: who added it and when, naming it by its place on the timeline."""
+    return TicketAudit(
+        ticket_id=ticket.id,
+        ticket_version=version,
+        actor_id=note.author_id or "",
+        at=note.created_at,
+        changes=(FieldChange(field="note", after=message_key),),
+    )

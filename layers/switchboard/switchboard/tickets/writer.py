@@ -90,7 +90,8 @@ def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
         if current and not lifecycle.needs_follow_up(current.ticket):
             after = lifecycle.with_message(current.ticket, message)
             timeline = lifecycle.timeline_message(after.id, message, sender_not_participant=outsider)
-            store.tickets.append_message(current=current, ticket_after=after, message=timeline)
+            audit = lifecycle.status_audit(current.ticket, after, version=current.version + 1)
+            store.tickets.append_message(current=current, ticket_after=after, message=timeline, audit=audit)
             return Outcome.APPENDED
         link = None
         if current:
@@ -156,7 +157,9 @@ def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outc
         bounced = store.messages.message_ref(Channel.EMAIL.value, email.bounced_message_id)
         if bounced is not None:
             if bounced.direction is Direction.OUTBOUND:
-                store.messages.record_delivery_status(bounced, DeliveryStatus.FAILED)
+                store.messages.record_delivery_status(
+                    bounced, DeliveryStatus.FAILED, at=message.provider_timestamp, by="bounce"
+                )
             found = store.tickets.ticket(bounced.ticket_id)
             ticket_id = store.tickets.current_ticket_id(found.ticket.conversation_key) if found else None
     elif email.handling in (MailHandling.AUTO_REPLY, MailHandling.BULK, MailHandling.LOOP):
@@ -185,7 +188,7 @@ def record_receipt(receipt: DeliveryReceipt, store: Repositories) -> Outcome:
         return Outcome.RECEIPT_IGNORED
     return (
         Outcome.RECEIPT_RECORDED
-        if store.messages.record_delivery_status(ref, receipt.status)
+        if store.messages.record_delivery_status(ref, receipt.status, at=receipt.provider_timestamp)
         else Outcome.RECEIPT_IGNORED
     )
 
@@ -196,7 +199,7 @@ def record_read_watermark(watermark: ReadWatermark, store: Repositories) -> Outc
     if ticket_id is None:
         return Outcome.RECEIPT_IGNORED
     updated = [
-        store.messages.record_delivery_status(ref, DeliveryStatus.READ)
+        store.messages.record_delivery_status(ref, DeliveryStatus.READ, at=watermark.read_up_to)
         for ref in store.messages.outbound_refs_up_to(ticket_id, watermark.read_up_to)
     ]
     return Outcome.RECEIPT_RECORDED if any(updated) else Outcome.RECEIPT_IGNORED

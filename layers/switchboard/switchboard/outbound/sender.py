@@ -1,0 +1,169 @@
+"""The channel sender: one attempt at a time, claimed, sent through its channel's adapter, settled once.
+
+What each provider outcome becomes (channels/sending.py names them):
+- `sent`: the message is `sent`, and the provider's id is indexed so its receipts land;
+- `rejected`: `failed`, with the provider's code and reason for the agent;
+- `retry` (429, 5xx, no connection): the attempt goes back to the outbox, due after the provider's
+  Retry-After or our back-off, and its queue message waits as long, holding its conversation's later replies
+  behind it; after MAX_TRIES provider calls it is `failed` ("provider_unavailable");
+- `unknown` (no answer after the request went out): `unknown`, never blindly resent, unless the provider
+  takes an idempotency key (`Sends.resend_is_safe`), where the same attempt is simply sent again.
+
+A sender that dies between the provider's answer and recording it leaves the attempt `sending` with a lease;
+when the queue redelivers, the next claim sees it interrupted: resent where that is safe, else `unknown`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from switchboard.channels.base import Sends
+from switchboard.channels.sending import (
+    OutboundRequest,
+    ProviderTimeout,
+    ProviderUnreachable,
+    SendContext,
+    SendOutcome,
+)
+from switchboard.email.parsed import normalize_message_id
+from switchboard.email.sender import ses_message_id_header
+from switchboard.models import Channel
+from switchboard.observability import logger, metrics
+from switchboard.outbound.adapters import sending_adapter
+from switchboard.outbound.pacing import Pacer
+from switchboard.proof import ChannelSecrets
+from switchboard.store.repositories import Repositories
+
+# Provider calls per attempt before a provider that keeps answering 429/5xx makes it `failed`.
+MAX_TRIES = 8
+# Longer than one provider call can take (SendHttp's connect + read timeouts) and than the function's timeout,
+# so a live sender's claim never runs out under it.
+LEASE = timedelta(seconds=120)
+# A wait for the account's sending rate shorter than this is slept out in the sender; a longer one goes back to
+# the queue (its visibility delayed as long), keeping the conversation's order.
+MAX_PACING_SLEEP_SECONDS = 1.0
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_MAX_SECONDS = 300
+
+Result = Literal["sent", "failed", "unknown", "retry", "skipped"]
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    attempt_id: str
+    result: Result
+    retry_in_seconds: int | None = None
+
+
+RequestBuilder = Callable[..., OutboundRequest]
+
+
+class ChannelSender:
+    def __init__(
+        self,
+        store: Repositories,
+        context: SendContext,
+        secrets_of: Callable[[Channel, str], ChannelSecrets],
+        build_request: RequestBuilder,
+        adapter_of: Callable[[Channel, str], Sends] = sending_adapter,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._pacer = pacer
+        self._sleep = sleep
+        self._store = store
+        self._context = context
+        self._secrets_of = secrets_of
+        self._build = build_request
+        self._adapter_of = adapter_of
+
+    def send(self, attempt_id: str, *, now: datetime) -> AttemptReport:
+        claim = self._store.outbox.claim_attempt(attempt_id, now=now, lease=LEASE)
+        if claim is None:
+            return AttemptReport(attempt_id, "skipped")
+        attempt = claim.attempt
+        adapter = self._adapter_of(attempt.channel, attempt.channel_account_id)
+        request = self._build(attempt, now=now)
+        own_message_id = normalize_message_id(request.email.message_id) if request.email is not None else None
+        if own_message_id is not None:
+            # Our own Message-ID finds the ticket before the mail leaves: the customer's answer threads, and a
+            # bounce finds the reply, whatever happens after this line.
+            self._store.outbox.index_provider_id(attempt, own_message_id)
+        # A LINE reply token may have been spent by an earlier try of this attempt: pushing now with a fresh
+        # retry key could deliver the reply twice, so such an attempt is never repeated blindly.
+        spent_token = attempt.intent.reply_token is not None and attempt.tries > 1
+        safe = adapter.resend_is_safe(request) and not spent_token
+        if claim.interrupted and not safe:
+            outcome = SendOutcome.unknown(
+                "the sender stopped during the provider call; the provider may have sent it, so it is not resent "
+                "blindly: resend it if the customer did not get it"
+            )
+        else:
+            wait = self._paced(request)
+            if wait > 0:
+                self._store.outbox.defer(attempt, due_at=now + timedelta(seconds=wait))
+                metrics.add_metric(name="ReplySendPaced", unit="Count", value=1)
+                return AttemptReport(attempt.id, "retry", max(1, int(wait + 0.999)))
+            outcome = self._call(adapter, request)
+        if outcome.kind == "unknown" and safe:
+            outcome = SendOutcome.retry(outcome.reason or "no answer from the provider")
+        if outcome.kind == "retry":
+            if attempt.tries < MAX_TRIES:
+                delay = _delay(outcome, attempt.tries)
+                self._store.outbox.retry_later(attempt, outcome, due_at=now + timedelta(seconds=delay))
+                logger.info(
+                    "reply send deferred", extra={"attempt": attempt.id, "tries": attempt.tries, "delay": delay}
+                )
+                metrics.add_metric(name="ReplySendRetried", unit="Count", value=1)
+                return AttemptReport(attempt.id, "retry", delay)
+            outcome = SendOutcome.rejected(
+                "provider_unavailable",
+                f"the provider did not take it in {attempt.tries} tries: {outcome.reason or 'unavailable'}",
+            )
+        if not self._store.outbox.record_outcome(attempt, outcome, now=now):
+            return AttemptReport(attempt.id, "skipped")
+        if outcome.kind == "sent" and own_message_id is not None and outcome.provider_message_id:
+            # SES replaces our Message-ID with its own (SES developer guide, "Header fields"): the customer's
+            # answer names that one, so it finds the ticket too.
+            region = getattr(getattr(self._context.ses, "meta", None), "region_name", None) or "us-east-1"
+            ses_id = normalize_message_id(ses_message_id_header(outcome.provider_message_id, region))
+            if ses_id is not None:
+                self._store.outbox.index_provider_id(attempt, ses_id)
+        result: Result = {"sent": "sent", "rejected": "failed", "unknown": "unknown"}[outcome.kind]  # type: ignore[assignment]
+        logger.info(
+            "reply send settled",
+            extra={"attempt": attempt.id, "channel": attempt.channel.value, "result": result, "code": outcome.code},
+        )
+        metrics.add_metric(name=f"Reply{result.capitalize()}", unit="Count", value=1)
+        return AttemptReport(attempt.id, result)
+
+    def _paced(self, request: OutboundRequest) -> float:
+        """0 once the account's rate has a slot for this send (reserved), else how long it must wait."""
+        if self._pacer is None:
+            return 0.0
+        wait = self._pacer.wait_for(request, time.time())
+        for _ in range(3):
+            if not 0 < wait <= MAX_PACING_SLEEP_SECONDS:
+                break
+            self._sleep(wait)
+            wait = self._pacer.wait_for(request, time.time())
+        return wait
+
+    def _call(self, adapter: Sends, request: OutboundRequest) -> SendOutcome:
+        try:
+            return adapter.send(request, self._secrets_of(request.channel, request.channel_account_id), self._context)
+        except ProviderUnreachable as error:
+            return SendOutcome.retry(str(error))
+        except ProviderTimeout as error:
+            return SendOutcome.unknown(str(error))
+
+
+def _delay(outcome: SendOutcome, tries: int) -> int:
+    """The provider's Retry-After when it gave one, else exponential back-off (2, 4, 8 ... 300 s)."""
+    if outcome.retry_after_seconds is not None:
+        return max(1, min(int(outcome.retry_after_seconds + 0.999), BACKOFF_MAX_SECONDS * 4))
+    return min(BACKOFF_BASE_SECONDS ** max(1, tries), BACKOFF_MAX_SECONDS)
