@@ -80,6 +80,9 @@ class SigningSecrets:
 
 
 class OutboundProvider(Protocol):
+    """A fake send API. One that remembers anything between requests (LINE's retry keys) also has `reset()`,
+    which FakeProviders.reset calls between tests."""
+
     name: str
 
     def handles(self, path: str) -> bool: ...

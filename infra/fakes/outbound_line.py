@@ -56,6 +56,13 @@ STATE = LineFakeState()
 class FakeLineMessagingApi:
     name = "line"
 
+    def reset(self) -> None:
+        """Forgets accepted retry keys, used reply tokens and the monthly limit (FakeProviders.reset)."""
+        with STATE.lock:
+            STATE.monthly_limit_reached = False
+            STATE.accepted.clear()
+            STATE.used_reply_tokens.clear()
+
     def handles(self, path: str) -> bool:
         return path.startswith(f"{PREFIX}/")
 

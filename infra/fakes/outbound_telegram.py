@@ -49,6 +49,13 @@ _lock = threading.Lock()
 class FakeTelegramBotApi:
     name = "telegram"
 
+    def reset(self) -> None:
+        """Back to one blocked chat, no flood waits, and message ids from 1 (FakeProviders.reset)."""
+        BLOCKED_CHATS.clear()
+        BLOCKED_CHATS.add("403403403")
+        FLOOD_WAIT.clear()
+        _message_ids.clear()
+
     def handles(self, path: str) -> bool:
         return path.startswith(PREFIX)
 

@@ -136,11 +136,15 @@ class FakeProviders:
             self._thread.join()
 
     def reset(self) -> None:
-        """Forgets media, faults and counts (credentials stay)."""
+        """Forgets media, faults, counts, the sent log and what each send API remembers (credentials stay)."""
         with self._state.lock:
             credentials, signing = self._state.credentials, self._state.signing
             self._state.__init__()  # type: ignore[misc]
             self._state.credentials, self._state.signing = credentials, signing
+        for provider in OUTBOUND_PROVIDERS:
+            forget = getattr(provider, "reset", None)
+            if callable(forget):
+                forget()
 
     def template_parameters(self) -> dict[str, str]:
         """template.yaml parameter values that point the media fetcher here, and allow it this server's exact

@@ -418,3 +418,29 @@ def test_a_reply_its_channel_cannot_carry_as_one_message_is_a_400_before_anythin
     # Then it is refused with the channel's reason, and nothing is written or sent
     assert refused.status == 400 and "attachment" in refused.json()["message"]
     assert len(timeline(stack, listed["id"])) == 1 and fake_providers.sent() == []
+
+
+def test_a_burst_to_one_telegram_chat_is_paced_at_one_a_second_never_dropped(stack, fake_providers):
+    # Given a Telegram customer (Telegram allows about one message a second to a chat)
+    from datetime import datetime
+
+    from tests.support.drivers.telegram import TelegramDriver
+
+    telegram = stack.channel(TelegramDriver())
+    customer = telegram.driver.customer(1, "Lee")
+    body = telegram.driver.text_message(
+        customer, message_id=telegram.driver.message_id("q"), text="hi", sent_at=utc_now() - timedelta(minutes=1)
+    )
+    telegram.deliver(body)
+    stack.drain_queue()
+    (listed,) = stack.tickets()
+    # When an agent sends three replies at once
+    for number in range(3):
+        assert reply(stack, listed["id"], {"text": f"답변 {number}"}, key=f"burst-{number}").status == 202
+    stack.drain_outbound_queue()
+    # Then all three went out, in order, about a second apart
+    sent = sorted(fake_providers.sent(), key=lambda entry: entry["at"])
+    assert [entry["json"]["text"] for entry in sent] == ["답변 0", "답변 1", "답변 2"]
+    moments = [datetime.fromisoformat(entry["at"]) for entry in sent]
+    assert all((later - earlier).total_seconds() >= 0.9 for earlier, later in zip(moments, moments[1:]))
+    assert {m["delivery_status"] for m in timeline(stack, listed["id"])[1:]} == {"sent"}

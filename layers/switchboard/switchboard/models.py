@@ -616,3 +616,9 @@ class SendAttempt(_Model):
     provider_message_id: str | None = None
     error_code: str | None = None
     error: str | None = None
+
+    def wants_sending(self, now: datetime) -> bool:
+        """Queued, or claimed by a sender whose lease ran out (it died during or after its provider call)."""
+        if self.state is AttemptState.QUEUED:
+            return True
+        return self.state is AttemptState.SENDING and self.lease_until is not None and self.lease_until <= now

@@ -9,6 +9,7 @@ from switchboard.channels.sending import OutboundEmail
 from switchboard.email.outgoing import new_message_id, quoted_history, reply_references, reply_subject
 from switchboard.email.reply_address import reply_address
 from switchboard.models import Direction, MailHandling, SendAttempt, TicketMessage
+from switchboard.outbound.requests import UnsendableReply
 from switchboard.proof import ChannelSecrets
 from switchboard.store.repositories import Repositories
 
@@ -16,7 +17,7 @@ from switchboard.store.repositories import Repositories
 THREAD_MESSAGES = 25
 
 
-class CustomerMailMissing(ValueError):
+class CustomerMailMissing(UnsendableReply):
     """The ticket holds no mail from the customer to answer (an email ticket always does)."""
 
 
@@ -28,12 +29,14 @@ class MailThreads:
     def email_of(self, attempt: SendAttempt) -> OutboundEmail:
         found = self._store.tickets.ticket(attempt.ticket_id)
         if found is None:
-            raise CustomerMailMissing("the reply's ticket is gone")
+            raise CustomerMailMissing("ticket_gone", "the reply's ticket is gone")
         ticket = found.ticket
         newest = self._store.messages.latest_messages(ticket.id, limit=THREAD_MESSAGES)
-        answered = next((m for m in newest if _is_customer_mail(m)), None)
+        answered = next((m for m in newest if _is_customer_mail(m)), None) or self._store.messages.latest_customer_mail(
+            ticket.id
+        )
         if answered is None or answered.email is None:
-            raise CustomerMailMissing("no customer mail on this ticket to answer")
+            raise CustomerMailMissing("no_customer_mail", "the ticket holds no mail from the customer to answer")
         mail = answered.email
         mailbox = mail.mailbox
         customer = mail.from_address

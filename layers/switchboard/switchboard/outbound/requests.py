@@ -10,6 +10,16 @@ from datetime import datetime, timedelta
 from switchboard.channels.sending import OutboundAttachment, OutboundEmail, OutboundRequest, WhatsAppTemplate
 from switchboard.models import Attachment, Channel, SendAttempt
 
+
+class UnsendableReply(Exception):
+    """The reply cannot be put to its provider at all, whatever is retried: it is settled `failed`."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 # A reply token is used only while this much of its life is left: the queue and the call take time too.
 REPLY_TOKEN_MARGIN = timedelta(seconds=10)
 _KINDS = {"image": "image", "video": "video", "audio": "audio", "voice": "audio"}
@@ -33,9 +43,9 @@ class RequestBuilder:
             intent.reply_token is not None
             and intent.reply_token_expires_at is not None
             and now + REPLY_TOKEN_MARGIN < intent.reply_token_expires_at
-            # Only an attempt's first provider call may spend the token: a later one cannot know whether the
-            # first did (outbound/sender.py treats it as not safe to repeat).
-            and attempt.tries <= 1
+            # Only an attempt's first provider call may spend the token (`tries` counts the claims made before
+            # this one): a later call cannot know whether the first did (outbound/sender.py never repeats it).
+            and attempt.tries == 0
         )
         template = None
         if intent.template_name and intent.template_language:

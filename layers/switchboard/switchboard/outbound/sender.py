@@ -31,10 +31,11 @@ from switchboard.channels.sending import (
 )
 from switchboard.email.parsed import normalize_message_id
 from switchboard.email.sender import ses_message_id_header
-from switchboard.models import Channel
+from switchboard.models import AttemptState, Channel
 from switchboard.observability import logger, metrics
 from switchboard.outbound.adapters import sending_adapter
 from switchboard.outbound.pacing import Pacer
+from switchboard.outbound.requests import UnsendableReply
 from switchboard.proof import ChannelSecrets
 from switchboard.store.repositories import Repositories
 
@@ -82,32 +83,41 @@ class ChannelSender:
         self._adapter_of = adapter_of
 
     def send(self, attempt_id: str, *, now: datetime) -> AttemptReport:
-        claim = self._store.outbox.claim_attempt(attempt_id, now=now, lease=LEASE)
-        if claim is None:
+        seen = self._store.outbox.attempt(attempt_id)
+        if seen is None or not seen.wants_sending(now):
             return AttemptReport(attempt_id, "skipped")
-        attempt = claim.attempt
-        adapter = self._adapter_of(attempt.channel, attempt.channel_account_id)
-        request = self._build(attempt, now=now)
+        # Everything that can fail before the provider call happens before the claim, so that a claim found
+        # interrupted means the sender died during or after that call, never before it.
+        adapter = self._adapter_of(seen.channel, seen.channel_account_id)
+        try:
+            request = self._build(seen, now=now)
+        except UnsendableReply as unsendable:
+            return self._settle_unsendable(attempt_id, unsendable, now)
         own_message_id = normalize_message_id(request.email.message_id) if request.email is not None else None
         if own_message_id is not None:
             # Our own Message-ID finds the ticket before the mail leaves: the customer's answer threads, and a
             # bounce finds the reply, whatever happens after this line.
-            self._store.outbox.index_provider_id(attempt, own_message_id)
+            self._store.outbox.index_provider_id(seen, own_message_id)
         # A LINE reply token may have been spent by an earlier try of this attempt: pushing now with a fresh
         # retry key could deliver the reply twice, so such an attempt is never repeated blindly.
-        spent_token = attempt.intent.reply_token is not None and attempt.tries > 1
+        spent_token = seen.intent.reply_token is not None and seen.tries > 0
         safe = adapter.resend_is_safe(request) and not spent_token
+        calls = seen.state is AttemptState.QUEUED or safe
+        if calls:
+            wait = self._paced(request)
+            if wait > 0:
+                metrics.add_metric(name="ReplySendPaced", unit="Count", value=1)
+                return AttemptReport(seen.id, "retry", max(1, int(wait + 0.999)))
+        claim = self._store.outbox.claim_attempt(attempt_id, now=now, lease=LEASE)
+        if claim is None:
+            return AttemptReport(attempt_id, "skipped")
+        attempt = claim.attempt
         if claim.interrupted and not safe:
             outcome = SendOutcome.unknown(
                 "the sender stopped during the provider call; the provider may have sent it, so it is not resent "
                 "blindly: resend it if the customer did not get it"
             )
         else:
-            wait = self._paced(request)
-            if wait > 0:
-                self._store.outbox.defer(attempt, due_at=now + timedelta(seconds=wait))
-                metrics.add_metric(name="ReplySendPaced", unit="Count", value=1)
-                return AttemptReport(attempt.id, "retry", max(1, int(wait + 0.999)))
             outcome = self._call(adapter, request)
         if outcome.kind == "unknown" and safe:
             outcome = SendOutcome.retry(outcome.reason or "no answer from the provider")
@@ -140,6 +150,16 @@ class ChannelSender:
         )
         metrics.add_metric(name=f"Reply{result.capitalize()}", unit="Count", value=1)
         return AttemptReport(attempt.id, result)
+
+    def _settle_unsendable(self, attempt_id: str, unsendable: UnsendableReply, now: datetime) -> AttemptReport:
+        claim = self._store.outbox.claim_attempt(attempt_id, now=now, lease=LEASE)
+        if claim is None:
+            return AttemptReport(attempt_id, "skipped")
+        outcome = SendOutcome.rejected(unsendable.code, unsendable.reason)
+        if not self._store.outbox.record_outcome(claim.attempt, outcome, now=now):
+            return AttemptReport(attempt_id, "skipped")
+        metrics.add_metric(name="ReplyFailed", unit="Count", value=1)
+        return AttemptReport(attempt_id, "failed")
 
     def _paced(self, request: OutboundRequest) -> float:
         """0 once the account's rate has a slot for this send (reserved), else how long it must wait."""

@@ -1,9 +1,12 @@
-"""The outbox sweep (every minute): queues again each attempt still queued a minute after it became due.
+"""The outbox sweep (every minute): queues again each attempt still unsettled a minute after it became due (or
+after its sender's lease ran out).
 
 This is what makes a 202 a promise. The reply API writes the attempt and then queues it; if that process dies
 between the two, or SQS refuses the message, or a retry's queue message is lost, the attempt is still in the
-outbox, and this sweep finds it through the sparse ByOutboxDue index, which holds queued attempts only: its
-reads are proportional to what is overdue, never to the tickets or to the replies ever sent."""
+outbox, and this sweep finds it through the sparse ByOutboxDue index, which holds unsettled attempts only: its
+reads are proportional to what is overdue, never to the tickets or to the replies ever sent. A sender that
+died holding an attempt leaves it there under its lease's end; once queued again, the claim sees it was
+interrupted and resends it only where that is safe."""
 
 from __future__ import annotations
 

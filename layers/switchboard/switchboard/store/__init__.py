@@ -23,7 +23,7 @@ held_mail.py, replay_tokens.py, outbox.py and send_rates.py; repositories.py bun
 | ticket number  | NUMBER#<number>                 | NUMBER               |                                              | ticket number -> ticket ([#123] in a subject) |
 | held mail      | HELD#<external id>              | HELD                 | ByStatus: status_pk=HELD#<handling>, created_sk | mail kept out of tickets, newest first (until released) |
 | replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
-| send attempt   | ATTEMPT#<attempt id>            | ATTEMPT              | ByOutboxDue: outbox_pk=OUTBOX#<0..7>, outbox_due=<due at>#<id> (while queued) | a reply's send attempt, claimed and settled once; overdue ones for the sweep |
+| send attempt   | ATTEMPT#<attempt id>            | ATTEMPT              | ByOutboxDue: outbox_pk=OUTBOX#<0..7>, outbox_due=<due at or lease end>#<id> (until settled) | a reply's send attempt, claimed and settled once; overdue ones for the sweep |
 | send rate      | RATE#<channel>#<account>        | RATE                 |                                              | when an account's next send may go (pacing; TTL) |
 
 created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). The view indexes

@@ -243,6 +243,30 @@ class MessageRepository:
             TicketMessage.model_validate(from_attributes(item)) for item in self._table.query(request).get("Items", [])
         ]
 
+    def latest_customer_mail(self, ticket_id: str, *, max_pages: int = 20) -> TicketMessage | None:
+        """The newest mail the customer sent on a ticket (what a mail reply answers), looking back a page of 25
+        at a time and at most `max_pages` pages: bounded, however long the ticket."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "direction = :inbound AND attribute_exists(email)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": ticket_pk(ticket_id)},
+                ":prefix": {"S": MESSAGE_SK_PREFIX},
+                ":inbound": {"S": Direction.INBOUND.value},
+            },
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": 25,
+        }
+        for _ in range(max_pages):
+            response = self._table.query(request)
+            for item in response.get("Items", []):
+                return TicketMessage.model_validate(from_attributes(item))
+            if "LastEvaluatedKey" not in response:
+                return None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return None
+
     def message_cursor(self, ticket_id: str, message: str) -> str:
         """The cursor of a ticket's timeline that continues after the message keyed `message`."""
         pk = ticket_pk(ticket_id)

@@ -2,12 +2,13 @@
 
 | item            | pk                    | sk        | index keys (while queued)                  |
 |-----------------|-----------------------|-----------|--------------------------------------------|
-| send attempt    | ATTEMPT#<attempt id>  | ATTEMPT   | outbox_pk = OUTBOX#<0..7>, outbox_due      |
+| send attempt    | ATTEMPT#<attempt id>  | ATTEMPT   | outbox_pk = OUTBOX#<0..7>, outbox_due (until settled) |
 
 An attempt is written in the same transaction as its reply (TicketRepository.accept_reply) or its resend
 (`resend_actions`), so a 202 means it is in the table whatever dies next. The sparse index ByOutboxDue holds
-only attempts still queued, by the time they are due: the sweep (outbound/sweep.py) reads what is overdue and
-nothing else. Eight shards spread a burst of replies over eight index partitions.
+only attempts not yet settled, by when they need the sender: a queued one when it is due, a claimed one when
+its lease runs out. The sweep (outbound/sweep.py) reads what is overdue and nothing else; settling an attempt
+takes it out. Eight shards spread a burst of replies over eight index partitions.
 
 An attempt's life: queued → (claim) sending → sent | failed | unknown, or back to queued for a retry. The
 claim is a conditional write, so two senders never both call the provider for one attempt; a sender that
@@ -114,10 +115,19 @@ class OutboxRepository:
         """Holds the attempt for one provider call: from queued, or from sending whose lease ran out. None when
         it is not this sender's to send (settled, or held by a live sender). Every claim counts a try, which
         fences the claim: only the latest claimant can settle the attempt."""
-        held = {":sending": {"S": AttemptState.SENDING.value}, ":until": {"S": (now + lease).isoformat()}}
+        until = now + lease
+        # While claimed, the attempt stays in ByOutboxDue under its lease's end: a sender that dies mid-call
+        # leaves it for the sweep to queue again once the lease has run out.
+        held = {
+            ":sending": {"S": AttemptState.SENDING.value},
+            ":until": {"S": until.isoformat()},
+            ":shard": {"S": _shard(attempt_id)},
+            ":due_sk": {"S": f"{sortable_time(until)}#{attempt_id}"},
+        }
         claimed = self._table.update_if(
             attempt_key(attempt_id),
-            "SET #state = :sending, lease_until = :until, tries = tries + :one REMOVE outbox_pk, outbox_due",
+            "SET #state = :sending, lease_until = :until, tries = tries + :one, outbox_pk = :shard, "
+            "outbox_due = :due_sk",
             "#state = :queued",
             names={"#state": "state"},
             values={**held, ":queued": {"S": AttemptState.QUEUED.value}, ":one": {"N": "1"}},
@@ -132,7 +142,7 @@ class OutboxRepository:
             return None
         taken = self._table.update_if(
             attempt_key(attempt_id),
-            "SET lease_until = :until, tries = tries + :one",
+            "SET lease_until = :until, tries = tries + :one, outbox_pk = :shard, outbox_due = :due_sk",
             "#state = :sending AND tries = :seen",
             names={"#state": "state"},
             values={**held, ":seen": {"N": str(current.tries)}, ":one": {"N": "1"}},
@@ -159,7 +169,7 @@ class OutboxRepository:
             ":tries": {"N": str(attempt.tries)},
             ":at": {"S": now.isoformat()},
         }
-        attempt_update = "SET #state = :state, settled_at = :at REMOVE lease_until"
+        attempt_update = "SET #state = :state, settled_at = :at REMOVE lease_until, outbox_pk, outbox_due"
         if outcome.provider_message_id:
             attempt_update = attempt_update.replace("SET ", "SET provider_message_id = :provider_id, ")
             attempt_values[":provider_id"] = {"S": outcome.provider_message_id}
@@ -221,32 +231,11 @@ class OutboxRepository:
         )
         return written is not None
 
-    def defer(self, attempt: SendAttempt, *, due_at: datetime) -> bool:
-        """Returns a claimed attempt to the queue without a provider call (its account's rate is taken): the
-        claim's try is given back, so pacing never brings an attempt closer to `failed`."""
-        written = self._table.update_if(
-            attempt_key(attempt.id),
-            "SET #state = :queued, due_at = :due, outbox_pk = :shard, outbox_due = :due_sk, tries = tries - :one "
-            "REMOVE lease_until",
-            "#state = :sending AND tries = :tries",
-            names={"#state": "state"},
-            values={
-                ":queued": {"S": AttemptState.QUEUED.value},
-                ":due": {"S": due_at.isoformat()},
-                ":shard": {"S": _shard(attempt.id)},
-                ":due_sk": {"S": f"{sortable_time(due_at)}#{attempt.id}"},
-                ":one": {"N": "1"},
-                ":sending": {"S": AttemptState.SENDING.value},
-                ":tries": {"N": str(attempt.tries)},
-            },
-        )
-        return written is not None
-
     # -- the sweep ------------------------------------------------------------------------------
 
     def due_attempts(self, *, until: datetime, limit: int) -> list[SendAttempt]:
-        """Queued attempts due at or before `until`, oldest first per shard: one Query per shard, each reading
-        only what is due (the sparse ByOutboxDue index holds queued attempts and nothing else)."""
+        """Unsettled attempts due at or before `until` (queued ones past their due time, claimed ones past their
+        lease), oldest first: one Query per shard, each reading only what is overdue."""
         found: list[SendAttempt] = []
         bound = f"{sortable_time(until)}#\uffff"
         for shard in range(OUTBOX_SHARDS):
