@@ -156,6 +156,8 @@ class FakeProviders:
             "TelegramApiBaseUrl": f"{self.base_url}/telegram",
             "TwilioApiBaseUrl": f"{self.base_url}/twilio",
             "LineApiBaseUrl": f"{self.base_url}/line-api",
+            # One fake Graph serves both hosts' paths (/<id>/messages), as the two APIs share their shapes.
+            "InstagramGraphApiBaseUrl": f"{self.base_url}/graph/{GRAPH_VERSION}",
             "SesEndpointUrl": f"{self.base_url}/ses",
             "MediaHostsWhatsApp": own,
             "MediaHostsMessenger": own,

@@ -442,5 +442,5 @@ def test_a_burst_to_one_telegram_chat_is_paced_at_one_a_second_never_dropped(sta
     sent = sorted(fake_providers.sent(), key=lambda entry: entry["at"])
     assert [entry["json"]["text"] for entry in sent] == ["답변 0", "답변 1", "답변 2"]
     moments = [datetime.fromisoformat(entry["at"]) for entry in sent]
-    assert all((later - earlier).total_seconds() >= 0.9 for earlier, later in zip(moments, moments[1:]))
+    assert all((later - earlier).total_seconds() >= 0.9 for earlier, later in zip(moments, moments[1:], strict=False))
     assert {m["delivery_status"] for m in timeline(stack, listed["id"])[1:]} == {"sent"}

@@ -340,3 +340,26 @@ def test_instagram_receipt_is_the_seen_message(fake_providers):
         outcome.provider_message_id,
         DeliveryStatus.READ,
     )
+
+
+def test_instagram_replies_go_to_the_instagram_login_host_and_messenger_to_graph(fake_providers):
+    # Given the Graph host unreachable and the Instagram host served (Instagram API with Instagram Login sends
+    # through graph.instagram.com; Messenger through graph.facebook.com)
+    base = fake_providers.base_url
+    context = SendContext(
+        http=SendHttp(connect_timeout=1.0, read_timeout=5.0),
+        endpoints=SendEndpoints(
+            graph="http://127.0.0.1:9/graph/v21.0",
+            line_api=f"{base}/line-api",
+            telegram=f"{base}/telegram",
+            twilio=f"{base}/twilio",
+            instagram_graph=f"{base}/graph/v21.0",
+        ),
+    )
+    # When a reply goes out on each
+    instagram = INSTAGRAM.send(reply(INSTAGRAM), INSTAGRAM_SECRETS, context)
+    messenger = MESSENGER.send(reply(MESSENGER), MESSENGER_SECRETS, context)
+    # Then Instagram's reached its host, and Messenger's could not reach the Graph host (nothing was sent)
+    assert instagram.kind == "sent"
+    assert messenger.kind == "retry"
+    assert [call.path for call in fake_providers.calls("graph")] == [INSTAGRAM_PATH]

@@ -219,6 +219,7 @@ class SenderSettings(_Settings):
     outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL", min_length=1)
     attachments_bucket: str = Field(alias="ATTACHMENTS_BUCKET", min_length=1)
     graph_api_base_url: str = Field(alias="GRAPH_API_BASE_URL", pattern=r"^https?://")
+    instagram_graph_api_base_url: str = Field(alias="INSTAGRAM_GRAPH_API_BASE_URL", pattern=r"^https?://")
     line_api_base_url: str = Field(alias="LINE_API_BASE_URL", pattern=r"^https?://")
     telegram_api_base_url: str = Field(alias="TELEGRAM_API_BASE_URL", pattern=r"^https?://")
     twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")

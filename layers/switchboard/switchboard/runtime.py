@@ -325,6 +325,7 @@ def channel_sender() -> ChannelSender:
             http=SendHttp(),
             endpoints=SendEndpoints(
                 graph=settings.graph_api_base_url,
+                instagram_graph=settings.instagram_graph_api_base_url,
                 line_api=settings.line_api_base_url,
                 telegram=settings.telegram_api_base_url,
                 twilio=settings.twilio_api_base_url,

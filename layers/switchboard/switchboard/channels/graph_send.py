@@ -91,16 +91,17 @@ def graph_send(
     provider_message_id: Callable[[Any], str | None],
     retry_codes: frozenset[int],
     explain: Callable[[GraphError], str | None] = lambda error: None,
+    base_url: str | None = None,
 ) -> SendOutcome:
-    """One POST to `<graph>/<path>` with the token as a Bearer header (never in the query string, where
-    proxies and access logs would keep it), read into an outcome."""
+    """One POST to `<graph>/<path>` (or `<base_url>/<path>`) with the token as a Bearer header (never in the
+    query string, where proxies and access logs would keep it), read into an outcome."""
     if token is None:
         # Our configuration, not the provider's answer: failed with a reason an admin can act on, so a
         # resend works once the secret holds the token (a 5xx would retry a reply that cannot go out).
         return SendOutcome.rejected(
             "not_configured", f"No {token_key} is configured for channel account {request.channel_account_id}"
         )
-    url = f"{context.endpoints.graph.rstrip('/')}/{path}"
+    url = f"{(base_url or context.endpoints.graph).rstrip('/')}/{path}"
     try:
         answer = context.http.post(url, json_body=dict(body), headers={"Authorization": f"Bearer {token}"})
     except ProviderUnreachable as exc:

@@ -301,6 +301,7 @@ class MetaMessagingAdapter(ChannelAdapter, AnswersHandshake, Sends):
             provider_message_id=_sent_message_id,
             retry_codes=GRAPH_RETRY_CODES | THROTTLING_CODES,
             explain=self._explain,
+            base_url=context.endpoints.instagram_graph if self.webhook == Channel.INSTAGRAM.value else None,
         )
 
     def reply_refusal(self, text: str | None, attachments: Sequence[OutboundAttachment]) -> str | None:

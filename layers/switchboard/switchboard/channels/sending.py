@@ -150,6 +150,9 @@ class SendEndpoints:
     line_api: str  # https://api.line.me
     telegram: str  # https://api.telegram.org
     twilio: str  # https://api.twilio.com
+    # Instagram API with Instagram Login sends through its own host (https://graph.instagram.com/v21.0);
+    # empty: the Graph API host, for accounts connected through a Facebook Page.
+    instagram_graph: str = ""
 
 
 @dataclass(frozen=True)
