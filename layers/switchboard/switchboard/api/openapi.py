@@ -37,7 +37,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import core_schema
 
 from switchboard.api.agents import Role
-from switchboard.api.tickets import DEFAULT_PAGE_SIZE, LISTING_TEXT_CHARS, MAX_PAGE_SIZE
+from switchboard.api.representation import DEFAULT_PAGE_SIZE, LISTING_TEXT_CHARS, MAX_PAGE_SIZE
 from switchboard.api.write_requests import NoteRequest, ReleaseRequest, ReplyRequest
 from switchboard.config import WhatsAppTemplateConfig
 from switchboard.http import json_response

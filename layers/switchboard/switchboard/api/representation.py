@@ -13,6 +13,13 @@ from switchboard.errors import InvalidRequest, SwitchboardError
 from switchboard.http_request import read_json
 from switchboard.models import Contact, Ticket, TicketMessage
 
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+# A page's texts are cut here (Zendesk's ticket view also shows long comments folded): 8,000 characters is
+# more than a chat message can hold on any channel but LINE's 5,000 and Telegram's 4,096 fit whole, and at
+# most 32 KB of UTF-8 each.
+LISTING_TEXT_CHARS = 8000
+
 _ETAG = re.compile(r'(?:W/)?"([0-9]{1,12})"')
 
 

@@ -27,7 +27,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.api.agents import Caller, Role, caller_of
-from switchboard.api.representation import contact_json, etag_of, message_json, ticket_json
+from switchboard.api.representation import (
+    DEFAULT_PAGE_SIZE,
+    LISTING_TEXT_CHARS,
+    MAX_PAGE_SIZE,
+    contact_json,
+    etag_of,
+    message_json,
+    ticket_json,
+)
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
@@ -37,12 +45,6 @@ from switchboard.store.repositories import Repositories
 from switchboard.store.tickets import TicketPage, VersionedTicket
 from switchboard.tickets.changes import MAX_ID_CHARS
 
-DEFAULT_PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
-# A page's texts are cut here (Zendesk's ticket view also shows long comments folded): 8,000 characters is
-# more than a chat message can hold on any channel but LINE's 5,000 and Telegram's 4,096 fit whole, and at
-# most 32 KB of UTF-8 each.
-LISTING_TEXT_CHARS = 8000
 # A page ends once its items' JSON passes this (it always holds one item): far below Lambda's 6 MB
 # response payload limit, and a page an agent's browser renders at once.
 PAGE_BUDGET_BYTES = 1_000_000
