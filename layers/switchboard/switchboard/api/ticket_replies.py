@@ -15,6 +15,7 @@ KakaoTalk), a closed ticket (422).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
@@ -182,10 +183,10 @@ def handle_resend(
 def _check_reply(
     channel: Channel,
     account_id: str,
-    last_customer_message_at: Any,
+    last_customer_message_at: datetime | None,
     wanted: ReplyRequest,
     templates: Sequence[WhatsAppTemplateConfig],
-    now: Any,
+    now: datetime,
 ) -> None:
     adapter = sending_adapter(channel, account_id)
     if wanted.text is not None and len(wanted.text) > adapter.max_text_chars:
@@ -223,7 +224,7 @@ def _check_reply(
         raise WindowClosed(verdict, _templates_for(templates, account_id))
 
 
-def _probe_request(channel: Channel, account_id: str, wanted: ReplyRequest, now: Any) -> OutboundRequest:
+def _probe_request(channel: Channel, account_id: str, wanted: ReplyRequest, now: datetime) -> OutboundRequest:
     """The reply as its channel would be asked to send it, for the channel's own refusal; its URLs are stand-ins
     (the sender presigns real ones), since what a channel refuses is a file's kind, type and count."""
     return OutboundRequest(
