@@ -203,18 +203,26 @@ def test_a_reply_whose_enqueue_failed_is_sent_by_the_sweep(stack, whatsapp, fake
     from switchboard.outbound import queue
 
     ticket_id = customer_writes(stack, whatsapp)
+    for number in range(5):
+        # (five replies that went out as usual, which the sweep must not read)
+        reply(stack, ticket_id, {"text": f"안내 {number}"}, key=f"earlier-{number}")
+    stack.drain_outbound_queue()
     original = queue.OutboundQueue.enqueue
     monkeypatch.setattr(queue.OutboundQueue, "enqueue", _fails_once(original))
     accepted = reply(stack, ticket_id, {"text": "발송 완료"})
     assert accepted.status == 202
     stack.drain_outbound_queue()
-    assert graph_sends(fake_providers) == []
+    assert len(graph_sends(fake_providers)) == 5
     # When a minute passes and the sweep runs
     monkeypatch.setattr("switchboard.outbound.sweep.GRACE", timedelta(0))
-    assert stack.sweep_outbox()["requeued"] == 1
+    with stack.requests_sent("dynamodb") as requests:
+        assert stack.sweep_outbox()["requeued"] == 1
+    # Then it read only what was overdue (one Query per shard of the sparse index, one attempt found)
+    assert requests.operations == ["Query"] * 8
+    assert len(stack.repositories().outbox.due_attempts(until=utc_now(), limit=500)) == 1
     stack.drain_outbound_queue()
-    # Then the reply went out once
-    assert len(graph_sends(fake_providers)) == 1
+    # And the reply went out once
+    assert len(graph_sends(fake_providers)) == 6
     assert timeline(stack, ticket_id)[-1]["delivery_status"] == "sent"
 
 
