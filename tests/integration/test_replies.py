@@ -196,6 +196,14 @@ def test_a_timeout_after_the_provider_took_it_is_unknown_and_never_blindly_resen
     # Then one request went out and the reply is unknown (WhatsApp takes no idempotency key)
     assert len(graph_sends(fake_providers)) == 1
     assert timeline(stack, ticket_id)[-1]["delivery_status"] == "unknown"
+    # When WhatsApp's status webhooks arrive, naming our attempt (biz_opaque_callback_data)
+    receipts = _receipts_within(fake_providers, seconds=3)
+    stack.deliver_receipts(receipts)
+    # Then they settle it: the provider had it, and the customer read it
+    settled = timeline(stack, ticket_id)[-1]
+    assert settled["delivery_status"] == "read"
+    attempt = stack.repositories().outbox.attempt(settled["attempt_id"])
+    assert attempt is not None and attempt.state.value == "sent" and attempt.provider_message_id
 
 
 def test_a_reply_whose_enqueue_failed_is_sent_by_the_sweep(stack, whatsapp, fake_providers, monkeypatch):
@@ -245,6 +253,17 @@ def test_a_sender_dying_at_any_step_never_sends_twice(stack, whatsapp, fake_prov
     status = timeline(stack, ticket_id)[-1]["delivery_status"]
     assert len(sends) == 1
     assert status == ("sent" if crash_at == "claim" else "unknown")
+
+
+def _receipts_within(fake_providers, *, seconds: float) -> list:
+    """The receipts of a request answered after our timeout: the fake posts them once it has answered."""
+    import time
+
+    deadline, taken = time.monotonic() + seconds, []
+    while time.monotonic() < deadline and len(taken) < 3:
+        taken += fake_providers.take_receipts()
+        time.sleep(0.05)
+    return taken
 
 
 def _fails_once(original):

@@ -351,6 +351,12 @@ class DeliveryReceipt(_Model):
     status: DeliveryStatus
     errors: tuple[str, ...] = ()
     provider_timestamp: datetime
+    attempt_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Our send attempt, when the provider echoes it (WhatsApp's biz_opaque_callback_data): settles "
+        "a reply whose send answer never came, as its provider id was never indexed",
+    )
 
     @field_validator("errors")
     @classmethod

@@ -100,6 +100,9 @@ class _Status(Lenient):
     timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
     recipient_id: str = Field(min_length=1)
     errors: list[dict[str, Any]] = []
+    # What we put on the message as biz_opaque_callback_data (the attempt id), echoed on its statuses:
+    # Cloud API, "Messages", biz_opaque_callback_data ("... will be included in the status webhooks").
+    biz_opaque_callback_data: str | None = None
 
 
 class _Value(Lenient):
@@ -396,7 +399,15 @@ def _receipt(account: str, status: _Status) -> DeliveryReceipt:
         status=DeliveryStatus(status.status),
         errors=tuple(str(e.get("title") or e.get("code")) for e in status.errors),
         provider_timestamp=datetime.fromtimestamp(status.timestamp, UTC),
+        attempt_id=_attempt_of(status.biz_opaque_callback_data),
     )
+
+
+def _attempt_of(callback_data: str | None) -> str | None:
+    """Our attempt id, when the callback data is one (a_ and 24 hex digits, models.stable_id)."""
+    if callback_data is None or len(callback_data) != 26 or not callback_data.startswith("a_"):
+        return None
+    return callback_data if all(c in "0123456789abcdef" for c in callback_data[2:]) else None
 
 
 def _e164(wa_id: str) -> str | None:

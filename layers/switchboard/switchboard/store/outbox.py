@@ -26,12 +26,13 @@ from switchboard.channels.sending import SendOutcome
 from switchboard.models import (
     DELIVERY_STATUS_RANK,
     AttemptState,
+    Channel,
     DeliveryStatus,
     Direction,
     SendAttempt,
     sortable_time,
 )
-from switchboard.store.messages import delivery_step, message_sk_of_key
+from switchboard.store.messages import MessageRef, delivery_step, message_sk_of_key
 from switchboard.store.table import (
     Table,
     WriteConflict,
@@ -209,6 +210,27 @@ class OutboxRepository:
         self._table.put_if(
             item, "attribute_not_exists(pk) OR ticket_id = :ticket", {":ticket": {"S": attempt.ticket_id}}
         )
+
+    def adopt_provider_id(self, attempt_id: str, channel: Channel, provider_message_id: str) -> MessageRef | None:
+        """A receipt names one of our attempts by an id we never indexed (its send answer never came): the id
+        now points at the attempt's message, and an attempt left unknown becomes sent. None when the attempt
+        is not ours on that channel."""
+        attempt = self.attempt(attempt_id)
+        if attempt is None or attempt.channel is not channel:
+            return None
+        self.index_provider_id(attempt, provider_message_id)
+        self._table.update_if(
+            attempt_key(attempt.id),
+            "SET #state = :sent, provider_message_id = :provider_id",
+            "#state = :unknown",
+            names={"#state": "state"},
+            values={
+                ":sent": {"S": AttemptState.SENT.value},
+                ":unknown": {"S": AttemptState.UNKNOWN.value},
+                ":provider_id": {"S": provider_message_id},
+            },
+        )
+        return MessageRef(attempt.ticket_id, _message_sk(attempt), Direction.OUTBOUND)
 
     def retry_later(self, attempt: SendAttempt, outcome: SendOutcome, *, due_at: datetime) -> bool:
         """Returns a claimed attempt to the queue, due at `due_at` (the provider's Retry-After or our back-off)."""
