@@ -21,6 +21,7 @@ use_layer()
 from events.email_samples import build_email_events, build_email_files  # noqa: E402
 from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
 from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
+from events.mail_event_samples import build_mail_events_events  # noqa: E402
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
 from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
@@ -132,6 +133,7 @@ def build_events() -> dict[str, dict[str, Any]]:
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))
     events.update(build_email_events(_id))
+    events.update(build_mail_events_events(_id))
     return events
 
 

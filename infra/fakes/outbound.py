@@ -58,15 +58,27 @@ class FakeAnswer:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+# The target of a receipt that reaches us through AWS rather than a webhook: "sqs:<logical id of the queue>" (SES's
+# events, which SNS puts on MailEventsQueue). The local runner and the test stack send its body to that queue.
+QUEUE_TARGET = "sqs:"
+
+
 @dataclass(frozen=True)
 class Receipt:
-    """A webhook request the provider posts back after a send (a delivery status), already signed."""
+    """A webhook request the provider posts back after a send (a delivery status), already signed; or a message
+    it publishes to a queue of ours (`QUEUE_TARGET`)."""
 
     provider: str
-    # Our webhook path (/webhooks/whatsapp), or the full URL the request named (Twilio's StatusCallback).
+    # Our webhook path (/webhooks/whatsapp), the full URL the request named (Twilio's StatusCallback), or
+    # "sqs:<queue logical id>".
     target: str
     headers: Mapping[str, str]
     body: bytes
+
+    @property
+    def queue(self) -> str | None:
+        """The logical id of the queue this receipt is a message of; None when it is a webhook request."""
+        return self.target.removeprefix(QUEUE_TARGET) if self.target.startswith(QUEUE_TARGET) else None
 
 
 @dataclass

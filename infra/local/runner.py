@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,19 +67,25 @@ def _int(source, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-def receipt_poster(gateway_url: str):
-    """Posts a fake provider's receipt to our webhook on a thread of its own, as the provider would."""
+def receipt_poster(gateway_url: str, refs: Mapping[str, Any]):
+    """Posts a fake provider's receipt to our webhook on a thread of its own, as the provider would; one for a
+    queue ("sqs:<logical id>": SES's events, which SNS delivers) is sent to that queue of the local AWS."""
     import urllib3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=30))
+    sqs = boto3.client("sqs", region_name=REGION)
 
     def post(receipt: Receipt) -> None:
         url = receipt.target if receipt.target.startswith("http") else gateway_url + receipt.target
 
         def send() -> None:
             try:
-                http.request("POST", url, body=receipt.body, headers=dict(receipt.headers))
-            except urllib3.exceptions.HTTPError as exc:
+                if receipt.queue is not None:
+                    sqs.send_message(QueueUrl=str(refs[receipt.queue]), MessageBody=receipt.body.decode())
+                else:
+                    http.request("POST", url, body=receipt.body, headers=dict(receipt.headers))
+            except (urllib3.exceptions.HTTPError, BotoCoreError, ClientError) as exc:
                 log.warning("a fake %s receipt could not be posted: %s", receipt.provider, type(exc).__name__)
 
         threading.Thread(target=send, name=f"receipt:{receipt.provider}", daemon=True).start()
@@ -121,7 +128,7 @@ class LocalRunner:
         stack = self.aws.stack
         self.providers.use_channel_secrets(stack.channel_secrets)
         # Receipts go to the local gateway's webhooks, signed with the dev secrets, as the providers would post them.
-        self.providers.receipt_sink = receipt_poster(gateway_url)
+        self.providers.receipt_sink = receipt_poster(gateway_url, stack.resolver.refs)
         self.specs = functions(stack.template)
         for spec in self.specs:
             worker = WorkerSpec(

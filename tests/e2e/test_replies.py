@@ -87,10 +87,11 @@ def test_a_mail_reply_threads_and_the_customers_answer_joins_the_ticket(local_st
     assert mime["In-Reply-To"] == f"<{first}>"
     assert mime["To"].addresses[0].addr_spec == customer.external_id
     assert mime["Subject"].endswith(f"[#{opened['ticket']['number']}]")
+    # And SES's Delivery event (the fake publishes it to MailEventsQueue, as SNS would) makes it delivered
     eventually(
-        lambda: last_message(local_stack, ticket_id)["delivery_status"] == "sent" or None,
+        lambda: last_message(local_stack, ticket_id)["delivery_status"] == "delivered" or None,
         timeout=30,
-        what="the mail reply recorded as sent",
+        what="the mail reply recorded as delivered",
     )
     # When the customer answers it (their client names the Message-ID SES gave the mail)
     answer_id = a_message_id()

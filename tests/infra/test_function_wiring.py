@@ -331,6 +331,15 @@ def _sweep_finds_nothing_overdue(result):
     assert {call["action"] for call in result["calls"]} == {"dynamodb:Query"}
 
 
+def _mail_events_become_receipts(result):
+    # SES's delivery, bounce and complaint become receipts on the inbound queue (the complaint's is the bounce's
+    # twin, `failed` for the same mail, so the FIFO queue keeps one); SES's setup message is acknowledged.
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played["event"]
+    assert result["left_behind"]["queued"] == 2
+    assert {call["action"] for call in result["calls"]} == {"sqs:SendMessage"}
+
+
 def _activator_answers_cloudformation(result):
     # The probe's account has no active rule set: ours becomes active, and CloudFormation hears so.
     (answer,) = result["cloudformation_answers"]
@@ -358,6 +367,7 @@ EXPECTED_OUTCOMES = {
     "TicketCloserFunction": _closer_finds_nothing_due,
     "ChannelSenderFunction": _sender_finds_no_attempt,
     "OutboxSweepFunction": _sweep_finds_nothing_overdue,
+    "MailEventsFunction": _mail_events_become_receipts,
     "MediaFetcherFunction": _fetcher_completes_every_job,
 }
 

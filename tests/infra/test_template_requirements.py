@@ -41,7 +41,7 @@ def _writer_queue(function_specs) -> tuple[str, str]:
 
 
 # Every queue a function consumes: the inbound FIFO queue (writer) and the media queue (media fetcher).
-CONSUMED_QUEUES = ["InboundQueue", "MediaQueue", "MailQueue"]
+CONSUMED_QUEUES = ["InboundQueue", "MediaQueue", "MailQueue", "MailEventsQueue"]
 
 
 def _dead_letter_queue(template: dict, queue_id: str) -> str:
@@ -114,6 +114,19 @@ def test_queue_visibility_outlasts_its_consumer(template, function_specs, consum
     consumer_id, queue_id = _consumer_of(function_specs, consumed_queue)
     visibility = _properties(template, queue_id)["VisibilityTimeout"]
     assert visibility >= VISIBILITY_TO_TIMEOUT_RATIO * function_specs[consumer_id].timeout
+
+
+def test_outbound_queue_is_fifo_and_dead_letters_only_past_the_senders_own_retries(template, function_specs):
+    # The sender retries a busy provider itself (MAX_TRIES calls, each receive one of them); only a crash
+    # loop should reach the dead-letter queue, and the attempt stays in the outbox for the sweep anyway.
+    from switchboard.outbound.sender import MAX_TRIES
+
+    consumer_id, queue_id = _consumer_of(function_specs, "OutboundQueue")
+    queue = _properties(template, queue_id)
+    assert queue["FifoQueue"] is True and queue["ContentBasedDeduplication"] is False
+    assert queue["RedrivePolicy"]["maxReceiveCount"] > MAX_TRIES
+    assert _properties(template, _dead_letter_queue(template, queue_id))["FifoQueue"] is True
+    assert queue["VisibilityTimeout"] >= VISIBILITY_TO_TIMEOUT_RATIO * function_specs[consumer_id].timeout
 
 
 def test_media_queue_is_a_standard_queue(template, function_specs):

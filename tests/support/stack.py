@@ -420,13 +420,38 @@ class InProcessStack:
         return self.invoke("OutboxSweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
 
     def deliver_receipts(self, receipts: Sequence[Any]) -> list[HttpResponse]:
-        """Posts fake providers' receipts to our webhooks, as the providers would, and lets the writer take them."""
+        """Posts fake providers' receipts to our webhooks, as the providers would, and lets the writer take them.
+        A receipt for a queue (SES's events, which SNS puts on MailEventsQueue) is sent to it and drained by its
+        consumer first; the answers are the webhooks'."""
         answers = []
+        queues: dict[str, None] = {}
         for receipt in receipts:
+            if receipt.queue is not None:
+                self.sqs.send_message(QueueUrl=self.queue_url_of(receipt.queue), MessageBody=receipt.body.decode())
+                queues[receipt.queue] = None
+                continue
             path = urlsplit(receipt.target).path if receipt.target.startswith("http") else receipt.target
             answers.append(self.http("POST", path, headers=dict(receipt.headers), body=receipt.body))
+        for queue_logical_id in queues:
+            self._drain_consumer_of(queue_logical_id)
         self.drain_queue()
         return answers
+
+    def drain_mail_events_queue(self) -> DrainReport:
+        """Feeds the mail events function from SES's notifications until nothing is left (see `drain_queue`)."""
+        return self._drain_consumer_of("MailEventsQueue")
+
+    def _drain_consumer_of(self, queue_logical_id: str) -> DrainReport:
+        consumer = self._consumer_of(queue_logical_id)
+        (source,) = [source for source in consumer.queue_sources if source.queue_logical_id == queue_logical_id]
+        return _drain(self._poller(QueueBinding.of(source, self._stack), consumer.logical_id), DrainReport())
+
+    def dead_lettered_mail_events(self) -> int:
+        redrive = self._stack.template["Resources"]["MailEventsQueue"]["Properties"]["RedrivePolicy"]
+        return self._message_count(self.queue_url_of(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]))
+
+    def queue_url_of(self, queue_logical_id: str) -> str:
+        return self._stack.ref(queue_logical_id)
 
     def drain_mail_queue(self) -> DrainReport:
         """Feeds the email intake from the mail bucket's notifications until nothing is left."""

@@ -34,6 +34,7 @@ from switchboard.channels.sending import (
 )
 from switchboard.email.outgoing import new_message_id, quoted_history, reply_subject
 from switchboard.email.sender import EmailSender, ses_client_config, ses_message_id_header
+from switchboard.email.ses_events import read_notification
 from switchboard.models import Channel
 
 NOW = datetime(2025, 6, 9, 12, 0, tzinfo=UTC)
@@ -155,6 +156,35 @@ def test_the_local_outbox_shows_the_mime(providers: FakeProviders) -> None:
     assert entry["provider"] == "ses" and entry["path"] == SEND_EMAIL_PATH
     assert "In-Reply-To: <customer-2@mail.example.com>" in entry["mime"]
     assert "Authorization" not in entry["headers"]
+
+
+def test_with_its_configuration_set_ses_reports_what_became_of_the_mail(providers: FakeProviders) -> None:
+    # Given the sender configured with the stack's configuration set
+    sender = EmailSender(configuration_set="switchboard-local-replies")
+    # When a reply to the customer, copying an address that bounces (the fake's bounce.example), is sent
+    outcome = sender.send(reply(cc=("lee@bounce.example",)), {}, context_for(ses_client(providers.base_url)))
+    # Then SendEmail names the set, and tags the mail with its attempt (SES publishes the tags with its events)
+    (call,) = providers.calls("ses")
+    assert call.json()["ConfigurationSetName"] == "switchboard-local-replies"
+    assert call.json()["EmailTags"] == [{"Name": "switchboard-attempt", "Value": "attempt-1"}]
+    # And SES's events follow as SNS puts them on MailEventsQueue: the customer's delivery, then the Cc's bounce
+    receipts = providers.take_receipts()
+    assert [receipt.queue for receipt in receipts] == ["MailEventsQueue", "MailEventsQueue"]
+    delivered, bounced = (read_notification(receipt.body) for receipt in receipts)
+    assert (delivered.kind, bounced.kind) == ("Delivery", "Bounce")
+    assert delivered.receipt is not None and bounced.receipt is not None
+    assert delivered.receipt.external_id == bounced.receipt.external_id == outcome.provider_message_id
+    assert bounced.receipt.errors == (
+        "bounced: Permanent/General for 1 of 2 recipients (smtp; 550 5.1.1 user unknown)",
+    )
+
+
+def test_without_a_configuration_set_ses_reports_nothing(providers: FakeProviders) -> None:
+    SENDER.send(reply(), {}, context_for(ses_client(providers.base_url)))
+
+    (call,) = providers.calls("ses")
+    assert "ConfigurationSetName" not in call.json() and "EmailTags" not in call.json()
+    assert providers.take_receipts() == []
 
 
 def test_attachment_bytes_travel_inside_the_mime(providers: FakeProviders) -> None:

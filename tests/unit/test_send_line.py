@@ -159,13 +159,14 @@ def test_a_reply_token_line_refuses_falls_back_to_a_push_in_the_same_attempt(lin
     # Given a reply token LINE no longer accepts (it expired early, or was used)
     token = f"spent-{uuid.uuid4().hex}"
     ADAPTER.send(reply(reply_token=token), secrets, context_for(line))
-    line.reset()
+    earlier = len(line.calls("line"))
     request = reply(reply_token=token)
     # When a reply is sent with it
     outcome = ADAPTER.send(request, secrets, context_for(line))
     # Then LINE refused the token with 400 (nothing was sent), and the same attempt pushed instead
-    assert [call.path for call in line.calls("line")] == [REPLY, PUSH]
-    assert line.calls("line")[1].header("X-Line-Retry-Key") == retry_key(request.attempt_id)
+    calls = line.calls("line")[earlier:]
+    assert [call.path for call in calls] == [REPLY, PUSH]
+    assert calls[1].header("X-Line-Retry-Key") == retry_key(request.attempt_id)
     assert outcome.kind == "sent"
 
 

@@ -57,6 +57,12 @@ class TwilioWebhookSettings(WebhookSettings):
     public_base_url: str = Field(default="", alias="TWILIO_PUBLIC_BASE_URL")
 
 
+class MailEventsSettings(_Settings):
+    """mail_events: SES's reports on agents' mail go onto the inbound queue as receipts."""
+
+    inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL", min_length=1)
+
+
 class MediaQueueSettings(_Settings):
     """For the writer: where it asks for attachments to be fetched."""
 
@@ -225,6 +231,9 @@ class SenderSettings(_Settings):
     twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")
     # Empty in AWS (the SDK's own endpoint); the local runner points it at the fake SES.
     ses_endpoint_url: str = Field(default="", alias="SES_ENDPOINT_URL")
+    # The configuration set SendEmail names, whose event destination reports deliveries, bounces and complaints
+    # (email/ses_events.py); empty: none, and no reply is ever settled past `sent` by SES.
+    ses_configuration_set: str = Field(default="", alias="SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     twilio_status_callback_url: str = Field(default="", alias="TWILIO_STATUS_CALLBACK_URL")
     whatsapp_secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
     messenger_secret_arn: str = Field(alias="MESSENGER_SECRET_ARN", min_length=1)

@@ -17,6 +17,7 @@ from switchboard.config import (
     InstagramWebhookSettings,
     KakaoWebhookSettings,
     LineWebhookSettings,
+    MailEventsSettings,
     MailWebhookSettings,
     MediaFetcherSettings,
     MediaQueueSettings,
@@ -188,6 +189,11 @@ def mail_webhook_settings() -> MailWebhookSettings:
 
 
 @wired
+def mail_events_settings() -> MailEventsSettings:
+    return MailEventsSettings.from_env()
+
+
+@wired
 def mail_bucket(bucket_name: str):
     from switchboard.store.mail_bucket import MailBucket
 
@@ -308,7 +314,7 @@ def channel_sender() -> ChannelSender:
             raise UnsendableMail("attachment_missing", "an attachment is no longer in the attachments bucket")
         return found
 
-    mail_sender = EmailSender(read_attachment=read_attachment)
+    mail_sender = EmailSender(read_attachment=read_attachment, configuration_set=settings.ses_configuration_set or None)
 
     def adapter_of(channel: Channel, account_id: str):
         return mail_sender if channel is Channel.EMAIL else sending_adapter(channel, account_id)

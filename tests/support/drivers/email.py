@@ -86,7 +86,8 @@ def raw_mail(
 
 class EmailDriver(ChannelDriver):
     channel = Channel.EMAIL
-    # Email reports delivery only by bouncing; bounces have their own tests (tests/integration/test_email_*).
+    # Mail has no receipt webhook to drive: SES reports through SNS (tests/integration/test_mail_events.py), and
+    # bounce mail that reaches a support address has its own tests (tests/integration/test_email_*).
     supports_receipts = False
     arrives_in_mail_bucket = True
     # Mail carries bytes in declared charsets: text that is not valid in its charset is decoded with

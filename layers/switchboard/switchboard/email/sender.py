@@ -16,6 +16,7 @@ our own `sb.` id are worth indexing for threading; the reply address in Reply-To
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from botocore.exceptions import ConnectionError as NoConnection
 from switchboard.channels.base import Sends
 from switchboard.channels.sending import OutboundRequest, SendContext, SendOutcome, WindowVerdict
 from switchboard.email.outgoing import ReadAttachment, UnsendableMail, build_reply
+from switchboard.email.ses_events import ATTEMPT_TAG
 from switchboard.proof import ChannelSecrets
 
 # SendEmail's errors (sesv2 service model) by what they mean for this attempt. Throttling is SES v1's code
@@ -43,6 +45,7 @@ REJECTION_REASONS: Mapping[str, str] = {
     "NotFoundException": "SES does not know a resource the request names",
 }
 REASON_DETAIL_CHARS = 300
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def ses_client_config(connect_timeout: float = 3.0, read_timeout: float = 15.0) -> Config:
@@ -72,9 +75,12 @@ class EmailSender(Sends):
     # stored message stays well inside DynamoDB's 400 KB item limit beside the rest of it.
     max_text_chars = 32_000
 
-    def __init__(self, read_attachment: ReadAttachment | None = None) -> None:
+    def __init__(self, read_attachment: ReadAttachment | None = None, configuration_set: str | None = None) -> None:
         # SES needs the files' bytes inside the MIME; the lead wires this to the attachments bucket.
         self._read_attachment = read_attachment
+        # SES publishes deliveries, bounces and complaints only for mail sent with a configuration set that has an
+        # event destination (email/ses_events.py); None sends without one.
+        self._configuration_set = configuration_set
 
     def refusal(self, request: OutboundRequest) -> str | None:
         return None  # mail carries any text and files; its size and recipient limits are checked when built
@@ -102,9 +108,20 @@ class EmailSender(Sends):
         destination: dict[str, list[str]] = {"ToAddresses": list(mail.to)}
         if mail.cc:
             destination["CcAddresses"] = list(mail.cc)
+        configuration: dict[str, Any] = {}
+        if self._configuration_set:
+            configuration["ConfigurationSetName"] = self._configuration_set
+            if _TAG_VALUE.match(request.attempt_id):
+                # SES publishes a mail's tags with its events: the attempt lets a report settle a reply whose
+                # SendEmail answer never came (its MessageId unrecorded), as WhatsApp's biz_opaque_callback_data
+                # does. A tag value is ASCII letters, digits, _ and - (SES API v2, MessageTag).
+                configuration["EmailTags"] = [{"Name": ATTEMPT_TAG, "Value": request.attempt_id}]
         try:
             answer = context.ses.send_email(
-                FromEmailAddress=mail.from_address, Destination=destination, Content={"Raw": {"Data": mail.raw}}
+                FromEmailAddress=mail.from_address,
+                Destination=destination,
+                Content={"Raw": {"Data": mail.raw}},
+                **configuration,
             )
         except ClientError as error:
             return _outcome_of_error(error.response)

@@ -104,22 +104,39 @@ class MessageRepository:
     # -- what arrives after a message -----------------------------------------------------------
 
     def record_delivery_status(
-        self, ref: MessageRef, status: DeliveryStatus, *, at: datetime | None = None, by: str = "provider"
+        self,
+        ref: MessageRef,
+        status: DeliveryStatus,
+        *,
+        at: datetime | None = None,
+        by: str = "provider",
+        error: str | None = None,
     ) -> bool:
         """Moves an outbound message's delivery status forward only, and adds the step to its history (so each
-        status is recorded once); False when it already is at or past it."""
+        status is recorded once); False when it already is at or past it. `error` is why it failed, as the
+        provider reported it (a bounce), kept as the message's `delivery_error`."""
         rank = DELIVERY_STATUS_RANK[status]
+        update = (
+            "SET delivery_status = :status, delivery_rank = :rank, "
+            "delivery_history = list_append(if_not_exists(delivery_history, :none), :step)"
+        )
+        values: dict[str, Any] = {
+            ":status": {"S": status.value},
+            ":rank": {"N": str(rank)},
+            ":none": {"L": []},
+            ":step": delivery_step(status, at or utc_now(), by),
+        }
+        if error and status is DeliveryStatus.FAILED:
+            update += ", delivery_error = :error"
+            values[":error"] = {"S": error}
+        elif status is not DeliveryStatus.FAILED:
+            # Past `unknown`: the provider had it after all, so the timeout's explanation no longer holds.
+            update += " REMOVE delivery_error_code, delivery_error"
         written = self._table.update_if(
             key(ticket_pk(ref.ticket_id), ref.message_sk),
-            "SET delivery_status = :status, delivery_rank = :rank, "
-            "delivery_history = list_append(if_not_exists(delivery_history, :none), :step)",
+            update,
             "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
-            values={
-                ":status": {"S": status.value},
-                ":rank": {"N": str(rank)},
-                ":none": {"L": []},
-                ":step": delivery_step(status, at or utc_now(), by),
-            },
+            values=values,
         )
         return written is not None
 

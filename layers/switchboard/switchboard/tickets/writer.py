@@ -18,6 +18,7 @@ from switchboard import queue
 from switchboard.masking import mask_email, mask_phone
 from switchboard.models import (
     MAX_CONTACT_IDENTITIES,
+    MAX_NAME_CHARS,
     Channel,
     ChannelIdentity,
     DeliveryReceipt,
@@ -29,6 +30,7 @@ from switchboard.models import (
     MailHandling,
     MessageEdit,
     ReadWatermark,
+    cut_text,
 )
 from switchboard.observability import logger, metrics
 from switchboard.store.contacts import IdentityLink
@@ -184,11 +186,17 @@ def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outc
 def record_receipt(receipt: DeliveryReceipt, store: Repositories) -> Outcome:
     """A provider's delivery report for a message we sent; reports for messages we don't know are ignored."""
     ref = store.messages.message_ref(receipt.channel.value, receipt.external_id)
+    if ref is None and receipt.attempt_id is not None:
+        # A reply whose send answer never came (unknown): the provider's receipt names our attempt, and its
+        # provider id now finds the message, as a sent answer would have made it.
+        ref = store.outbox.adopt_provider_id(receipt.attempt_id, receipt.channel, receipt.external_id)
     if ref is None or ref.direction is not Direction.OUTBOUND:
         return Outcome.RECEIPT_IGNORED
+    # A failed receipt's reasons (a bounce's, WhatsApp's errors) become the message's delivery_error.
+    error = cut_text("; ".join(receipt.errors), MAX_NAME_CHARS) or None
     return (
         Outcome.RECEIPT_RECORDED
-        if store.messages.record_delivery_status(ref, receipt.status, at=receipt.provider_timestamp)
+        if store.messages.record_delivery_status(ref, receipt.status, at=receipt.provider_timestamp, error=error)
         else Outcome.RECEIPT_IGNORED
     )
 
