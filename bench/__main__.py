@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from importlib.metadata import version
 
 import boto3
@@ -19,11 +21,14 @@ from bench import (
     email_cost,
     email_parse,
     large_delivery,
+    replies,
+    reply_cost,
     webhook_cpu,
     writer_throughput,
 )
 from infra import moto_atomic
-from infra.provision import REGION, provision
+from infra.fakes.providers import FakeProviders
+from infra.provision import REGION, Stack, provision
 from tests.support.drivers import DRIVERS
 
 UNITS_METHOD = """\
@@ -196,12 +201,34 @@ def _measure_cost(session) -> cost.Measured:
     return cost.measure(_stack(session, "allin"), _stack(session, "allin-units"))
 
 
+def _measure_replies(session, fakes: FakeProviders) -> tuple[replies.ReplyUnits, cost.ReplyMeasured, Stack]:
+    """The replies' DynamoDB units (8a) and the cost of 1 M replies (7b), each on its own stack whose sender talks
+    to `fakes`; returns the stack the cost is priced against too."""
+    units_stack = replies.provision_for_replies(session, "reply-units", fakes.template_parameters())
+    fakes.use_channel_secrets(units_stack.channel_secrets)
+    units = replies.measure_units(units_stack, fakes)
+    cost_stack = replies.provision_for_replies(session, "reply-cost", fakes.template_parameters())
+    fakes.use_channel_secrets(cost_stack.channel_secrets)
+    return units, reply_cost.measure(cost_stack, fakes, units), cost_stack
+
+
+@contextlib.contextmanager
+def _fake_providers() -> Iterator[FakeProviders]:
+    fakes = FakeProviders().start()
+    try:
+        yield fakes
+    finally:
+        fakes.stop()
+
+
 def main_cost() -> None:
-    """`python -m bench cost`: the all-in cost table alone."""
-    with mock_aws():
+    """`python -m bench cost`: the all-in cost tables alone."""
+    with mock_aws(), _fake_providers() as fakes:
         moto_atomic.install()
         session = boto3.Session(region_name=REGION)
         cost.print_report(_measure_cost(session), _stack(session, "allin-model"))
+        _, reply_costs, reply_stack = _measure_replies(session, fakes)
+        cost.print_reply_report(reply_costs, reply_stack)
 
 
 def main() -> None:
@@ -219,6 +246,11 @@ def main() -> None:
         imports = cold_start.measure(_stack(session, "imports"))
         all_in = _measure_cost(session)
         all_in_stack = _stack(session, "allin-model")
+        replies_started = time.perf_counter()
+        with _fake_providers() as fakes, replies.provider_process() as provider:
+            reply_units, reply_costs, reply_stack = _measure_replies(session, fakes)
+            reply_figures = replies.measure(session, provider, reply_units)
+        replies_seconds = time.perf_counter() - replies_started
     parse = email_parse.measure()
     adversarial = email_adversarial.measure()
 
@@ -238,6 +270,9 @@ def main() -> None:
     email_adversarial.report(adversarial)
     large_delivery.report(large_delivery.measure())
     cost.print_report(all_in, all_in_stack)
+    cost.print_reply_report(reply_costs, reply_stack)
+    replies.report(reply_figures)
+    print(f"    (sections 7b and 8 took {replies_seconds:.0f} s)")
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 

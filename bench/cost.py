@@ -1,4 +1,4 @@
-"""The AWS bill for 1 M inbound messages at list prices (us-east-1, arm64), line by line.
+"""The AWS bill for 1 M inbound messages, and for 1 M agents' replies, at list prices (us-east-1, arm64), line by line.
 
 Every quantity per message comes from this run: a customer's WhatsApp text takes the deployed path on moto,
 in-process. The webhook function gets Meta's signed POST as API Gateway passes it; the message it puts on the
@@ -12,6 +12,9 @@ reads would otherwise add to the writer's time).
 What is not measured here is stated next to its line: the arrival rate, the time an AWS request takes from
 Lambda, the CPU share Lambda gives the deployed memory, the event source mapping's long polls, the X-Ray
 reservoir, the platform log records, and the secret cache's refresh.
+
+Replies (reply_model, print_reply_report) are priced the same way from bench/reply_cost.py's round trip; the
+sender's wait for the provider is an assumed PROVIDER_SEND_MS in place of the fake's answer time.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ FULL_VCPU_MB = 1769
 # Time of one AWS request from inside Lambda, in-region (typical p50s, not measured here: moto answers in-process).
 REQUEST_MS = {"SQS": 8.0, "DynamoDB": 5.0, "Secrets Manager": 15.0}
 TRANSACTION_MS = 12.0  # TransactWriteItems: two-phase, slower than a single write
+# Time of one provider send API call from Lambda (a WhatsApp Cloud API POST /messages answered 200), not measured
+# here: the fake provider answers on this machine. The reply table prints what each 100 ms more would add.
+PROVIDER_SEND_MS = 200.0
 # Lambda's SQS event source mapping long-polls (20 s) with five connections while idle (AWS Compute Blog,
 # "AWS Lambda adds Amazon SQS to supported event sources"); each poll that ends empty is a billed request.
 ESM_POLLERS = 5
@@ -93,6 +99,9 @@ class Invocation:
     calls: Counter[str] = field(default_factory=Counter)
     send_request_bytes: list[int] = field(default_factory=list)
     log_bytes: int = 0
+    # The channel sender's calls to a provider's send API: their wall time here, and how many.
+    provider_ns: int = 0
+    provider_calls: int = 0
 
 
 @dataclass
@@ -110,18 +119,23 @@ class FunctionFigures:
         return self.mean(lambda invocation: invocation.calls[operation])
 
     def local_ms(self) -> float:
-        return self.mean(lambda invocation: (invocation.wall_ns - invocation.aws_ns) / 1e6)
+        return self.mean(lambda invocation: _local_ns(invocation) / 1e6)
 
     def billed_ms(self) -> float:
         """Lambda's billed duration: the local part stretched to the memory's CPU share, plus each request's
-        time in AWS, rounded up to the millisecond per invocation."""
+        time in AWS and each provider call's, rounded up to the millisecond per invocation."""
         stretch = max(1.0, FULL_VCPU_MB / self.memory_mb)
 
         def billed(invocation: Invocation) -> int:
-            local = (invocation.wall_ns - invocation.aws_ns) / 1e6 * stretch
-            return math.ceil(local + sum(_request_ms(call) * n for call, n in invocation.calls.items()))
+            local = _local_ns(invocation) / 1e6 * stretch
+            waits = sum(_request_ms(call) * n for call, n in invocation.calls.items())
+            return math.ceil(local + waits + invocation.provider_calls * PROVIDER_SEND_MS)
 
         return self.mean(billed)
+
+
+def _local_ns(invocation: Invocation) -> int:
+    return invocation.wall_ns - invocation.aws_ns - invocation.provider_ns
 
 
 def _request_ms(call: str) -> float:
@@ -570,4 +584,183 @@ def print_report(measured: Measured, stack) -> None:
         f" from their documented shape; each log event + {LOG_EVENT_OVERHEAD_BYTES} B; one warm container per"
         f" function\n   (cold starts, about one an hour each, add < 0.01 $). Text messages: a media message adds a"
         f" media-queue send,\n   receive and delete, a media_fetcher invocation, an S3 put and an UpdateItem."
+    )
+
+
+REPLIES_PER_MONTH = 1_000_000
+REPLY_ARRIVAL_PER_SECOND = REPLIES_PER_MONTH / (30 * 86_400)  # 1 M replies a month, evenly spread
+
+
+@dataclass(frozen=True)
+class ReplyMeasured:
+    """One WhatsApp reply's round trip from this run (bench/reply_cost.py): warm invocations of each function."""
+
+    replies: int
+    replies_per_ticket: int
+    receipts: int  # the provider's status webhooks for those replies
+    api_requests: float  # per reply: its POST and its receipts' webhook posts, in 512 KB increments
+    api: FunctionFigures  # TicketChangesFunction on the POST
+    sender: FunctionFigures  # ChannelSenderFunction, one record per batch
+    webhook: FunctionFigures  # WhatsAppWebhookFunction on each receipt
+    writer: FunctionFigures  # TicketWriterFunction on each queued receipt, one per batch
+    units: Cost  # every step's DynamoDB units for all the replies (bench/replies.py's meter)
+    units_replies: int
+    log_level: str
+    sender_secret_reads_cold: int
+    sender_secret_reads_warm: int
+    secret_max_age_seconds: int
+
+    @property
+    def receipts_per_reply(self) -> float:
+        return self.receipts / self.replies
+
+
+def reply_model(
+    measured: ReplyMeasured, stack, arrival_per_second: float = REPLY_ARRIVAL_PER_SECOND, tracing: str | None = None
+) -> CostTable:
+    """Prices one reply, its receipts included, at `arrival_per_second` replies, as `model` prices a message."""
+    tracing = tracing or tracing_mode(stack)
+    log_format_name = log_format(stack)
+    api, sender, webhook, writer = measured.api, measured.sender, measured.webhook, measured.writer
+    mappings = {queue: (size, fifo) for queue, size, fifo in _event_source_mappings(stack)}
+    receipts = measured.receipts_per_reply
+    receipt_rate = arrival_per_second * receipts
+
+    def price(queue: str) -> float:
+        return SQS_FIFO_REQUEST if mappings[queue][1] else SQS_STANDARD_REQUEST
+
+    # A FIFO mapping takes no batching window: a batch holds what arrived while the previous one ran.
+    api_ms, sender_ms, webhook_ms, writer_ms = (f.billed_ms() for f in (api, sender, webhook, writer))
+    sender_batch = min(mappings["OutboundQueue"][0], 1 + arrival_per_second * sender_ms / 1000)
+    writer_batch = min(mappings["InboundQueue"][0], 1 + receipt_rate * writer_ms / 1000)
+    # (function, its invocations per reply, billed ms per invocation or per record)
+    invoked = [
+        (api, 1.0, api_ms),
+        (sender, 1 / sender_batch, sender_ms),
+        (webhook, receipts, webhook_ms),
+        (writer, receipts / writer_batch, writer_ms),
+    ]
+
+    def chunks(figures: FunctionFigures) -> float:
+        return figures.mean(lambda i: sum(max(1, math.ceil(size / SQS_CHUNK_BYTES)) for size in i.send_request_bytes))
+
+    traced = tracing == "Active"
+    traces = sum(
+        per_reply * (sampled_share(arrival_per_second * per_reply) if traced else 0.0) for _, per_reply, _ in invoked
+    )
+    sampled = {f.logical_id: sampled_share(arrival_per_second * n) if traced else 0.0 for f, n, _ in invoked}
+
+    def platform(figures: FunctionFigures, billed: float) -> float:
+        memory, billed_ms, share = figures.memory_mb, math.ceil(billed), sampled[figures.logical_id]
+        return (1 - share) * platform_log_bytes(log_format_name, memory, billed_ms, False) + share * (
+            platform_log_bytes(log_format_name, memory, billed_ms, True)
+        )
+
+    # App lines per record (a batch of n logs n records' lines); Lambda's own records per invocation.
+    app_logs = api.mean(lambda i: i.log_bytes) + sender.mean(lambda i: i.log_bytes)
+    app_logs += receipts * (webhook.mean(lambda i: i.log_bytes) + writer.mean(lambda i: i.log_bytes))
+    lambda_logs = sum(per_reply * platform(figures, billed) for figures, per_reply, billed in invoked)
+
+    # One warm sender at this rate re-reads its send credentials once per max_age while replies keep coming.
+    reads_secret = measured.sender_secret_reads_cold > 0
+    secret_calls = min(1.0, 1 / (measured.secret_max_age_seconds * arrival_per_second)) if reads_secret else 0.0
+
+    wru = (measured.units.table_write_units + measured.units.index_write_units) / measured.units_replies
+    rru = measured.units.read_units / measured.units_replies
+    stretch = lambda figures: max(1.0, FULL_VCPU_MB / figures.memory_mb)  # noqa: E731
+
+    def duration(label: str, figures: FunctionFigures, per_reply: float, billed: float, extra: str = "") -> Line:
+        times = f"{per_reply:.0f} receipts x " if per_reply != 1 else ""
+        return Line(
+            f"Lambda duration, {label} {figures.memory_mb} MB",
+            f"{times}{billed:.1f} ms ({figures.local_ms():.2f} ms here x{stretch(figures):.2f} + AWS{extra})",
+            per_reply * _gb_seconds(figures.memory_mb, billed) * LAMBDA_ARM_GB_SECOND,
+        )
+
+    outbound_sends, inbound_sends = chunks(api), receipts * chunks(webhook)
+    lines = [
+        Line(
+            "API Gateway HTTP API requests",
+            f"{measured.api_requests:.2f} (the reply's POST + {receipts:.0f} receipt webhooks)",
+            measured.api_requests * API_REQUEST,
+        ),
+        Line(
+            "Lambda requests",
+            f"{sum(n for _, n, _ in invoked):.2f} (API 1, sender 1/{sender_batch:.2f}, webhook {receipts:.0f},"
+            f" writer {receipts:.0f}/{writer_batch:.2f})",
+            sum(n for _, n, _ in invoked) * LAMBDA_REQUEST,
+        ),
+        duration("API", api, 1, api_ms),
+        duration("sender", sender, 1, sender_ms, f" + provider {PROVIDER_SEND_MS:g} ms"),
+        duration("webhook", webhook, receipts, webhook_ms),
+        duration("writer", writer, receipts, writer_ms),
+        Line(
+            "SQS outbound FIFO: sends",
+            f"{outbound_sends:.2f} (the API's batch send, 64 KB chunks)",
+            outbound_sends * price("OutboundQueue"),
+        ),
+        Line(
+            "SQS outbound: receives + deletes",
+            f"{2 / sender_batch:.2f} (1 receive + 1 delete per sender batch)",
+            2 / sender_batch * price("OutboundQueue"),
+        ),
+        Line(
+            "SQS inbound: receipt sends",
+            f"{inbound_sends:.2f} ({receipts:.0f} webhook batch sends, 64 KB chunks)",
+            inbound_sends * price("InboundQueue"),
+        ),
+        Line(
+            "SQS inbound: receives + deletes",
+            f"{2 * receipts / writer_batch:.2f} (1 receive + 1 delete per writer batch)",
+            2 * receipts / writer_batch * price("InboundQueue"),
+        ),
+        Line("DynamoDB write request units", f"{wru:.2f} WRU (accepted, sent, receipts)", wru * DYNAMODB_WRITE_UNIT),
+        Line("DynamoDB read request units", f"{rru:.2f} RRU", rru * DYNAMODB_READ_UNIT),
+        Line(
+            "CloudWatch Logs ingestion",
+            f"{app_logs + lambda_logs:,.0f} B (app {app_logs:,.0f}, Lambda {lambda_logs:,.0f})",
+            (app_logs + lambda_logs) / GB * LOGS_INGESTED_GB,
+        ),
+        Line("X-Ray traces recorded", f"{traces:.3f} (Tracing {tracing})", traces * XRAY_TRACE_RECORDED),
+        Line(
+            "Secrets Manager calls (sender)",
+            f"{secret_calls:.4f} ({measured.sender_secret_reads_cold} cold, {measured.sender_secret_reads_warm} in"
+            f" {len(sender.invocations)} warm; kept {measured.secret_max_age_seconds} s)",
+            secret_calls * SECRETS_MANAGER_CALL,
+        ),
+    ]
+    return CostTable(arrival_per_second, sender_batch, tracing, log_format_name, lines, floor=[])
+
+
+def print_reply_report(measured: ReplyMeasured, stack) -> None:
+    table = reply_model(measured, stack)
+    print(
+        f"\n7b. All-in AWS cost of 1 M agents' replies on WhatsApp at the same list prices, from this run:"
+        f"\n   {measured.replies} replies ({measured.replies_per_ticket} per ticket): API -> outbound FIFO queue ->"
+        f" sender -> fake Cloud API, which posts {measured.receipts_per_reply:.0f} signed status\n   webhooks per"
+        " reply (sent, delivered, read, as Meta does) -> webhook -> inbound queue -> writer; warm invocations;"
+        f"\n   LogLevel {measured.log_level}, log format {table.log_format}; stated arrival"
+        f" {table.arrival_per_second:.2f} replies/s (1 M a month, evenly)"
+    )
+    print(f"   {'line':<40} {'per reply':<58} {'$ per 1 M':>9} {'share':>6}")
+    for line in table.lines:
+        dollars = _per_million(line.dollars_per_message)
+        share = line.dollars_per_message / table.total
+        print(f"   {line.item:<40} {line.per_message:<58} {dollars:>9.3f} {share:>6.0%}")
+    print(f"   {'total':<40} {'':<58} {_per_million(table.total):>9.3f}")
+    per_100_ms = measured.sender.memory_mb / 1024 * 0.1 * LAMBDA_ARM_GB_SECOND
+    print(
+        f"   The sender waits for the provider's answer, assumed {PROVIDER_SEND_MS:g} ms (not measured: the fake answers"
+        f" on this machine);\n   each 100 ms more adds {_per_million(per_100_ms):.3f} $."
+    )
+    for factor in (10, 100):
+        busier = reply_model(measured, stack, arrival_per_second=REPLY_ARRIVAL_PER_SECOND * factor)
+        print(
+            f"   At {factor}x the rate ({busier.arrival_per_second:.1f} replies/s): sender batches of"
+            f" {busier.messages_per_batch:.2f}, total {_per_million(busier.total):.3f} $."
+        )
+    print(
+        "   Otherwise assumed as in 7. Not added: the outbound mapping's empty long polls (a fixed monthly cost,"
+        " already in 7),\n   and the webhook's secret reads (its cache is shared with 7's messages). A customer who"
+        " turned read receipts off\n   sends no 'read'."
     )

@@ -54,15 +54,20 @@ class Pacer:
 
     # A second's worth of sends may go at once; beyond that they queue at the rate.
     BURST_SECONDS = 1.0
+    # A slot is reserved a few milliseconds before its provider call (the claim comes between), so two calls can
+    # land a little closer than their slots: the rates are kept 5 % under the providers' (make bench, 8c, saw
+    # two Telegram calls 0.968 s apart at a full 1/s).
+    HEADROOM = 0.95
 
     def __init__(self, rates: SendRates) -> None:
         self._rates = rates
 
     def wait_for(self, request: OutboundRequest, now: float) -> float:
         for limit in limits_of(request):
-            burst = max(self.BURST_SECONDS - limit.cost / limit.rate_per_second, 0.0)
+            rate = limit.rate_per_second * self.HEADROOM
+            burst = max(self.BURST_SECONDS - limit.cost / rate, 0.0)
             wait = self._rates.reserve(
-                limit.bucket, now=now, cost=limit.cost, rate_per_second=limit.rate_per_second, burst_seconds=burst
+                limit.bucket, now=now, cost=limit.cost, rate_per_second=rate, burst_seconds=burst
             )
             if wait > 0:
                 return wait
