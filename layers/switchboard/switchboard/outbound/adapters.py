@@ -8,26 +8,33 @@ the conversation, since replies must go back through the provider the customer w
 from __future__ import annotations
 
 from functools import cache
+from importlib import import_module
 
-from switchboard.channels import kakao, line, meta_messaging, telegram, twilio, whatsapp
 from switchboard.channels.base import Sends
 from switchboard.models import Channel
+
+# Where each channel's adapter lives, imported when a reply on that channel needs it: the agents' write
+# function answers PATCH and notes too, and need not load six providers' modules on a cold start.
+_ADAPTERS = {
+    Channel.WHATSAPP: ("switchboard.channels.whatsapp", "ADAPTER"),
+    Channel.MESSENGER: ("switchboard.channels.meta_messaging", "MESSENGER"),
+    Channel.INSTAGRAM: ("switchboard.channels.meta_messaging", "INSTAGRAM"),
+    Channel.LINE: ("switchboard.channels.line", "ADAPTER"),
+    Channel.TELEGRAM: ("switchboard.channels.telegram", "ADAPTER"),
+    Channel.KAKAO: ("switchboard.channels.kakao", "ADAPTER"),
+}
 
 
 def sending_adapter(channel: Channel, account_id: str) -> Sends:
     if channel is Channel.EMAIL:
         return _email_sender()
-    if twilio.sends_through_twilio(channel, account_id):
-        return twilio.adapter_for(channel)
-    adapters: dict[Channel, Sends] = {
-        Channel.WHATSAPP: whatsapp.ADAPTER,
-        Channel.MESSENGER: meta_messaging.MESSENGER,
-        Channel.INSTAGRAM: meta_messaging.INSTAGRAM,
-        Channel.LINE: line.ADAPTER,
-        Channel.TELEGRAM: telegram.ADAPTER,
-        Channel.KAKAO: kakao.ADAPTER,
-    }
-    return adapters[channel]
+    if channel in (Channel.SMS, Channel.WHATSAPP):
+        twilio = import_module("switchboard.channels.twilio")
+        if twilio.sends_through_twilio(channel, account_id):
+            return twilio.adapter_for(channel)
+    module, name = _ADAPTERS[channel]
+    adapter: Sends = getattr(import_module(module), name)
+    return adapter
 
 
 @cache
