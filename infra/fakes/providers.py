@@ -311,6 +311,18 @@ class FakeProviders:
         return "/graph/whatsapp_business/attachments/"
 
 
+def _next_fault(state: _State, path: str) -> Fault | None:
+    """Counts a request to `path` and takes the fault injected for it, if any (the caller holds the lock)."""
+    state.requests[path] += 1
+    pending = state.faults.get(path) or []
+    fault = pending[0] if pending else None
+    if fault is not None:
+        fault.times -= 1
+        if fault.times <= 0:
+            pending.pop(0)
+    return fault
+
+
 def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -326,20 +338,9 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
             if path == "/__fake__/sent":
                 return self._json(200, fake.sent())
             with state.lock:
-                state.requests[path] += 1
-                pending = state.faults.get(path) or []
-                fault = pending[0] if pending else None
-                if fault is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        pending.pop(0)
-            if fault is not None:
-                time.sleep(fault.delay_seconds)
-                if fault.status is not None:
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                    return self._json(
-                        fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers
-                    )
+                fault = _next_fault(state, path)
+            if self._answered_by(fault):
+                return
             self._serve(path, query)
 
         def do_POST(self) -> None:
@@ -351,24 +352,13 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
             call = OutboundCall(provider.name, "POST", url.path, url.query, dict(self.headers.items()), body)
             now = datetime.now(UTC)
             with state.lock:
-                state.requests[url.path] += 1
                 entry = sent_entry(call, now)
                 state.sent.append(entry)
                 state.calls.append(call)
-                pending = state.faults.get(url.path) or []
-                fault = pending[0] if pending else None
-                if fault is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        pending.pop(0)
-            if fault is not None:
-                time.sleep(fault.delay_seconds)
-                if fault.status is not None:
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                    entry["status"] = fault.status
-                    return self._json(
-                        fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers
-                    )
+                fault = _next_fault(state, url.path)
+            if self._answered_by(fault):
+                entry["status"] = fault.status if fault is not None else None
+                return
             context = FakeContext(state.credentials, state.signing, fake.base_url, now)
             answer, receipts = provider.answer(call, context)
             # The local outbox shows what the provider answered too (its message id, or its error).
@@ -518,6 +508,17 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
             )
 
         # -- plumbing ---------------------------------------------------------------------------
+
+        def _answered_by(self, fault: Fault | None) -> bool:
+            """Waits out an injected fault's delay; True when its status is the answer (sent here)."""
+            if fault is None:
+                return False
+            time.sleep(fault.delay_seconds)
+            if fault.status is None:
+                return False
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._json(fault.status, {"error": {"message": "injected fault", "code": fault.status}}, headers)
+            return True
 
         def _bearer(self, token: str) -> bool:
             if self.headers.get("Authorization") == f"Bearer {token}":
