@@ -22,7 +22,7 @@ from switchboard.api.agents import Role, caller_of
 from switchboard.api.representation import etag_of, json_body, message_json, ticket_json
 from switchboard.api.ticket_notes import Busy, IdempotencyKeyReused, idempotency_key_of
 from switchboard.api.write_requests import MAX_REPLY_CHARS, ReplyRequest
-from switchboard.channels.sending import OutboundAttachment, OutboundRequest, WhatsAppTemplate, WindowVerdict
+from switchboard.channels.sending import OutboundRequest, WhatsAppTemplate, WindowVerdict
 from switchboard.config import AccessSettings, WhatsAppTemplateConfig
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
@@ -39,6 +39,7 @@ from switchboard.models import (
 from switchboard.observability import logger, metrics
 from switchboard.outbound.adapters import sending_adapter
 from switchboard.outbound.queue import OutboundQueue
+from switchboard.outbound.requests import outbound_attachment
 from switchboard.store.messages import StoredMessage, UnknownMessageKey, timeline_key
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
@@ -227,6 +228,7 @@ def _check_reply(
 def _probe_request(channel: Channel, account_id: str, wanted: ReplyRequest, now: datetime) -> OutboundRequest:
     """The reply as its channel would be asked to send it, for the channel's own refusal; its URLs are stand-ins
     (the sender presigns real ones), since what a channel refuses is a file's kind, type and count."""
+    intent = _intent(wanted)
     return OutboundRequest(
         attempt_id="probe",
         message_id="probe",
@@ -236,14 +238,7 @@ def _probe_request(channel: Channel, account_id: str, wanted: ReplyRequest, now:
         recipient_id="probe",
         text=wanted.text,
         attachments=tuple(
-            OutboundAttachment(
-                kind=_OUTBOUND_KINDS.get(_kind_of(a.mime_type), "document"),  # type: ignore[arg-type]
-                storage_key=a.storage_key,
-                filename=a.filename,
-                mime_type=a.mime_type,
-                url=f"https://attachments.invalid/{a.storage_key}",
-            )
-            for a in wanted.attachments
+            outbound_attachment(a, f"https://attachments.invalid/{a.storage_key}") for a in intent.attachments
         ),
         template=(
             WhatsAppTemplate(
@@ -254,9 +249,6 @@ def _probe_request(channel: Channel, account_id: str, wanted: ReplyRequest, now:
         ),
         now=now,
     )
-
-
-_OUTBOUND_KINDS = {"image": "image", "video": "video", "audio": "audio"}
 
 
 def _templates_for(templates: Sequence[WhatsAppTemplateConfig], account_id: str) -> list[WhatsAppTemplateConfig]:

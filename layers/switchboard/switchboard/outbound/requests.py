@@ -78,10 +78,15 @@ class RequestBuilder:
     def _attachment(self, attachment: Attachment) -> OutboundAttachment:
         if attachment.storage_key is None:
             raise ValueError("an agent's attachment is in the attachments bucket")
-        return OutboundAttachment(
-            kind=_KINDS.get(attachment.kind, "document"),  # type: ignore[arg-type]
-            storage_key=attachment.storage_key,
-            filename=attachment.filename,
-            mime_type=attachment.mime_type,
-            url=self._presign(attachment.storage_key),
-        )
+        return outbound_attachment(attachment, self._presign(attachment.storage_key))
+
+
+def outbound_attachment(attachment: Attachment, url: str) -> OutboundAttachment:
+    """An agent's attachment as a provider is handed it: its kind, and the URL it downloads from."""
+    return OutboundAttachment(
+        kind=_KINDS.get(attachment.kind, "document"),  # type: ignore[arg-type]
+        storage_key=attachment.storage_key or "",
+        filename=attachment.filename,
+        mime_type=attachment.mime_type,
+        url=url,
+    )
