@@ -175,30 +175,15 @@ class TicketRepository:
     ) -> None:
         """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile;
         `audit` records what the message changed (an agent's note, a customer reopening the ticket)."""
-        version = current.version
-        actions = [
-            *self._messages.new_message_actions(message, ticket_after.message_count),
-            self._table.put_action(
-                _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
-            ),
-        ]
-        if audit is not None:
-            actions.extend(self._audits.new_audit_actions(audit))
-        self._table.transact(actions)
+        self._table.transact(self._appending(current, ticket_after, message, audit))
 
     def change_ticket(self, *, current: VersionedTicket, ticket_after: Ticket, audit: TicketAudit) -> None:
         """Saves an agent's change with its audit, if nobody changed the ticket since `current` was read
         (WriteConflict otherwise): the ticket's version is its ETag, so two agents never overwrite each other."""
-        version = current.version
-        if audit.ticket_version != version + 1:
+        if audit.ticket_version != current.version + 1:
             raise ValueError("an audit records the version its change makes")
         self._table.transact(
-            [
-                self._table.put_action(
-                    _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
-                ),
-                *self._audits.new_audit_actions(audit),
-            ],
+            [self._saving(ticket_after, current), *self._audits.new_audit_actions(audit)],
             first_is_message_index=False,
         )
 
@@ -212,19 +197,30 @@ class TicketRepository:
         audit: TicketAudit | None,
     ) -> None:
         """An agent's reply, all or nothing: its message index entry (AlreadyStored on a retried request), the
-        message, the ticket on the version read (WriteConflict otherwise), its first send attempt in the
-        outbox, and the audit of a status it sets. Once this returns, the reply will be sent."""
-        version = current.version
+        message, the ticket on the version read (WriteConflict otherwise), its audit, and its first send
+        attempt in the outbox. Once this returns, the reply will be sent."""
+        self._table.transact(
+            [*self._appending(current, ticket_after, message, audit), *self._outbox.new_attempt_actions(attempt)]
+        )
+
+    def _appending(
+        self, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage, audit: TicketAudit | None
+    ) -> list[dict[str, Any]]:
+        """A message's actions (its index entry first), the ticket on the version read, and the audit if any."""
         actions = [
             *self._messages.new_message_actions(message, ticket_after.message_count),
-            self._table.put_action(
-                _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
-            ),
-            *self._outbox.new_attempt_actions(attempt),
+            self._saving(ticket_after, current),
         ]
         if audit is not None:
             actions.extend(self._audits.new_audit_actions(audit))
-        self._table.transact(actions)
+        return actions
+
+    def _saving(self, ticket_after: Ticket, current: VersionedTicket) -> dict[str, Any]:
+        """The ticket's new state as the next version, if it still stands at the version read."""
+        version = current.version
+        return self._table.put_action(
+            _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
+        )
 
     def _counter_claim(self, number: int) -> dict[str, Any]:
         # Claiming number n requires the counter to stand at n-1: concurrent creators conflict and
