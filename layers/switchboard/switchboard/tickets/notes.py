@@ -19,10 +19,15 @@ MAX_NOTE_CHARS = 16_000
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
-def note_external_id(agent_id: str, idempotency_key: str) -> str:
-    """The note's id in the message index: one per agent and key, whatever ticket it names."""
+def agent_write_id(kind: str, agent_id: str, idempotency_key: str) -> str:
+    """The message index id of what an agent's request wrote (a note, a reply): one per agent and
+    Idempotency-Key, whatever ticket it names, so a retried request finds what it already wrote."""
     digest = hashlib.sha256(f"{agent_id}\x1f{idempotency_key}".encode("utf-8", "surrogatepass")).hexdigest()
-    return f"note:{digest[:40]}"
+    return f"{kind}:{digest[:40]}"
+
+
+def note_external_id(agent_id: str, idempotency_key: str) -> str:
+    return agent_write_id("note", agent_id, idempotency_key)
 
 
 def note_on(

@@ -13,7 +13,6 @@ What a public reply does to the ticket (the SLA clocks, docs/data-model.md "Repl
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -33,12 +32,11 @@ from switchboard.models import (
     stable_id,
 )
 from switchboard.tickets.changes import InvalidChange, may_set_status
+from switchboard.tickets.notes import agent_write_id
 
 
 def reply_external_id(agent_id: str, idempotency_key: str) -> str:
-    """The reply's id in the message index: one per agent and key, whatever ticket it names."""
-    digest = hashlib.sha256(f"{agent_id}\x1f{idempotency_key}".encode("utf-8", "surrogatepass")).hexdigest()
-    return f"reply:{digest[:40]}"
+    return agent_write_id("reply", agent_id, idempotency_key)
 
 
 def attempt_id_of(message_id: str, number: int) -> str:
