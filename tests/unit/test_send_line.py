@@ -19,8 +19,9 @@ from infra.fakes import outbound_line
 from infra.fakes.providers import FakeProviders
 from switchboard.channels.base import Sends
 from switchboard.channels.line import ADAPTER, retry_key, unsupported_attachments
-from switchboard.channels.sending import OutboundAttachment, OutboundRequest, SendContext, SendEndpoints, SendHttp
+from switchboard.channels.sending import OutboundAttachment, OutboundRequest, SendContext
 from switchboard.models import Channel
+from tests.support.sending import send_context
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PUSH = "/line-api/v2/bot/message/push"
@@ -48,16 +49,7 @@ def secrets(server: FakeProviders) -> dict[str, Any]:
 
 
 def context_for(fake: FakeProviders, read_timeout: float = 5.0) -> SendContext:
-    base = fake.base_url
-    return SendContext(
-        http=SendHttp(connect_timeout=1.0, read_timeout=read_timeout),
-        endpoints=SendEndpoints(
-            graph=f"{base}/graph/v21.0",
-            line_api=f"{base}/line-api",
-            telegram=f"{base}/telegram",
-            twilio=f"{base}/twilio",
-        ),
-    )
+    return send_context(fake.base_url, read_timeout=read_timeout)
 
 
 def reply(**changes: Any) -> OutboundRequest:

@@ -23,6 +23,7 @@ from switchboard.channels.sending import (
 from switchboard.http_request import WebhookRequest
 from switchboard.models import Channel, DeliveryReceipt, DeliveryStatus, ReadWatermark
 from tests.support.drivers.messenger import INSTAGRAM_ACCOUNT_ID, PAGE_ID, InstagramDriver, MessengerDriver
+from tests.support.sending import send_context
 
 NOW = datetime(2025, 6, 9, 12, 0, tzinfo=UTC)
 CUSTOMER = "7160000000012345"
@@ -38,16 +39,7 @@ CHANNELS = [
 
 
 def context_for(fake: FakeProviders, *, read_timeout: float = 10.0) -> SendContext:
-    base = fake.base_url
-    return SendContext(
-        http=SendHttp(connect_timeout=1.0, read_timeout=read_timeout),
-        endpoints=SendEndpoints(
-            graph=f"{base}/graph/v21.0",
-            line_api=f"{base}/line-api",
-            telegram=f"{base}/telegram",
-            twilio=f"{base}/twilio",
-        ),
-    )
+    return send_context(fake.base_url, read_timeout=read_timeout)
 
 
 def reply(adapter: MetaMessagingAdapter = MESSENGER, **changes) -> OutboundRequest:

@@ -29,6 +29,7 @@ from switchboard.channels.sending import (
 )
 from switchboard.channels.telegram import ADAPTER, unsupported_attachments
 from switchboard.models import Channel
+from tests.support.sending import send_context
 
 BOT = "123456"
 
@@ -52,16 +53,7 @@ def secrets(server: FakeProviders) -> dict[str, Any]:
 
 
 def context_for(fake: FakeProviders, read_timeout: float = 5.0, base: str | None = None) -> SendContext:
-    base = base or fake.base_url
-    return SendContext(
-        http=SendHttp(connect_timeout=1.0, read_timeout=read_timeout),
-        endpoints=SendEndpoints(
-            graph=f"{base}/graph/v21.0",
-            line_api=f"{base}/line-api",
-            telegram=f"{base}/telegram",
-            twilio=f"{base}/twilio",
-        ),
-    )
+    return send_context(base or fake.base_url, read_timeout=read_timeout)
 
 
 def fresh_chat() -> str:

@@ -36,6 +36,7 @@ from switchboard.channels.twilio import (
 )
 from switchboard.http_request import WebhookRequest
 from switchboard.models import Channel, DeliveryReceipt, DeliveryStatus
+from tests.support.sending import send_context
 
 NOW = datetime(2025, 6, 9, 12, 0, tzinfo=UTC)
 BUSINESS = "+821012345678"
@@ -62,16 +63,7 @@ def providers(server: FakeProviders) -> FakeProviders:
 
 
 def context_for(fake: FakeProviders, read_timeout: float = 10.0) -> SendContext:
-    base = fake.base_url
-    return SendContext(
-        http=SendHttp(read_timeout=read_timeout),
-        endpoints=SendEndpoints(
-            graph=f"{base}/graph/v21.0",
-            line_api=f"{base}/line-api",
-            telegram=f"{base}/telegram",
-            twilio=f"{base}/twilio",
-        ),
-    )
+    return send_context(fake.base_url, read_timeout=read_timeout, connect_timeout=3.0)
 
 
 def reply(channel: Channel = Channel.SMS, **changes) -> OutboundRequest:

@@ -15,7 +15,6 @@ from switchboard.channels.sending import (
     OutboundRequest,
     SendContext,
     SendEndpoints,
-    SendHttp,
     WhatsAppTemplate,
     WindowVerdict,
 )
@@ -23,6 +22,7 @@ from switchboard.channels.whatsapp import ADAPTER, reply_refusal
 from switchboard.http_request import WebhookRequest
 from switchboard.models import Channel, DeliveryReceipt, DeliveryStatus
 from tests.support.drivers.whatsapp import PHONE_NUMBER_ID, WhatsAppDriver
+from tests.support.sending import send_context
 
 NOW = datetime(2025, 6, 9, 12, 0, tzinfo=UTC)
 CUSTOMER = "16505551234"
@@ -31,16 +31,7 @@ SEND_PATH = f"/graph/v21.0/{PHONE_NUMBER_ID}/messages"
 
 
 def context_for(fake: FakeProviders, *, read_timeout: float = 10.0) -> SendContext:
-    base = fake.base_url
-    return SendContext(
-        http=SendHttp(connect_timeout=1.0, read_timeout=read_timeout),
-        endpoints=SendEndpoints(
-            graph=f"{base}/graph/v21.0",
-            line_api=f"{base}/line-api",
-            telegram=f"{base}/telegram",
-            twilio=f"{base}/twilio",
-        ),
-    )
+    return send_context(fake.base_url, read_timeout=read_timeout)
 
 
 def reply(**changes) -> OutboundRequest:
