@@ -101,13 +101,16 @@ class SendOutcome(_Model):
 
     kind: Literal["sent", "retry", "rejected", "unknown"]
     provider_message_id: str | None = Field(default=None, max_length=512)
+    # Other ids the provider's receipts or the customer's answers may name the message by (the Message-ID SES
+    # gives a mail in place of ours): indexed with the provider id.
+    also_known_as: tuple[str, ...] = Field(default=(), max_length=4)
     retry_after_seconds: float | None = Field(default=None, ge=0)
     code: str | None = Field(default=None, max_length=64, description="The provider's error code")
     reason: str | None = Field(default=None, max_length=1000, description="Human-readable, for the agent")
 
     @classmethod
-    def sent(cls, provider_message_id: str | None) -> SendOutcome:
-        return cls(kind="sent", provider_message_id=provider_message_id)
+    def sent(cls, provider_message_id: str | None, also_known_as: tuple[str, ...] = ()) -> SendOutcome:
+        return cls(kind="sent", provider_message_id=provider_message_id, also_known_as=also_known_as)
 
     @classmethod
     def retry(cls, reason: str, retry_after_seconds: float | None = None, code: str | None = None) -> SendOutcome:

@@ -28,6 +28,7 @@ from botocore.exceptions import ConnectionError as NoConnection
 from switchboard.channels.base import Sends
 from switchboard.channels.sending import OutboundRequest, SendContext, SendOutcome, WindowVerdict
 from switchboard.email.outgoing import ReadAttachment, UnsendableMail, build_reply
+from switchboard.email.parsed import normalize_message_id
 from switchboard.email.ses_events import ATTEMPT_TAG
 from switchboard.proof import ChannelSecrets
 
@@ -133,7 +134,14 @@ class EmailSender(Sends):
         except HTTPClientError as error:
             # The connection broke after the request went out (botocore's ConnectionClosedError and others).
             return SendOutcome.unknown(f"the connection to SES broke before its answer ({type(error).__name__})")
-        return SendOutcome.sent(answer.get("MessageId"))
+        message_id = answer.get("MessageId")
+        if not message_id:
+            return SendOutcome.sent(None)
+        # SES replaces our Message-ID with its own (SES developer guide, "Header fields"): the customer's answer
+        # names that one, so the message is indexed under it too.
+        region = getattr(getattr(context.ses, "meta", None), "region_name", None) or "us-east-1"
+        ses_id = normalize_message_id(ses_message_id_header(message_id, region))
+        return SendOutcome.sent(message_id, also_known_as=(ses_id,) if ses_id else ())
 
 
 def _outcome_of_error(response: Mapping[str, Any]) -> SendOutcome:

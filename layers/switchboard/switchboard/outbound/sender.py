@@ -30,7 +30,6 @@ from switchboard.channels.sending import (
     SendOutcome,
 )
 from switchboard.email.parsed import normalize_message_id
-from switchboard.email.sender import ses_message_id_header
 from switchboard.models import AttemptState, Channel
 from switchboard.observability import logger, metrics
 from switchboard.outbound.adapters import sending_adapter
@@ -136,13 +135,6 @@ class ChannelSender:
             )
         if not self._store.outbox.record_outcome(attempt, outcome, now=now):
             return AttemptReport(attempt.id, "skipped")
-        if outcome.kind == "sent" and own_message_id is not None and outcome.provider_message_id:
-            # SES replaces our Message-ID with its own (SES developer guide, "Header fields"): the customer's
-            # answer names that one, so it finds the ticket too.
-            region = getattr(getattr(self._context.ses, "meta", None), "region_name", None) or "us-east-1"
-            ses_id = normalize_message_id(ses_message_id_header(outcome.provider_message_id, region))
-            if ses_id is not None:
-                self._store.outbox.index_provider_id(attempt, ses_id)
         result: Result = {"sent": "sent", "rejected": "failed", "unknown": "unknown"}[outcome.kind]  # type: ignore[assignment]
         logger.info(
             "reply send settled",

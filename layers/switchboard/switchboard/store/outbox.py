@@ -195,8 +195,10 @@ class OutboxRepository:
             },
             self._message_status_action(attempt, status, outcome, now),
         ]
-        if outcome.kind == "sent" and outcome.provider_message_id:
-            actions.append(self._provider_index_action(attempt, outcome.provider_message_id))
+        if outcome.kind == "sent":
+            for provider_id in dict.fromkeys([outcome.provider_message_id, *outcome.also_known_as]):
+                if provider_id:
+                    actions.append(self._provider_index_action(attempt, provider_id))
         try:
             self._table.transact(actions, first_is_message_index=False)
         except WriteConflict:
