@@ -2,7 +2,7 @@
 for FIFO batches with ReportBatchItemFailures is to stop at the first failure and return it with every record
 after it, so no reply overtakes an earlier one of its conversation (Lambda developer guide, "Handling errors
 for an SQS event source": "... stop processing messages after the first failure and return all failed and
-unprocessed messages in batchItemFailures")."""
+unprocessed messages in batchItemFailures"). The unprocessed ones are made visible again at once."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ def send_batch(
     event: Mapping[str, Any], *, sender: ChannelSender, queue: OutboundQueue, now: Callable[[], datetime] = utc_now
 ) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
+    unprocessed: list[str] = []
     for record in event.get("Records") or []:
         if failures:
             failures.append({"itemIdentifier": record["messageId"]})
+            unprocessed.append(record["receiptHandle"])
             continue
         try:
             attempt_id = attempt_id_of_body(record["body"])
@@ -39,4 +41,8 @@ def send_batch(
         if report.result == "retry":
             queue.delay(record["receiptHandle"], report.retry_in_seconds or 1)
             failures.append({"itemIdentifier": record["messageId"]})
+    if unprocessed:
+        # Given back untried, they would wait out the queue's visibility timeout (6 minutes): other
+        # conversations' replies go again at once, and FIFO still holds each one behind its group's earlier.
+        queue.release(unprocessed)
     return {"batchItemFailures": failures}

@@ -56,3 +56,14 @@ class OutboundQueue:
         self._sqs.change_message_visibility(
             QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43_200))
         )
+
+    def release(self, receipt_handles: list[str]) -> None:
+        """Makes messages the sender did not try visible again now (ChangeMessageVisibilityBatch, 10 at most a call)."""
+        for start in range(0, len(receipt_handles), SQS_BATCH_LIMIT):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for index, handle in enumerate(receipt_handles[start : start + SQS_BATCH_LIMIT])
+                ],
+            )

@@ -45,7 +45,7 @@ MAX_TRIES = 8
 LEASE = timedelta(seconds=120)
 # A wait for the account's sending rate shorter than this is slept out in the sender; a longer one goes back to
 # the queue (its visibility delayed as long), keeping the conversation's order.
-MAX_PACING_SLEEP_SECONDS = 1.0
+MAX_PACING_SLEEP_SECONDS = 1.5
 BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 300
 
