@@ -28,8 +28,8 @@ class SendRates:
         item_key = key(key_part(f"RATE#{bucket}"), "RATE")
         for _ in range(_ATTEMPTS):
             found = self._table.get(item_key)
-            seen = float(found["next_at"]["N"]) if found else None
-            start = max(seen or 0.0, now)
+            seen = found["next_at"] if found else None
+            start = max(float(seen["N"]) if seen else 0.0, now)
             if start - now > burst_seconds:
                 return start - now - burst_seconds
             after = start + cost / rate_per_second
@@ -38,7 +38,7 @@ class SendRates:
                 condition = "attribute_not_exists(pk)"
             else:
                 condition = "next_at = :seen"
-                values[":seen"] = found["next_at"]  # type: ignore[index]
+                values[":seen"] = seen
             if (
                 self._table.update_if(item_key, "SET next_at = :after, expires_at = :expires", condition, values=values)
                 is not None
