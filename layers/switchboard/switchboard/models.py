@@ -446,6 +446,9 @@ class Contact(_Model):
     id: str
     display_name: str | None = None
     phone_e164: str | None = None
+    tags: tuple[str, ...] = Field(
+        default=(), max_length=MAX_TICKET_TAGS, description="e.g. vip: SLA policies match them"
+    )
     identities: tuple[ChannelIdentity, ...]
     follows: dict[str, FollowState] = Field(
         default_factory=dict, description="Per channel identity key: whether they follow the business account"
@@ -464,6 +467,111 @@ class DeliveryEvent(_Model):
 class Requester(_Model):
     contact_id: str
     display_name: str | None = None
+    tags: tuple[str, ...] = Field(
+        default=(), max_length=MAX_TICKET_TAGS, description="The contact's tags (e.g. vip) as the ticket was opened"
+    )
+
+
+class SlaMetric(StrEnum):
+    """Zendesk's seven SLA metrics (docs/sla.md): what each one measures is in sla/clocks.py."""
+
+    FIRST_REPLY = "first_reply"
+    NEXT_REPLY = "next_reply"
+    PERIODIC_UPDATE = "periodic_update"
+    PAUSABLE_UPDATE = "pausable_update"
+    REQUESTER_WAIT = "requester_wait"
+    AGENT_WORK = "agent_work"
+    RESOLUTION = "resolution"
+
+
+class MetricStatus(StrEnum):
+    ACTIVE = "active"  # the clock runs, the target not reached
+    PAUSED = "paused"  # the clock is stopped by the ticket's status; the time spent counts when it runs again
+    FULFILLED = "fulfilled"  # what it measures happened (breached_at says whether it was late)
+    BREACHED = "breached"  # the clock runs past the target
+
+
+class SlaView(StrEnum):
+    """The agents' SLA views (GET /tickets?sla=...): where a ticket's running clocks stand."""
+
+    BREACHED = "breached"
+    WARNING = "warning"
+    ACTIVE = "active"
+
+
+class MetricClock(_Model):
+    """One SLA metric of a ticket, as of the ticket's last write (sla/clocks.py)."""
+
+    target_minutes: int = Field(ge=1)
+    business_hours: bool
+    status: MetricStatus
+    activation: int = Field(
+        ge=1,
+        description="Which run of the metric this is: a restart (a new customer message "
+        "after a reply, a reopened ticket) starts a new one, a pause does not",
+    )
+    started_at: datetime = Field(description="When this activation started")
+    spent_seconds: float = Field(
+        default=0, ge=0, description="Time counted before running_since (business time for business-hours targets)"
+    )
+    running_since: datetime | None = Field(default=None, description="While the clock runs: since when")
+    due_at: datetime | None = Field(default=None, description="While the clock runs short of the target: the deadline")
+    warn_at: datetime | None = None
+    warned: bool = Field(default=False, description="The warning is recorded on the ticket's timeline")
+    breached_at: datetime | None = Field(
+        default=None, description="The deadline it missed, or the change that made it late"
+    )
+    breach_recorded: bool = Field(default=False, description="The breach is on the timeline and its metrics emitted")
+    escalated_level: int = Field(default=0, ge=0, le=4, description="The highest escalation level acted on")
+    stopped_at: datetime | None = Field(default=None, description="When it was fulfilled or paused")
+
+    @property
+    def running(self) -> bool:
+        return self.status in (MetricStatus.ACTIVE, MetricStatus.BREACHED)
+
+
+class TicketSla(_Model):
+    """The SLA policy a ticket is measured by and each of its metrics' clocks (docs/sla.md)."""
+
+    policy: str = Field(description="The name of the policy applied")
+    policy_version: int = Field(ge=0, description="The version of the policy list it was applied from")
+    metrics: dict[SlaMetric, MetricClock] = Field(default_factory=dict)
+    next_due_at: datetime | None = Field(
+        default=None,
+        description="The earliest of the next warning, breach or escalation: the ticket's place in the timer index",
+    )
+
+
+class NoticeState(StrEnum):
+    PENDING = "pending"  # to be sent at next_try_at
+    SENDING = "sending"  # claimed by an enforcer; if it dies, the lease runs out and the notice is due again
+    DELIVERED = "delivered"
+    REJECTED = "rejected"  # the target refused it for good (4xx, no such topic): never retried
+    FAILED = "failed"  # still failing after MAX_NOTICE_TRIES
+
+
+class SlaNoticeDelivery(_Model):
+    """One notify action of one escalation level to one target (a webhook or an SNS topic): created once with the
+    breach's record, delivered by the enforcer (store/sla_notices.py)."""
+
+    event_id: str = Field(description="Stable per ticket, metric, activation and level: the receiver dedupes on it")
+    ticket_id: str
+    ticket_number: int
+    policy: str
+    metric: SlaMetric
+    activation: int
+    level: int = Field(ge=1, le=4)
+    channel: Channel
+    priority: Priority
+    due_at: datetime
+    breached_at: datetime
+    action_index: int = Field(ge=0, description="Which action of the level, and which target of it")
+    target_kind: Literal["webhook", "sns"]
+    target: str = Field(description="The webhook URL or the topic ARN")
+    state: NoticeState = NoticeState.PENDING
+    tries: int = Field(default=0, ge=0)
+    next_try_at: datetime
+    last_error: str | None = None
 
 
 class Ticket(_Model):
@@ -503,6 +611,9 @@ class Ticket(_Model):
     # LINE: the newest customer message's reply token, until a reply uses it (one use only, about a minute).
     reply_token: str | None = None
     reply_token_expires_at: datetime | None = None
+    sla: TicketSla | None = Field(
+        default=None, description="The SLA policy applied and its metrics; none matched: null"
+    )
 
     @field_validator("cc")
     @classmethod

@@ -99,6 +99,7 @@ def opened_ticket(
     contact_id: str,
     follows_up: Ticket | None,
     conversation_key: str | None = None,
+    requester_tags: tuple[str, ...] = (),
 ) -> Ticket:
     """The ticket a customer's message opens. Its id derives from that message, so a retry rebuilds the same ticket.
 
@@ -114,7 +115,7 @@ def opened_ticket(
         channel_account_id=message.channel_account_id,
         conversation_key=conversation_key or message.conversation_key,
         subject=subject_of(message),
-        requester=Requester(contact_id=contact_id, display_name=message.sender.display_name),
+        requester=Requester(contact_id=contact_id, display_name=message.sender.display_name, tags=requester_tags),
         follow_up_of=follows_up.id if follows_up else None,
         cc=_participants((), message),
         message_count=1,
@@ -135,8 +136,11 @@ def _participants(known: tuple[str, ...], message: InboundMessage) -> tuple[str,
     return tuple(dict.fromkeys([*known, *message.email.participants]))
 
 
-def with_message(ticket: Ticket, message: InboundMessage) -> Ticket:
-    if is_echo(message) or is_automatic(message):
+def with_message(ticket: Ticket, message: InboundMessage, *, only_thanks: bool = False) -> Ticket:
+    """The ticket after a message. `only_thanks`: the customer only thanked us (sla/restarts.py); on a solved
+    ticket that neither reopens it nor starts a wait, so no SLA clock restarts."""
+    thanked_for_solved = only_thanks and ticket.status is TicketStatus.SOLVED
+    if is_echo(message) or is_automatic(message) or thanked_for_solved:
         return ticket.model_copy(
             update={
                 "message_count": ticket.message_count + 1,
