@@ -89,6 +89,8 @@ class SigningSecrets:
     messenger_app_secret: str = "fake-messenger-app-secret"
     instagram_app_secret: str = "fake-instagram-app-secret"
     twilio_auth_token: str = "fake-twilio-auth-token"
+    # The SLA notify webhooks' key (infra/fakes/outbound_hooks.py checks it); None: the fake hooks take any request.
+    sla_webhook_signing_key: str | None = None
 
 
 class OutboundProvider(Protocol):
