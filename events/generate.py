@@ -116,6 +116,7 @@ def build_events() -> dict[str, dict[str, Any]]:
         body={"external_id": "CAH-out-of-office.7@mail.example.net"},
         claims=ADMIN_CLAIMS,
     )
+    events.update(sla_admin_events(ticket_id))
     events["ticket-closer-schedule.json"] = scheduled_event("TicketCloserFunction", "CloseSolvedTickets")
     events["ticket-reply.json"] = _agent_request(
         "reply",
@@ -129,12 +130,82 @@ def build_events() -> dict[str, dict[str, Any]]:
     )
     events["channel-sender-batch.json"] = sqs_event([_outbound_record(stable_id("a", "m_sample", "1"), ticket_id)])
     events["outbox-sweep-schedule.json"] = scheduled_event("OutboxSweepFunction", "SweepOutbox")
+    events["sla-enforcer-schedule.json"] = scheduled_event("SlaEnforcerFunction", "SweepSlaTimers")
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))
     events.update(build_email_events(_id))
     events.update(build_mail_events_events(_id))
     return events
+
+
+# The issue's example policy: a 1-minute first reply on chat channels, a notify webhook and a tag on breach.
+SAMPLE_SLA_POLICIES: dict[str, Any] = {
+    "policies": [
+        {
+            "name": "Chat, urgent first reply",
+            "conditions": {"channel": ["telegram", "whatsapp"], "priority": ["urgent", "high", "normal"]},
+            "schedule_id": None,
+            "targets": {
+                "normal": {
+                    "first_reply": {"minutes": 1, "business_hours": False},
+                    "next_reply": {"minutes": 30, "business_hours": False},
+                }
+            },
+            "warn_before": {"percent": 50},
+            "escalations": [
+                {
+                    "level": 1,
+                    "after_minutes": 0,
+                    "actions": [
+                        {"type": "notify", "webhook_url": "https://hooks.example/sla"},
+                        {"type": "add_tags", "tags": ["sla_breached"]},
+                    ],
+                }
+            ],
+        }
+    ]
+}
+# A Seoul office: a lunch break (two intervals a day), Korea's public holidays, and one of the company's own.
+SAMPLE_SCHEDULE: dict[str, Any] = {
+    "name": "Seoul office",
+    "time_zone": "Asia/Seoul",
+    "intervals": [
+        {"day": day, "start": start, "end": end}
+        for day in ("mon", "tue", "wed", "thu", "fri")
+        for start, end in (("09:00", "12:00"), ("13:00", "18:00"))
+    ],
+    "holidays": [{"date": "2026-04-01", "name": "창립기념일"}],
+    "country_holidays": "KR",
+}
+
+
+def sla_admin_events(ticket_id: str) -> dict[str, dict[str, Any]]:
+    """The SLA admin routes as an admin calls them, in the order the file names sort (the function probe plays
+    them so on an empty table): a dry run on the sample ticket, the rules read, the policy list and a schedule
+    saved, the schedules listed."""
+    schedule = {"schedule_id": "seoul-office"}
+    return {
+        "sla-policies-dry-run.json": _agent_request(
+            "sla-dry-run", "POST /admin/sla-policies/dry-run", body={"ticket_id": ticket_id}, claims=ADMIN_CLAIMS
+        ),
+        "sla-policies-get.json": _agent_request("sla-policies", "GET /admin/sla-policies", claims=ADMIN_CLAIMS),
+        "sla-policies-put.json": _agent_request(
+            "sla-policies-put",
+            "PUT /admin/sla-policies",
+            body=SAMPLE_SLA_POLICIES,
+            headers={"if-match": "0"},
+            claims=ADMIN_CLAIMS,
+        ),
+        "sla-schedule-put.json": _agent_request(
+            "sla-schedule-put",
+            "PUT /admin/schedules/{schedule_id}",
+            schedule,
+            body=SAMPLE_SCHEDULE,
+            claims=ADMIN_CLAIMS,
+        ),
+        "sla-schedules-list.json": _agent_request("sla-schedules", "GET /admin/schedules", claims=ADMIN_CLAIMS),
+    }
 
 
 def build_files() -> dict[str, bytes]:

@@ -159,6 +159,9 @@ class FakeProviders:
             # One fake Graph serves both hosts' paths (/<id>/messages), as the two APIs share their shapes.
             "InstagramGraphApiBaseUrl": f"{self.base_url}/graph/{GRAPH_VERSION}",
             "SesEndpointUrl": f"{self.base_url}/ses",
+            # SLA notify webhooks under it are recorded in the fake outbox (GET <base>/__fake__/sent): the only
+            # plain-http webhook a policy may name, and on a local run the only one called.
+            "SlaLocalHooksBase": f"{self.base_url}/__fake__/hooks/",
             "MediaHostsWhatsApp": own,
             "MediaHostsMessenger": own,
             "MediaHostsInstagram": own,

@@ -347,6 +347,35 @@ def _activator_answers_cloudformation(result):
     assert "ses:SetActiveReceiptRuleSet" in {call["action"] for call in result["calls"]}
 
 
+def _sla_admin_saves_and_reads_the_rules(result):
+    # The probe's table is empty: no ticket to dry-run a policy on, no rules yet (version 0); the policy list is
+    # saved on top of version 0 and a schedule on top of that, each moving the version on, and the listing
+    # shows the schedule (tests/integration/test_sla_admin.py covers conflicts and refusals).
+    answers = {played["request"]["routeKey"]: played["response"] for played in result["played"]}
+    assert {route: answer["statusCode"] for route, answer in answers.items()} == {
+        "POST /admin/sla-policies/dry-run": 404,
+        "GET /admin/sla-policies": 200,
+        "PUT /admin/sla-policies": 200,
+        "PUT /admin/schedules/{schedule_id}": 200,
+        "GET /admin/schedules": 200,
+    }, result["played"]
+    assert _body(answers["GET /admin/sla-policies"]) == {"version": 0, "policies": [], "updated_at": None}
+    assert _body(answers["PUT /admin/sla-policies"])["version"] == 1
+    assert _body(answers["PUT /admin/schedules/{schedule_id}"])["version"] == 1
+    assert [schedule["id"] for schedule in _body(answers["GET /admin/schedules"])["schedules"]] == ["seoul-office"]
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem", "dynamodb:PutItem"}
+
+
+def _sla_enforcer_finds_nothing_due(result):
+    # The probe's table holds no SLA timer: the sweep reads the rules, its cursor and the last minutes' buckets
+    # (nothing due), and moves its cursor (tests/integration/test_sla_lifecycle.py breaches real tickets).
+    for played in result["played"]:
+        response = played["response"]
+        assert (response["timers_due"], response["failures"], response["events"]) == (0, 0, {}), played
+        assert response["buckets_read"] > 0, played
+    assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+
+
 EXPECTED_OUTCOMES = {
     "ReceiptRuleSetActivatorFunction": _activator_answers_cloudformation,
     "EmailInboundFunction": _intake_enqueues_every_mail,
@@ -369,6 +398,8 @@ EXPECTED_OUTCOMES = {
     "OutboxSweepFunction": _sweep_finds_nothing_overdue,
     "MailEventsFunction": _mail_events_become_receipts,
     "MediaFetcherFunction": _fetcher_completes_every_job,
+    "SlaAdminFunction": _sla_admin_saves_and_reads_the_rules,
+    "SlaEnforcerFunction": _sla_enforcer_finds_nothing_due,
 }
 
 

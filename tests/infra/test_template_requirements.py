@@ -287,7 +287,15 @@ AGENT_ROUTES = {
     "POST /tickets/{ticket_id}/replies",
     "POST /tickets/{ticket_id}/messages/{message_key}/resend",
 }
-ADMIN_ROUTES = {"POST /mail/held/release"}
+ADMIN_ROUTES = {
+    "POST /mail/held/release",
+    "GET /admin/sla-policies",
+    "PUT /admin/sla-policies",
+    "POST /admin/sla-policies/dry-run",
+    "GET /admin/schedules",
+    "GET /admin/schedules/{schedule_id}",
+    "PUT /admin/schedules/{schedule_id}",
+}
 
 
 @pytest.mark.parametrize(
@@ -320,7 +328,7 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
 
 
 def test_the_agents_functions_read_roles_as_the_parameters_say(function_specs):
-    for logical_id in ("TicketsApiFunction", "TicketChangesFunction", "HeldMailReleaseFunction"):
+    for logical_id in ("TicketsApiFunction", "TicketChangesFunction", "HeldMailReleaseFunction", "SlaAdminFunction"):
         environment = function_specs[logical_id].environment
         assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == (
             {"Ref": "RolesClaim"},

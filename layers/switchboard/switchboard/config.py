@@ -246,3 +246,18 @@ class SenderSettings(_Settings):
 
 
 _TEMPLATES: TypeAdapter[list[WhatsAppTemplateConfig]] = TypeAdapter(list[WhatsAppTemplateConfig])
+
+
+class SlaAdminSettings(_Settings):
+    """sla_admin: the one base under which a notify webhook may be plain http on this machine, besides public
+    HTTPS (sla/notify.py). Empty in AWS; the local runner sets its fake providers' `<base>/__fake__/hooks/`, where
+    the notices are recorded in the local outbox."""
+
+    local_hooks_base: str = Field(default="", alias="SLA_LOCAL_HOOKS_BASE", pattern=r"^(https?://\S+/)?$")
+
+
+class SlaEnforcerSettings(_Settings):
+    """sla_enforcer: the secret whose signing_key signs notify webhooks, and the local hooks base (as sla_admin's)."""
+
+    webhook_secret_arn: str = Field(alias="SLA_WEBHOOK_SECRET_ARN", min_length=1)
+    local_hooks_base: str = Field(default="", alias="SLA_LOCAL_HOOKS_BASE", pattern=r"^(https?://\S+/)?$")

@@ -26,6 +26,8 @@ from switchboard.config import (
     ReplySettings,
     RuleSetActivatorSettings,
     SenderSettings,
+    SlaAdminSettings,
+    SlaEnforcerSettings,
     TableSettings,
     TelegramWebhookSettings,
     TicketCloserSettings,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from switchboard.outbound.sender import ChannelSender
     from switchboard.proof import ChannelSecrets
     from switchboard.queue import InboundQueue
+    from switchboard.sla.notify import SlaNoticeSender
     from switchboard.store.repositories import Repositories
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -347,6 +350,27 @@ def channel_sender() -> ChannelSender:
             email_of=MailThreads(store, reply_key=lambda: secrets_of(Channel.EMAIL)).email_of,
         ),
     )
+
+
+@wired
+def sla_admin_settings() -> SlaAdminSettings:
+    return SlaAdminSettings.from_env()
+
+
+@wired
+def sla_notice_sender() -> SlaNoticeSender:
+    """Delivers SLA notices: signed webhooks over one urllib3 pool (the key from Secrets Manager, cached as every
+    secret) and SNS publishes."""
+    import urllib3
+
+    from switchboard.sla.notify import SlaNoticeSender, SnsNotifier, WebhookNotifier, signing_key_of
+
+    settings = SlaEnforcerSettings.from_env()
+    secret = secret_source(settings.webhook_secret_arn)
+    webhooks = WebhookNotifier(
+        urllib3.PoolManager(retries=False), lambda: signing_key_of(secret()), settings.local_hooks_base
+    )
+    return SlaNoticeSender(webhooks, SnsNotifier(_client("sns")))
 
 
 @wired

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from switchboard.api.ticket_changes import handle_ticket_change
@@ -11,6 +12,7 @@ from switchboard.api.ticket_replies import handle_resend, handle_ticket_reply
 from switchboard.config import AccessSettings, WhatsAppTemplateConfig
 from switchboard.errors import NotFound
 from switchboard.http import error_response
+from switchboard.models import utc_now
 from switchboard.outbound.queue import OutboundQueue
 from switchboard.store.repositories import Repositories
 
@@ -22,14 +24,16 @@ def handle_agent_write(
     access: AccessSettings,
     queue: OutboundQueue,
     templates: Sequence[WhatsAppTemplateConfig],
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
+    """One agent write; `clock` is the time the write happens at (tests run a ticket's life at chosen instants)."""
     route = event.get("routeKey")
     if route == "POST /tickets/{ticket_id}/replies":
-        return handle_ticket_reply(event, store=store, access=access, queue=queue, templates=templates)
+        return handle_ticket_reply(event, store=store, access=access, queue=queue, templates=templates, clock=clock)
     if route == "POST /tickets/{ticket_id}/messages/{message_key}/resend":
         return handle_resend(event, store=store, access=access, queue=queue, templates=templates)
     if route == "PATCH /tickets/{ticket_id}":
-        return handle_ticket_change(event, store=store, access=access)
+        return handle_ticket_change(event, store=store, access=access, clock=clock)
     if route == "POST /tickets/{ticket_id}/notes":
-        return handle_ticket_note(event, store=store, access=access)
+        return handle_ticket_note(event, store=store, access=access, clock=clock)
     return error_response(NotFound(f"no route {route!r}"))

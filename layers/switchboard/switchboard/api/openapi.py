@@ -38,10 +38,19 @@ from pydantic_core import core_schema
 
 from switchboard.api.agents import Role
 from switchboard.api.representation import DEFAULT_PAGE_SIZE, LISTING_TEXT_CHARS, MAX_PAGE_SIZE
+from switchboard.api.sla_requests import (
+    SCHEDULE_ID_PATTERN,
+    DryRunAnswer,
+    DryRunRequest,
+    PolicyListAnswer,
+    ScheduleList,
+)
 from switchboard.api.write_requests import NoteRequest, ReleaseRequest, ReplyRequest
 from switchboard.config import WhatsAppTemplateConfig
 from switchboard.http import json_response
 from switchboard.models import Contact, HeldMail, MailHandling, Ticket, TicketAudit, TicketMessage, TicketStatus
+from switchboard.sla.policies import PolicyList
+from switchboard.sla.schedules import Schedule, ScheduleRules
 from switchboard.tickets.changes import TicketChange
 from switchboard.tickets.notes import MAX_IDEMPOTENCY_KEY_CHARS
 
@@ -157,6 +166,23 @@ class ReplyRefused(Error):
     )
 
 
+class RuleProblem(BaseModel):
+    loc: list[str | int] = Field(description="Where in the body: its keys and list indexes ([]: the body as a whole)")
+    msg: str = Field(description="What is wrong there")
+
+
+class RulesRefused(Error):
+    """400 for SLA rules: every problem found in the body, each at its place, not only the first."""
+
+    errors: list[RuleProblem] = Field(description="Every problem, at most 100 (`message` counts them all)")
+
+
+class StaleRules(Error):
+    """412: the rules (or the schedule) are at another version than If-Match named."""
+
+    version: int = Field(description="The current version: read what it holds, then send the change again")
+
+
 # -- The routes -------------------------------------------------------------------------------------------------
 
 
@@ -249,6 +275,28 @@ def _guarded(answers: Mapping[int, Answer], *, not_found: Answer | None = _NOT_F
     """The answers of an agent route: its own, the authorizer's and the role check's, and 404 where it has one."""
     return {**answers, **_GUARDED, **({404: not_found} if not_found else {})}
 
+
+SCHEDULE_ID = Param(
+    "schedule_id",
+    "path",
+    {"type": "string", "pattern": SCHEDULE_ID_PATTERN},
+    "The schedule's id, chosen by the admin, e.g. seoul-office",
+    required=True,
+)
+RULES_IF_MATCH = Param(
+    "If-Match",
+    "header",
+    {"type": "string"},
+    'Save only on top of this version, e.g. 3 or "3" (RFC 9110 §13.1.1); without it the save is made on the '
+    "version just read, so another admin's save in between is never overwritten unseen",
+)
+_RULES_INVALID = Answer(
+    "invalid_request: the body is not JSON of this route's shape, or `errors` lists every problem in it",
+    (RulesRefused, Error),
+)
+_RULES_BUSY = Answer("conflict: other admins saved the rules twice while this save was tried; send it again", Error)
+_NO_SUCH_ROUTE = Answer('No such route: API Gateway\'s {"message": "Not Found"}', GatewayError)
+_SLA_TAGS = ("sla",)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -470,6 +518,132 @@ ROUTES: tuple[Route, ...] = (
         params=(_path("contact_id", "The contact's id, e.g. c_983063683f19fd77111918fd"), LIMIT, CURSOR),
         tags=("contacts",),
     ),
+    Route(
+        "GET",
+        "/admin/schedules",
+        "listSchedules",
+        "Every business-hours schedule (admin)",
+        Role.ADMIN,
+        _guarded({200: Answer("The schedules, by id", ScheduleList)}, not_found=_NO_SUCH_ROUTE),
+        tags=_SLA_TAGS,
+    ),
+    Route(
+        "GET",
+        "/admin/schedules/{schedule_id}",
+        "getSchedule",
+        "A business-hours schedule (admin)",
+        Role.ADMIN,
+        _guarded(
+            {200: Answer("The schedule as saved, its holidays expanded", Schedule)},
+            not_found=Answer("not_found: no schedule with that id", (Error, GatewayError)),
+        ),
+        params=(SCHEDULE_ID,),
+        tags=_SLA_TAGS,
+    ),
+    Route(
+        "PUT",
+        "/admin/schedules/{schedule_id}",
+        "putSchedule",
+        "Define or replace a business-hours schedule (admin)",
+        Role.ADMIN,
+        _guarded(
+            {
+                200: Answer("The schedule saved: its version is the previous one's + 1 (1 when new)", Schedule),
+                400: _RULES_INVALID,
+                409: _RULES_BUSY,
+                412: Answer(
+                    "precondition_failed: the schedule is at another version than If-Match named (0: not defined yet)",
+                    StaleRules,
+                ),
+            },
+            not_found=_NO_SUCH_ROUTE,
+        ),
+        params=(SCHEDULE_ID, RULES_IF_MATCH),
+        body=ScheduleRules,
+        description="An IANA time zone, weekly intervals (several a day, crossing midnight allowed), holidays, and "
+        "optionally a country's public holidays from the `holidays` package (Korea's lunar and substitute "
+        "holidays among them). Policies that name the schedule measure business time by it from their tickets' "
+        "next change. If-Match names the schedule's version; 0 saves only a schedule not defined yet.",
+        tags=_SLA_TAGS,
+    ),
+    Route(
+        "GET",
+        "/admin/sla-policies",
+        "getSlaPolicies",
+        "The ordered SLA policy list and its version (admin)",
+        Role.ADMIN,
+        _guarded(
+            {200: Answer("The policies as saved (version 0: never set)", PolicyListAnswer)}, not_found=_NO_SUCH_ROUTE
+        ),
+        tags=_SLA_TAGS,
+    ),
+    Route(
+        "PUT",
+        "/admin/sla-policies",
+        "putSlaPolicies",
+        "Replace the ordered SLA policy list (admin)",
+        Role.ADMIN,
+        _guarded(
+            {
+                200: Answer("The policies saved, with the rules' new version", PolicyListAnswer),
+                400: _RULES_INVALID,
+                409: _RULES_BUSY,
+                412: Answer("precondition_failed: the rules are at another version than If-Match named", StaleRules),
+            },
+            not_found=_NO_SUCH_ROUTE,
+        ),
+        params=(RULES_IF_MATCH,),
+        body=PolicyList,
+        example={
+            "policies": [
+                {
+                    "name": "Chat, urgent first reply",
+                    "conditions": {"channel": ["telegram", "whatsapp"], "priority": ["urgent", "high", "normal"]},
+                    "schedule_id": None,
+                    "targets": {
+                        "normal": {
+                            "first_reply": {"minutes": 1, "business_hours": False},
+                            "next_reply": {"minutes": 30, "business_hours": False},
+                        }
+                    },
+                    "warn_before": {"percent": 50},
+                    "escalations": [
+                        {
+                            "level": 1,
+                            "after_minutes": 0,
+                            "actions": [
+                                {"type": "notify", "webhook_url": "https://hooks.example/sla"},
+                                {"type": "add_tags", "tags": ["sla_breached"]},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        },
+        description="The first policy whose conditions a ticket meets (and that has targets for its priority) "
+        "applies. A policy's schedule_id must name a schedule defined; a notify webhook must be public HTTPS. "
+        "Tickets take the new list on their next change.",
+        tags=_SLA_TAGS,
+    ),
+    Route(
+        "POST",
+        "/admin/sla-policies/dry-run",
+        "dryRunSlaPolicies",
+        "Which policy and targets would apply to a ticket now, and when each metric would breach (admin)",
+        Role.ADMIN,
+        _guarded(
+            {
+                200: Answer("The policy that would apply (null: none) and each metric's clock", DryRunAnswer),
+                400: _RULES_INVALID,
+            },
+            not_found=Answer("not_found: no ticket with that ticket_id", (Error, GatewayError)),
+        ),
+        body=DryRunRequest,
+        example={"ticket_id": "t_bc6d80b2bc9e8110f657c83a"},
+        description="Under the current list, or under `policies` (an unsaved list, validated as PUT would): the "
+        "policy applied as if new to the ticket, measured at the time of the request. Nothing is saved.",
+        tags=_SLA_TAGS,
+    ),
 )
 
 
@@ -594,6 +768,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
             {"name": "tickets"},
             {"name": "contacts"},
             {"name": "held mail"},
+            {"name": "sla"},
             {"name": "meta"},
         ],
         "paths": paths,

@@ -12,7 +12,8 @@ the time, as an audit (GET /tickets/{ticket_id}/audits), in the same write as th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
@@ -22,6 +23,7 @@ from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
+from switchboard.sla.clocks import track
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import WriteConflict
 from switchboard.store.tickets import VersionedTicket
@@ -36,7 +38,13 @@ class PreconditionRequired(SwitchboardError):
     code = "precondition_required"
 
 
-def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, access: AccessSettings) -> dict[str, Any]:
+def handle_ticket_change(
+    event: Mapping[str, Any],
+    *,
+    store: Repositories,
+    access: AccessSettings,
+    clock: Callable[[], datetime] = utc_now,
+) -> dict[str, Any]:
     try:
         agent = caller_of(event, access).require(Role.AGENT)
         ticket_id = (event.get("pathParameters") or {}).get("ticket_id", "")
@@ -49,11 +57,11 @@ def handle_ticket_change(event: Mapping[str, Any], *, store: Repositories, acces
             raise NotFound(f"ticket {ticket_id[:200]!r} does not exist")
         if version_named(if_match) != current.version:
             return _stale(current)
-        after, audit = apply_change(
-            current.ticket, change, actor_id=agent.subject, at=utc_now(), version=current.version + 1
-        )
+        now = clock()
+        after, audit = apply_change(current.ticket, change, actor_id=agent.subject, at=now, version=current.version + 1)
         if audit is None:
             return json_response(200, {"ticket": ticket_json(current.ticket), "audit": None}, _etag(current.version))
+        after = track(current.ticket, after, at=now, rules=store.sla_rules.current())
         try:
             store.tickets.change_ticket(current=current, ticket_after=after, audit=audit)
         except WriteConflict:

@@ -8,7 +8,8 @@ Stripe and the IETF draft "The Idempotency-Key HTTP Header Field" answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
@@ -19,6 +20,7 @@ from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
+from switchboard.sla.clocks import track
 from switchboard.store.messages import StoredMessage, timeline_key
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
@@ -39,7 +41,13 @@ class Busy(SwitchboardError):
     code = "conflict"
 
 
-def handle_ticket_note(event: Mapping[str, Any], *, store: Repositories, access: AccessSettings) -> dict[str, Any]:
+def handle_ticket_note(
+    event: Mapping[str, Any],
+    *,
+    store: Repositories,
+    access: AccessSettings,
+    clock: Callable[[], datetime] = utc_now,
+) -> dict[str, Any]:
     try:
         agent = caller_of(event, access).require(Role.AGENT).subject
         ticket_id = (event.get("pathParameters") or {}).get("ticket_id", "")
@@ -49,9 +57,12 @@ def handle_ticket_note(event: Mapping[str, Any], *, store: Repositories, access:
             current = store.tickets.ticket_record(ticket_id)
             if current is None:
                 raise NotFound(f"ticket {ticket_id[:200]!r} does not exist")
+            now = clock()
             note, after = note_on(
-                current.ticket, text=wanted.text, agent_id=agent, idempotency_key=idempotency_key, at=utc_now()
+                current.ticket, text=wanted.text, agent_id=agent, idempotency_key=idempotency_key, at=now
             )
+            # A note answers nothing, but it is an update: the policy is applied anew, as on every update.
+            after = track(current.ticket, after, at=now, rules=store.sla_rules.current())
             try:
                 audit = note_audit(
                     current.ticket,

@@ -14,7 +14,7 @@ KakaoTalk), a closed ticket (422).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from switchboard.observability import logger, metrics
 from switchboard.outbound.adapters import sending_adapter
 from switchboard.outbound.queue import OutboundQueue
 from switchboard.outbound.requests import outbound_attachment
+from switchboard.sla.clocks import track
 from switchboard.store.messages import StoredMessage, UnknownMessageKey, timeline_key
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
@@ -74,6 +75,7 @@ def handle_ticket_reply(
     access: AccessSettings,
     queue: OutboundQueue,
     templates: Sequence[WhatsAppTemplateConfig],
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
     try:
         agent = caller_of(event, access).require(Role.AGENT).subject
@@ -88,7 +90,7 @@ def handle_ticket_reply(
             replayed = _replayed(store, ticket.channel, ticket_id, agent, key, wanted)
             if replayed is not None:
                 return replayed
-            now = utc_now()
+            now = clock()
             _check_reply(
                 ticket.channel, ticket.channel_account_id, ticket.last_customer_message_at, wanted, templates, now
             )
@@ -102,6 +104,7 @@ def handle_ticket_reply(
                 version=current.version + 1,
                 timeline_key=timeline_key,
             )
+            after = track(ticket, after, at=now, rules=store.sla_rules.current())
             try:
                 store.tickets.accept_reply(
                     current=current, ticket_after=after, message=message, attempt=attempt, audit=audit

@@ -2,6 +2,7 @@
 quarantined, or automatic and about no open ticket, like Zendesk's suspended tickets).
 
     GET /tickets                                       tickets, newest first; ?status= ?assignee=me|<id> ?group=<id>
+                                                       or by SLA, due first: ?sla=breached|warning|active&sort=due
     GET /tickets/{ticket_id}                           the ticket and the first page of its timeline
     GET /tickets/{ticket_id}/messages                  its timeline, oldest first, a page at a time
     GET /tickets/{ticket_id}/messages/{message_key}    one message, whole
@@ -39,7 +40,7 @@ from switchboard.api.representation import (
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import Contact, MailHandling, Ticket, TicketStatus
+from switchboard.models import Contact, MailHandling, SlaView, Ticket, TicketStatus
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
 from switchboard.store.tickets import TicketPage, VersionedTicket
@@ -84,7 +85,13 @@ def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: Ac
 
 
 def _list(query: Mapping[str, str], agent: Caller, store: Repositories) -> dict[str, Any]:
-    """A ticket view: all tickets, or those of a status, an assignee ("me" is the caller), a group, combined."""
+    """A ticket view: all tickets, or those of a status, an assignee ("me" is the caller), a group, combined; or an
+    SLA view, what is due first first."""
+    sort = query.get("sort")
+    if sort is not None and sort != "due":
+        raise InvalidRequest("sort must be due (with sla=); other views are newest first")
+    if "sla" in query or sort is not None:
+        return _sla_view(query, store)
     status = query.get("status")
     if status is not None and status not in TicketStatus:
         raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TicketStatus)}")
@@ -103,6 +110,20 @@ def _list(query: Mapping[str, str], agent: Caller, store: Repositories) -> dict[
         page, lambda last: store.tickets.ticket_cursor(last, wanted, assignee_id=assignee_id, group_id=group_id)
     )
     return json_response(200, listed)
+
+
+def _sla_view(query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+    """GET /tickets?sla=breached|warning|active&sort=due: an agent's "what do I answer first" (BySlaState)."""
+    wanted = query.get("sla") or ""
+    if wanted not in SlaView:
+        raise InvalidRequest(f"sla must be one of {', '.join(v.value for v in SlaView)}")
+    if any(name in query for name in ("status", "assignee", "group")):
+        raise InvalidRequest(
+            "sla= lists every ticket in that SLA state; it does not combine with status, assignee or group"
+        )
+    view = SlaView(wanted)
+    page = store.tickets.list_by_sla(view, limit=_page_size(query.get("limit")), cursor=query.get("cursor"))
+    return json_response(200, _ticket_page(page, lambda last: store.tickets.sla_cursor(last, view)))
 
 
 def _ticket_page(page: TicketPage, cursor_after: Callable[[Ticket], str]) -> dict[str, Any]:

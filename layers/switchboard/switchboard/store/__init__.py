@@ -1,6 +1,7 @@
 """The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
 its repository over the shared table layer (table.py): tickets.py, messages.py, audits.py, contacts.py,
-held_mail.py, replay_tokens.py, outbox.py and send_rates.py; repositories.py bundles them. The key schema of the table:
+held_mail.py, replay_tokens.py, outbox.py, send_rates.py, sla_rules.py, sla_timers.py and sla_notices.py;
+repositories.py bundles them. The key schema of the table:
 
 | item           | pk                              | sk                   | index keys                                   | serves                                   |
 |----------------|---------------------------------|----------------------|----------------------------------------------|------------------------------------------|
@@ -25,6 +26,15 @@ held_mail.py, replay_tokens.py, outbox.py and send_rates.py; repositories.py bun
 | replay token   | REPLAY#<provider>#<token>       | REPLAY               |                                              | a signed webhook token is used once (TTL) |
 | send attempt   | ATTEMPT#<attempt id>            | ATTEMPT              | ByOutboxDue: outbox_pk=OUTBOX#<0..7>, outbox_due=<due at or lease end>#<id> (until settled) | a reply's send attempt, claimed and settled once; overdue ones for the sweep |
 | send rate      | RATE#<channel>#<account>        | RATE                 |                                              | when an account's next send may go (pacing; TTL) |
+| SLA rules      | SLA#RULES                       | CURRENT              |                                              | the policies and schedules every ticket write applies |
+| rules version  | SLA#RULES                       | POLICIES#<version>   |                                              | the policy list's history                |
+| SLA schedule   | SLA#SCHEDULE#<id>               | V#<version>          |                                              | a schedule's history                     |
+| SLA notice     | TICKET#<ticket_id>              | SLANOTICE#<metric>#<activation>#<level>#<action>#<kind> | BySlaDue (until delivered) | one escalation's notify to one target, sent at least once |
+| SLA cursor     | SLA#SWEEP                       | CURSOR               |                                              | the enforcer's first unsettled due minute |
+
+Tickets and notices with something due carry BySlaDue: sla_due_pk=SLADUE#<due minute>#<0..3>,
+sla_due_sk=<due at>#<pk> (store/sla_timers.py); tickets with a running SLA clock carry BySlaState:
+sla_state_pk=SLA#<breached|warning|active>, sla_state_sk=<due>#<ticket_id>.
 
 created_sk is "<created at, fixed-width UTC>#<ticket_id>" (for held mail, "#<external id>"). The view indexes
 (all but ByStatus and ByCreated) project keys only, so a message appended costs them no write; a listing reads

@@ -11,6 +11,9 @@ from switchboard.store.messages import MessageRepository
 from switchboard.store.outbox import OutboxRepository
 from switchboard.store.replay_tokens import ReplayTokenRepository
 from switchboard.store.send_rates import SendRates
+from switchboard.store.sla_notices import SlaNotices
+from switchboard.store.sla_rules import SlaRulesRepository
+from switchboard.store.sla_timers import SlaTimers
 from switchboard.store.table import Table
 from switchboard.store.tickets import TicketRepository
 
@@ -25,14 +28,17 @@ class Repositories:
     replay_tokens: ReplayTokenRepository
     outbox: OutboxRepository
     send_rates: SendRates
+    sla_rules: SlaRulesRepository
+    sla_timers: SlaTimers
+    sla_notices: SlaNotices
 
     @classmethod
     def on(cls, dynamodb_client, table_name: str) -> Repositories:
         table = Table(dynamodb_client, table_name)
         messages, contacts, audits = MessageRepository(table), ContactRepository(table), AuditRepository(table)
-        outbox = OutboxRepository(table)
+        outbox, notices = OutboxRepository(table), SlaNotices(table)
         return cls(
-            tickets=TicketRepository(table, messages, contacts, audits, outbox),
+            tickets=TicketRepository(table, messages, contacts, audits, outbox, notices),
             messages=messages,
             contacts=contacts,
             audits=audits,
@@ -40,4 +46,7 @@ class Repositories:
             replay_tokens=ReplayTokenRepository(table),
             outbox=outbox,
             send_rates=SendRates(table),
+            sla_rules=SlaRulesRepository(table),
+            sla_timers=SlaTimers(table),
+            sla_notices=notices,
         )

@@ -36,6 +36,11 @@ _KEY_ATTRIBUTES = {
     "requester_pk",
     "close_due_pk",
     "close_due_sk",
+    # The SLA indexes: what is due when (store/sla_timers.py), and the tickets by SLA state (store/tickets.py).
+    "sla_due_pk",
+    "sla_due_sk",
+    "sla_state_pk",
+    "sla_state_sk",
 }
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -206,11 +211,19 @@ class Table:
         }
         return self.query_page(request, partition_cursor(pk, sk_prefix), cursor)
 
-    def put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> bool:
+    def put_if(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
         """Writes the item if `condition` holds; False when it did not."""
         request: dict[str, Any] = {"TableName": self.name, "Item": item, "ConditionExpression": condition}
         if values:
             request["ExpressionAttributeValues"] = values
+        if names:
+            request["ExpressionAttributeNames"] = names
         return _unless_condition_fails(lambda: self._db.put_item(**request)) is not None
 
     def update_if(

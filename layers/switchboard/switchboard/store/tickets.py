@@ -15,7 +15,10 @@ from typing import Any
 from switchboard.models import (
     ChannelIdentity,
     Contact,
+    MetricStatus,
     SendAttempt,
+    SlaNoticeDelivery,
+    SlaView,
     Ticket,
     TicketAudit,
     TicketMessage,
@@ -27,6 +30,8 @@ from switchboard.store.contacts import ContactRepository, IdentityLink
 from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
 from switchboard.store.messages import MessageRepository
 from switchboard.store.outbox import OutboxRepository
+from switchboard.store.sla_notices import SlaNotices
+from switchboard.store.sla_timers import due_keys
 from switchboard.store.table import (
     ALL_TICKETS,
     COUNTER_KEY,
@@ -77,12 +82,14 @@ class TicketRepository:
         contacts: ContactRepository,
         audits: AuditRepository,
         outbox: OutboxRepository,
+        notices: SlaNotices,
     ) -> None:
         self._table = table
         self._messages = messages
         self._contacts = contacts
         self._audits = audits
         self._outbox = outbox
+        self._notices = notices
 
     # -- the writer's reads ---------------------------------------------------------------------
 
@@ -187,6 +194,22 @@ class TicketRepository:
             first_is_message_index=False,
         )
 
+    def record_sla(
+        self,
+        *,
+        current: VersionedTicket,
+        ticket_after: Ticket,
+        audit: TicketAudit | None,
+        notices: list[SlaNoticeDelivery],
+    ) -> None:
+        """What the SLA enforcer did, all or nothing: the ticket on the version read (WriteConflict otherwise) with
+        its SLA recorded and its escalations' changes, their audit, and the notices to deliver (each created once)."""
+        actions = [self._saving(ticket_after, current)]
+        if audit is not None:
+            actions.extend(self._audits.new_audit_actions(audit))
+        actions.extend(self._notices.new_notice_actions(notices))
+        self._table.transact(actions, first_is_message_index=False)
+
     def accept_reply(
         self,
         *,
@@ -246,6 +269,14 @@ class TicketRepository:
         any combination; each served by the key of an index (_ticket_listing), never a Scan."""
         return self._listing_page(_ticket_listing(status, assignee_id, group_id), limit, cursor)
 
+    def list_by_sla(self, view: SlaView, *, limit: int, cursor: str | None) -> TicketPage:
+        """A page of an SLA view, what is due first first: breached tickets by their oldest breach, the others by
+        their next deadline (the sparse BySlaState index; a ticket whose state moved since is left out)."""
+        return self._listing_page(_sla_listing(view), limit, cursor)
+
+    def sla_cursor(self, ticket: Ticket, view: SlaView) -> str:
+        return _listing_cursor_after(_sla_listing(view), ticket)
+
     def ticket_cursor(
         self, ticket: Ticket, status: TicketStatus | None, assignee_id: str | None = None, group_id: str | None = None
     ) -> str:
@@ -303,13 +334,13 @@ class TicketRepository:
         return due
 
     def _listing_page(self, listing: _Listing, limit: int, cursor: str | None) -> TicketPage:
-        shape = _listing_cursor(listing.key_name, listing.key_value)
+        shape = _listing_cursor(listing.key_name, listing.key_value, listing.sort_key)
         request: dict[str, Any] = {
             "IndexName": listing.index,
             "KeyConditionExpression": "#k = :v",
             "ExpressionAttributeNames": {"#k": listing.key_name},
             "ExpressionAttributeValues": {":v": {"S": listing.key_value}},
-            "ScanIndexForward": False,
+            "ScanIndexForward": listing.ascending,
         }
         if listing.group_id is None:
             items, next_cursor = self._table.query_page({**request, "Limit": limit}, shape, cursor)
@@ -403,11 +434,11 @@ def _created_sk(ticket: Ticket) -> str:
     return f"{sortable_time(ticket.created_at)}#{ticket.id}"
 
 
-def _listing_cursor(key_name: str, key_value: str) -> CursorShape:
+def _listing_cursor(key_name: str, key_value: str, sort_key: str = "created_sk") -> CursorShape:
     """A listing on an index: the index's partition fixed, the ticket's pk and the index sort key carried."""
     return CursorShape(
         fixed={key_name: key_value, "sk": TICKET_SK},
-        free={"pk": FreeKey("TICKET#", MAX_PARTITION_KEY_BYTES), "created_sk": FreeKey("", MAX_SORT_KEY_BYTES)},
+        free={"pk": FreeKey("TICKET#", MAX_PARTITION_KEY_BYTES), sort_key: FreeKey("", MAX_SORT_KEY_BYTES)},
     )
 
 
@@ -431,6 +462,8 @@ class _Listing:
     key_value: str
     keys_only: bool = False
     group_id: str | None = None
+    sort_key: str = "created_sk"
+    ascending: bool = False
 
     def shows(self, ticket: Ticket) -> bool:
         """Whether the ticket, as it is now, is still in this view."""
@@ -455,6 +488,9 @@ def _view_keys(ticket: Ticket) -> dict[str, Any]:
         group = _group_key(ticket.group_id)
         keys["group_pk"] = {"S": group}
         keys["group_status_pk"] = {"S": f"{group}#{status}"}
+    if ticket.sla is not None:
+        keys.update(due_keys(ticket_pk(ticket.id), ticket.sla.next_due_at))
+        keys.update(_sla_state_keys(ticket))
     if ticket.status is TicketStatus.SOLVED:
         # Only while solved. A ticket solved without solved_at (written before the field existed) counts from
         # its last update, as tickets/closing.py does: a solved ticket always closes in the end.
@@ -462,6 +498,31 @@ def _view_keys(ticket: Ticket) -> dict[str, Any]:
         keys["close_due_pk"] = {"S": CLOSE_DUE}
         keys["close_due_sk"] = {"S": f"{sortable_time(solved_at)}#{ticket.id}"}
     return keys
+
+
+def sla_view_of(ticket: Ticket) -> tuple[SlaView, datetime] | None:
+    """Where the ticket stands in the agents' SLA views, and by what it sorts there: breached (a metric running
+    past its target), by the oldest breach; warning (warned, not breached), by the next deadline; active (a clock
+    runs), by the next deadline. None when no clock runs."""
+    if ticket.sla is None:
+        return None
+    running = [clock for clock in ticket.sla.metrics.values() if clock.running]
+    breached = [clock.breached_at for clock in running if clock.status is MetricStatus.BREACHED and clock.breached_at]
+    if breached:
+        return SlaView.BREACHED, min(breached)
+    deadlines = [clock.due_at for clock in running if clock.due_at is not None]
+    if not deadlines:
+        return None
+    warned = any(clock.warned for clock in running)
+    return (SlaView.WARNING if warned else SlaView.ACTIVE), min(deadlines)
+
+
+def _sla_state_keys(ticket: Ticket) -> dict[str, Any]:
+    view = sla_view_of(ticket)
+    if view is None:
+        return {}
+    state, due = view
+    return {"sla_state_pk": {"S": f"SLA#{state.value}"}, "sla_state_sk": {"S": f"{sortable_time(due)}#{ticket.id}"}}
 
 
 def _assignee_key(assignee_id: str) -> str:
@@ -476,14 +537,19 @@ def _requester_listing(contact_id: str) -> _Listing:
     return _Listing("ByRequester", "requester_pk", f"CONTACT#{contact_id}", keys_only=True)
 
 
+def _sla_listing(view: SlaView) -> _Listing:
+    return _Listing(
+        "BySlaState", "sla_state_pk", f"SLA#{view.value}", keys_only=True, sort_key="sla_state_sk", ascending=True
+    )
+
+
 def _listing_cursor_after(listing: _Listing, ticket: Ticket) -> str:
-    last = {
-        "pk": ticket_pk(ticket.id),
-        "sk": TICKET_SK,
-        listing.key_name: listing.key_value,
-        "created_sk": _created_sk(ticket),
-    }
-    return _listing_cursor(listing.key_name, listing.key_value).encode(last)
+    last = {"pk": ticket_pk(ticket.id), "sk": TICKET_SK, listing.key_name: listing.key_value}
+    if listing.sort_key == "created_sk":
+        last["created_sk"] = _created_sk(ticket)
+    else:
+        last[listing.sort_key] = _sla_state_keys(ticket).get(listing.sort_key, {}).get("S", "")
+    return _listing_cursor(listing.key_name, listing.key_value, listing.sort_key).encode(last)
 
 
 def _close_due_bound(solved_until: datetime) -> str:

@@ -30,9 +30,13 @@ from switchboard.models import (
     MailHandling,
     MessageEdit,
     ReadWatermark,
+    Ticket,
     cut_text,
 )
 from switchboard.observability import logger, metrics
+from switchboard.sla import clocks
+from switchboard.sla.policies import SlaRules
+from switchboard.sla.restarts import NO_THANKS_DETECTION, ThanksDetector
 from switchboard.store.contacts import IdentityLink
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
@@ -73,13 +77,17 @@ def _with_retries(attempt_once: Callable[[], Outcome], sleep: Callable[[float], 
 
 
 def record_inbound(
-    message: InboundMessage, store: Repositories, sleep: Callable[[float], None] = time.sleep
+    message: InboundMessage,
+    store: Repositories,
+    sleep: Callable[[float], None] = time.sleep,
+    thanks: ThanksDetector = NO_THANKS_DETECTION,
 ) -> Outcome:
-    """Puts a message on the conversation's ticket, opening one if needed."""
-    return _with_retries(lambda: _record_once(message, store), sleep)
+    """Puts a message on the conversation's ticket, opening one if needed, with the ticket's SLA clocks moved
+    as the message moves them (sla/clocks.py)."""
+    return _with_retries(lambda: _record_once(message, store, thanks), sleep)
 
 
-def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
+def _record_once(message: InboundMessage, store: Repositories, thanks: ThanksDetector) -> Outcome:
     if lifecycle.is_automatic(message):
         return _record_automatic_mail(message, store)
     conversation_key, found, outsider = message.conversation_key, None, False
@@ -90,7 +98,9 @@ def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
     current = _current_ticket(store, ticket_id, already_read=found)
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
-            after = lifecycle.with_message(current.ticket, message)
+            only_thanks = thanks.only_thanks(message, current.ticket)
+            after = lifecycle.with_message(current.ticket, message, only_thanks=only_thanks)
+            after = _sla_tracked(current.ticket, after, store)
             timeline = lifecycle.timeline_message(after.id, message, sender_not_participant=outsider)
             audit = lifecycle.status_audit(current.ticket, after, version=current.version + 1)
             store.tickets.append_message(current=current, ticket_after=after, message=timeline, audit=audit)
@@ -109,9 +119,16 @@ def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
             contact_id = new_contact.id if new_contact else str(lookup.contact_id)
             # A new channel identity with a verified phone number joins the contact who has that number.
             link = _identity_link(store, contact_id, identity) if lookup.found_by_phone else None
+        rules = store.sla_rules.current()
         ticket = lifecycle.opened_ticket(
-            message, number=number, contact_id=contact_id, follows_up=follows_up, conversation_key=conversation_key
+            message,
+            number=number,
+            contact_id=contact_id,
+            follows_up=follows_up,
+            conversation_key=conversation_key,
+            requester_tags=_requester_tags(store, contact_id, new_contact is None, rules),
         )
+        ticket = clocks.track(None, ticket, at=ticket.created_at, rules=rules)
         store.tickets.open_ticket_for(
             ticket=ticket,
             first_message=lifecycle.timeline_message(ticket.id, message, sender_not_participant=outsider),
@@ -122,6 +139,21 @@ def _record_once(message: InboundMessage, store: Repositories) -> Outcome:
         return Outcome.OPENED
     except AlreadyStored:
         return Outcome.DUPLICATE
+
+
+def _sla_tracked(before: Ticket, after: Ticket, store: Repositories) -> Ticket:
+    """The ticket after a message, its SLA clocks moved at the message's arrival (never before the ticket's last
+    change: a message processed late does not rewind the clocks)."""
+    at = max(after.updated_at, before.updated_at)
+    return clocks.track(before, after, at=at, rules=store.sla_rules.current())
+
+
+def _requester_tags(store: Repositories, contact_id: str, known: bool, rules: SlaRules) -> tuple[str, ...]:
+    """A known contact's tags (e.g. vip) for a new ticket, read only when some SLA policy asks for them."""
+    if not known or not rules.uses_requester_tags:
+        return ()
+    contact = store.contacts.contact(contact_id)
+    return contact.tags if contact is not None else ()
 
 
 def _identity_link(store: Repositories, contact_id: str, identity: ChannelIdentity) -> IdentityLink:
@@ -175,7 +207,7 @@ def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outc
     try:
         store.tickets.append_message(
             current=current,
-            ticket_after=lifecycle.with_message(current.ticket, message),
+            ticket_after=_sla_tracked(current.ticket, lifecycle.with_message(current.ticket, message), store),
             message=lifecycle.timeline_message(current.ticket.id, message),
         )
     except AlreadyStored:
