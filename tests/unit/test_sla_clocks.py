@@ -21,6 +21,7 @@ from switchboard.models import (
 from switchboard.sla.clocks import track
 from switchboard.sla.escalations import enforce_ticket
 from switchboard.sla.policies import PolicyList, SlaRules
+from switchboard.sla.schedules import ScheduleRules, schedule_from
 from switchboard.tickets import lifecycle
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -344,3 +345,30 @@ def test_an_escalation_owed_before_the_reply_is_still_acted_on():
 def test_the_warning_comes_before_the_deadline_by_minutes_or_percent(warn_before, expected):
     ticket = opened(rules_=rules(warn_before=warn_before))
     assert clock(ticket, SlaMetric.FIRST_REPLY).warn_at == expected
+
+
+def test_a_schedule_without_working_time_for_years_never_fails_a_ticket_write():
+    # Given a business-hours policy on a schedule that works Mondays only, every Monday a holiday for 3+ years
+    mondays = [T0.date() + timedelta(days=(7 - T0.weekday()) % 7 + 7 * week) for week in range(170)]
+    schedule = schedule_from(
+        "mondays",
+        ScheduleRules.model_validate(
+            {
+                "name": "Mondays",
+                "time_zone": "Asia/Seoul",
+                "intervals": [{"day": "mon", "start": "09:00", "end": "10:00"}],
+                "holidays": [{"date": day.isoformat(), "name": "closed"} for day in mondays],
+            }
+        ),
+        version=1,
+        saved_at=T0,
+    )
+    business = rules(
+        schedule_id="mondays", targets={"normal": {"first_reply": {"minutes": 60, "business_hours": True}}}
+    )
+    business = business.model_copy(update={"schedules": {"mondays": schedule}})
+    # When a ticket opens under it
+    ticket = opened(rules_=business)
+    # Then the write goes through: the clock runs with no deadline rather than failing the customer's message
+    first = clock(ticket, SlaMetric.FIRST_REPLY)
+    assert (first.status, first.due_at) == (MetricStatus.ACTIVE, None)

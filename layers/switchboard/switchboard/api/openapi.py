@@ -48,7 +48,16 @@ from switchboard.api.sla_requests import (
 from switchboard.api.write_requests import NoteRequest, ReleaseRequest, ReplyRequest
 from switchboard.config import WhatsAppTemplateConfig
 from switchboard.http import json_response
-from switchboard.models import Contact, HeldMail, MailHandling, Ticket, TicketAudit, TicketMessage, TicketStatus
+from switchboard.models import (
+    Contact,
+    HeldMail,
+    MailHandling,
+    SlaView,
+    Ticket,
+    TicketAudit,
+    TicketMessage,
+    TicketStatus,
+)
 from switchboard.sla.policies import PolicyList
 from switchboard.sla.schedules import Schedule, ScheduleRules
 from switchboard.tickets.changes import TicketChange
@@ -315,6 +324,14 @@ ROUTES: tuple[Route, ...] = (
                 "Only tickets assigned to this agent (`me` for the caller)",
             ),
             Param("group", "query", {"type": "string", "minLength": 1}, "Only tickets of this group"),
+            Param(
+                "sla",
+                "query",
+                {"enum": [v.value for v in SlaView]},
+                "An SLA view instead, what is due first first: breached (by the oldest breach), warning or active "
+                "(by the next deadline); not combined with status, assignee or group",
+            ),
+            Param("sort", "query", {"enum": ["due"]}, "With sla: due, the only order of an SLA view"),
             LIMIT,
             CURSOR,
         ),

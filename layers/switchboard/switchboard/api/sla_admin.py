@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -44,7 +44,7 @@ from switchboard.http import error_response, json_response
 from switchboard.http_request import read_json
 from switchboard.models import Ticket
 from switchboard.observability import logger, metrics
-from switchboard.sla.business_time import NoWorkingTime
+from switchboard.sla.business_time import BusinessCalendar, NoWorkingTime
 from switchboard.sla.clocks import elapsed, measure_of, track
 from switchboard.sla.notify import webhook_url_problem
 from switchboard.sla.policies import MAX_ESCALATION_LEVELS, MAX_ID_CHARS, MAX_POLICIES, PolicyList, SlaRules
@@ -222,6 +222,11 @@ def _put_schedule(request: _Request) -> dict[str, Any]:
         except ValidationError as exc:
             # What only the expanded schedule can exceed (its holidays with the country's).
             raise InvalidRules(_model_problems(exc, document)) from None
+        try:
+            BusinessCalendar.of(schedule).add(request.now, timedelta(minutes=1))
+        except NoWorkingTime as exc:
+            # Holidays on every working day for years: refused here, so no ticket's clock ever meets it.
+            raise InvalidRules([Problem(("holidays",), str(exc))]) from None
         try:
             request.store.sla_rules.save_schedule(
                 schedule, seen_version=rules.version, actor_id=request.admin_id, at=request.now

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from switchboard.models import MetricClock, MetricStatus, SlaMetric, Ticket, TicketSla, TicketStatus
-from switchboard.sla.business_time import CALENDAR_TIME, BusinessCalendar, TimeMeasure
+from switchboard.observability import logger
+from switchboard.sla.business_time import CALENDAR_TIME, BusinessCalendar, NoWorkingTime, TimeMeasure
 from switchboard.sla.policies import SlaPolicy, SlaRules, Target
 
 # Which statuses each metric's clock stops in (Zendesk: requester wait time pauses in pending, agent work time
@@ -395,9 +396,15 @@ def _scheduled(clock: MetricClock, measures: _Measures) -> MetricClock:
     left = timedelta(minutes=clock.target_minutes) - timedelta(seconds=clock.spent_seconds)
     if left <= timedelta(0):
         return clock.model_copy(update={"due_at": clock.running_since, "warn_at": None})
-    due_at = measure.add(clock.running_since, left)
-    warn_at = None
-    if measures.policy.warn_before is not None and not clock.warned:
-        lead = measures.policy.warn_before.lead(timedelta(minutes=clock.target_minutes))
-        warn_at = measure.add(clock.running_since, left - lead) if left > lead else clock.running_since
+    try:
+        due_at = measure.add(clock.running_since, left)
+        warn_at = None
+        if measures.policy.warn_before is not None and not clock.warned:
+            lead = measures.policy.warn_before.lead(timedelta(minutes=clock.target_minutes))
+            warn_at = measure.add(clock.running_since, left - lead) if left > lead else clock.running_since
+    except NoWorkingTime:
+        # A schedule with no working time for years (the admin API refuses one with none at all): the clock runs
+        # with no deadline rather than failing the write, so a customer's message is never held up by a schedule.
+        logger.warning("an SLA schedule has no working time ahead", extra={"policy": measures.policy.name})
+        return clock.model_copy(update={"due_at": None, "warn_at": None})
     return clock.model_copy(update={"due_at": due_at, "warn_at": warn_at})
