@@ -4,7 +4,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import runtime
 from switchboard.observability import logger, metrics
-from switchboard.sla.enforcer import enforce_sla
+from switchboard.tickets.sla_enforcer import enforce_sla
 
 
 @logger.inject_lambda_context

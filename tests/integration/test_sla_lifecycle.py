@@ -16,7 +16,6 @@ from switchboard.api.agent_writes import handle_agent_write
 from switchboard.config import AccessSettings
 from switchboard.models import Channel, InboundMessage, SenderIdentity, Ticket, TicketStatus
 from switchboard.outbound.queue import OutboundQueue
-from switchboard.sla.enforcer import SweepReport, enforce
 from switchboard.sla.escalations import SlaEvent
 from switchboard.sla.notify import SlaNoticeSender, SnsNotifier, WebhookNotifier
 from switchboard.sla.policies import PolicyList
@@ -24,6 +23,7 @@ from switchboard.sla.schedules import ScheduleRules, schedule_from
 from switchboard.store.repositories import Repositories
 from switchboard.store.sla_timers import MAX_BUCKETS_PER_SWEEP, SHARDS
 from switchboard.tickets.closing import close_due_tickets
+from switchboard.tickets.sla_enforcer import SweepReport, enforce
 from switchboard.tickets.writer import record_inbound
 from tests.support.faults import Fault, FaultyClient
 from tests.support.lambda_events import AGENT_CLAIMS, http_api_event

@@ -1,2 +1,3 @@
-"""Service-level agreements: business time, policies, the clocks of the metrics, and the enforcer that acts on
-breaches (docs/sla.md)."""
+"""Service-level agreements, pure: business time, policies, the clocks of the metrics, what a due ticket records and
+does (escalations.py), and the notify calls. The sweep that reads the timers and writes is tickets/sla_enforcer.py
+(docs/sla.md)."""

@@ -29,7 +29,7 @@ What each metric measures (Zendesk's "Defining SLA policies" and its ticket metr
 - A breach is recorded at the deadline itself (breached_at = due_at), whichever write or sweep notices it.
 
 Warnings, breaches and escalations are recorded on the ticket (warned, breach_recorded, escalated_level) by the
-SLA enforcer (sla/enforcer.py), which finds the ticket through `next_due_at`, the earliest thing due.
+SLA enforcer (tickets/sla_enforcer.py), which finds the ticket through `next_due_at`, the earliest thing due.
 """
 
 from __future__ import annotations

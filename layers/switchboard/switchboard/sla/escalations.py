@@ -1,5 +1,5 @@
 """What the SLA enforcer does to one due ticket at an instant: record its warnings and breaches, and act on the
-escalation levels owed. Pure: the enforcer (sla/enforcer.py) reads the ticket, calls `enforce_ticket`, and
+escalation levels owed. Pure: the enforcer (tickets/sla_enforcer.py) reads the ticket, calls `enforce_ticket`, and
 writes the result with one conditional write, so each of these happens once per ticket version.
 
 Idempotent per (ticket, metric, activation, level): the ticket records `warned`, `breach_recorded` and

@@ -138,7 +138,7 @@ class NotifyResult:
 
     @property
     def state(self) -> NoticeState:
-        """The notice's state after this call (sla/enforcer.py's NoticeResult)."""
+        """The notice's state after this call (tickets/sla_enforcer.py's NoticeResult)."""
         return {
             NotifyOutcome.DELIVERED: NoticeState.DELIVERED,
             NotifyOutcome.RETRY: NoticeState.PENDING,
@@ -383,7 +383,7 @@ def _sns_error(exc: ClientError) -> NotifyResult:
 
 
 class SlaNoticeSender:
-    """The enforcer's NoticeSender (sla/enforcer.py): each notice to its webhook or its topic."""
+    """The enforcer's NoticeSender (tickets/sla_enforcer.py): each notice to its webhook or its topic."""
 
     def __init__(self, webhooks: WebhookNotifier, topics: SnsNotifier, clock: Callable[[], datetime] = utc_now) -> None:
         self._webhooks = webhooks
