@@ -1,8 +1,8 @@
 """The SLA enforcer: every minute, the timers due, each acted on once.
 
     sweep = timers.due_timers(now)              # reads the minute buckets due: as many entries as timers due
-    for each ticket due: read it, enforce_ticket, one conditional write (ticket + audit + notices), deliver
-    for each notice due: claim, call, settle    # retries, and notices whose sweep died after its call
+    for each ticket due: read it, enforce_ticket, one conditional write (ticket + audit + notices)
+    then each notice created or due: claim, call, settle, for at most NOTICE_BUDGET_SECONDS
     advance the cursor over the buckets left with nothing to do
 
 A breach is recorded at its deadline (sla/escalations.py), so a sweep a minute late records the same breach as one
@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import monotonic
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -32,6 +33,9 @@ from switchboard.store.sla_timers import DueTimer
 from switchboard.store.table import TICKET_SK, WriteConflict
 
 MAX_TIMERS_PER_SWEEP = 1000
+# The calls of one sweep stop after this long (each takes at most 8 s): a sweep ends well within the minute and its
+# 120 s timeout even when receivers are slow; the notices left are called by the next sweep.
+NOTICE_BUDGET_SECONDS = 40.0
 _MAX_ATTEMPTS = 5
 # A notice call takes at most a few seconds (sla/notify.py's timeouts); a sweep that died holding one is replaced
 # by the next sweep after this long.
@@ -87,19 +91,32 @@ def enforce(
     sweep = store.sla_timers.due_timers(now, limit=limit)
     report = SweepReport(timers_due=len(sweep.timers), buckets_read=sweep.buckets_read, entries_read=sweep.entries_read)
     settled_until = sweep.settled_until
+    # Records first, every one of them, then the calls: a slow receiver delays notices, never another breach's record.
+    calls: list[tuple[datetime, SlaNoticeDelivery]] = []
     for timer in sweep.timers:
         try:
             if timer.sk == TICKET_SK:
-                _enforce_due_ticket(timer, now, rules, store, sender, sink, report, sleep)
-            else:
-                notice = store.sla_notices.notice(timer.pk, timer.sk)
-                if notice is not None:
-                    deliver_notice(notice, now, store, sender, report)
+                created = _enforce_due_ticket(timer, now, rules, store, sink, report, sleep)
+                calls.extend((timer.minute, notice) for notice in created)
+            elif (notice := store.sla_notices.notice(timer.pk, timer.sk)) is not None:
+                calls.append((timer.minute, notice))
         except Exception:  # noqa: BLE001 - one timer's failure must not stop the others; the sweep reports it
             # Its bucket stays at or after the cursor, so the next sweep tries it again.
             logger.exception("an SLA timer failed", extra={"timer_pk": timer.pk, "timer_sk": timer.sk})
             report.failures += 1
             settled_until = min(settled_until, timer.minute)
+    calls_end = monotonic() + NOTICE_BUDGET_SECONDS
+    for minute, notice in calls:
+        if monotonic() > calls_end:
+            # Left due (each in its bucket, at or after the cursor's): the next sweep calls them.
+            settled_until = min(settled_until, minute)
+            continue
+        try:
+            deliver_notice(notice, now, store, sender, report)
+        except Exception:  # noqa: BLE001 - as above: the notice stays due for the next sweep
+            logger.exception("an SLA notice failed", extra={"event_id": notice.event_id})
+            report.failures += 1
+            settled_until = min(settled_until, minute)
     store.sla_timers.advance_cursor(settled_until)
     return report
 
@@ -109,20 +126,20 @@ def _enforce_due_ticket(
     now: datetime,
     rules: SlaRules,
     store: Repositories,
-    sender: NoticeSender,
     sink: SlaEventSink,
     report: SweepReport,
     sleep: Callable[[float], None],
-) -> None:
+) -> tuple[SlaNoticeDelivery, ...]:
+    """Records what is due on the ticket, once; the notices it created, for the sweep to deliver."""
     ticket_id = timer.pk.removeprefix("TICKET#")
     for attempt in range(_MAX_ATTEMPTS):
         current = store.tickets.ticket(ticket_id)
         report.tickets_read += 1
         if current is None or current.ticket.sla is None:
-            return
+            return ()
         due = current.ticket.sla.next_due_at
         if due is None or due > now:
-            return  # acted on already, or moved by a change since the index was read
+            return ()  # acted on already, or moved by a change since the index was read
         result = enforce_ticket(current.ticket, version=current.version + 1, now=now, rules=rules)
         try:
             store.tickets.record_sla(
@@ -138,9 +155,7 @@ def _enforce_due_ticket(
             sink.recorded(
                 event, policy=current.ticket.sla.policy, channel=current.ticket.channel.value, delay=now - event.due
             )
-        for notice in result.notices:
-            deliver_notice(notice, now, store, sender, report)
-        return
+        return result.notices
     raise WriteConflict(f"ticket {ticket_id} kept changing under the SLA enforcer")
 
 
