@@ -13,6 +13,7 @@ import urllib3
 
 from infra.fakes.outbound_hooks import hooks_base
 from switchboard.api.agent_writes import handle_agent_write
+from switchboard.api.tickets import handle_tickets_api
 from switchboard.config import AccessSettings
 from switchboard.models import Channel, InboundMessage, SenderIdentity, Ticket, TicketStatus
 from switchboard.outbound.queue import OutboundQueue
@@ -238,6 +239,31 @@ def test_a_first_reply_in_business_time_over_chuseok(stack, store):
     # Then it is fulfilled with 2 business hours spent (Wednesday 17-18, Monday 9-10), never breached
     first = metric(ticket, "first_reply")
     assert (first.status, first.spent_seconds, first.breached_at) == ("fulfilled", 7200, None)
+
+
+def test_the_ticket_shows_the_business_time_spent_so_far_as_of_the_read(stack, store):
+    # Given a ticket opened Friday 2026-10-02 at 17:00 KST under a 16-business-hour resolution target
+    save_seoul_schedule(store)
+    policy = {
+        "name": "Email, business hours",
+        "schedule_id": "seoul",
+        "targets": {"normal": {"resolution": {"minutes": 960, "business_hours": True}}},
+    }
+    save_policies(store, policy)
+    ticket = customer_writes(store, datetime(2026, 10, 2, 17, 0, tzinfo=SEOUL))
+    # When an agent reads it on Tuesday 10-06 at 11:00 KST (the weekend and the 10-05 substitute holiday between)
+    event = http_api_event(
+        method="GET",
+        path=f"/tickets/{ticket.id}",
+        route_key="GET /tickets/{ticket_id}",
+        path_parameters={"ticket_id": ticket.id},
+        claims=AGENT_CLAIMS,
+    )
+    answer = handle_tickets_api(
+        event, store, AccessSettings(), clock=lambda: datetime(2026, 10, 6, 11, 0, tzinfo=SEOUL)
+    )
+    # Then resolution has run 3 business hours: Friday 17-18 and Tuesday 9-11
+    assert json.loads(answer["body"])["sla_elapsed_seconds"] == {"resolution": 3 * 3600}
 
 
 ONE_MINUTE_POLICY = {

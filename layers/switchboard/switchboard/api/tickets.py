@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Caller, Role, caller_of
@@ -40,7 +41,8 @@ from switchboard.api.representation import (
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import Contact, MailHandling, SlaView, Ticket, TicketStatus
+from switchboard.models import Contact, MailHandling, SlaView, Ticket, TicketStatus, utc_now
+from switchboard.sla.clocks import elapsed, measure_of
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
 from switchboard.store.tickets import TicketPage, VersionedTicket
@@ -53,7 +55,12 @@ PAGE_BUDGET_BYTES = 1_000_000
 _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 
-def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: AccessSettings) -> dict[str, Any]:
+def handle_tickets_api(
+    event: Mapping[str, Any],
+    store: Repositories,
+    access: AccessSettings,
+    clock: Callable[[], datetime] = utc_now,
+) -> dict[str, Any]:
     if event.get("routeKey") == "GET /openapi.json":
         # Public (no authorizer, no role), and imported here only: the other routes' cold starts never pay for
         # building the document.
@@ -68,7 +75,7 @@ def handle_tickets_api(event: Mapping[str, Any], store: Repositories, access: Ac
         path = event.get("pathParameters") or {}
         query = event.get("queryStringParameters") or {}
         if route == "GET /tickets/{ticket_id}":
-            return _get(path.get("ticket_id", ""), query, store)
+            return _get(path.get("ticket_id", ""), query, store, clock())
         if route == "GET /tickets/{ticket_id}/messages":
             return _messages(path.get("ticket_id", ""), query, store)
         if route == "GET /tickets/{ticket_id}/messages/{message_key}":
@@ -174,14 +181,29 @@ def _known_contact(contact_id: str, store: Repositories) -> Contact:
     return contact
 
 
-def _get(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+def _get(ticket_id: str, query: Mapping[str, str], store: Repositories, now: datetime) -> dict[str, Any]:
     found = _ticket(ticket_id, store)
     messages, next_cursor = _message_page(found.ticket.id, _page_size(query.get("limit")), None, store)
-    return json_response(
-        200,
-        {"ticket": ticket_json(found.ticket), "messages": messages, "next_cursor": next_cursor},
-        {"etag": etag_of(found.version)},
-    )
+    answer = {
+        "ticket": ticket_json(found.ticket),
+        "messages": messages,
+        "next_cursor": next_cursor,
+        "sla_elapsed_seconds": _sla_elapsed(found.ticket, store, now),
+    }
+    return json_response(200, answer, {"etag": etag_of(found.version)})
+
+
+def _sla_elapsed(ticket: Ticket, store: Repositories, now: datetime) -> dict[str, float]:
+    """How long each SLA metric has run as of `now`, in its target's time (the rules are read only for a ticket
+    with an SLA, for its schedule)."""
+    if ticket.sla is None:
+        return {}
+    rules = store.sla_rules.current()
+    policy = rules.named(ticket.sla.policy)
+    return {
+        metric.value: elapsed(clock, now, measure_of(rules, policy, clock.business_hours)).total_seconds()
+        for metric, clock in ticket.sla.metrics.items()
+    }
 
 
 def _messages(ticket_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
