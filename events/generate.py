@@ -95,6 +95,9 @@ def build_events() -> dict[str, dict[str, Any]]:
     )
     contact = {"contact_id": lifecycle.new_contact(first_message).id}
     events["contacts-get.json"] = _agent_request("contact", "GET /contacts/{contact_id}", contact)
+    events["contact-tags.json"] = _agent_request(
+        "contact-tags", "PATCH /contacts/{contact_id}", contact, body={"tags": ["vip"]}
+    )
     # Version 2: the batch opened the ticket with its first message and appended the photo.
     events["ticket-change.json"] = _agent_request(
         "change",

@@ -371,7 +371,7 @@ def test_all_routes_at_full_rate_stay_within_the_smallest_account_quota(translat
         rate = settings.get(route_key, _stage(translated)["DefaultRouteSettings"])["ThrottlingRateLimit"]["Ref"]
         total += _parameter_default(rate)
     assert total <= SMALLEST_ACCOUNT_RATE_QUOTA, total
-    for name in ("WebhookRouteRateLimit", "AgentRouteRateLimit"):
+    for name in ("WebhookRouteRateLimit", "AgentRouteRateLimit", "AdminRouteRateLimit"):
         burst = name.replace("Rate", "Burst")
         assert _parameter_default(burst) >= _parameter_default(name)
 

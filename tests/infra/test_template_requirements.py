@@ -284,6 +284,7 @@ AGENT_ROUTES = {
     "POST /tickets/{ticket_id}/notes",
     "GET /mail/held",
     "GET /contacts/{contact_id}",
+    "PATCH /contacts/{contact_id}",
     "POST /tickets/{ticket_id}/replies",
     "POST /tickets/{ticket_id}/messages/{message_key}/resend",
 }

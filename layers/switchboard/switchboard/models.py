@@ -126,6 +126,16 @@ MAX_CONTACT_IDENTITIES = 50  # channel identities listed on a contact; more stil
 MAX_CONTACT_FOLLOWS = 50  # identities whose follow state the contact records
 
 
+def plain_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags as an agent or admin gives them, each kept once in order; ValueError for one that is empty, longer than
+    MAX_TAG_CHARS or holds a space (Zendesk's tags are single words: a space would make one tag two in its search
+    and macros). The one rule for ticket tags, contact tags and the tags SLA policies name."""
+    for tag in tags:
+        if not tag or len(tag) > MAX_TAG_CHARS or any(character.isspace() for character in tag):
+            raise ValueError(f"a tag is 1 to {MAX_TAG_CHARS} characters without spaces")
+    return tuple(dict.fromkeys(tags))
+
+
 def cut_text(value: str | None, limit: int) -> str | None:
     """`value` at most `limit` code points long, never splitting a character."""
     return value[:limit] if value is not None and len(value) > limit else value
@@ -468,7 +478,9 @@ class Requester(_Model):
     contact_id: str
     display_name: str | None = None
     tags: tuple[str, ...] = Field(
-        default=(), max_length=MAX_TICKET_TAGS, description="The contact's tags (e.g. vip) as the ticket was opened"
+        default=(),
+        max_length=MAX_TICKET_TAGS,
+        description="The contact's tags (e.g. vip), for SLA policies: copied when the ticket opens, and by PATCH /contacts",
     )
 
 

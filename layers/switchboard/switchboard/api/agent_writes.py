@@ -1,4 +1,5 @@
-"""The agents' writes to a ticket, served by one function: changes (PATCH), internal notes, replies and resends."""
+"""The agents' writes, served by one function: a ticket's changes (PATCH), internal notes, replies and resends,
+and a contact's tags (which their open tickets take)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from switchboard.api.contact_changes import handle_contact_change
 from switchboard.api.ticket_changes import handle_ticket_change
 from switchboard.api.ticket_notes import handle_ticket_note
 from switchboard.api.ticket_replies import handle_resend, handle_ticket_reply
@@ -36,4 +38,6 @@ def handle_agent_write(
         return handle_ticket_change(event, store=store, access=access, clock=clock)
     if route == "POST /tickets/{ticket_id}/notes":
         return handle_ticket_note(event, store=store, access=access, clock=clock)
+    if route == "PATCH /contacts/{contact_id}":
+        return handle_contact_change(event, store=store, access=access, clock=clock)
     return error_response(NotFound(f"no route {route!r}"))

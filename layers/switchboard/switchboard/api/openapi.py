@@ -37,6 +37,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import core_schema
 
 from switchboard.api.agents import Role
+from switchboard.api.contact_requests import MAX_TICKETS_READ, MAX_TICKETS_RETAGGED, ContactTags, TaggedContact
 from switchboard.api.representation import DEFAULT_PAGE_SIZE, LISTING_TEXT_CHARS, MAX_PAGE_SIZE
 from switchboard.api.sla_requests import (
     SCHEDULE_ID_PATTERN,
@@ -52,6 +53,7 @@ from switchboard.models import (
     Contact,
     HeldMail,
     MailHandling,
+    SlaMetric,
     SlaView,
     Ticket,
     TicketAudit,
@@ -94,6 +96,11 @@ class TicketWithTimeline(BaseModel):
     ticket: Ticket
     messages: list[ListedMessage] = Field(description="The first page of the timeline, oldest first")
     next_cursor: str | None
+    sla_elapsed_seconds: dict[SlaMetric, float] = Field(
+        default_factory=dict,
+        description="Per SLA metric, the time it has run so far as of this read: business time for a "
+        "business-hours target (the ticket's sla holds it only as of the ticket's last change)",
+    )
 
 
 class MessagePage(BaseModel):
@@ -533,6 +540,36 @@ ROUTES: tuple[Route, ...] = (
             not_found=Answer("not_found: no such contact", (Error, GatewayError)),
         ),
         params=(_path("contact_id", "The contact's id, e.g. c_983063683f19fd77111918fd"), LIMIT, CURSOR),
+        tags=("contacts",),
+    ),
+    Route(
+        "PATCH",
+        "/contacts/{contact_id}",
+        "setContactTags",
+        "Set a customer's tags (e.g. vip, which SLA policies match) and re-tag their open tickets",
+        Role.AGENT,
+        _guarded(
+            {
+                200: Answer("The contact as tagged, and how many of their tickets took the tags", TaggedContact),
+                400: _INVALID,
+                409: Answer(
+                    "conflict: the tags are set, but a ticket of the contact kept changing; send the same request "
+                    "again",
+                    Error,
+                ),
+            },
+            not_found=Answer("not_found: no such contact", (Error, GatewayError)),
+        ),
+        params=(_path("contact_id", "The contact's id, e.g. c_983063683f19fd77111918fd"),),
+        body=ContactTags,
+        example={"tags": ["vip"]},
+        description="The tags replace the contact's (an empty list clears them), with a ticket's tag rules. Every "
+        "ticket of the contact that is not closed takes them as `requester.tags`, each as a ticket change does: "
+        "its SLA policy is chosen again and its targets re-targeted from this moment (never back-dated), and an "
+        "audit records `requester.tags`; a closed ticket keeps its tags. Bounded: the contact's "
+        f"{MAX_TICKETS_READ} newest tickets are read and at most {MAX_TICKETS_RETAGGED} re-tagged, so an older "
+        "open ticket may keep the tags it had (`complete` is then false). The request is safe to repeat: it "
+        "writes only what still differs.",
         tags=("contacts",),
     ),
     Route(

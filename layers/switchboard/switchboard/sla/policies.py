@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from switchboard.models import MAX_TAG_CHARS, Channel, Priority, SlaMetric, Ticket
+from switchboard.models import Channel, Priority, SlaMetric, Ticket, plain_tags
 from switchboard.sla.schedules import Schedule
 
 MAX_POLICIES = 100
@@ -57,13 +57,6 @@ class WarnBefore(_Rules):
         return min(lead, target)
 
 
-def _tags(tags: tuple[str, ...]) -> tuple[str, ...]:
-    for tag in tags:
-        if not tag or len(tag) > MAX_TAG_CHARS or any(character.isspace() for character in tag):
-            raise ValueError(f"a tag is 1 to {MAX_TAG_CHARS} characters without spaces")
-    return tuple(dict.fromkeys(tags))
-
-
 class NotifyAction(_Rules):
     """POST a signed JSON body to an HTTPS webhook and/or publish it to an SNS topic (sla/notify.py)."""
 
@@ -97,7 +90,7 @@ class AddTagsAction(_Rules):
     type: Literal["add_tags"]
     tags: tuple[str, ...] = Field(min_length=1, max_length=10)
 
-    _plain = field_validator("tags")(classmethod(lambda cls, tags: _tags(tags)))
+    _plain = field_validator("tags")(classmethod(lambda cls, tags: plain_tags(tags)))
 
 
 EscalationAction = Annotated[
@@ -123,7 +116,7 @@ class Conditions(_Rules):
     tags: tuple[str, ...] = Field(default=(), max_length=MAX_CONDITION_VALUES)
     requester_tags: tuple[str, ...] = Field(default=(), max_length=MAX_CONDITION_VALUES)
 
-    _plain_tags = field_validator("tags", "requester_tags")(classmethod(lambda cls, tags: _tags(tags)))
+    _plain_tags = field_validator("tags", "requester_tags")(classmethod(lambda cls, tags: plain_tags(tags)))
 
     def match(self, ticket: Ticket) -> bool:
         if self.channel and ticket.channel not in self.channel:

@@ -40,6 +40,20 @@ class ContactRepository:
         item = self._table.get(identity_key(identity))
         return item["contact_id"]["S"] if item else None
 
+    def set_tags(self, contact_id: str, tags: tuple[str, ...]) -> Contact | None:
+        """Sets the contact's tags (e.g. vip, which SLA policies match through each ticket's requester): the contact
+        as it now is, or None when there is no such contact. Conditional on the contact existing, so a stray id
+        never leaves a tags-only item that reads as half a contact."""
+        item = self._table.update_if(
+            contact_key(contact_id),
+            "SET #tags = :tags",
+            "attribute_exists(pk)",
+            names={"#tags": "tags"},
+            values={":tags": serialize(list(tags))},
+            return_new=True,
+        )
+        return Contact.model_validate(from_attributes(item)) if item is not None else None
+
     def create_contact(self, contact: Contact) -> None:
         """Records a contact before any ticket (someone who followed the account); WriteConflict if their
         identity or phone number was claimed meanwhile (the caller re-reads)."""

@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.errors import SwitchboardError
 from switchboard.models import (
-    MAX_TAG_CHARS,
     MAX_TICKET_TAGS,
     FieldChange,
     Priority,
     Ticket,
     TicketAudit,
     TicketStatus,
+    plain_tags,
 )
 
 AGENT_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.SOLVED})
@@ -51,13 +51,7 @@ class TicketChange(BaseModel):
     @field_validator("tags")
     @classmethod
     def _plain_tags(cls, tags: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        # Zendesk's tags are single words: a space would make one tag two in its search and macros.
-        if tags is None:
-            return None
-        for tag in tags:
-            if not tag or len(tag) > MAX_TAG_CHARS or any(character.isspace() for character in tag):
-                raise ValueError(f"a tag is 1 to {MAX_TAG_CHARS} characters without spaces")
-        return tuple(dict.fromkeys(tags))
+        return None if tags is None else plain_tags(tags)
 
 
 def may_set_status(current: TicketStatus, wanted: TicketStatus) -> bool:
