@@ -1,4 +1,5 @@
-"""The agents' writes (JWT-authorized at the gateway): PATCH /tickets/{ticket_id}, notes, replies and resends."""
+"""The agents' writes (JWT-authorized at the gateway): PATCH /tickets/{ticket_id}, notes, replies, resends, and a
+contact's tags (PATCH /contacts/{contact_id})."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
