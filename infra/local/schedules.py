@@ -117,7 +117,8 @@ def local_period(function_name: str, period: int, environ: Mapping[str, str] = o
     if not raw:
         return default
     if not raw.isdecimal() or not 1 <= int(raw) <= period:
-        raise UnsupportedSchedule(f"{variable} must be a whole number of seconds from 1 to {period}, not {raw!r}")
+        # A ValueError, not UnsupportedSchedule: the runner stops with it rather than run without the schedule.
+        raise ValueError(f"{variable} must be a whole number of seconds from 1 to {period}, not {raw!r}")
     return int(raw)
 
 

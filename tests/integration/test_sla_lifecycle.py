@@ -42,9 +42,22 @@ class RecordedEvents:
         self.events.append((event.kind, event.metric.value, policy))
 
 
+class Clock:
+    """The test's clock: each step of a ticket's life sets it, the store reads it for when a write happens."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+CLOCK = Clock()
+
+
 @pytest.fixture
 def store(stack) -> Repositories:
-    return Repositories.on(stack.dynamodb, stack.table_name)
+    return Repositories.on(stack.dynamodb, stack.table_name, clock=CLOCK)
 
 
 @pytest.fixture
@@ -92,6 +105,7 @@ def customer_writes(
         provider_timestamp=at,
         received_at=at,
     )
+    CLOCK.now = at
     record_inbound(message, store, sleep=lambda _: None)
     return ticket_of(store, conversation)
 
@@ -118,6 +132,7 @@ def agent(
         claims=AGENT_CLAIMS,
         at=at,
     )
+    CLOCK.now = at
     response = handle_agent_write(
         event,
         store=store,
@@ -162,6 +177,7 @@ def sender(fake_providers) -> SlaNoticeSender:
 
 
 def sweep(store: Repositories, fake_providers, at: datetime, events: RecordedEvents | None = None) -> SweepReport:
+    CLOCK.now = at
     return enforce(at, store, sender(fake_providers), events or RecordedEvents(), sleep=lambda _: None)
 
 
@@ -213,6 +229,7 @@ def test_a_tickets_life_in_calendar_time(stack, store):
     assert metric(ticket, "next_reply").started_at == T0 + timedelta(minutes=120)
     # When it is solved and, four days later, closed
     ticket = reply(stack, store, ticket, T0 + timedelta(minutes=125), status="solved")
+    CLOCK.now = T0 + timedelta(days=5)
     close_due_tickets(T0 + timedelta(days=5), days=4, tickets=store.tickets)
     ticket = ticket_of(store)
     # Then the closed ticket's clocks are frozen
@@ -389,7 +406,7 @@ def test_a_fault_at_any_aws_call_of_the_enforcer_loses_no_breach_and_doubles_no_
     """Every DynamoDB call of a sweep that records a breach fails in turn, refused (nothing applied) or with its
     response lost (applied); the following sweeps must leave the ticket exactly as a clean run does."""
     faulty = FaultyClient(stack.dynamodb)
-    store = Repositories.on(faulty, stack.table_name)
+    store = Repositories.on(faulty, stack.table_name, clock=CLOCK)
     save_policies(store, one_minute_policy(fake_providers))
     # Given a clean run, to count its calls
     start = T0
@@ -439,3 +456,51 @@ def test_a_fault_at_any_aws_call_of_the_enforcer_loses_no_breach_and_doubles_no_
             posted = [call.header("X-Switchboard-Event-Id") for call in fake_providers.calls("webhook")[posted_before:]]
             repeated = fault is Fault.REFUSED and operation == "PutItem" and index == len(calls) - 1
             assert posted == [f"{ticket.id}:first_reply:1:1"] * (2 if repeated else 1), case
+
+
+def test_a_message_processed_late_still_breaches_at_its_deadline(stack, store, fake_providers):
+    # Given the 1-minute policy and a sweep running every minute
+    save_policies(store, one_minute_policy(fake_providers))
+    sweep(store, fake_providers, T0 + timedelta(minutes=9))
+    # When a message that arrived at T0 is written only at T0+10 min (a redelivery after the queue's timeouts)
+    message = InboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_account_id="bot-1",
+        conversation_id="late",
+        external_id="late-1",
+        sender=SenderIdentity(external_id="late"),
+        message_type="text",
+        text="배송 조회 부탁드려요",
+        provider_timestamp=T0,
+        received_at=T0,
+    )
+    CLOCK.now = T0 + timedelta(minutes=10)
+    record_inbound(message, store, sleep=lambda _: None)
+    # Then the next sweep finds it, though its deadline's bucket is far behind the sweep's cursor, and records the
+    # breach at the deadline itself
+    report = sweep(store, fake_providers, T0 + timedelta(minutes=10, seconds=30))
+    assert report.events["breach"] == 1
+    assert metric(ticket_of(store, "late"), "first_reply").breached_at == T0 + timedelta(minutes=1)
+
+
+def test_an_escalation_owed_while_paused_is_acted_on_when_the_clock_runs_again(stack, store, fake_providers):
+    # Given a requester-wait target breached at T0+1 min, level 1 at once and level 2 ten minutes after the breach
+    policy = {
+        "name": "Wait",
+        "targets": {"normal": {"requester_wait": {"minutes": 1}}},
+        "escalations": [
+            {"level": 1, "after_minutes": 0, "actions": [{"type": "add_tags", "tags": ["late"]}]},
+            {"level": 2, "after_minutes": 10, "actions": [{"type": "add_tags", "tags": ["later"]}]},
+        ],
+    }
+    save_policies(store, policy)
+    ticket = customer_writes(store, T0)
+    sweep(store, fake_providers, T0 + timedelta(minutes=2))
+    # When the ticket waits on the customer (pending) from T0+5 to T0+30, then is opened again
+    ticket = change(stack, store, ticket, T0 + timedelta(minutes=5), status="pending")
+    sweep(store, fake_providers, T0 + timedelta(minutes=20))
+    assert ticket_of(store).tags == ("late",)
+    change(stack, store, ticket, T0 + timedelta(minutes=30), status="open")
+    # Then the next sweep acts on level 2, owed since T0+11 min and still breached
+    sweep(store, fake_providers, T0 + timedelta(minutes=31))
+    assert ticket_of(store).tags == ("late", "later")

@@ -372,3 +372,15 @@ def test_a_schedule_without_working_time_for_years_never_fails_a_ticket_write():
     # Then the write goes through: the clock runs with no deadline rather than failing the customer's message
     first = clock(ticket, SlaMetric.FIRST_REPLY)
     assert (first.status, first.due_at) == (MetricStatus.ACTIVE, None)
+
+
+def test_a_policy_list_saved_since_the_last_write_re_targets_running_clocks_from_the_next_change():
+    # Given a ticket opened under a policy warning halfway (first reply due T0+60, warned at T0+30)
+    ticket = opened()
+    # When the admin saves the same targets warning 10 minutes before (a new version), and the ticket changes at T0+5
+    saved = rules(warn_before={"minutes": 10}).model_copy(update={"version": 2})
+    changed = moved(ticket, minutes(5), rules_=saved, tags=("order",))
+    # Then the running clock keeps its time spent and deadline, with the new warning
+    first = clock(changed, SlaMetric.FIRST_REPLY)
+    assert (first.spent_seconds, first.due_at, first.warn_at) == (300, minutes(60), minutes(50))
+    assert changed.sla is not None and changed.sla.policy_version == 2

@@ -77,7 +77,12 @@ def track(before: Ticket | None, after: Ticket, *, at: datetime, rules: SlaRules
     if known and before is not None:
         metrics = _status_events(before, after, metrics, at, measures)
     metrics = _status_synced(after.status, metrics, at, measures)
-    metrics = _retargeted(after, metrics, at, measures)
+    # A policy list or schedule saved since the ticket's last write re-targets its running clocks from now, even
+    # where the target's minutes stay the same (a new holiday, another warning).
+    rules_changed = after.sla is not None and (
+        after.sla.policy != policy.name or after.sla.policy_version != rules.version
+    )
+    metrics = _retargeted(after, metrics, at, measures, rules_changed)
     if after.status is TicketStatus.CLOSED:
         metrics = {metric: _stopped(clock, at, measures, MetricStatus.FULFILLED) for metric, clock in metrics.items()}
     sla = TicketSla(policy=policy.name, policy_version=rules.version, metrics=metrics)
@@ -254,7 +259,7 @@ def _status_synced(
 
 
 def _retargeted(
-    ticket: Ticket, metrics: dict[SlaMetric, MetricClock], at: datetime, measures: _Measures
+    ticket: Ticket, metrics: dict[SlaMetric, MetricClock], at: datetime, measures: _Measures, rules_changed: bool
 ) -> dict[SlaMetric, MetricClock]:
     """Each metric the policy has for the ticket's priority, on its current target: kept as it is when the target
     did not change, re-targeted from `at` when it did, started where it would have started when it is new."""
@@ -269,7 +274,7 @@ def _retargeted(
             if started is not None:
                 retargeted[metric] = _introduced(metric, ticket, target, started, at, measures)
             continue
-        if clock.target_minutes != target.minutes or clock.business_hours != target.business_hours:
+        if rules_changed or clock.target_minutes != target.minutes or clock.business_hours != target.business_hours:
             clock = _with_target(clock, target, at, measures)
         elif clock.running and clock.due_at is None and clock.status is MetricStatus.ACTIVE:
             clock = _scheduled(clock, measures)
@@ -321,6 +326,8 @@ def _introduced(
 def _with_target(clock: MetricClock, target: Target, at: datetime, measures: _Measures) -> MetricClock:
     """The clock on a new target from `at`: the time spent so far carried over, breached at `at` if it already
     exceeds the new target, its deadline and warning computed anew."""
+    if clock.status is MetricStatus.FULFILLED:
+        return clock  # what it measured is done: its record stays as it was
     spent = elapsed(clock, at, measures.of(clock)) if clock.running else timedelta(seconds=clock.spent_seconds)
     changed = clock.model_copy(
         update={
@@ -328,12 +335,11 @@ def _with_target(clock: MetricClock, target: Target, at: datetime, measures: _Me
             "business_hours": target.business_hours,
             "spent_seconds": spent.total_seconds(),
             "running_since": at if clock.running else None,
-            "due_at": None,
+            # A breached clock keeps the deadline it missed.
+            "due_at": clock.due_at if clock.breached_at is not None else None,
             "warn_at": None,
         }
     )
-    if clock.status is MetricStatus.FULFILLED:
-        return changed
     if clock.breached_at is None and spent >= target.duration:
         return changed.model_copy(
             update={

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from switchboard.models import utc_now
 from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository
 from switchboard.store.held_mail import HeldMailRepository
@@ -33,12 +36,14 @@ class Repositories:
     sla_notices: SlaNotices
 
     @classmethod
-    def on(cls, dynamodb_client, table_name: str) -> Repositories:
+    def on(cls, dynamodb_client, table_name: str, clock: Callable[[], datetime] = utc_now) -> Repositories:
+        """The repositories over one table; `clock` says when a write happens (the SLA timer index files what is
+        already due under the write's minute): the wall clock, or a test's chosen instants."""
         table = Table(dynamodb_client, table_name)
         messages, contacts, audits = MessageRepository(table), ContactRepository(table), AuditRepository(table)
-        outbox, notices = OutboxRepository(table), SlaNotices(table)
+        outbox, notices = OutboxRepository(table), SlaNotices(table, clock)
         return cls(
-            tickets=TicketRepository(table, messages, contacts, audits, outbox, notices),
+            tickets=TicketRepository(table, messages, contacts, audits, outbox, notices, clock),
             messages=messages,
             contacts=contacts,
             audits=audits,

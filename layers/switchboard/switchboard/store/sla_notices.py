@@ -13,10 +13,11 @@ event id (docs/sla.md, "What can repeat").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from switchboard.models import NoticeState, SlaNoticeDelivery
+from switchboard.models import NoticeState, SlaNoticeDelivery, utc_now
 from switchboard.store.sla_timers import due_keys
 from switchboard.store.table import Table, from_attributes, key, ticket_pk, to_attributes
 
@@ -31,8 +32,9 @@ def notice_key(notice: SlaNoticeDelivery) -> dict[str, Any]:
 
 
 class SlaNotices:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, clock: Callable[[], datetime] = utc_now) -> None:
         self._table = table
+        self._clock = clock
 
     def new_notice_actions(self, notices: list[SlaNoticeDelivery]) -> list[dict[str, Any]]:
         """Each notice created once, due at once: actions for the transaction that records the escalation."""
@@ -71,7 +73,7 @@ class SlaNotices:
         undelivered = notice.state in (NoticeState.PENDING, NoticeState.SENDING)
         return {
             **item_key,
-            **due_keys(item_key["pk"]["S"], notice.next_try_at if undelivered else None),
+            **due_keys(item_key["pk"]["S"], notice.next_try_at if undelivered else None, self._clock()),
             **to_attributes(notice.model_dump(mode="json")),
         }
 

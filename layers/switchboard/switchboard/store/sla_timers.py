@@ -38,12 +38,15 @@ INDEX = "BySlaDue"
 _CURSOR = key("SLA#SWEEP", "CURSOR")
 
 
-def due_keys(item_pk: str, due_at: datetime | None) -> dict[str, Any]:
-    """The index keys of an item due at `due_at` (none when nothing is due: the item leaves the index)."""
+def due_keys(item_pk: str, due_at: datetime | None, written_at: datetime | None = None) -> dict[str, Any]:
+    """The index keys of an item due at `due_at`, written at `written_at` (none when nothing is due: the item leaves
+    the index). A time already past when written (a message processed late, an escalation owed since a pause) goes
+    into the bucket of the write's minute, never behind the sweep's cursor; its sort key keeps the real due time."""
     if due_at is None:
         return {}
+    bucket = due_at if written_at is None else max(due_at, written_at)
     return {
-        "sla_due_pk": {"S": bucket_key(_minute(due_at), _shard(item_pk))},
+        "sla_due_pk": {"S": bucket_key(_minute(bucket), _shard(item_pk))},
         "sla_due_sk": {"S": f"{sortable_time(due_at)}#{item_pk}"},
     }
 

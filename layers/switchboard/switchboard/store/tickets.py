@@ -8,6 +8,7 @@ and link_actions), so a crash between calls leaves nothing half-written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from switchboard.models import (
     TicketMessage,
     TicketStatus,
     sortable_time,
+    utc_now,
 )
 from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository, IdentityLink
@@ -83,6 +85,7 @@ class TicketRepository:
         audits: AuditRepository,
         outbox: OutboxRepository,
         notices: SlaNotices,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._table = table
         self._messages = messages
@@ -90,6 +93,9 @@ class TicketRepository:
         self._audits = audits
         self._outbox = outbox
         self._notices = notices
+        # When a write happens, for the SLA timer's bucket (store/sla_timers.py due_keys): the wall clock in a
+        # function; tests that run a ticket's life at chosen instants give theirs.
+        self._clock = clock
 
     # -- the writer's reads ---------------------------------------------------------------------
 
@@ -147,7 +153,9 @@ class TicketRepository:
         pointer = conversation_key(ticket.conversation_key)
         actions: list[dict[str, Any]] = [
             *self._messages.new_message_actions(first_message, 1),
-            self._table.put_action(_ticket_item(ticket, version=1), "attribute_not_exists(pk)"),
+            self._table.put_action(
+                _ticket_item(ticket, version=1, written_at=self._clock()), "attribute_not_exists(pk)"
+            ),
             self._counter_claim(ticket.number),
             self._table.put_action(
                 {**number_key(ticket.number), "ticket_id": {"S": ticket.id}}, "attribute_not_exists(pk)"
@@ -242,7 +250,9 @@ class TicketRepository:
         """The ticket's new state as the next version, if it still stands at the version read."""
         version = current.version
         return self._table.put_action(
-            _ticket_item(ticket_after, version=version + 1), "version = :seen", {":seen": {"N": str(version)}}
+            _ticket_item(ticket_after, version=version + 1, written_at=self._clock()),
+            "version = :seen",
+            {":seen": {"N": str(version)}},
         )
 
     def _counter_claim(self, number: int) -> dict[str, Any]:
@@ -392,13 +402,13 @@ def _next_number(counter: dict[str, Any] | None) -> int:
     return int(counter["last_number"]["N"]) + 1 if counter else 1
 
 
-def _ticket_item(ticket: Ticket, version: int) -> dict[str, Any]:
+def _ticket_item(ticket: Ticket, version: int, written_at: datetime | None = None) -> dict[str, Any]:
     return {
         **key(ticket_pk(ticket.id), TICKET_SK),
         "status_pk": {"S": f"STATUS#{ticket.status.value}"},
         "created_pk": {"S": ALL_TICKETS},
         "created_sk": {"S": _created_sk(ticket)},
-        **_view_keys(ticket),
+        **_view_keys(ticket, written_at),
         "version": {"N": str(version)},
         **to_attributes(ticket.model_dump(mode="json")),
     }
@@ -471,7 +481,7 @@ class _Listing:
         return in_partition and (self.group_id is None or ticket.group_id == self.group_id)
 
 
-def _view_keys(ticket: Ticket) -> dict[str, Any]:
+def _view_keys(ticket: Ticket, written_at: datetime | None = None) -> dict[str, Any]:
     """The ticket's keys in its view indexes; an index without its key attribute leaves the ticket out (sparse).
 
     These indexes project keys only (ByAssignee and ByAssigneeStatus also group_id), so a write that changes
@@ -489,7 +499,7 @@ def _view_keys(ticket: Ticket) -> dict[str, Any]:
         keys["group_pk"] = {"S": group}
         keys["group_status_pk"] = {"S": f"{group}#{status}"}
     if ticket.sla is not None:
-        keys.update(due_keys(ticket_pk(ticket.id), ticket.sla.next_due_at))
+        keys.update(due_keys(ticket_pk(ticket.id), ticket.sla.next_due_at, written_at))
         keys.update(_sla_state_keys(ticket))
     if ticket.status is TicketStatus.SOLVED:
         # Only while solved. A ticket solved without solved_at (written before the field existed) counts from

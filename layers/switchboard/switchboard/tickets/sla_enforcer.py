@@ -178,8 +178,18 @@ def deliver_notice(
             next_try_at = now + min(_FIRST_RETRY * 2 ** (claimed.tries - 1), _LAST_RETRY)
     store.sla_notices.settle(claimed, state=state, next_try_at=next_try_at, error=result.reason)
     report.notices[state.value] += 1
-    if state is NoticeState.FAILED:
-        logger.error("an SLA notice failed for good", extra={"event_id": claimed.event_id, "kind": claimed.target_kind})
+    if state in (NoticeState.FAILED, NoticeState.REJECTED):
+        # The function's Errors alarm does not see these: SlaNoticesUndelivered does (template.yaml alarm).
+        metrics.add_metric(name="SlaNoticesUndelivered", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "an SLA notice was not delivered",
+            extra={
+                "event_id": claimed.event_id,
+                "kind": claimed.target_kind,
+                "state": state.value,
+                "reason": result.reason,
+            },
+        )
 
 
 class CloudWatchSlaEvents:
