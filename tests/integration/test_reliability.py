@@ -159,6 +159,9 @@ class DayOfTraffic:
         return halfway, self.stack.table_items()
 
 
+_WRITES = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
+
+
 def test_any_single_failed_writer_call_is_redelivered_to_the_same_final_table(
     stack, channel, queue_dedup_window_lapsed
 ):
@@ -172,10 +175,14 @@ def test_any_single_failed_writer_call_is_redelivered_to_the_same_final_table(
     calls = list(writer_dynamodb.calls)
     # Enough calls to cover the writer's paths (a channel without receipts, such as Instagram, makes 15)
     assert len(calls) >= 15 and "TransactWriteItems" in calls
-    # When each call in turn fails once, in each way a call can fail, and SQS redelivers
+    # When each call in turn fails once, in each way a call can fail, and SQS redelivers. Two ways cover all three:
+    # an unreachable endpoint fails before the request leaves, as a refused one does, so our code takes the same
+    # path; and a read whose answer is lost changed nothing, as a refused read did, so only writes lose theirs.
     differences = []
-    for fault in Fault:
+    for fault in (Fault.REFUSED, Fault.RESPONSE_LOST):
         for call_number, operation in enumerate(calls, start=1):
+            if fault is Fault.RESPONSE_LOST and operation not in _WRITES:
+                continue
             writer_dynamodb.arm(call_number, fault)
             outcome = traffic.replay()
             if outcome != clean:

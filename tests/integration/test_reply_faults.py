@@ -152,10 +152,13 @@ def test_any_single_failed_aws_call_of_the_sender_never_sends_a_reply_twice(
     calls = list(dynamodb.calls)
     assert conversation.status_of(clean) == "sent" and len(calls) >= 3
     # When each of those calls in turn fails once: not applied (refused; unreachable takes the same path through
-    # our code), or applied with its answer lost
+    # our code), or, for a write, applied with its answer lost (a read whose answer is lost changed nothing, as a
+    # refused one)
     problems = []
     for fault in (Fault.REFUSED, Fault.RESPONSE_LOST):
         for number, operation in enumerate(calls, start=1):
+            if fault is Fault.RESPONSE_LOST and operation in ("GetItem", "BatchGetItem", "Query"):
+                continue
             text = conversation.reply()
             dynamodb.arm(number, fault)
             conversation.send_everything()

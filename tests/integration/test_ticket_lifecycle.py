@@ -23,7 +23,7 @@ def customer_writes(
     assert whatsapp.deliver(body).status == 200
 
 
-def test_next_message_appends_to_the_open_ticket_in_three_requests(stack, whatsapp):
+def test_next_message_appends_to_the_open_ticket_in_four_requests(stack, whatsapp):
     # Given a customer's first message opened a ticket
     customer_writes(whatsapp, "first", "주문한 신발이 아직 안 왔어요")
     stack.drain_queue()
@@ -31,8 +31,8 @@ def test_next_message_appends_to_the_open_ticket_in_three_requests(stack, whatsa
     customer_writes(whatsapp, "second", "주문번호는 2025-0608-17 입니다", minutes=2)
     with stack.requests_sent("dynamodb") as sent:
         stack.drain_queue()
-    # Then it lands on the same ticket: read the conversation, read the ticket, one transaction
-    assert sent.operations == ["GetItem", "GetItem", "TransactWriteItems"]
+    # Then it lands on the same ticket: read the conversation, the ticket and the SLA rules, one transaction
+    assert sent.operations == ["GetItem", "GetItem", "GetItem", "TransactWriteItems"]
     found = stack.only_ticket()
     assert (found["ticket"]["number"], found["ticket"]["message_count"]) == (1, 2)
     assert [m["text"] for m in found["messages"]] == ["주문한 신발이 아직 안 왔어요", "주문번호는 2025-0608-17 입니다"]

@@ -41,7 +41,11 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "channel_account_id": "106540352242922",
         "conversation_key": f"whatsapp:106540352242922:{SHEENA}",
         "subject": "Does it come in another color?",
-        "requester": {"contact_id": found["ticket"]["requester"]["contact_id"], "display_name": "Sheena Nelson"},
+        "requester": {
+            "contact_id": found["ticket"]["requester"]["contact_id"],
+            "display_name": "Sheena Nelson",
+            "tags": [],
+        },
         "assignee_id": None,
         "group_id": None,
         "tags": [],
@@ -60,6 +64,8 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "solved_at": None,
         "reply_token": None,
         "reply_token_expires_at": None,
+        # No SLA policy is set: no clock runs.
+        "sla": None,
     }
     (message,) = found["messages"]
     assert (

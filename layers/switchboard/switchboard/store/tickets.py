@@ -410,8 +410,18 @@ def _ticket_item(ticket: Ticket, version: int, written_at: datetime | None = Non
         "created_sk": {"S": _created_sk(ticket)},
         **_view_keys(ticket, written_at),
         "version": {"N": str(version)},
-        **to_attributes(ticket.model_dump(mode="json")),
+        **to_attributes(_ticket_document(ticket)),
     }
+
+
+def _ticket_document(ticket: Ticket) -> dict[str, Any]:
+    """The ticket as stored. Its SLA clocks leave out what equals the model's defaults (a clock not warned, not
+    breached, no escalation yet), which reading restores: every ticket write and the indexes that copy the whole
+    item (ByStatus, ByCreated) pay for each byte, and the SLA map is most of a ticket's size."""
+    document = ticket.model_dump(mode="json")
+    if ticket.sla is not None:
+        document["sla"] = ticket.sla.model_dump(mode="json", exclude_defaults=True)
+    return document
 
 
 def _ticket_of(item: dict[str, Any]) -> Ticket:
