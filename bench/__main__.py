@@ -23,6 +23,8 @@ from bench import (
     large_delivery,
     replies,
     reply_cost,
+    sla,
+    sla_cost,
     webhook_cpu,
     writer_throughput,
 )
@@ -212,6 +214,39 @@ def _measure_replies(session, fakes: FakeProviders) -> tuple[replies.ReplyUnits,
     return units, reply_cost.measure(cost_stack, fakes, units), cost_stack
 
 
+def _measure_sla_cost(session) -> tuple[sla_cost.SlaMeasured, Stack]:
+    """9c on its own stacks (one without a policy, one with), whose enforcer's notify webhooks reach fake providers
+    of their own; returns the stack the cost is priced against too."""
+    with _fake_providers() as fakes:
+        without_policy, with_policy = sla_cost.provision_stacks(session, fakes)
+        return sla_cost.measure(session, without_policy, with_policy, fakes), with_policy
+
+
+def _report_sla(
+    sweeps: sla.SweepFigures,
+    delays: sla.LocalDelays | sla.SkippedDelays,
+    costs: sla_cost.SlaMeasured,
+    table: sla_cost.SlaCostTable,
+    stack: Stack,
+) -> None:
+    from switchboard.tickets.sla_enforcer import NOTICE_BUDGET_SECONDS
+
+    sla.report_sweeps(sweeps)
+    sla.report_delays(
+        delays,
+        empty_sweep_ms=table.sweep_billed_ms,
+        record_ms=table.warning_billed_ms,
+        breach_ms=table.breach_billed_ms,
+        notice_budget_seconds=NOTICE_BUDGET_SECONDS,
+        provider_ms=cost.PROVIDER_SEND_MS,
+    )
+    sla_cost.print_report(costs, stack)
+
+
+def _sla_row(table: sla_cost.SlaCostTable):
+    return table.per_message_row(cost.MESSAGES_PER_CUSTOMER, cost.MESSAGES_PER_MONTH)
+
+
 @contextlib.contextmanager
 def _fake_providers() -> Iterator[FakeProviders]:
     fakes = FakeProviders().start()
@@ -222,18 +257,37 @@ def _fake_providers() -> Iterator[FakeProviders]:
 
 
 def main_cost() -> None:
-    """`python -m bench cost`: the all-in cost tables alone."""
+    """`python -m bench cost`: the all-in cost tables alone (7, 7b and 9c)."""
     with mock_aws(), _fake_providers() as fakes:
         moto_atomic.install()
         session = boto3.Session(region_name=REGION)
-        cost.print_report(_measure_cost(session), _stack(session, "allin-model"))
+        sla_costs, sla_stack = _measure_sla_cost(session)
+        sla_row = _sla_row(sla_cost.model(sla_costs, sla_stack))
+        cost.print_report(_measure_cost(session), _stack(session, "allin-model"), sla=sla_row)
         _, reply_costs, reply_stack = _measure_replies(session, fakes)
         cost.print_reply_report(reply_costs, reply_stack)
+        sla_cost.print_report(sla_costs, sla_stack)
+
+
+def main_sla() -> None:
+    """`python -m bench sla`: section 9 alone (the enforcer's reads per sweep, the local stack's deadline-to-action
+    delays, the cost of SLA per 1 M tickets)."""
+    started = time.perf_counter()
+    with mock_aws():
+        moto_atomic.install()
+        session = boto3.Session(region_name=REGION)
+        sweeps = sla.measure_sweeps(session)
+        sla_costs, sla_stack = _measure_sla_cost(session)
+    delays = sla.measure_local_delays()
+    _report_sla(sweeps, delays, sla_costs, sla_cost.model(sla_costs, sla_stack), sla_stack)
+    print(f"\nSection 9 took {time.perf_counter() - started:.0f} s")
 
 
 def main() -> None:
     if sys.argv[1:] == ["cost"]:
         return main_cost()
+    if sys.argv[1:] == ["sla"]:
+        return main_sla()
     started = time.perf_counter()
     with mock_aws():
         moto_atomic.install()
@@ -251,6 +305,13 @@ def main() -> None:
             reply_units, reply_costs, reply_stack = _measure_replies(session, fakes)
             reply_figures = replies.measure(session, provider, reply_units)
         replies_seconds = time.perf_counter() - replies_started
+        sla_started = time.perf_counter()
+        sla_sweeps = sla.measure_sweeps(session)
+        sla_costs, sla_stack = _measure_sla_cost(session)
+    # The local stack runs in a process of its own, with its own moto: outside this process's mock.
+    sla_delays = sla.measure_local_delays()
+    sla_seconds = time.perf_counter() - sla_started
+    sla_table = sla_cost.model(sla_costs, sla_stack)
     parse = email_parse.measure()
     adversarial = email_adversarial.measure()
 
@@ -269,10 +330,12 @@ def main() -> None:
     _report_parse(parse)
     email_adversarial.report(adversarial)
     large_delivery.report(large_delivery.measure())
-    cost.print_report(all_in, all_in_stack)
+    cost.print_report(all_in, all_in_stack, sla=_sla_row(sla_table))
     cost.print_reply_report(reply_costs, reply_stack)
     replies.report(reply_figures)
     print(f"    (sections 7b and 8 took {replies_seconds:.0f} s)")
+    _report_sla(sla_sweeps, sla_delays, sla_costs, sla_table, sla_stack)
+    print(f"    (section 9 took {sla_seconds:.0f} s)")
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 

@@ -543,7 +543,9 @@ def _per_million(dollars_per_message: float) -> float:
     return dollars_per_message * 1e6
 
 
-def print_report(measured: Measured, stack) -> None:
+def print_report(measured: Measured, stack, sla: Line | None = None) -> None:
+    """Section 7; `sla` is the row of what an SLA policy adds per message (bench/sla_cost.py), printed under the
+    total when measured."""
     table = model(measured, stack)
     print(
         f"\n7. All-in AWS cost of 1 M inbound messages at list prices (us-east-1, arm64, no free tier), from this run:"
@@ -561,6 +563,10 @@ def print_report(measured: Measured, stack) -> None:
     print(f"   {'total':<40} {'':<58} {_per_million(table.total):>9.3f}")
     print(f"   {'floor':<40} {'':<58} {_per_million(table.floor_total):>9.3f}")
     print(f"   {'total / floor':<40} {'':<58} {table.total / table.floor_total:>8.2f}x")
+    if sla is not None:
+        print(f"   {'+ ' + sla.item:<40} {sla.per_message:<58} {_per_million(sla.dollars_per_message):>9.3f}")
+        with_sla = table.total + sla.dollars_per_message
+        print(f"   {'total with SLA':<40} {'':<58} {_per_million(with_sla):>9.3f}")
     print(f"   floor = {floor}")
     other = "PassThrough" if table.tracing == "Active" else "Active"
     switched = model(measured, stack, tracing=other)
