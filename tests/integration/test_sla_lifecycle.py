@@ -506,3 +506,67 @@ def test_an_escalation_owed_while_paused_is_acted_on_when_the_clock_runs_again(s
     # Then the next sweep acts on level 2, owed since T0+11 min and still breached
     sweep(store, fake_providers, T0 + timedelta(minutes=31))
     assert ticket_of(store).tags == ("late", "later")
+
+
+def test_a_tickets_life_in_business_time_over_chuseok_as_docs_sla_md_walks_it(stack, store):
+    # Given the Seoul office's hours with Korea's holidays, and docs/sla.md's worked example policy
+    save_seoul_schedule(store)
+    hours = {"business_hours": True}
+    policy = {
+        "name": "Business hours",
+        "schedule_id": "seoul",
+        "targets": {
+            "normal": {
+                "first_reply": {"minutes": 480, **hours},
+                "next_reply": {"minutes": 480, **hours},
+                "requester_wait": {"minutes": 960, **hours},
+            }
+        },
+        "warn_before": {"percent": 25},
+    }
+    save_policies(store, policy)
+
+    def kst(month: int, day: int, hour: int) -> datetime:
+        return datetime(2026, month, day, hour, 0, tzinfo=SEOUL)
+
+    # When the customer writes on Wednesday 09-23 at 17:00, the eve of Chuseok
+    ticket = customer_writes(store, kst(9, 23, 17))
+    # Then first reply is due Monday 09-28 16:00 and requester wait Tuesday 09-29 15:00 (holidays and Sunday off)
+    assert (metric(ticket, "first_reply").due_at, metric(ticket, "first_reply").warn_at) == (
+        kst(9, 28, 16),
+        kst(9, 28, 14),
+    )
+    assert metric(ticket, "requester_wait").due_at == kst(9, 29, 15)
+    # When an agent answers Monday at 10:00 and sets the ticket pending
+    ticket = reply(stack, store, ticket, kst(9, 28, 10), status="pending")
+    # Then first reply is fulfilled with 2 business hours, requester wait paused with 2
+    assert (metric(ticket, "first_reply").status, metric(ticket, "first_reply").spent_seconds) == ("fulfilled", 7200)
+    assert (metric(ticket, "requester_wait").status, metric(ticket, "requester_wait").spent_seconds) == ("paused", 7200)
+    assert ticket.sla is not None and ticket.sla.next_due_at is None
+    # When the customer answers Friday 10-02 at 17:00 (the ticket opens again)
+    ticket = customer_writes(store, kst(10, 2, 17))
+    # Then next reply runs, due Tuesday 10-06 16:00 (Saturday 개천절, Sunday, Monday its substitute holiday), and
+    # requester wait runs again with its 2 hours: due Wednesday 10-07 13:00
+    assert (metric(ticket, "next_reply").activation, metric(ticket, "next_reply").due_at) == (1, kst(10, 6, 16))
+    assert metric(ticket, "requester_wait").due_at == kst(10, 7, 13)
+    # When an agent answers and solves it Tuesday 10-06 at 15:00
+    ticket = reply(stack, store, ticket, kst(10, 6, 15), status="solved")
+    # Then next reply is fulfilled with 7 hours and requester wait with 9, and no clock runs
+    assert metric(ticket, "next_reply").spent_seconds == 7 * 3600
+    assert (metric(ticket, "requester_wait").status, metric(ticket, "requester_wait").spent_seconds) == (
+        "fulfilled",
+        9 * 3600,
+    )
+    assert ticket.sla is not None and ticket.sla.next_due_at is None
+    # When the customer writes again Thursday 10-08 at 17:00 (reopened; Friday 10-09 is 한글날)
+    ticket = customer_writes(store, kst(10, 8, 17))
+    # Then next reply starts its second activation, due Monday 10-12 16:00; requester wait, 7 hours left, 15:00
+    assert (metric(ticket, "next_reply").activation, metric(ticket, "next_reply").due_at) == (2, kst(10, 12, 16))
+    assert metric(ticket, "requester_wait").due_at == kst(10, 12, 15)
+    # When it is solved that evening and closed four days later
+    ticket = change(stack, store, ticket, kst(10, 8, 18), status="solved")
+    CLOCK.now = kst(10, 13, 9)
+    close_due_tickets(CLOCK.now, days=4, tickets=store.tickets)
+    # Then the closed ticket's clocks are frozen
+    closed = ticket_of(store)
+    assert closed.status is TicketStatus.CLOSED and closed.sla is not None and closed.sla.next_due_at is None
