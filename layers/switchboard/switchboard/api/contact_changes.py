@@ -32,18 +32,17 @@ from typing import Any
 
 from switchboard.api.agents import Role, caller_of
 from switchboard.api.contact_requests import MAX_TICKETS_READ, MAX_TICKETS_RETAGGED, ContactTags, TaggedContact
-from switchboard.api.representation import json_body
+from switchboard.api.representation import json_body, known_contact
 from switchboard.api.ticket_notes import Busy
 from switchboard.config import AccessSettings
 from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import Contact, FieldChange, Ticket, TicketAudit, TicketStatus, utc_now
+from switchboard.models import FieldChange, Ticket, TicketAudit, TicketStatus, utc_now
 from switchboard.observability import logger, metrics
 from switchboard.sla.clocks import track
 from switchboard.sla.policies import SlaRules
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import WriteConflict
-from switchboard.tickets.changes import MAX_ID_CHARS
 
 # The contact's tickets are read newest first, a page at a time, MAX_TICKETS_READ (200) at most; of those, at most
 # MAX_TICKETS_RETAGGED (50) are written. At most 4 pages of the index and 50 ticket writes (a read and a
@@ -76,7 +75,7 @@ def handle_contact_change(
         agent = caller_of(event, access).require(Role.AGENT)
         contact_id = (event.get("pathParameters") or {}).get("contact_id", "")
         wanted = json_body(event, ContactTags, max_bytes=MAX_BODY_BYTES, expected='the contact\'s tags {"tags": [...]}')
-        contact = _known_contact(contact_id, store)
+        contact = known_contact(contact_id, store)
         now = clock()
         if contact.tags != wanted.tags:
             tagged = store.contacts.set_tags(contact.id, wanted.tags)
@@ -162,17 +161,3 @@ def _retag(
         "the contact's tags are set, but one of their tickets kept changing; send the same request again: it "
         "re-tags only the tickets that still differ"
     )
-
-
-def _known_contact(contact_id: str, store: Repositories) -> Contact:
-    # Our contact ids are short (c_ and 24 hex digits): an id past MAX_ID_CHARS, or one that is not printable (a
-    # lone surrogate UTF-8 cannot encode among them), is no contact and must not reach DynamoDB as a key it
-    # refuses (a 500).
-    found = (
-        store.contacts.contact(contact_id)
-        if 1 <= len(contact_id) <= MAX_ID_CHARS and contact_id.isprintable()
-        else None
-    )
-    if found is None:
-        raise NotFound(f"contact {contact_id[:200]!r} does not exist")
-    return found

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from switchboard.errors import InvalidRequest, SwitchboardError
+from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http_request import read_json
 from switchboard.models import Contact, Ticket, TicketMessage
+from switchboard.tickets.changes import MAX_ID_CHARS
+
+if TYPE_CHECKING:
+    from switchboard.store.repositories import Repositories
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -58,3 +62,14 @@ def version_named(if_match: str) -> int | None:
     """The version an If-Match names; None for anything that is not one of our ETags (so it never matches)."""
     found = _ETAG.fullmatch(if_match[:64])
     return int(found.group(1)) if found else None
+
+
+def known_contact(contact_id: str, store: Repositories) -> Contact:
+    """The contact an agents' route names, or NotFound (404). Our contact ids are short (c_ and 24 hex digits): one
+    longer than any id PATCH takes, or not printable (a lone surrogate UTF-8 cannot encode among them), is no
+    contact, and is answered without a read: DynamoDB would refuse its key with a 500."""
+    readable = 1 <= len(contact_id) <= MAX_ID_CHARS and contact_id.isprintable()
+    contact = store.contacts.contact(contact_id) if readable else None
+    if contact is None:
+        raise NotFound(f"contact {contact_id[:200]!r} does not exist")
+    return contact

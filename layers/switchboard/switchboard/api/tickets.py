@@ -35,13 +35,14 @@ from switchboard.api.representation import (
     MAX_PAGE_SIZE,
     contact_json,
     etag_of,
+    known_contact,
     message_json,
     ticket_json,
 )
 from switchboard.config import AccessSettings
 from switchboard.errors import InvalidRequest, NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import Contact, MailHandling, SlaView, Ticket, TicketStatus, utc_now
+from switchboard.models import MailHandling, SlaView, Ticket, TicketStatus, utc_now
 from switchboard.sla.clocks import elapsed, measure_of
 from switchboard.store.messages import StoredMessage, UnknownMessageKey
 from switchboard.store.repositories import Repositories
@@ -162,23 +163,12 @@ def _encodable(text: str) -> bool:
 def _contact(contact_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
     """A customer with every channel identity and their tickets on every channel, newest first (Zendesk's
     requester view): an agent sees the customer's history whatever channel they write from."""
-    contact = _known_contact(contact_id, store)
+    contact = known_contact(contact_id, store)
     page = store.tickets.tickets_requested_by(
         contact.id, limit=_page_size(query.get("limit")), cursor=query.get("cursor")
     )
     listed = _ticket_page(page, store.tickets.requested_ticket_cursor)
     return json_response(200, {"contact": contact_json(contact), **listed})
-
-
-def _known_contact(contact_id: str, store: Repositories) -> Contact:
-    # Our contact ids are short (c_ and 24 hex digits); anything past the ids PATCH takes is no contact, and
-    # must not reach DynamoDB as a key it refuses (a 500).
-    contact = (
-        store.contacts.contact(contact_id) if 1 <= len(contact_id) <= MAX_ID_CHARS and _encodable(contact_id) else None
-    )
-    if contact is None:
-        raise NotFound(f"contact {contact_id[:200]!r} does not exist")
-    return contact
 
 
 def _get(ticket_id: str, query: Mapping[str, str], store: Repositories, now: datetime) -> dict[str, Any]:

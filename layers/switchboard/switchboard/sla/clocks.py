@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from switchboard.models import MetricClock, MetricStatus, SlaMetric, Ticket, TicketSla, TicketStatus
 from switchboard.observability import logger
@@ -148,7 +149,12 @@ class _Measures:
     policy: SlaPolicy
 
     def of(self, clock: MetricClock) -> TimeMeasure:
-        return measure_of(self.rules, self.policy, clock.business_hours)
+        return self._business if clock.business_hours else CALENDAR_TIME
+
+    @cached_property
+    def _business(self) -> TimeMeasure:
+        # Built once per ticket write, not once per metric and step of it.
+        return measure_of(self.rules, self.policy, business_hours=True)
 
 
 def _with_sla(ticket: Ticket, sla: TicketSla | None) -> Ticket:
