@@ -452,6 +452,51 @@ class FollowState(_Model):
     changed_at: datetime
 
 
+class NotifyChannel(StrEnum):
+    """Where a proactive message can go. AlimTalk is KakaoTalk's template message (NHN Cloud's dealer API), the one
+    way to reach a KakaoTalk user outside a chatbot conversation; on the timeline it shows as channel `kakao`."""
+
+    ALIMTALK = "alimtalk"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    LINE = "line"
+    TELEGRAM = "telegram"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    EMAIL = "email"
+
+    @property
+    def timeline_channel(self) -> Channel:
+        return Channel.KAKAO if self is NotifyChannel.ALIMTALK else Channel(self.value)
+
+
+class ChannelConsent(_Model):
+    opted_out: bool
+    changed_at: datetime
+    by: str = Field(max_length=64, description="keyword:<word>, twilio, or api")
+
+
+class Consent(_Model):
+    """A contact's answer to proactive messages. Transactional messages go unless opted out on that channel;
+    advertising needs `advertising_at`, and between 21:00 and 08:00 also `night_advertising_at`."""
+
+    channels: dict[str, ChannelConsent] = Field(default_factory=dict, description="By NotifyChannel value")
+    advertising_at: datetime | None = None
+    night_advertising_at: datetime | None = None
+    preferred_channel: NotifyChannel | None = None
+
+
+class LastNotification(_Model):
+    """The contact's latest proactive message: a reply soon after it opens a ticket showing the order it answered."""
+
+    notification_id: str
+    order_key: str
+    order_id: str
+    order_number: str | None = None
+    channel: NotifyChannel
+    at: datetime
+
+
 class Contact(_Model):
     id: str
     display_name: str | None = None
@@ -464,6 +509,12 @@ class Contact(_Model):
         default_factory=dict, description="Per channel identity key: whether they follow the business account"
     )
     created_at: datetime
+    # Known from a shop's orders (orders/processor.py), or set by an agent.
+    email: str | None = Field(default=None, max_length=320)
+    locale: str | None = Field(default=None, max_length=35, description="BCP 47, e.g. ko-KR")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA, e.g. Asia/Seoul")
+    consent: Consent = Field(default_factory=lambda: Consent())
+    last_notification: LastNotification | None = None
 
 
 class DeliveryEvent(_Model):
@@ -586,6 +637,16 @@ class SlaNoticeDelivery(_Model):
     last_error: str | None = None
 
 
+class OrderRef(_Model):
+    """The order a ticket answers: the contact's latest notification, when their message opening the ticket came
+    within REPLY_TO_NOTIFICATION of it (tickets/lifecycle.py order_ref_of)."""
+
+    order_key: str = Field(description="<source>#<shop>#<order id> (orders/events.py OrderEvent.order_key)")
+    order_id: str
+    order_number: str | None = None
+    notification_id: str
+
+
 class Ticket(_Model):
     id: str
     number: int = Field(ge=1)
@@ -625,6 +686,9 @@ class Ticket(_Model):
     reply_token_expires_at: datetime | None = None
     sla: TicketSla | None = Field(
         default=None, description="The SLA policy applied and its metrics; none matched: null"
+    )
+    order_ref: OrderRef | None = Field(
+        default=None, description="The order the customer answered a notification about, when they opened the ticket"
     )
 
     @field_validator("cc")
