@@ -1,6 +1,7 @@
 """The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
 its repository over the shared table layer (table.py): tickets.py, messages.py, audits.py, contacts.py,
-held_mail.py, replay_tokens.py, outbox.py, send_rates.py, sla_rules.py, sla_timers.py and sla_notices.py;
+held_mail.py, replay_tokens.py, outbox.py, send_rates.py, sla_rules.py, sla_timers.py, sla_notices.py, due_index.py, orders.py, notifications.py and
+notification_rules.py;
 repositories.py bundles them. The key schema of the table:
 
 | item           | pk                              | sk                   | index keys                                   | serves                                   |
@@ -31,6 +32,23 @@ repositories.py bundles them. The key schema of the table:
 | SLA schedule   | SLA#SCHEDULE#<id>               | V#<version>          |                                              | a schedule's history                     |
 | SLA notice     | TICKET#<ticket_id>              | SLANOTICE#<metric>#<activation>#<level>#<action>#<kind> | BySlaDue (until delivered) | one escalation's notify to one target, sent at least once |
 | SLA cursor     | SLA#SWEEP                       | CURSOR               |                                              | the enforcer's first unsettled due minute |
+| notification rules | NOTIFY#RULES                 | CURRENT              |                                              | the rules every shop event and notification applies |
+| rules version  | NOTIFY#RULES                    | V#<version>          |                                              | the notification rules' history          |
+| order event    | ORDEREVENT#<key_part(dedup_key)> | ORDEREVENT           | (TTL expires_at: processed + 30 days)        | a shop event is processed once (first action of its transaction); the intake's duplicate check |
+| order          | ORDER#<order_part(order_key)>   | ORDER                | ByCustomer: customer_pk=CUSTOMER#<contact_id>, customer_sk=ORDER#<placed at, else first seen>#<order_part> | an order and its shipments (OrderState), on its `version`; a contact's orders, newest first |
+|                |                                 |                      | ByNotifyDue: notify_due_pk=NOTIFYDUE#<minute>#<0..3>, notify_due_sk=<due>#<pk> (while a delay watch runs) | orders whose promised delivery date + grace passed (delay apology) |
+| notification   | NOTIFY#<id>                     | NOTIFY               | ByCustomer: customer_sk=NOTIFY#<created at>#<id> | one per (order, event type, contact): claimed, settled once; a contact's notifications, newest first |
+|                |                                 |                      | ByNotifyDue while queued (due_at) or sending (lease end) | what the scheduler queues again (lost enqueue, deferral, dead sender) |
+| notification cursor | NOTIFY#SWEEP               | CURSOR               |                                              | the scheduler's first unsettled due minute (store/due_index.py) |
+| shop customer link | SHOPCUSTOMER#<key_part(source#shop#customer id)> | SHOPCUSTOMER |                          | a shop's customer id -> contact (claimed once) |
+| email link     | EMAIL#<key_part(lowercased address)> | EMAIL           |                                              | an order's email -> contact (claimed once) |
+| notification receipt index | MESSAGE#<timeline channel>#<provider id> | MESSAGE |                                  | (the message index entry) + `notification_id`; ticket_id/message_sk only when posted on a ticket |
+
+order_part(order_key) is key_part(order_key), replaced by its SHA-256 when its UTF-8 passes 600 bytes (index sort
+keys carry it, at most 1,024 bytes). ByNotifyDue is a due-minute index like BySlaDue (store/due_index.py):
+notify_due_pk=NOTIFYDUE#<due minute, UTC>#<0..3>, notify_due_sk=<due at>#<pk>. ByCustomer lists a contact's orders
+and notifications: customer_pk=CUSTOMER#<contact_id>, customer_sk=ORDER#<placed at>#<order> or NOTIFY#<created>#<id>.
+The contact item also holds `email`, `locale`, `timezone`, `consent` and `last_notification`.
 
 Tickets and notices with something due carry BySlaDue: sla_due_pk=SLADUE#<due minute>#<0..3>,
 sla_due_sk=<due at>#<pk> (store/sla_timers.py); tickets with a running SLA clock carry BySlaState:

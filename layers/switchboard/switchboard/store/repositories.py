@@ -11,6 +11,9 @@ from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository
 from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.messages import MessageRepository
+from switchboard.store.notification_rules import NotificationRulesRepository
+from switchboard.store.notifications import NotificationRepository
+from switchboard.store.orders import OrderRepository
 from switchboard.store.outbox import OutboxRepository
 from switchboard.store.replay_tokens import ReplayTokenRepository
 from switchboard.store.send_rates import SendRates
@@ -34,6 +37,9 @@ class Repositories:
     sla_rules: SlaRulesRepository
     sla_timers: SlaTimers
     sla_notices: SlaNotices
+    notification_rules: NotificationRulesRepository
+    orders: OrderRepository
+    notifications: NotificationRepository
 
     @classmethod
     def on(cls, dynamodb_client, table_name: str, clock: Callable[[], datetime] = utc_now) -> Repositories:
@@ -54,4 +60,7 @@ class Repositories:
             sla_rules=SlaRulesRepository(table),
             sla_timers=SlaTimers(table),
             sla_notices=notices,
+            notification_rules=NotificationRulesRepository(table),
+            orders=OrderRepository(table),
+            notifications=NotificationRepository(table, clock),
         )

@@ -41,6 +41,12 @@ _KEY_ATTRIBUTES = {
     "sla_due_sk",
     "sla_state_pk",
     "sla_state_sk",
+    # Notifications and orders: what is due when (store/due_index.py), and a contact's orders and notifications.
+    "notify_due_pk",
+    "notify_due_sk",
+    "customer_pk",
+    "customer_sk",
+    "expires_at",
 }
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
