@@ -56,6 +56,9 @@ class FakeAnswer:
     status: int
     body: Any  # JSON-serializable, or bytes sent as they are
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Outbox entries for what the provider sent besides the request itself (NHN Cloud's 대체발송 SMS), shown in
+    # `GET /__fake__/sent` after the request's own entry.
+    also_sent: tuple[dict[str, Any], ...] = ()
 
 
 # The target of a receipt that reaches us through AWS rather than a webhook: "sqs:<logical id of the queue>" (SES's
@@ -91,6 +94,8 @@ class SigningSecrets:
     twilio_auth_token: str = "fake-twilio-auth-token"
     # The SLA notify webhooks' key (infra/fakes/outbound_hooks.py checks it); None: the fake hooks take any request.
     sla_webhook_signing_key: str | None = None
+    # NHN Cloud's result webhooks carry it as X-Toast-Webhook-Signature (infra/fakes/outbound_alimtalk.py).
+    alimtalk_webhook_secret: str = "fake-alimtalk-webhook-secret"
 
 
 class OutboundProvider(Protocol):
@@ -116,15 +121,19 @@ class FakeContext:
     now: datetime
 
 
+# Headers that carry a credential, never shown in the outbox: Authorization, and NHN Cloud's X-Secret-Key.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-secret-key"})
+
+
 def sent_entry(call: OutboundCall, at: datetime) -> dict[str, Any]:
-    """How `GET /__fake__/sent` shows a call: provider, method, path, headers (never Authorization), the parsed
+    """How `GET /__fake__/sent` shows a call: provider, method, path, headers (never a credential), the parsed
     body (`json`, `form`, or for SES's raw mail its decoded `mime`), and when; `status` and `answer` are added
     once the fake has answered."""
     entry: dict[str, Any] = {
         "provider": call.provider,
         "method": call.method,
         "path": call.path + (f"?{call.query}" if call.query else ""),
-        "headers": {key: value for key, value in call.headers.items() if key.lower() != "authorization"},
+        "headers": {key: value for key, value in call.headers.items() if key.lower() not in _CREDENTIAL_HEADERS},
         "at": at.astimezone(UTC).isoformat(),
     }
     content_type = (call.header("Content-Type") or "").lower()

@@ -82,6 +82,9 @@ class Credentials:
     # Twilio accepts an API key (SID and secret) in place of the account SID and auth token.
     twilio_api_key_sid: str = "SK00000000000000000000000000000000"
     twilio_api_key_secret: str = "fake-twilio-api-key-secret"
+    # NHN Cloud's AlimTalk (infra/fakes/outbound_alimtalk.py): the app key in the path, the secret key in X-Secret-Key.
+    alimtalk_app_key: str = "fake-alimtalk-app-key"
+    alimtalk_secret_key: str = "fake-alimtalk-secret-key"
 
 
 @dataclass
@@ -159,6 +162,7 @@ class FakeProviders:
             # One fake Graph serves both hosts' paths (/<id>/messages), as the two APIs share their shapes.
             "InstagramGraphApiBaseUrl": f"{self.base_url}/graph/{GRAPH_VERSION}",
             "SesEndpointUrl": f"{self.base_url}/ses",
+            "AlimtalkApiBaseUrl": f"{self.base_url}/alimtalk-api",
             # SLA notify webhooks under it are recorded in the fake outbox (GET <base>/__fake__/sent): the only
             # plain-http webhook a policy may name, and on a local run the only one called.
             "SlaLocalHooksBase": f"{self.base_url}/__fake__/hooks/",
@@ -187,6 +191,9 @@ class FakeProviders:
                 messenger_app_secret=(secrets.get("messenger") or {}).get("app_secret", signing.messenger_app_secret),
                 instagram_app_secret=(secrets.get("instagram") or {}).get("app_secret", signing.instagram_app_secret),
                 twilio_auth_token=(secrets.get("twilio") or {}).get("auth_token", signing.twilio_auth_token),
+                alimtalk_webhook_secret=(secrets.get("alimtalk") or {}).get(
+                    "webhook_secret", signing.alimtalk_webhook_secret
+                ),
             )
         )
         self.use_credentials(
@@ -202,6 +209,8 @@ class FakeProviders:
                 twilio_auth_token=twilio.get("auth_token", defaults.twilio_auth_token),
                 twilio_api_key_sid=twilio.get("api_key_sid", defaults.twilio_api_key_sid),
                 twilio_api_key_secret=twilio.get("api_key_secret", defaults.twilio_api_key_secret),
+                alimtalk_app_key=of("alimtalk").get("app_key", defaults.alimtalk_app_key),
+                alimtalk_secret_key=of("alimtalk").get("secret_key", defaults.alimtalk_secret_key),
             )
         )
 
@@ -367,6 +376,9 @@ def _handler_for(state: _State, fake: FakeProviders) -> type[BaseHTTPRequestHand
             # The local outbox shows what the provider answered too (its message id, or its error).
             entry["status"] = answer.status
             entry["answer"] = None if isinstance(answer.body, bytes) else answer.body
+            if answer.also_sent:
+                with state.lock:
+                    state.sent.extend(answer.also_sent)
             # Held receipts are ready before the answer, so a test may take them as soon as the send returns; a
             # sink gets them after it, as a real provider posts its webhooks once it has answered.
             held = fake.receipt_sink is None

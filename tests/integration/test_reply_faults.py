@@ -52,8 +52,11 @@ def quick_sender(monkeypatch: pytest.MonkeyPatch) -> None:
 
     limits_of = pacing.limits_of
 
-    def thousandfold(request):
-        return [replace(limit, rate_per_second=limit.rate_per_second * 1000) for limit in limits_of(request)]
+    def thousandfold(request, *args, **kwargs):
+        return [
+            replace(limit, rate_per_second=limit.rate_per_second * 1000)
+            for limit in limits_of(request, *args, **kwargs)
+        ]
 
     monkeypatch.setattr(pacing, "limits_of", thousandfold)
 

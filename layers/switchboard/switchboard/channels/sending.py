@@ -24,13 +24,16 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 import urllib3
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from switchboard.models import Channel
 
 # The longest a sender waits out a Retry-After inside one invocation; longer waits go back to the queue.
 MAX_RETRY_AFTER_IN_PROCESS_SECONDS = 5.0
 USER_AGENT = "switchboard-sender/1.0"
+# An AlimTalk's text, variables replaced, is at most 1,000 characters (NHN Cloud console guide, "템플릿 등록").
+MAX_ALIMTALK_CHARS = 1000
+MAX_ALIMTALK_PARAMETERS = 50
 
 
 class _Model(BaseModel):
@@ -72,6 +75,42 @@ class OutboundEmail(_Model):
     quoted_html: str = Field(default="", description="The thread so far, for the HTML part, newest first")
 
 
+class AlimTalkMessage(_Model):
+    """A KakaoTalk AlimTalk through NHN Cloud (channels/alimtalk.py): an approved template and its variables, and the
+    대체발송 (the SMS/LMS NHN Cloud sends when KakaoTalk cannot deliver it).
+
+    Limits are NHN Cloud's (AlimTalk API v2.2, "메시지 치환 발송 요청"): senderKey 40 characters, templateCode at most
+    20. 대체발송's title and content are cut, not refused, to what an LMS carries: NHN Cloud itself cuts a longer one
+    ("잘려서 대체 발송될 수 있습니다"), and a refusal here would lose the AlimTalk for the sake of its fallback text."""
+
+    sender_key: str = Field(min_length=1, max_length=40, description="NHN Cloud senderKey: the KakaoTalk channel")
+    template_code: str = Field(min_length=1, max_length=20)
+    template_parameter: dict[str, str] = Field(
+        default_factory=dict, max_length=MAX_ALIMTALK_PARAMETERS, description="#{key} -> its value"
+    )
+    resend: bool = False
+    # SMS or LMS; None: channels/alimtalk.py chooses by the content's length (SMS holds 90 bytes of EUC-KR).
+    resend_type: Literal["SMS", "LMS"] | None = None
+    resend_title: str | None = Field(default=None, max_length=40)
+    resend_content: str | None = Field(default=None, max_length=2000)
+    resend_send_no: str | None = Field(default=None, max_length=20, description="A sending number registered at NHN")
+
+    @field_validator("template_parameter")
+    @classmethod
+    def _bounded_parameters(cls, parameters: dict[str, str]) -> dict[str, str]:
+        # A whole AlimTalk is at most 1,000 characters (console guide, template registration), so no one value is
+        # longer; a key is a template's #{name}.
+        if any(not 0 < len(key) <= 100 for key in parameters):
+            raise ValueError("a template parameter's key is 1 to 100 characters")
+        return {key: value[:MAX_ALIMTALK_CHARS] for key, value in parameters.items()}
+
+    @field_validator("resend_title", "resend_content", mode="before")
+    @classmethod
+    def _cut_resend_text(cls, value: object, info: ValidationInfo) -> object:
+        limit = 40 if info.field_name == "resend_title" else 2000
+        return value[:limit] if isinstance(value, str) else value
+
+
 class OutboundRequest(_Model):
     """One attempt at sending one agent reply, with everything the provider call needs and nothing to look up."""
 
@@ -93,6 +132,7 @@ class OutboundRequest(_Model):
     customer_last_message_at: datetime | None = None
     status_callback_url: str | None = Field(default=None, description="Twilio: where its status callbacks go")
     email: OutboundEmail | None = None
+    alimtalk: AlimTalkMessage | None = None
     now: datetime = Field(description="When the attempt is made: window rules are judged at this instant")
 
 
@@ -156,6 +196,9 @@ class SendEndpoints:
     # Instagram API with Instagram Login sends through its own host (https://graph.instagram.com/v21.0);
     # empty: the Graph API host, for accounts connected through a Facebook Page.
     instagram_graph: str = ""
+    # NHN Cloud's AlimTalk host: https://api-alimtalk.cloud.toast.com, which NHN Cloud's guides now name
+    # https://kakaotalk-bizmessage.api.nhncloudservice.com; empty: the former (channels/alimtalk.py).
+    alimtalk: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@
 | Twilio (SMS, WhatsApp) | 1 segment/s per long code | Twilio: a US long code sends 1 message segment per second; a longer SMS counts each segment (channels/twilio.py sms_segments) |
 | LINE | 2,000 requests/s per channel | Messaging API rate limits: 2,000 requests per second for push |
 | Email (SES) | 14 messages/s per account | SES's default sending rate outside the sandbox is account-specific; 14/s is the common starting quota (SES quotas) |
+| AlimTalk (NHN Cloud) | `AlimtalkRatePerSecond` per sender key (default 300) | NHN Cloud's AlimTalk guides and error codes publish no per-second limit: the contract's, set as a stack parameter (`Pacer(alimtalk_rate=...)`) |
 
 A send that finds its account's slots taken waits (briefly, in the sender) or goes back to the outbox for the
 wait; the wait never counts against the attempt's tries (outbound/sender.py).
@@ -23,6 +24,10 @@ from switchboard.channels.twilio import sends_through_twilio, sms_segments
 from switchboard.models import Channel
 from switchboard.store.send_rates import SendRates
 
+# Sends per second per AlimTalk sender key when the stack sets none (ALIMTALK_RATE_PER_SECOND). Ours, not NHN
+# Cloud's, which publishes no figure: a deployment sets what its NHN Cloud contract allows.
+DEFAULT_ALIMTALK_RATE_PER_SECOND = 300.0
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -31,8 +36,11 @@ class Limit:
     cost: float = 1.0
 
 
-def limits_of(request: OutboundRequest) -> list[Limit]:
+def limits_of(request: OutboundRequest, alimtalk_rate: float = DEFAULT_ALIMTALK_RATE_PER_SECOND) -> list[Limit]:
     account = request.channel_account_id
+    if request.alimtalk is not None:
+        # One bucket per sender key (the KakaoTalk channel), whichever NHN Cloud app key sends for it.
+        return [Limit(f"alimtalk#{request.alimtalk.sender_key}", alimtalk_rate)]
     if sends_through_twilio(request.channel, account):
         segments = sms_segments(request.text or "") if request.channel is Channel.SMS else 1
         return [Limit(f"twilio#{account}", 1.0, float(max(1, segments)))]
@@ -59,11 +67,12 @@ class Pacer:
     # two Telegram calls 0.968 s apart at a full 1/s).
     HEADROOM = 0.95
 
-    def __init__(self, rates: SendRates) -> None:
+    def __init__(self, rates: SendRates, alimtalk_rate: float = DEFAULT_ALIMTALK_RATE_PER_SECOND) -> None:
         self._rates = rates
+        self._alimtalk_rate = alimtalk_rate
 
     def wait_for(self, request: OutboundRequest, now: float) -> float:
-        for limit in limits_of(request):
+        for limit in limits_of(request, self._alimtalk_rate):
             rate = limit.rate_per_second * self.HEADROOM
             burst = max(self.BURST_SECONDS - limit.cost / rate, 0.0)
             wait = self._rates.reserve(
