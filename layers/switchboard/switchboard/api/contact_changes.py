@@ -1,8 +1,14 @@
-"""Agents set a contact's tags: PATCH /contacts/{contact_id} with {"tags": ["vip", ...]}.
+"""Agents set a contact's tags and record their consent to proactive messages: PATCH /contacts/{contact_id}.
 
     PATCH /contacts/{contact_id}
-    {"tags": ["vip"]}
-    -> 200 {"contact": {..., "tags": ["vip"]}, "tickets_updated": 2, "complete": true}
+    {"tags": ["vip"], "consent": {"advertising": true, "preferred_channel": "alimtalk"}}
+    -> 200 {"contact": {..., "tags": ["vip"], "consent": {...}}, "tickets_updated": 2, "complete": true}
+
+Either part may be left out, and stays as it is. Consent (models.py Consent) is what the notification sender
+reads at every send: advertising needs it, advertising between 21:00 and 08:00 needs night consent too
+(정보통신망법 제50조), and a preferred channel is tried before the channel the customer last wrote on. It is
+recorded first, so a request whose re-tagging stops at a busy ticket (409) has recorded it. A customer's opt-out
+of a channel is theirs to send (STOP, 수신거부: notifications/consent.py); an agent records only the answers above.
 
 SLA policies match the requester's tags (`conditions.requester_tags`, sla/policies.py) through the copy a ticket
 carries as `requester.tags`: the writer copies a known contact's tags into each ticket it opens
@@ -31,13 +37,19 @@ from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Role, caller_of
-from switchboard.api.contact_requests import MAX_TICKETS_READ, MAX_TICKETS_RETAGGED, ContactTags, TaggedContact
+from switchboard.api.contact_requests import (
+    MAX_TICKETS_READ,
+    MAX_TICKETS_RETAGGED,
+    ConsentChange,
+    ContactTags,
+    TaggedContact,
+)
 from switchboard.api.representation import json_body, known_contact
 from switchboard.api.ticket_notes import Busy
 from switchboard.config import AccessSettings
 from switchboard.errors import NotFound, SwitchboardError
 from switchboard.http import error_response, json_response
-from switchboard.models import FieldChange, Ticket, TicketAudit, TicketStatus, utc_now
+from switchboard.models import Contact, FieldChange, Ticket, TicketAudit, TicketStatus, utc_now
 from switchboard.observability import logger, metrics
 from switchboard.sla.clocks import track
 from switchboard.sla.policies import SlaRules
@@ -74,24 +86,64 @@ def handle_contact_change(
     try:
         agent = caller_of(event, access).require(Role.AGENT)
         contact_id = (event.get("pathParameters") or {}).get("contact_id", "")
-        wanted = json_body(event, ContactTags, max_bytes=MAX_BODY_BYTES, expected='the contact\'s tags {"tags": [...]}')
+        wanted = json_body(
+            event, ContactTags, max_bytes=MAX_BODY_BYTES, expected='the contact\'s tags or consent {"tags": [...]}'
+        )
         contact = known_contact(contact_id, store)
         now = clock()
-        if contact.tags != wanted.tags:
-            tagged = store.contacts.set_tags(contact.id, wanted.tags)
-            if tagged is None:  # pragma: no cover - contacts are never deleted
-                raise NotFound(f"contact {contact_id[:200]!r} does not exist")
-            contact = tagged
-        retagging = retag_requested_tickets(store, contact.id, wanted.tags, actor_id=agent.subject, at=now)
-        logger.info(
-            "contact tagged",
-            extra={"tags": len(wanted.tags), "tickets_updated": retagging.updated, "complete": retagging.complete},
-        )
-        metrics.add_metric(name="ContactTagged", unit="Count", value=1)
+        if wanted.consent is not None:
+            contact = _record_consent(store, contact.id, wanted.consent, at=now)
+        retagging = Retagging(0, complete=True)
+        if wanted.tags is not None:
+            contact, retagging = _tag(store, contact, wanted.tags, actor_id=agent.subject, at=now)
         answer = TaggedContact(contact=contact, tickets_updated=retagging.updated, complete=retagging.complete)
         return json_response(200, answer.model_dump(mode="json"))
     except SwitchboardError as error:
         return error_response(error)
+
+
+def _tag(
+    store: Repositories, contact: Contact, tags: tuple[str, ...], *, actor_id: str, at: datetime
+) -> tuple[Contact, Retagging]:
+    if contact.tags != tags:
+        tagged = store.contacts.set_tags(contact.id, tags)
+        if tagged is None:  # pragma: no cover - contacts are never deleted
+            raise NotFound(f"contact {contact.id[:200]!r} does not exist")
+        contact = tagged
+    retagging = retag_requested_tickets(store, contact.id, tags, actor_id=actor_id, at=at)
+    logger.info(
+        "contact tagged",
+        extra={"tags": len(tags), "tickets_updated": retagging.updated, "complete": retagging.complete},
+    )
+    metrics.add_metric(name="ContactTagged", unit="Count", value=1)
+    return contact, retagging
+
+
+def _record_consent(store: Repositories, contact_id: str, change: ConsentChange, *, at: datetime) -> Contact:
+    """The agent's record of the customer's consent: advertising consent is stamped with the time of the request
+    (정보통신망법 제50조 asks the sender to be able to show when it was given), and read by every send decided
+    after it."""
+    consented = store.contacts.set_consent(
+        contact_id,
+        advertising=change.advertising,
+        night_advertising=change.night_advertising,
+        preferred_channel=change.preferred_channel,
+        clear_preferred=change.clears_preferred_channel,
+        at=at,
+    )
+    if consented is None:  # pragma: no cover - contacts are never deleted
+        raise NotFound(f"contact {contact_id[:200]!r} does not exist")
+    logger.info(
+        "contact consent recorded",
+        extra={
+            "advertising": change.advertising,
+            "night_advertising": change.night_advertising,
+            "preferred_channel": change.preferred_channel,
+            "clears_preferred_channel": change.clears_preferred_channel,
+        },
+    )
+    metrics.add_metric(name="ContactConsentRecorded", unit="Count", value=1)
+    return consented
 
 
 def retag_requested_tickets(

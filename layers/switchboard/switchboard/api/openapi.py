@@ -38,6 +38,8 @@ from pydantic_core import core_schema
 
 from switchboard.api.agents import Role
 from switchboard.api.contact_requests import MAX_TICKETS_READ, MAX_TICKETS_RETAGGED, ContactTags, TaggedContact
+from switchboard.api.notification_requests import TEMPLATE_FACTS, NotificationRulesAnswer
+from switchboard.api.order_views import REQUESTER_ORDERS, NotificationPage, OrderPage, OrderView
 from switchboard.api.representation import DEFAULT_PAGE_SIZE, LISTING_TEXT_CHARS, MAX_PAGE_SIZE
 from switchboard.api.sla_requests import (
     SCHEDULE_ID_PATTERN,
@@ -100,6 +102,11 @@ class TicketWithTimeline(BaseModel):
         default_factory=dict,
         description="Per SLA metric, the time it has run so far as of this read: business time for a "
         "business-hours target (the ticket's sla holds it only as of the ticket's last change)",
+    )
+    requester_orders: list[OrderView] = Field(
+        default_factory=list,
+        description=f"The requester's {REQUESTER_ORDERS} newest orders from the shops, newest first, with their "
+        "shipments' carrier, tracking and promised date: nobody has to ask the customer for the order number",
     )
 
 
@@ -194,7 +201,7 @@ class RulesRefused(Error):
 
 
 class StaleRules(Error):
-    """412: the rules (or the schedule) are at another version than If-Match named."""
+    """412: the rules (or the schedule) are at another version than If-Match (or the body's version) named."""
 
     version: int = Field(description="The current version: read what it holds, then send the change again")
 
@@ -216,6 +223,7 @@ class Answer:
     description: str
     body: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
     etag: bool = False
+    etag_description: str = 'The ticket\'s version, e.g. "3": send it as If-Match'
 
 
 @dataclass(frozen=True)
@@ -313,6 +321,10 @@ _RULES_INVALID = Answer(
 _RULES_BUSY = Answer("conflict: other admins saved the rules twice while this save was tried; send it again", Error)
 _NO_SUCH_ROUTE = Answer('No such route: API Gateway\'s {"message": "Not Found"}', GatewayError)
 _SLA_TAGS = ("sla",)
+_NOTIFICATION_TAGS = ("notifications",)
+CONTACT_ID = _path("contact_id", "The contact's id, e.g. c_983063683f19fd77111918fd")
+_NO_SUCH_CONTACT = Answer("not_found: no such contact", (Error, GatewayError))
+_RULES_ETAG = 'The rules\' version, e.g. "3": send it as If-Match'
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -543,14 +555,40 @@ ROUTES: tuple[Route, ...] = (
         tags=("contacts",),
     ),
     Route(
+        "GET",
+        "/contacts/{contact_id}/orders",
+        "listContactOrders",
+        "A customer's orders from the shops, newest first, with their shipments",
+        Role.AGENT,
+        _guarded({200: Answer("A page of orders", OrderPage), 400: _INVALID}, not_found=_NO_SUCH_CONTACT),
+        params=(CONTACT_ID, LIMIT, CURSOR),
+        description="Orders reach a contact by the shop's customer id, verified phone (E.164) or email "
+        "(orders/processor.py), from Shopify, the signed generic endpoint or EventBridge. Newest first by when "
+        "placed (when first seen for an order without placed_at).",
+        tags=("contacts",),
+    ),
+    Route(
+        "GET",
+        "/contacts/{contact_id}/notifications",
+        "listContactNotifications",
+        "The proactive messages about a customer's orders, newest first, with each channel tried",
+        Role.AGENT,
+        _guarded({200: Answer("A page of notifications", NotificationPage), 400: _INVALID}, not_found=_NO_SUCH_CONTACT),
+        params=(CONTACT_ID, LIMIT, CURSOR),
+        description="One per order, event type and contact. `channel` is the one that finally carried it, `tries` "
+        "every channel tried in the fallback chain and what came of it, `delivery_status` the provider's receipts.",
+        tags=("contacts",),
+    ),
+    Route(
         "PATCH",
         "/contacts/{contact_id}",
         "setContactTags",
-        "Set a customer's tags (e.g. vip, which SLA policies match) and re-tag their open tickets",
+        "Set a customer's tags (e.g. vip, which SLA policies match) and re-tag their open tickets, or record their "
+        "consent to proactive messages",
         Role.AGENT,
         _guarded(
             {
-                200: Answer("The contact as tagged, and how many of their tickets took the tags", TaggedContact),
+                200: Answer("The contact as changed, and how many of their tickets took the tags", TaggedContact),
                 400: _INVALID,
                 409: Answer(
                     "conflict: the tags are set, but a ticket of the contact kept changing; send the same request "
@@ -562,14 +600,17 @@ ROUTES: tuple[Route, ...] = (
         ),
         params=(_path("contact_id", "The contact's id, e.g. c_983063683f19fd77111918fd"),),
         body=ContactTags,
-        example={"tags": ["vip"]},
-        description="The tags replace the contact's (an empty list clears them), with a ticket's tag rules. Every "
+        example={"tags": ["vip"], "consent": {"advertising": True, "preferred_channel": "alimtalk"}},
+        description="`tags`, `consent` or both; a part left out stays as it is. The tags replace the contact's (an empty list clears them), with a ticket's tag rules. Every "
         "ticket of the contact that is not closed takes them as `requester.tags`, each as a ticket change does: "
         "its SLA policy is chosen again and its targets re-targeted from this moment (never back-dated), and an "
         "audit records `requester.tags`; a closed ticket keeps its tags. Bounded: the contact's "
         f"{MAX_TICKETS_READ} newest tickets are read and at most {MAX_TICKETS_RETAGGED} re-tagged, so an older "
         "open ticket may keep the tags it had (`complete` is then false). The request is safe to repeat: it "
-        "writes only what still differs.",
+        "writes only what still differs. `consent` records the customer's answers: advertising consent (and "
+        "night consent, 21:00-08:00 in their time zone, which 정보통신망법 제50조 asks for apart), each stamped "
+        "with the time of the request, and the channel notifications try first (null clears it). It is recorded "
+        "before the tickets are re-tagged, so a 409 has recorded it.",
         tags=("contacts",),
     ),
     Route(
@@ -698,6 +739,85 @@ ROUTES: tuple[Route, ...] = (
         "policy applied as if new to the ticket, measured at the time of the request. Nothing is saved.",
         tags=_SLA_TAGS,
     ),
+    Route(
+        "GET",
+        "/admin/notification-rules",
+        "getNotificationRules",
+        "The notification rules and their version (admin)",
+        Role.ADMIN,
+        _guarded(
+            {
+                200: Answer(
+                    "The rules as saved (version 0: never saved, and nothing notifies)",
+                    NotificationRulesAnswer,
+                    etag=True,
+                    etag_description=_RULES_ETAG,
+                )
+            },
+            not_found=_NO_SUCH_ROUTE,
+        ),
+        tags=_NOTIFICATION_TAGS,
+    ),
+    Route(
+        "PUT",
+        "/admin/notification-rules",
+        "putNotificationRules",
+        "Replace the notification rules (admin)",
+        Role.ADMIN,
+        _guarded(
+            {
+                200: Answer(
+                    "The rules saved, with their new version",
+                    NotificationRulesAnswer,
+                    etag=True,
+                    etag_description=_RULES_ETAG,
+                ),
+                400: _RULES_INVALID,
+                409: _RULES_BUSY,
+                412: Answer(
+                    "precondition_failed: the rules are at another version than If-Match (or the body's version) named",
+                    StaleRules,
+                    etag=True,
+                    etag_description=_RULES_ETAG,
+                ),
+            },
+            not_found=_NO_SUCH_ROUTE,
+        ),
+        params=(RULES_IF_MATCH,),
+        body=NotificationRulesAnswer,
+        example={
+            "rules": [
+                {
+                    "event_type": "shipment.in_transit",
+                    "templates": {
+                        "ko": {
+                            "alimtalk": {
+                                "template_code": "SHIP_TRANSIT",
+                                "variables": {"주문번호": "{order_number}", "택배사": "{carrier}"},
+                                "resend_text": "[{shop_name}] 주문 {order_number} 배송이 시작되었습니다: {tracking_url}",
+                            },
+                            "sms": "[{shop_name}] 주문 {order_number} 배송 중: {carrier} {tracking_number}",
+                        },
+                        "en": {"sms": "{shop_name}: order {order_number} is on its way: {tracking_url}"},
+                    },
+                }
+            ],
+            "fallback_chain": ["alimtalk", "sms", "email"],
+            "default_locale": "ko",
+            "default_timezone": "Asia/Seoul",
+            "delay_detection": {"enabled": True, "open_ticket": True},
+            "senders": {"sms_from": "+15005550006"},
+            "shop_name": "Example Shop",
+        },
+        description="The whole rule set, replacing the previous one: which event types notify (one rule each), a "
+        "template per locale and channel, the fallback chain tried after the customer's own channel (each "
+        "channel once), quiet hours, delay detection and the shop's senders. Templates name the event's facts as "
+        f"{{name}}: {', '.join('{' + name + '}' for name in sorted(TEMPLATE_FACTS))}. An advertising rule needs "
+        "shop_name and opt_out_instruction, and never uses AlimTalk (informational messages only). What GET "
+        "answered may be sent back edited: its `version` is then the precondition (as If-Match), and "
+        "`updated_at` is ignored. Every problem in a refused body is listed, each at its place.",
+        tags=_NOTIFICATION_TAGS,
+    ),
 )
 
 
@@ -796,12 +916,7 @@ def _response(answer: Answer, ref: Any) -> dict[str, Any]:
         schema = bodies[0] if len(bodies) == 1 else {"anyOf": bodies}
         response["content"] = {"application/json": {"schema": schema}}
     if answer.etag:
-        response["headers"] = {
-            "ETag": {
-                "description": 'The ticket\'s version, e.g. "3": send it as If-Match',
-                "schema": {"type": "string"},
-            }
-        }
+        response["headers"] = {"ETag": {"description": answer.etag_description, "schema": {"type": "string"}}}
     return response
 
 
@@ -823,6 +938,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
             {"name": "contacts"},
             {"name": "held mail"},
             {"name": "sla"},
+            {"name": "notifications"},
             {"name": "meta"},
         ],
         "paths": paths,

@@ -3,12 +3,15 @@ quarantined, or automatic and about no open ticket, like Zendesk's suspended tic
 
     GET /tickets                                       tickets, newest first; ?status= ?assignee=me|<id> ?group=<id>
                                                        or by SLA, due first: ?sla=breached|warning|active&sort=due
-    GET /tickets/{ticket_id}                           the ticket and the first page of its timeline
+    GET /tickets/{ticket_id}                           the ticket, the first page of its timeline, the
+                                                       requester's newest orders
     GET /tickets/{ticket_id}/messages                  its timeline, oldest first, a page at a time
     GET /tickets/{ticket_id}/messages/{message_key}    one message, whole
     GET /tickets/{ticket_id}/audits                    the changes agents made to it, oldest first
     GET /mail/held                                     held mail of one kind, newest first
     GET /contacts/{contact_id}                         a customer, every identity, their tickets newest first
+    GET /contacts/{contact_id}/orders                  their orders from the shops, newest first
+    GET /contacts/{contact_id}/notifications           the proactive messages sent them, newest first
     GET /openapi.json                                  the agents' API described (api/openapi.py); public
 
 Every route but the document needs the agent role (an admin is an agent too). API Gateway's JWT authorizer has verified the
@@ -29,6 +32,13 @@ from datetime import datetime
 from typing import Any
 
 from switchboard.api.agents import Caller, Role, caller_of
+from switchboard.api.order_views import (
+    REQUESTER_ORDERS,
+    NotificationPage,
+    OrderPage,
+    notification_view,
+    order_view,
+)
 from switchboard.api.representation import (
     DEFAULT_PAGE_SIZE,
     LISTING_TEXT_CHARS,
@@ -87,6 +97,10 @@ def handle_tickets_api(
             return _held(event.get("queryStringParameters") or {}, store)
         if route == "GET /contacts/{contact_id}":
             return _contact(path.get("contact_id", ""), query, store)
+        if route == "GET /contacts/{contact_id}/orders":
+            return _orders(path.get("contact_id", ""), query, store)
+        if route == "GET /contacts/{contact_id}/notifications":
+            return _notifications(path.get("contact_id", ""), query, store)
         raise NotFound(f"no route {route!r}")
     except SwitchboardError as error:
         return error_response(error)
@@ -171,6 +185,28 @@ def _contact(contact_id: str, query: Mapping[str, str], store: Repositories) -> 
     return json_response(200, {"contact": contact_json(contact), **listed})
 
 
+def _orders(contact_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+    """The contact's orders from every shop and source, newest first (by when placed, else first seen)."""
+    contact = known_contact(contact_id, store)
+    orders, next_cursor = store.orders.orders_of(
+        contact.id, limit=_page_size(query.get("limit")), cursor=query.get("cursor")
+    )
+    page = OrderPage(orders=[order_view(order) for order in orders], next_cursor=next_cursor)
+    return json_response(200, page.model_dump(mode="json"))
+
+
+def _notifications(contact_id: str, query: Mapping[str, str], store: Repositories) -> dict[str, Any]:
+    """The proactive messages about the contact's orders, newest first, each with the channels tried."""
+    contact = known_contact(contact_id, store)
+    notifications, next_cursor = store.notifications.notifications_of(
+        contact.id, limit=_page_size(query.get("limit")), cursor=query.get("cursor")
+    )
+    page = NotificationPage(
+        notifications=[notification_view(notification) for notification in notifications], next_cursor=next_cursor
+    )
+    return json_response(200, page.model_dump(mode="json"))
+
+
 def _get(ticket_id: str, query: Mapping[str, str], store: Repositories, now: datetime) -> dict[str, Any]:
     found = _ticket(ticket_id, store)
     messages, next_cursor = _message_page(found.ticket.id, _page_size(query.get("limit")), None, store)
@@ -179,8 +215,16 @@ def _get(ticket_id: str, query: Mapping[str, str], store: Repositories, now: dat
         "messages": messages,
         "next_cursor": next_cursor,
         "sla_elapsed_seconds": _sla_elapsed(found.ticket, store, now),
+        "requester_orders": _requester_orders(found.ticket, store),
     }
     return json_response(200, answer, {"etag": etag_of(found.version)})
+
+
+def _requester_orders(ticket: Ticket, store: Repositories) -> list[dict[str, Any]]:
+    """The requester's newest orders, so that nobody has to ask the customer for the order number: one Query of
+    the ByCustomer index, which holds whole orders (a read unit per 4 KB of them)."""
+    orders, _ = store.orders.orders_of(ticket.requester.contact_id, limit=REQUESTER_ORDERS)
+    return [order_view(order).model_dump(mode="json") for order in orders]
 
 
 def _sla_elapsed(ticket: Ticket, store: Repositories, now: datetime) -> dict[str, float]:

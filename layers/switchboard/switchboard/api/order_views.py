@@ -1,0 +1,115 @@
+"""How the agents' API shows a contact's orders and the notifications sent about them (GET /contacts/{id}/orders,
+GET /contacts/{id}/notifications, and the requester's recent orders on GET /tickets/{id}): the facts an agent
+answers "where is my order?" with, apart from the state the order processor keeps (orders/state.py), so that
+either can change without the other."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from switchboard.models import NotifyChannel
+from switchboard.notifications.models import Category, ChannelTry, Notification, NotificationState
+from switchboard.orders.events import OrderEventType, OrderSource
+from switchboard.orders.state import OrderState, ShipmentState
+
+# The ticket read shows the requester's newest orders, at most this many: what an agent glances at beside the
+# customer's message (the whole history is GET /contacts/{contact_id}/orders).
+REQUESTER_ORDERS = 5
+
+
+class ShipmentView(BaseModel):
+    id: str
+    status: OrderEventType = Field(description="The shipment.* event it last moved to, e.g. shipment.in_transit")
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    promised_delivery_at: datetime | None = Field(description="When the shop promised delivery")
+    delivered_at: datetime | None
+    updated_at: datetime = Field(description="When the shop's event that last moved it happened")
+
+
+class OrderView(BaseModel):
+    order_key: str = Field(description="<source>#<shop>#<order id>: the order across shops and sources")
+    source: OrderSource
+    shop: str
+    order_id: str
+    number: str | None = Field(description="What the customer calls the order, e.g. 1042")
+    status: OrderEventType | None = Field(description="The order.*, return.* or refund.* event it last moved to")
+    placed_at: datetime | None
+    shipments: list[ShipmentView] = Field(description="In the order the shop's events first named them")
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderView] = Field(description="The contact's orders, newest first")
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last one")
+
+
+class NotificationView(BaseModel):
+    id: str
+    order_key: str
+    order_id: str
+    order_number: str | None
+    event_type: OrderEventType = Field(description="What it told the customer, e.g. shipment.out_for_delivery")
+    category: Category
+    state: NotificationState = Field(description="queued, sending, sent, unknown, skipped or failed")
+    channel: NotifyChannel | None = Field(description="The channel that finally carried it")
+    delivery_status: str | None = Field(description="From the provider's receipts: sent, delivered, read, failed")
+    deferred_reason: str | None = Field(description="Why a queued one waits: quiet_hours, paced or retry")
+    due_at: datetime = Field(description="When it is (or was) due to be sent")
+    created_at: datetime
+    tries: list[ChannelTry] = Field(description="Each channel tried, in order, and what came of it")
+    ticket_id: str | None = Field(description="The open ticket it was also posted on")
+
+
+class NotificationPage(BaseModel):
+    notifications: list[NotificationView] = Field(description="The contact's notifications, newest first")
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last one")
+
+
+def order_view(order: OrderState) -> OrderView:
+    return OrderView(
+        order_key=order.order_key,
+        source=order.source,
+        shop=order.shop,
+        order_id=order.order_id,
+        number=order.number,
+        status=order.status,
+        placed_at=order.placed_at,
+        shipments=[shipment_view(shipment) for shipment in order.shipments.values()],
+        updated_at=order.updated_at,
+    )
+
+
+def shipment_view(shipment: ShipmentState) -> ShipmentView:
+    return ShipmentView(
+        id=shipment.id,
+        status=shipment.status,
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        tracking_url=shipment.tracking_url,
+        promised_delivery_at=shipment.promised_delivery_at,
+        delivered_at=shipment.delivered_at,
+        updated_at=shipment.updated_at,
+    )
+
+
+def notification_view(notification: Notification) -> NotificationView:
+    return NotificationView(
+        id=notification.id,
+        order_key=notification.order_key,
+        order_id=notification.order_id,
+        order_number=notification.order_number,
+        event_type=notification.event_type,
+        category=notification.category,
+        state=notification.state,
+        channel=notification.channel,
+        delivery_status=notification.delivery_status,
+        deferred_reason=notification.deferred_reason,
+        due_at=notification.due_at,
+        created_at=notification.created_at,
+        tries=list(notification.tries_by_channel),
+        ticket_id=notification.ticket_id,
+    )
