@@ -23,6 +23,7 @@ from events.kakao_twilio_samples import build_kakao_twilio_events  # noqa: E402
 from events.line_telegram_samples import build_line_telegram_events  # noqa: E402
 from events.mail_event_samples import build_mail_events_events  # noqa: E402
 from events.meta_messaging_samples import build_meta_messaging_events  # noqa: E402
+from events.order_samples import build_order_events  # noqa: E402
 from switchboard import queue  # noqa: E402
 from switchboard.channels.whatsapp import ADAPTER  # noqa: E402
 from switchboard.media.jobs import jobs_for  # noqa: E402
@@ -134,6 +135,10 @@ def build_events() -> dict[str, dict[str, Any]]:
     events["channel-sender-batch.json"] = sqs_event([_outbound_record(stable_id("a", "m_sample", "1"), ticket_id)])
     events["outbox-sweep-schedule.json"] = scheduled_event("OutboxSweepFunction", "SweepOutbox")
     events["sla-enforcer-schedule.json"] = scheduled_event("SlaEnforcerFunction", "SweepSlaTimers")
+    events["notification-scheduler-schedule.json"] = scheduled_event(
+        "NotificationSchedulerFunction", "SweepNotifications"
+    )
+    events.update(build_order_events(_id, _agent_request, ADMIN_CLAIMS))
     events.update(build_meta_messaging_events(_id))
     events.update(build_line_telegram_events(_id))
     events.update(build_kakao_twilio_events(_id))

@@ -10,6 +10,7 @@ import time
 
 def main() -> int:
     from infra.local.banner import banner
+    from infra.local.notifications import write_shopify_sample
     from infra.local.runner import LocalRunner, RunnerSettings, SettingsError, StartupError
     from infra.local.samples import write_whatsapp_sample
 
@@ -35,7 +36,11 @@ def main() -> int:
         state = runner.state()
         whatsapp = state["secrets"].get("whatsapp") or {}
         sample = write_whatsapp_sample(settings.state_dir, whatsapp["app_secret"]) if "app_secret" in whatsapp else None
-        print(banner(state, runner.state_path, sample, settings.redelivery_seconds), flush=True)
+        shopify = state["secrets"].get("shopify") or {}
+        shop_sample = (
+            write_shopify_sample(settings.state_dir, shopify["client_secret"]) if "client_secret" in shopify else None
+        )
+        print(banner(state, runner.state_path, sample, settings.redelivery_seconds, shop_sample), flush=True)
         while not signals:
             time.sleep(0.2)
         log.info("stopping (%s)", signal.Signals(signals[0]).name)

@@ -15,7 +15,13 @@ def _shown_path(path: Path) -> str:
     return relative if not relative.startswith("..") else str(path)
 
 
-def banner(state: dict[str, Any], state_path: Path, sample: SignedSample | None, redelivery_seconds: int) -> str:
+def banner(
+    state: dict[str, Any],
+    state_path: Path,
+    sample: SignedSample | None,
+    redelivery_seconds: int,
+    shop_sample: tuple[SignedSample, dict[str, str]] | None = None,
+) -> str:
     api = state["api_url"]
     token = state["dev_token"]
     lines = [
@@ -64,6 +70,20 @@ def banner(state: dict[str, Any], state_path: Path, sample: SignedSample | None,
                 f"{api}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={whatsapp.get('verify_token', '')}"
                 "&hub.challenge=1158201444"
             ),
+        ]
+    if shop_sample is not None:
+        signed, headers = shop_sample
+        providers_url = (providers or {}).get("base_url", "")
+        lines += [
+            "Deliver a signed Shopify shipment event (an AlimTalk to +821012345678 appears in the fake outbox):",
+            "  curl -sS -X POST "
+            + shlex.quote(f"{api}/webhooks/shopify")
+            + " -H 'Content-Type: application/json' -H "
+            + shlex.quote(f"X-Shopify-Hmac-Sha256: {signed.signature}")
+            + "".join(" -H " + shlex.quote(f"{name}: {value}") for name, value in headers.items())
+            + " --data-binary "
+            + shlex.quote("@" + _shown_path(signed.path)),
+            "  curl -sS " + shlex.quote(f"{providers_url}/__fake__/sent"),
         ]
     lines += [
         "List tickets as an agent:",

@@ -19,6 +19,7 @@ from infra.local import jwt
 from infra.local.aws import LocalAws, start_local_aws
 from infra.local.docs_page import DOCS_PATH, swagger_ui_page
 from infra.local.http_gateway import HttpGateway, template_routes
+from infra.local.notifications import seed_notification_rules
 from infra.local.pollers import QueueBinding, SqsPoller
 from infra.local.schedules import ScheduledRule, rules_for
 from infra.local.workers import FunctionPool, WorkerSpec, WorkerStartFailed, lambda_environment
@@ -188,6 +189,8 @@ class LocalRunner:
             poller.start()
         for rule in self.rules:
             rule.start()
+        # A signed sample shop event produces a message with no set-up (docs/notifications.md, "make run").
+        seed_notification_rules(stack, self.aws.endpoint_url)
         self._write_state()
 
     @staticmethod

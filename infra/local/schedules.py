@@ -105,7 +105,11 @@ class ScheduledRule:
 
 # Functions whose schedule runs faster locally, so what it does shows in seconds: the SLA enforcer, so that a
 # 1-minute first-reply target visibly warns and breaches on a fresh ticket (README, "Local usage").
-LOCAL_PERIODS = {"SlaEnforcerFunction": ("SWITCHBOARD_LOCAL_SLA_SWEEP_SECONDS", 5)}
+# The notification scheduler too, so that a promised delivery date in the past brings its apology within seconds.
+LOCAL_PERIODS = {
+    "SlaEnforcerFunction": ("SWITCHBOARD_LOCAL_SLA_SWEEP_SECONDS", 5),
+    "NotificationSchedulerFunction": ("SWITCHBOARD_LOCAL_NOTIFY_SWEEP_SECONDS", 5),
+}
 
 
 def local_period(function_name: str, period: int, environ: Mapping[str, str] = os.environ) -> int:

@@ -153,7 +153,10 @@ def run(logical_id: str) -> dict[str, Any]:
 
     with mock_aws():
         admin = boto3.Session(region_name=REGION)
-        stack = provision(admin, prefix="probe", seed={driver.name: dict(driver.secrets) for driver in DRIVERS})
+        from events.order_samples import SAMPLE_SECRETS
+
+        seed = {driver.name: dict(driver.secrets) for driver in DRIVERS} | SAMPLE_SECRETS
+        stack = provision(admin, prefix="probe", seed=seed)
         spec = next(f for f in functions(stack.template) if f.logical_id == logical_id)
         statements = resolved_statements(translate(stack.template), logical_id, stack.resolver)
         template_environment = stack.environment_of(logical_id)

@@ -376,7 +376,52 @@ def _sla_enforcer_finds_nothing_due(result):
     assert {call["action"] for call in result["calls"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 
 
+def _shop_events_are_accepted_and_queued(result):
+    # The signed Shopify sample is verified, not yet seen (one GetItem of its record), and queued per order.
+    for played in result["played"]:
+        assert played["response"]["statusCode"] == 202, played
+        assert _body(played["response"]) == {"accepted": True}
+    assert {"dynamodb:GetItem", "sqs:SendMessage"} <= {call["action"] for call in result["calls"]}
+
+
+def _order_events_are_recorded(result):
+    # The probe's rules are empty (nothing notifies until an admin saves rules): the event and its order are
+    # recorded once, and nothing is queued for the sender (tests/integration/test_order_processing.py notifies).
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played
+    assert "sqs:SendMessage" not in {call["action"] for call in result["calls"]}
+
+
+def _notification_sender_finds_no_notification(result):
+    # The sample names a notification the probe's table does not hold: nothing to send, nothing failed.
+    for played in result["played"]:
+        assert played["response"] == {"batchItemFailures": []}, played
+
+
+def _notification_scheduler_finds_nothing_due(result):
+    for played in result["played"]:
+        response = played["response"]
+        assert (response["due_read"], response["enqueued"], response["failures"]) == (0, 0, 0), played
+        assert response["buckets_read"] > 0, played
+
+
+def _notification_admin_saves_and_reads_the_rules(result):
+    answers = {played["request"]["routeKey"]: played["response"] for played in result["played"]}
+    assert {route: answer["statusCode"] for route, answer in answers.items()} == {
+        "GET /admin/notification-rules": 200,
+        "PUT /admin/notification-rules": 200,
+    }, result["played"]
+    assert _body(answers["GET /admin/notification-rules"])["version"] == 0
+    assert _body(answers["PUT /admin/notification-rules"])["version"] == 1
+
+
 EXPECTED_OUTCOMES = {
+    "OrderWebhookFunction": _shop_events_are_accepted_and_queued,
+    "OrderEventsFunction": _order_events_are_recorded,
+    "NotificationSenderFunction": _notification_sender_finds_no_notification,
+    "NotificationSchedulerFunction": _notification_scheduler_finds_nothing_due,
+    "NotificationAdminFunction": _notification_admin_saves_and_reads_the_rules,
+    "AlimtalkWebhookFunction": _webhook_queues_its_samples,
     "ReceiptRuleSetActivatorFunction": _activator_answers_cloudformation,
     "EmailInboundFunction": _intake_enqueues_every_mail,
     "MailgunWebhookFunction": _mail_webhook_keeps_its_samples,

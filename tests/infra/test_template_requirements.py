@@ -263,9 +263,10 @@ def test_ticket_routes_require_a_jwt_and_webhook_routes_are_public(translated, f
     assert set(routes) == set(declared)
     for route_key, operation in routes.items():
         schemes = {name for requirement in operation["security"] for name in requirement}
-        if route_key.split(" ", 1)[1].startswith("/webhooks/") or route_key in PUBLIC_DOCUMENT_ROUTES:
-            # Providers cannot present our tokens; their requests are authenticated by signature instead. The
-            # API's description is public (api/openapi.py).
+        public = PUBLIC_DOCUMENT_ROUTES | SIGNED_SHOP_ROUTES
+        if route_key.split(" ", 1)[1].startswith("/webhooks/") or route_key in public:
+            # Providers and shops cannot present our tokens; their requests are authenticated by signature instead.
+            # The API's description is public (api/openapi.py).
             assert schemes == {"NONE"}, route_key
         else:
             assert schemes == {"AgentJwt"}, route_key
@@ -274,6 +275,8 @@ def test_ticket_routes_require_a_jwt_and_webhook_routes_are_public(translated, f
 
 # The agents' API document (GET /openapi.json): public, as Swagger UI reads it before a token is typed.
 PUBLIC_DOCUMENT_ROUTES = {"GET /openapi.json"}
+# Shops' own backends post signed events here (docs/notifications.md): public like a webhook, proven by a signature.
+SIGNED_SHOP_ROUTES = {"POST /orders/events"}
 AGENT_ROUTES = {
     "GET /tickets",
     "GET /tickets/{ticket_id}",
@@ -287,6 +290,8 @@ AGENT_ROUTES = {
     "PATCH /contacts/{contact_id}",
     "POST /tickets/{ticket_id}/replies",
     "POST /tickets/{ticket_id}/messages/{message_key}/resend",
+    "GET /contacts/{contact_id}/orders",
+    "GET /contacts/{contact_id}/notifications",
 }
 ADMIN_ROUTES = {
     "POST /mail/held/release",
@@ -296,6 +301,8 @@ ADMIN_ROUTES = {
     "GET /admin/schedules",
     "GET /admin/schedules/{schedule_id}",
     "PUT /admin/schedules/{schedule_id}",
+    "GET /admin/notification-rules",
+    "PUT /admin/notification-rules",
 }
 
 
@@ -318,7 +325,9 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
     routes = _openapi_routes(translated)
     # (every agents' route is one or the other, so a new route must say which role it needs)
     assert {
-        key for key in routes if not key.split(" ", 1)[1].startswith("/webhooks/") and key not in PUBLIC_DOCUMENT_ROUTES
+        key
+        for key in routes
+        if not key.split(" ", 1)[1].startswith("/webhooks/") and key not in PUBLIC_DOCUMENT_ROUTES | SIGNED_SHOP_ROUTES
     } == AGENT_ROUTES | ADMIN_ROUTES
     # Then each agent route admits either role's scope, release only the admin's, and with groups none is
     # required at the gateway (the function checks the groups)
@@ -329,7 +338,13 @@ def test_the_gateway_checks_role_scopes_per_route_when_roles_are_scopes(template
 
 
 def test_the_agents_functions_read_roles_as_the_parameters_say(function_specs):
-    for logical_id in ("TicketsApiFunction", "TicketChangesFunction", "HeldMailReleaseFunction", "SlaAdminFunction"):
+    for logical_id in (
+        "TicketsApiFunction",
+        "TicketChangesFunction",
+        "HeldMailReleaseFunction",
+        "SlaAdminFunction",
+        "NotificationAdminFunction",
+    ):
         environment = function_specs[logical_id].environment
         assert (environment["ROLES_CLAIM"], environment["ROLE_PREFIX"]) == (
             {"Ref": "RolesClaim"},

@@ -390,6 +390,9 @@ class InProcessStack:
     def queued_count(self) -> int:
         return self._message_count(self.queue_url)
 
+    def queued_in(self, queue_logical_id: str) -> int:
+        return self._message_count(self.queue_url_of(queue_logical_id))
+
     def dead_lettered_count(self) -> int:
         return self._message_count(self.dead_letter_queue_url)
 
@@ -440,6 +443,10 @@ class InProcessStack:
     def drain_mail_events_queue(self) -> DrainReport:
         """Feeds the mail events function from SES's notifications until nothing is left (see `drain_queue`)."""
         return self._drain_consumer_of("MailEventsQueue")
+
+    def drain(self, queue_logical_id: str) -> DrainReport:
+        """Feeds a queue's consumer (as the template wires it) until nothing is left (see `drain_queue`)."""
+        return self._drain_consumer_of(queue_logical_id)
 
     def _drain_consumer_of(self, queue_logical_id: str) -> DrainReport:
         consumer = self._consumer_of(queue_logical_id)

@@ -18,3 +18,9 @@ def test_other_schedules_keep_their_rate():
 def test_a_mistyped_period_stops_the_runner_rather_than_run_without_the_enforcer(value):
     with pytest.raises(ValueError, match="SWITCHBOARD_LOCAL_SLA_SWEEP_SECONDS"):
         local_period("SlaEnforcerFunction", 60, {"SWITCHBOARD_LOCAL_SLA_SWEEP_SECONDS": value})
+
+
+def test_the_notification_scheduler_runs_every_five_seconds_locally_unless_told_otherwise():
+    # Given make run's defaults, Then a late delivery's apology shows within seconds; the variable overrides it
+    assert local_period("NotificationSchedulerFunction", 60, {}) == 5
+    assert local_period("NotificationSchedulerFunction", 60, {"SWITCHBOARD_LOCAL_NOTIFY_SWEEP_SECONDS": "3"}) == 3

@@ -261,3 +261,45 @@ class SlaEnforcerSettings(_Settings):
 
     webhook_secret_arn: str = Field(alias="SLA_WEBHOOK_SECRET_ARN", min_length=1)
     local_hooks_base: str = Field(default="", alias="SLA_LOCAL_HOOKS_BASE", pattern=r"^(https?://\S+/)?$")
+
+
+class OrderWebhookSettings(_Settings):
+    """order_webhooks: where accepted shop events are queued, and the secrets that prove them."""
+
+    order_events_queue_url: str = Field(alias="ORDER_EVENTS_QUEUE_URL", min_length=1)
+    shopify_secret_arn: str = Field(alias="SHOPIFY_SECRET_ARN", min_length=1)
+    orders_secret_arn: str = Field(alias="ORDERS_SECRET_ARN", min_length=1)
+
+
+class NotificationQueueSettings(_Settings):
+    """Where notifications are queued for the notification sender."""
+
+    notification_queue_url: str = Field(alias="NOTIFICATION_QUEUE_URL", min_length=1)
+
+
+class NotificationSenderSettings(NotificationQueueSettings):
+    """notification_sender: the provider API bases and the secrets holding send credentials (as the channel
+    sender's), plus NHN Cloud's AlimTalk."""
+
+    graph_api_base_url: str = Field(alias="GRAPH_API_BASE_URL", pattern=r"^https?://")
+    instagram_graph_api_base_url: str = Field(alias="INSTAGRAM_GRAPH_API_BASE_URL", pattern=r"^https?://")
+    line_api_base_url: str = Field(alias="LINE_API_BASE_URL", pattern=r"^https?://")
+    telegram_api_base_url: str = Field(alias="TELEGRAM_API_BASE_URL", pattern=r"^https?://")
+    twilio_api_base_url: str = Field(alias="TWILIO_API_BASE_URL", pattern=r"^https?://")
+    alimtalk_api_base_url: str = Field(alias="ALIMTALK_API_BASE_URL", pattern=r"^https?://")
+    alimtalk_rate_per_second: float = Field(default=300.0, alias="ALIMTALK_RATE_PER_SECOND", gt=0)
+    ses_endpoint_url: str = Field(default="", alias="SES_ENDPOINT_URL")
+    ses_configuration_set: str = Field(default="", alias="SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    twilio_status_callback_url: str = Field(default="", alias="TWILIO_STATUS_CALLBACK_URL")
+    whatsapp_secret_arn: str = Field(alias="WHATSAPP_SECRET_ARN", min_length=1)
+    messenger_secret_arn: str = Field(alias="MESSENGER_SECRET_ARN", min_length=1)
+    instagram_secret_arn: str = Field(alias="INSTAGRAM_SECRET_ARN", min_length=1)
+    line_secret_arn: str = Field(alias="LINE_SECRET_ARN", min_length=1)
+    telegram_secret_arn: str = Field(alias="TELEGRAM_SECRET_ARN", min_length=1)
+    twilio_secret_arn: str = Field(alias="TWILIO_SECRET_ARN", min_length=1)
+    email_secret_arn: str = Field(alias="EMAIL_SECRET_ARN", min_length=1)
+    alimtalk_secret_arn: str = Field(alias="ALIMTALK_SECRET_ARN", min_length=1)
+
+
+class AlimtalkWebhookSettings(WebhookSettings):
+    secret_arn: str = Field(alias="ALIMTALK_SECRET_ARN", min_length=1)

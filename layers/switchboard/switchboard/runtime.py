@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from switchboard.config import (
     AccessSettings,
+    AlimtalkWebhookSettings,
     EmailIntakeSettings,
     HeldMailReleaseSettings,
     InstagramWebhookSettings,
@@ -22,6 +23,9 @@ from switchboard.config import (
     MediaFetcherSettings,
     MediaQueueSettings,
     MessengerWebhookSettings,
+    NotificationQueueSettings,
+    NotificationSenderSettings,
+    OrderWebhookSettings,
     OutboundQueueSettings,
     ReplySettings,
     RuleSetActivatorSettings,
@@ -39,6 +43,10 @@ if TYPE_CHECKING:
     from switchboard.media.download import ProviderHttp
     from switchboard.media.fetch import MediaFetcher
     from switchboard.media.jobs import MediaJobQueue
+    from switchboard.notifications.models import NotificationRules
+    from switchboard.notifications.queue import NotificationQueue
+    from switchboard.notifications.sender import NotificationSender
+    from switchboard.orders.queue import OrderEventQueue
     from switchboard.outbound.queue import OutboundQueue
     from switchboard.outbound.sender import ChannelSender
     from switchboard.proof import ChannelSecrets
@@ -371,6 +379,115 @@ def sla_notice_sender() -> SlaNoticeSender:
         urllib3.PoolManager(retries=False), lambda: signing_key_of(secret()), settings.local_hooks_base
     )
     return SlaNoticeSender(webhooks, SnsNotifier(_client("sns")))
+
+
+@wired
+def order_webhook_settings() -> OrderWebhookSettings:
+    return OrderWebhookSettings.from_env()
+
+
+@wired
+def order_event_queue(queue_url: str) -> OrderEventQueue:
+    from switchboard.orders.queue import OrderEventQueue
+
+    return OrderEventQueue(_client("sqs"), queue_url)
+
+
+def order_secrets() -> Callable[[str], ChannelSecrets]:
+    """The secrets proving each door's shop events: Shopify's app client secret, the generic endpoint's signing key."""
+    settings = order_webhook_settings()
+    sources = {
+        "shopify": secret_source(settings.shopify_secret_arn),
+        "generic": secret_source(settings.orders_secret_arn),
+    }
+
+    def of(source: str) -> ChannelSecrets:
+        return sources[str(source)]()
+
+    return of
+
+
+@wired
+def notification_queue() -> NotificationQueue:
+    from switchboard.notifications.queue import NotificationQueue
+
+    return NotificationQueue(_client("sqs"), NotificationQueueSettings.from_env().notification_queue_url)
+
+
+def notification_rules() -> NotificationRules:
+    """The admin's notification rules as saved now: read on every use (one GetItem), so a save applies at once."""
+    return repositories().notification_rules.in_force()
+
+
+@wired
+def alimtalk_settings() -> AlimtalkWebhookSettings:
+    return AlimtalkWebhookSettings.from_env()
+
+
+@wired
+def notification_sender() -> NotificationSender:
+    """The notification sender's collaborators: as the channel sender's (provider HTTP without retries, SES without
+    SDK retries, the send credentials), plus NHN Cloud's AlimTalk; no attachments (notifications carry none)."""
+    import boto3
+
+    from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp
+    from switchboard.email.sender import EmailSender, ses_client_config
+    from switchboard.models import Channel, NotifyChannel
+    from switchboard.notifications.sender import NotificationSender
+    from switchboard.outbound.adapters import sending_adapter
+    from switchboard.outbound.pacing import Pacer
+
+    settings = NotificationSenderSettings.from_env()
+    sources = {
+        NotifyChannel.WHATSAPP: secret_source(settings.whatsapp_secret_arn),
+        NotifyChannel.MESSENGER: secret_source(settings.messenger_secret_arn),
+        NotifyChannel.INSTAGRAM: secret_source(settings.instagram_secret_arn),
+        NotifyChannel.LINE: secret_source(settings.line_secret_arn),
+        NotifyChannel.TELEGRAM: secret_source(settings.telegram_secret_arn),
+        NotifyChannel.SMS: secret_source(settings.twilio_secret_arn),
+        NotifyChannel.EMAIL: secret_source(settings.email_secret_arn),
+        NotifyChannel.ALIMTALK: secret_source(settings.alimtalk_secret_arn),
+    }
+    ses = boto3.client("sesv2", config=ses_client_config(), endpoint_url=settings.ses_endpoint_url or None)
+    mail_sender = EmailSender(configuration_set=settings.ses_configuration_set or None)
+    store = repositories()
+
+    def adapter_of(channel: NotifyChannel, account_id: str):
+        if channel is NotifyChannel.ALIMTALK:
+            from switchboard.channels.alimtalk import ALIMTALK
+
+            return ALIMTALK
+        if channel is NotifyChannel.EMAIL:
+            return mail_sender
+        return sending_adapter(channel.timeline_channel, account_id)
+
+    def secrets_of(channel: NotifyChannel, account_id: str = ""):
+        from switchboard.channels.twilio import sends_through_twilio
+
+        return sources[
+            NotifyChannel.SMS if sends_through_twilio(Channel(channel.timeline_channel), account_id) else channel
+        ]()
+
+    return NotificationSender(
+        store=store,
+        context=SendContext(
+            http=SendHttp(),
+            endpoints=SendEndpoints(
+                graph=settings.graph_api_base_url,
+                instagram_graph=settings.instagram_graph_api_base_url,
+                line_api=settings.line_api_base_url,
+                telegram=settings.telegram_api_base_url,
+                twilio=settings.twilio_api_base_url,
+                alimtalk=settings.alimtalk_api_base_url,
+            ),
+            ses=ses,
+        ),
+        secrets_of=secrets_of,
+        adapter_of=adapter_of,
+        pacer=Pacer(store.send_rates, alimtalk_rate=settings.alimtalk_rate_per_second),
+        rules_of=notification_rules,
+        status_callback_url=settings.twilio_status_callback_url or None,
+    )
 
 
 @wired
