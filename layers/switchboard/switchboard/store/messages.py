@@ -43,6 +43,16 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class DeliveryTarget:
+    """What a provider's id for something we sent names: a message on a ticket's timeline (`message`), a proactive
+    notification (`notification_id`, store/notifications.py record_sent), or both: a notification with its copy on
+    the contact's open ticket. A receipt moves each of them forward."""
+
+    message: MessageRef | None
+    notification_id: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     """A message with its key in the ticket's timeline (`message_key`), which reads it again whole."""
 
@@ -87,10 +97,22 @@ class MessageRepository:
     # -- finding a message by its provider id ---------------------------------------------------
 
     def message_ref(self, channel: str, external_id: str) -> MessageRef | None:
+        """The timeline message a provider's id names; None when none does (a notification sent to a contact with
+        no open ticket has an index entry naming the notification only)."""
+        item = self._table.get(message_index_key(channel, external_id))
+        return _message_ref_of(item) if item else None
+
+    def delivery_target(self, channel: str, external_id: str) -> DeliveryTarget | None:
+        """What a receipt for this provider id moves forward: the timeline message, the notification, or both;
+        None when we sent nothing by that id."""
         item = self._table.get(message_index_key(channel, external_id))
         if not item:
             return None
-        return MessageRef(item["ticket_id"]["S"], item["message_sk"]["S"], Direction(item["direction"]["S"]))
+        message = _message_ref_of(item)
+        notification_id = item["notification_id"]["S"] if "notification_id" in item else None
+        if message is None and notification_id is None:
+            return None
+        return DeliveryTarget(message, notification_id)
 
     def tickets_of_messages(self, channel: str, external_ids: Iterable[str]) -> dict[str, str]:
         """Which of these messages we hold (received or sent), and the ticket each is on: one request."""
@@ -99,7 +121,8 @@ class MessageRepository:
             return {}
         by_key = {key_of(message_index_key(channel, external_id)): external_id for external_id in wanted}
         found = self._table.get_many([key(pk, sk) for pk, sk in by_key])
-        return {by_key[item_key]: item["ticket_id"]["S"] for item_key, item in found.items()}
+        # A notification's mail that no ticket holds is indexed too (its Message-ID names the notification only).
+        return {by_key[item_key]: item["ticket_id"]["S"] for item_key, item in found.items() if "ticket_id" in item}
 
     # -- what arrives after a message -----------------------------------------------------------
 
@@ -303,6 +326,15 @@ class MessageRepository:
             return None
         item = self._table.get(key(pk, sk))
         return TicketMessage.model_validate(from_attributes(item)) if item else None
+
+
+def _message_ref_of(index_item: dict[str, Any]) -> MessageRef | None:
+    """The timeline message a message index entry points at, if it points at one. A notification's entry has no
+    direction of its own: what it names on a ticket is the copy we sent."""
+    if "ticket_id" not in index_item or "message_sk" not in index_item:
+        return None
+    direction = Direction(index_item["direction"]["S"]) if "direction" in index_item else Direction.OUTBOUND
+    return MessageRef(index_item["ticket_id"]["S"], index_item["message_sk"]["S"], direction)
 
 
 def delivery_step(status: DeliveryStatus, at: datetime, by: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ and link_actions), so a crash between calls leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -141,10 +141,12 @@ class TicketRepository:
         new_contact: Contact | None,
         follows_up: Ticket | None,
         link_identity: IdentityLink | None = None,
+        also: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Creates a ticket with its first message, its number, and (if new) its contact, all or nothing.
 
-        `link_identity` adds a new channel identity to a contact found by phone.
+        `link_identity` adds a new channel identity to a contact found by phone; `also` is what the message does
+        besides, committed with it (a consent keyword's change and confirmation, tickets/consent_replies.py).
 
         `follows_up` is the closed ticket the conversation moves on from; otherwise this is the
         conversation's first ticket. Raises AlreadyStored on redelivery, WriteConflict if another
@@ -178,6 +180,7 @@ class TicketRepository:
             actions.extend(self._contacts.new_contact_actions(new_contact))
         if link_identity is not None:
             actions.extend(self._contacts.link_actions(link_identity))
+        actions.extend(also)
         self._table.transact(actions)
 
     def append_message(
@@ -187,10 +190,14 @@ class TicketRepository:
         ticket_after: Ticket,
         message: TicketMessage,
         audit: TicketAudit | None = None,
+        also: Sequence[dict[str, Any]] = (),
+        sequence: int | None = None,
     ) -> None:
         """Adds a message to a ticket and saves the ticket's new state, if nobody changed the ticket meanwhile;
-        `audit` records what the message changed (an agent's note, a customer reopening the ticket)."""
-        self._table.transact(self._appending(current, ticket_after, message, audit))
+        `audit` records what the message changed (an agent's note, a customer reopening the ticket). `also` is what
+        the message does besides, committed with it; `sequence` is the message's place when `ticket_after` counts
+        more messages than this one (a confirmation appended after it, in `also`)."""
+        self._table.transact([*self._appending(current, ticket_after, message, audit, sequence), *also])
 
     def change_ticket(self, *, current: VersionedTicket, ticket_after: Ticket, audit: TicketAudit) -> None:
         """Saves an agent's change with its audit, if nobody changed the ticket since `current` was read
@@ -235,11 +242,16 @@ class TicketRepository:
         )
 
     def _appending(
-        self, current: VersionedTicket, ticket_after: Ticket, message: TicketMessage, audit: TicketAudit | None
+        self,
+        current: VersionedTicket,
+        ticket_after: Ticket,
+        message: TicketMessage,
+        audit: TicketAudit | None,
+        sequence: int | None = None,
     ) -> list[dict[str, Any]]:
         """A message's actions (its index entry first), the ticket on the version read, and the audit if any."""
         actions = [
-            *self._messages.new_message_actions(message, ticket_after.message_count),
+            *self._messages.new_message_actions(message, sequence or ticket_after.message_count),
             self._saving(ticket_after, current),
         ]
         if audit is not None:

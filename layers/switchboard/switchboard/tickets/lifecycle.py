@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from switchboard.models import (
     AuthorKind,
@@ -17,6 +17,7 @@ from switchboard.models import (
     HeldMail,
     InboundMessage,
     MailHandling,
+    OrderRef,
     Requester,
     Ticket,
     TicketAudit,
@@ -32,6 +33,10 @@ EMAIL_IDENTITY_ACCOUNT = "any"
 # (waiting on the customer) or solved ticket reopens. New, open and on-hold tickets keep their
 # status; a closed ticket is never reopened, the message starts a follow-up ticket instead.
 _REOPENS = {TicketStatus.PENDING, TicketStatus.SOLVED}
+
+# A customer's message opening a ticket this soon after their latest notification answers it: the ticket shows
+# the order. Later, the ticket read's list of the requester's recent orders is what the agent looks at.
+REPLY_TO_NOTIFICATION = timedelta(days=7)
 
 
 def needs_follow_up(ticket: Ticket) -> bool:
@@ -100,11 +105,12 @@ def opened_ticket(
     follows_up: Ticket | None,
     conversation_key: str | None = None,
     requester_tags: tuple[str, ...] = (),
+    order_ref: OrderRef | None = None,
 ) -> Ticket:
     """The ticket a customer's message opens. Its id derives from that message, so a retry rebuilds the same ticket.
 
     `conversation_key` is the thread the ticket belongs to when it is not the message's own (an email
-    reply to a closed ticket follows up that ticket's thread)."""
+    reply to a closed ticket follows up that ticket's thread); `order_ref` the order it answers (order_ref_of)."""
     customer_time = None if is_echo(message) else message.provider_timestamp
     return Ticket(
         id=stable_id("t", message.dedup_key),
@@ -126,6 +132,24 @@ def opened_ticket(
         awaiting_agent_since=customer_time,
         reply_token=message.reply_token,
         reply_token_expires_at=message.reply_token_expires_at if message.reply_token else None,
+        order_ref=order_ref,
+    )
+
+
+def order_ref_of(contact: Contact | None, message: InboundMessage) -> OrderRef | None:
+    """The order a customer's message answers: their latest notification's, when the message arrived within
+    REPLY_TO_NOTIFICATION after it was sent (on any channel: a customer told by AlimTalk may answer on the
+    chatbot). None for a message the business sent from elsewhere (an echo answers nothing)."""
+    last = contact.last_notification if contact is not None else None
+    if last is None or is_echo(message):
+        return None
+    if not last.at <= message.received_at <= last.at + REPLY_TO_NOTIFICATION:
+        return None
+    return OrderRef(
+        order_key=last.order_key,
+        order_id=last.order_id,
+        order_number=last.order_number,
+        notification_id=last.notification_id,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from switchboard.models import (
     MAX_CONTACT_IDENTITIES,
     MAX_NAME_CHARS,
     Channel,
-    ChannelIdentity,
+    Contact,
     DeliveryReceipt,
     DeliveryStatus,
     Direction,
@@ -35,13 +36,14 @@ from switchboard.models import (
 )
 from switchboard.observability import logger, metrics
 from switchboard.sla import clocks
-from switchboard.sla.policies import SlaRules
 from switchboard.sla.restarts import NO_THANKS_DETECTION, ThanksDetector
 from switchboard.store.contacts import IdentityLink
+from switchboard.store.messages import DeliveryTarget, timeline_key
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import AlreadyStored, WriteConflict
 from switchboard.store.tickets import VersionedTicket
-from switchboard.tickets import email_threads, lifecycle
+from switchboard.tickets import consent_replies, email_threads, lifecycle
+from switchboard.tickets.consent_replies import ConsentChange
 
 MAX_ATTEMPTS = 8
 
@@ -96,6 +98,8 @@ def _record_once(message: InboundMessage, store: Repositories, thanks: ThanksDet
         conversation_key, found, outsider = decision.conversation_key, decision.ticket, decision.sender_not_participant
     ticket_id = store.tickets.current_ticket_id(conversation_key)
     current = _current_ticket(store, ticket_id, already_read=found)
+    # Whether the whole message is an opt-out or opt-in keyword: no I/O, and None for nearly every message.
+    change = consent_replies.consent_change_of(message)
     try:
         if current and not lifecycle.needs_follow_up(current.ticket):
             only_thanks = thanks.only_thanks(message, current.ticket)
@@ -103,13 +107,24 @@ def _record_once(message: InboundMessage, store: Repositories, thanks: ThanksDet
             after = _sla_tracked(current.ticket, after, store)
             timeline = lifecycle.timeline_message(after.id, message, sender_not_participant=outsider)
             audit = lifecycle.status_audit(current.ticket, after, version=current.version + 1)
-            store.tickets.append_message(current=current, ticket_after=after, message=timeline, audit=audit)
+            consenting = _consenting(store, message, change, after.requester.contact_id)
+            consent = _consent_writes(store, message, change, consenting, after)
+            store.tickets.append_message(
+                current=current,
+                ticket_after=consent.ticket,
+                message=timeline,
+                audit=audit,
+                also=consent.actions,
+                sequence=after.message_count,
+            )
+            _count_consent(consent)
             return Outcome.APPENDED
         link = None
         if current:
             follows_up = current.ticket
             contact_id, new_contact = follows_up.requester.contact_id, None
             number = store.tickets.next_ticket_number()
+            found_by_phone = False
         else:
             follows_up = None
             identity = lifecycle.identity_of(message)
@@ -117,8 +132,24 @@ def _record_once(message: InboundMessage, store: Repositories, thanks: ThanksDet
             number = lookup.next_number
             new_contact = None if lookup.contact_id else lifecycle.new_contact(message)
             contact_id = new_contact.id if new_contact else str(lookup.contact_id)
-            # A new channel identity with a verified phone number joins the contact who has that number.
-            link = _identity_link(store, contact_id, identity) if lookup.found_by_phone else None
+            found_by_phone = lookup.found_by_phone
+        # The requester, read once per ticket opened (never per message): their tags for SLA policies, room on their
+        # identity list, and the notification a reply answers. One strongly consistent GetItem of the contact item.
+        contact, consenting = None, None
+        if new_contact is None:
+            contact = store.contacts.contact(contact_id)
+            consenting = _consenting(store, message, change, contact_id, contact)
+        elif change is not None:
+            # A contact's first message is a keyword: the contact is created recording it.
+            new_contact = consent_replies.with_consent(new_contact, change)
+        if found_by_phone:
+            # A new channel identity with a verified phone number joins the contact who has that number. It is listed
+            # on the contact only while the list has room (MAX_CONTACT_IDENTITIES), so a customer writing from ever
+            # more accounts keeps one bounded contact; and not when its keyword changes that contact in this same
+            # transaction, which takes one action per item. Unlisted, the identity still resolves to the contact,
+            # and their phone number reaches them on the channel.
+            room = contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES
+            link = IdentityLink(contact_id, identity, listed=room and not _changes(consenting, change, contact_id))
         rules = store.sla_rules.current()
         ticket = lifecycle.opened_ticket(
             message,
@@ -126,16 +157,20 @@ def _record_once(message: InboundMessage, store: Repositories, thanks: ThanksDet
             contact_id=contact_id,
             follows_up=follows_up,
             conversation_key=conversation_key,
-            requester_tags=_requester_tags(store, contact_id, new_contact is None, rules),
+            requester_tags=contact.tags if contact is not None and rules.uses_requester_tags else (),
+            order_ref=lifecycle.order_ref_of(contact, message),
         )
         ticket = clocks.track(None, ticket, at=ticket.created_at, rules=rules)
+        consent = _consent_writes(store, message, change, consenting, ticket, new_contact=new_contact)
         store.tickets.open_ticket_for(
-            ticket=ticket,
+            ticket=consent.ticket,
             first_message=lifecycle.timeline_message(ticket.id, message, sender_not_participant=outsider),
             new_contact=new_contact,
             follows_up=follows_up,
             link_identity=link,
+            also=consent.actions,
         )
+        _count_consent(consent)
         return Outcome.OPENED
     except AlreadyStored:
         return Outcome.DUPLICATE
@@ -148,21 +183,92 @@ def _sla_tracked(before: Ticket, after: Ticket, store: Repositories) -> Ticket:
     return clocks.track(before, after, at=at, rules=store.sla_rules.current())
 
 
-def _requester_tags(store: Repositories, contact_id: str, known: bool, rules: SlaRules) -> tuple[str, ...]:
-    """A known contact's tags (e.g. vip) for a new ticket, read only when some SLA policy asks for them."""
-    if not known or not rules.uses_requester_tags:
-        return ()
-    contact = store.contacts.contact(contact_id)
-    return contact.tags if contact is not None else ()
+@dataclass(frozen=True)
+class _ConsentWrites:
+    """What a keyword message writes besides itself: the consent change (`actions`), and its confirmation with its
+    send attempt, counted on `ticket`. Nothing for any other message."""
+
+    actions: list[dict[str, Any]]
+    ticket: Ticket
+    change: ConsentChange | None = None
+    confirmed: bool = False
 
 
-def _identity_link(store: Repositories, contact_id: str, identity: ChannelIdentity) -> IdentityLink:
-    """Links the identity to the contact; it is listed on the contact only while the list has room
-    (MAX_CONTACT_IDENTITIES), so a customer writing from ever more accounts keeps one bounded contact."""
-    contact = store.contacts.contact(contact_id)
-    return IdentityLink(
-        contact_id, identity, listed=contact is None or len(contact.identities) < MAX_CONTACT_IDENTITIES
+def _consenting(
+    store: Repositories,
+    message: InboundMessage,
+    change: ConsentChange | None,
+    requester_id: str,
+    requester: Contact | None = None,
+) -> Contact | None:
+    """The contact whose consent a keyword changes: the conversation's customer, the requester (read here unless
+    already read); on mail, the sender's own contact, who may be someone copied on the thread. Nothing is read
+    for a message that is no keyword."""
+    if change is None:
+        return None
+    contact_id: str | None = requester_id
+    if message.email is not None:
+        contact_id = store.contacts.contact_id_for(lifecycle.identity_of(message))
+    if contact_id is None:
+        return None
+    if requester is not None and requester.id == contact_id:
+        return requester
+    return store.contacts.contact(contact_id)
+
+
+def _changes(contact: Contact | None, change: ConsentChange | None, contact_id: str) -> bool:
+    """Whether the keyword's consent change is written on this contact."""
+    return (
+        contact is not None
+        and change is not None
+        and contact.id == contact_id
+        and consent_replies.is_news(contact, change)
     )
+
+
+def _consent_writes(
+    store: Repositories,
+    message: InboundMessage,
+    change: ConsentChange | None,
+    contact: Contact | None,
+    ticket: Ticket,
+    *,
+    new_contact: Contact | None = None,
+) -> _ConsentWrites:
+    """The consent change a keyword message makes (on `contact`, or already on `new_contact`) and its one
+    confirmation after the message on `ticket` (whose message count includes the keyword's). A change older than
+    what the contact records changes nothing and is not confirmed: the newer one was."""
+    if change is None:
+        return _ConsentWrites([], ticket)
+    actions: list[dict[str, Any]] = []
+    if new_contact is None:
+        if contact is None or not consent_replies.is_news(contact, change):
+            return _ConsentWrites([], ticket)
+        # Conditional on the consent as it reads it: a change recorded meanwhile makes the transaction conflict,
+        # and the retry sees it; none when a change as new is recorded by now.
+        actions = store.contacts.consent_actions(
+            contact.id, change.channel, change.opted_out, at=change.at, by=change.by
+        )
+        if not actions:
+            return _ConsentWrites([], ticket)
+    sequence = ticket.message_count + 1
+    confirmation = consent_replies.confirmation_on(
+        ticket, message, change, sequence=sequence, timeline_key=timeline_key
+    )
+    if confirmation is None:
+        return _ConsentWrites(actions, ticket, change)
+    reply, attempt = confirmation
+    actions += [*store.messages.new_message_actions(reply, sequence), *store.outbox.new_attempt_actions(attempt)]
+    return _ConsentWrites(actions, consent_replies.with_confirmation(ticket, reply), change, confirmed=True)
+
+
+def _count_consent(consent: _ConsentWrites) -> None:
+    if consent.change is None:
+        return
+    action = "OptOut" if consent.change.opted_out else "OptIn"
+    metrics.add_metric(name=f"Consent{action}", unit="Count", value=1)
+    if consent.confirmed:
+        metrics.add_metric(name="ConsentConfirmationQueued", unit="Count", value=1)
 
 
 def _current_ticket(
@@ -188,7 +294,12 @@ def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outc
         raise ValueError("only mail is automatic mail")
     ticket_id, found = None, None
     if email.handling is MailHandling.BOUNCE and email.bounced_message_id:
-        bounced = store.messages.message_ref(Channel.EMAIL.value, email.bounced_message_id)
+        target = store.messages.delivery_target(Channel.EMAIL.value, email.bounced_message_id)
+        if target is not None and target.notification_id is not None:
+            store.notifications.record_delivery(
+                target.notification_id, DeliveryStatus.FAILED, message.provider_timestamp
+            )
+        bounced = target.message if target is not None else None
         if bounced is not None:
             if bounced.direction is Direction.OUTBOUND:
                 store.messages.record_delivery_status(
@@ -216,21 +327,28 @@ def _record_automatic_mail(message: InboundMessage, store: Repositories) -> Outc
 
 
 def record_receipt(receipt: DeliveryReceipt, store: Repositories) -> Outcome:
-    """A provider's delivery report for a message we sent; reports for messages we don't know are ignored."""
-    ref = store.messages.message_ref(receipt.channel.value, receipt.external_id)
-    if ref is None and receipt.attempt_id is not None:
+    """A provider's delivery report for something we sent: an agent's reply, or a proactive notification and its
+    copy on the contact's open ticket; each moves forward only. Reports for what we don't know are ignored."""
+    target = store.messages.delivery_target(receipt.channel.value, receipt.external_id)
+    if target is None and receipt.attempt_id is not None:
         # A reply whose send answer never came (unknown): the provider's receipt names our attempt, and its
         # provider id now finds the message, as a sent answer would have made it.
-        ref = store.outbox.adopt_provider_id(receipt.attempt_id, receipt.channel, receipt.external_id)
-    if ref is None or ref.direction is not Direction.OUTBOUND:
+        adopted = store.outbox.adopt_provider_id(receipt.attempt_id, receipt.channel, receipt.external_id)
+        target = DeliveryTarget(adopted) if adopted is not None else None
+    if target is None:
         return Outcome.RECEIPT_IGNORED
-    # A failed receipt's reasons (a bounce's, WhatsApp's errors) become the message's delivery_error.
-    error = cut_text("; ".join(receipt.errors), MAX_NAME_CHARS) or None
-    return (
-        Outcome.RECEIPT_RECORDED
-        if store.messages.record_delivery_status(ref, receipt.status, at=receipt.provider_timestamp, error=error)
-        else Outcome.RECEIPT_IGNORED
-    )
+    at = receipt.provider_timestamp
+    # Each write is forward only, so a redelivered receipt (or one retried after a crash between them) records
+    # what is still missing and nothing twice.
+    recorded = False
+    if target.notification_id is not None:
+        recorded = store.notifications.record_delivery(target.notification_id, receipt.status, at)
+    ref = target.message
+    if ref is not None and ref.direction is Direction.OUTBOUND:
+        # A failed receipt's reasons (a bounce's, WhatsApp's errors) become the message's delivery_error.
+        error = cut_text("; ".join(receipt.errors), MAX_NAME_CHARS) or None
+        recorded = store.messages.record_delivery_status(ref, receipt.status, at=at, error=error) or recorded
+    return Outcome.RECEIPT_RECORDED if recorded else Outcome.RECEIPT_IGNORED
 
 
 def record_read_watermark(watermark: ReadWatermark, store: Repositories) -> Outcome:
