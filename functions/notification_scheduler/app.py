@@ -4,8 +4,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import runtime
 from switchboard.models import utc_now
-from switchboard.notifications.scheduler import run_scheduler
 from switchboard.observability import logger, metrics
+from switchboard.proactive.scheduler import run_scheduler
 
 
 @logger.inject_lambda_context

@@ -3,8 +3,8 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import runtime
-from switchboard.notifications.sender import send_notification_batch
 from switchboard.observability import logger, metrics
+from switchboard.proactive.sender import send_notification_batch
 
 
 @logger.inject_lambda_context

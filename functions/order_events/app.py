@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard import runtime
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
-from switchboard.orders.processor import process_order_events
+from switchboard.proactive.order_events import process_order_events
 
 
 @logger.inject_lambda_context

@@ -17,7 +17,7 @@ from switchboard.notifications.models import (
     Senders,
 )
 from switchboard.notifications.queue import NotificationQueue
-from switchboard.orders.processor import process
+from switchboard.proactive.order_events import process
 from tests.support.orders import MINJUN, E, shop_event
 
 A, S = NotifyChannel.ALIMTALK, NotifyChannel.SMS

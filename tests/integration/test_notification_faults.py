@@ -41,7 +41,7 @@ def quick_sender(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead sender's lease runs out at once, a provider's late answer is a timeout after 0.3 s, a retry waits a
     second: the test's clock is its own."""
     from switchboard.channels import sending
-    from switchboard.notifications import sender
+    from switchboard.proactive import sender
     from switchboard.outbound import pacing
 
     monkeypatch.setattr(sender, "LEASE", timedelta(0))
@@ -254,7 +254,7 @@ def test_alimtalk_after_any_provider_fault_is_delivered_exactly_once(
 
 def test_a_lost_requeue_is_found_by_the_scheduler(stack, fake_providers, quick_sender, monkeypatch):
     # Given Twilio throttling the first request, and the sender's SQS client failing to queue the retry
-    from switchboard.notifications import scheduler
+    from switchboard.proactive import scheduler
 
     shop = Shop(stack, rules(S, M))
     run = Numbered(shop, fake_providers)
@@ -370,7 +370,7 @@ def test_opt_outs_racing_sends_never_make_a_message_after_the_opt_out_or_two_mes
 def _die_once_after_the_provider_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sender dies after the provider answered and before it recorded the answer: every try of the record in
     that invocation fails, so the claim is left holding its lease."""
-    from switchboard.notifications import sender
+    from switchboard.proactive import sender
 
     original = NotificationRepository.record_sent
     state = {"failures": sender.SETTLE_TRIES}

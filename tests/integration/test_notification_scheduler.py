@@ -9,8 +9,8 @@ import pytest
 
 from switchboard.models import Channel, InboundMessage, SenderIdentity
 from switchboard.notifications.models import DelayDetection, NotificationState, Senders
-from switchboard.notifications.scheduler import DELAY_TAG, DELAY_TEMPLATES, TEMPLATES_FACT, run_scheduler
-from switchboard.orders.processor import Outcome, notification_id_for, process
+from switchboard.proactive.order_events import Outcome, notification_id_for, process
+from switchboard.proactive.scheduler import DELAY_TAG, DELAY_TEMPLATES, TEMPLATES_FACT, run_scheduler
 from switchboard.store.due_index import SETTLE_MINUTES, SHARDS
 from switchboard.store.repositories import Repositories
 from switchboard.tickets.writer import record_inbound

@@ -25,7 +25,7 @@ from switchboard.notifications.models import (
 )
 from switchboard.notifications.queue import NotificationQueue, notification_body
 from switchboard.orders.events import OrderCustomer
-from switchboard.orders.processor import process
+from switchboard.proactive.order_events import process
 from tests.support.drivers import Customer
 from tests.support.drivers.twilio import TwilioDriver
 from tests.support.drivers.whatsapp import WhatsAppDriver

@@ -22,7 +22,7 @@ from switchboard.models import (
     stable_id,
 )
 from switchboard.notifications.models import ChannelTry, NotificationState
-from switchboard.orders.processor import process
+from switchboard.proactive.order_events import process
 from switchboard.store.repositories import Repositories
 from switchboard.store.table import Table, WriteConflict, contact_key, key, to_attributes
 from switchboard.tickets.writer import record_inbound

@@ -10,7 +10,7 @@ import pytest
 from switchboard.models import ChannelIdentity, Contact, stable_id
 from switchboard.notifications.models import NotificationState
 from switchboard.orders.events import OrderCustomer
-from switchboard.orders.processor import Outcome, notification_id_for, process, process_order_events
+from switchboard.proactive.order_events import Outcome, notification_id_for, process, process_order_events
 from switchboard.store.repositories import Repositories
 from tests.support.orders import (
     MINJUN,

@@ -11,8 +11,8 @@ from itertools import permutations
 import pytest
 
 from switchboard.notifications.queue import NotificationQueue
-from switchboard.notifications.scheduler import run_scheduler
-from switchboard.orders.processor import Outcome, process
+from switchboard.proactive.order_events import Outcome, process
+from switchboard.proactive.scheduler import run_scheduler
 from switchboard.store.repositories import Repositories
 from tests.support.faults import Fault, FaultyClient
 from tests.support.orders import PROMISED, T0, Clock, E, QueueProbe, items, rules, shop_event

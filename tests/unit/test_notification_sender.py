@@ -47,16 +47,16 @@ from switchboard.notifications.models import (
     Senders,
 )
 from switchboard.notifications.queue import NotificationQueue
-from switchboard.notifications.scheduler import run_scheduler
-from switchboard.notifications.sender import (
+from switchboard.outbound.pacing import Pacer
+from switchboard.proactive.order_events import process
+from switchboard.proactive.scheduler import run_scheduler
+from switchboard.proactive.sender import (
     LEASE,
     MAX_CALLS,
     RESEND_WINDOW,
     NotificationSender,
     send_notification_batch,
 )
-from switchboard.orders.processor import process
-from switchboard.outbound.pacing import Pacer
 from switchboard.store.repositories import Repositories
 from switchboard.tickets.writer import record_inbound
 from tests.support.orders import MINJUN, PROMISED, T0, Clock, E, QueueProbe, shop_event

@@ -509,7 +509,7 @@ class Contact(_Model):
         default_factory=dict, description="Per channel identity key: whether they follow the business account"
     )
     created_at: datetime
-    # Known from a shop's orders (orders/processor.py), or set by an agent.
+    # Known from a shop's orders (proactive/order_events.py), or set by an agent.
     email: str | None = Field(default=None, max_length=320)
     locale: str | None = Field(default=None, max_length=35, description="BCP 47, e.g. ko-KR")
     timezone: str | None = Field(default=None, max_length=64, description="IANA, e.g. Asia/Seoul")

@@ -45,10 +45,10 @@ if TYPE_CHECKING:
     from switchboard.media.jobs import MediaJobQueue
     from switchboard.notifications.models import NotificationRules
     from switchboard.notifications.queue import NotificationQueue
-    from switchboard.notifications.sender import NotificationSender
     from switchboard.orders.queue import OrderEventQueue
     from switchboard.outbound.queue import OutboundQueue
     from switchboard.outbound.sender import ChannelSender
+    from switchboard.proactive.sender import NotificationSender
     from switchboard.proof import ChannelSecrets
     from switchboard.queue import InboundQueue
     from switchboard.sla.notify import SlaNoticeSender
@@ -291,7 +291,6 @@ def channel_sender() -> ChannelSender:
     repeated is each provider's rule, outbound/sender.py), the send credentials, the attachments bucket."""
     import boto3
 
-    from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp
     from switchboard.email.outgoing import UnsendableMail
     from switchboard.email.sender import EmailSender, ses_client_config
     from switchboard.models import Channel
@@ -338,17 +337,7 @@ def channel_sender() -> ChannelSender:
 
     return ChannelSender(
         store=store,
-        context=SendContext(
-            http=SendHttp(),
-            endpoints=SendEndpoints(
-                graph=settings.graph_api_base_url,
-                instagram_graph=settings.instagram_graph_api_base_url,
-                line_api=settings.line_api_base_url,
-                telegram=settings.telegram_api_base_url,
-                twilio=settings.twilio_api_base_url,
-            ),
-            ses=ses,
-        ),
+        context=_send_context(settings, ses),
         secrets_of=secrets_of,
         adapter_of=adapter_of,
         pacer=Pacer(store.send_rates),
@@ -357,6 +346,25 @@ def channel_sender() -> ChannelSender:
             twilio_status_callback_url=settings.twilio_status_callback_url or None,
             email_of=MailThreads(store, reply_key=lambda: secrets_of(Channel.EMAIL)).email_of,
         ),
+    )
+
+
+def _send_context(settings: SenderSettings | NotificationSenderSettings, ses, *, alimtalk: str = ""):
+    """What replies and notifications send through alike: provider HTTP without retries of its own (whether a send
+    may be repeated is each provider's rule), the providers' base URLs, and SES."""
+    from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp
+
+    return SendContext(
+        http=SendHttp(),
+        endpoints=SendEndpoints(
+            graph=settings.graph_api_base_url,
+            instagram_graph=settings.instagram_graph_api_base_url,
+            line_api=settings.line_api_base_url,
+            telegram=settings.telegram_api_base_url,
+            twilio=settings.twilio_api_base_url,
+            alimtalk=alimtalk,
+        ),
+        ses=ses,
     )
 
 
@@ -430,12 +438,11 @@ def notification_sender() -> NotificationSender:
     SDK retries, the send credentials), plus NHN Cloud's AlimTalk; no attachments (notifications carry none)."""
     import boto3
 
-    from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp
     from switchboard.email.sender import EmailSender, ses_client_config
     from switchboard.models import Channel, NotifyChannel
-    from switchboard.notifications.sender import NotificationSender
     from switchboard.outbound.adapters import sending_adapter
     from switchboard.outbound.pacing import Pacer
+    from switchboard.proactive.sender import NotificationSender
 
     settings = NotificationSenderSettings.from_env()
     sources = {
@@ -470,18 +477,7 @@ def notification_sender() -> NotificationSender:
 
     return NotificationSender(
         store=store,
-        context=SendContext(
-            http=SendHttp(),
-            endpoints=SendEndpoints(
-                graph=settings.graph_api_base_url,
-                instagram_graph=settings.instagram_graph_api_base_url,
-                line_api=settings.line_api_base_url,
-                telegram=settings.telegram_api_base_url,
-                twilio=settings.twilio_api_base_url,
-                alimtalk=settings.alimtalk_api_base_url,
-            ),
-            ses=ses,
-        ),
+        context=_send_context(settings, ses, alimtalk=settings.alimtalk_api_base_url),
         secrets_of=secrets_of,
         adapter_of=adapter_of,
         pacer=Pacer(store.send_rates, alimtalk_rate=settings.alimtalk_rate_per_second),

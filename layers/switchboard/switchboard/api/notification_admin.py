@@ -13,7 +13,7 @@ saves only on top of that version, else 412 with the version as it is (RFC 9110 
 body's own `version` (what GET answered, sent back edited) is the precondition. Without either, a save is made on the
 version just read: a concurrent save of another admin is re-read and the save tried once more, then 409.
 
-The problems and refusals have the shape of the SLA admin API's (api/sla_admin.py) without importing it: that
+The problems and refusals are the SLA admin API's (api/admin_problems.py), without importing api/sla_admin.py: that
 module loads the SLA engine and its holiday calendars, over half a second of this function's cold start.
 """
 
@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from switchboard.api.admin_problems import MAX_LISTED_PROBLEMS, InvalidRules, Problem, RulesBusy
 from switchboard.api.agents import Role, caller_of
 from switchboard.api.notification_requests import TEMPLATE_FACTS, NotificationRulesAnswer
 from switchboard.api.representation import etag_of, version_named
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 # The rules are one item of at most MAX_RULES_BYTES; a body larger than that could never be saved.
 MAX_BODY_BYTES = MAX_RULES_BYTES
 # Every problem is listed up to here; past it the message says how many more there were.
-MAX_LISTED_PROBLEMS = 100
 # A save is tried on the version read, then once more on a fresh read if another admin saved in between.
 _SAVE_ATTEMPTS = 2
 _ANY_VERSION = -1
@@ -73,34 +73,6 @@ _DEFAULT_OPT_OUT = NotificationRules.model_fields["opt_out_instruction"].default
 
 
 # -- Errors --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a body, and where: the path of keys and indexes into the JSON sent ([] for all of it)."""
-
-    loc: tuple[str | int, ...]
-    msg: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"loc": list(self.loc), "msg": self.msg}
-
-
-class InvalidRules(InvalidRequest):
-    """400 with every problem found, each with its location (`errors`)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        shown = problems[:MAX_LISTED_PROBLEMS]
-        first = shown[0] if shown else Problem((), "the body is not valid")
-        where = ".".join(map(str, first.loc)) or "body"
-        more = f" ({len(problems) - len(shown)} more not listed)" if len(problems) > len(shown) else ""
-        super().__init__(f"{len(problems)} problem(s), each in `errors`; the first: {where}: {first.msg}{more}"[:1000])
-        self.details["errors"] = [problem.as_json() for problem in shown]
-
-
-class RulesBusy(SwitchboardError):
-    status_code = 409
-    code = "conflict"
 
 
 # -- The routes ----------------------------------------------------------------------------------------------

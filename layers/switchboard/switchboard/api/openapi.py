@@ -563,7 +563,7 @@ ROUTES: tuple[Route, ...] = (
         _guarded({200: Answer("A page of orders", OrderPage), 400: _INVALID}, not_found=_NO_SUCH_CONTACT),
         params=(CONTACT_ID, LIMIT, CURSOR),
         description="Orders reach a contact by the shop's customer id, verified phone (E.164) or email "
-        "(orders/processor.py), from Shopify, the signed generic endpoint or EventBridge. Newest first by when "
+        "(proactive/order_events.py), from Shopify, the signed generic endpoint or EventBridge. Newest first by when "
         "placed (when first seen for an order without placed_at).",
         tags=("contacts",),
     ),

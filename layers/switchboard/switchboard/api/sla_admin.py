@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from switchboard.api.admin_problems import MAX_LISTED_PROBLEMS, InvalidRules, Problem, RulesBusy
 from switchboard.api.agents import Role, caller_of
 from switchboard.api.representation import version_named
 from switchboard.api.sla_requests import (
@@ -60,7 +61,6 @@ MAX_BODY_BYTES = MAX_RULES_BYTES
 # A schedule is a week of intervals and a list of holidays: far below this.
 MAX_SCHEDULE_BODY_BYTES = 64 * 1024
 # Every problem is listed up to here; past it the message says how many more there were.
-MAX_LISTED_PROBLEMS = 100
 _SCHEDULE_ID = re.compile(SCHEDULE_ID_PATTERN)
 # Bounds the scan of a refused body for the checks pydantic cannot make (more than any valid list holds).
 _MAX_ACTIONS_SCANNED = 10
@@ -71,34 +71,6 @@ _NO_VERSION = -2
 
 
 # -- Errors --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a body, and where: the path of keys and indexes into the JSON sent ([] for all of it)."""
-
-    loc: tuple[str | int, ...]
-    msg: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"loc": list(self.loc), "msg": self.msg}
-
-
-class InvalidRules(InvalidRequest):
-    """400 with every problem found, each with its location (`errors`)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        shown = problems[:MAX_LISTED_PROBLEMS]
-        first = shown[0] if shown else Problem((), "the body is not valid")
-        where = ".".join(map(str, first.loc)) or "body"
-        more = f" ({len(problems) - len(shown)} more not listed)" if len(problems) > len(shown) else ""
-        super().__init__(f"{len(problems)} problem(s), each in `errors`; the first: {where}: {first.msg}{more}"[:1000])
-        self.details["errors"] = [problem.as_json() for problem in shown]
-
-
-class RulesBusy(SwitchboardError):
-    status_code = 409
-    code = "conflict"
 
 
 @dataclass(frozen=True)

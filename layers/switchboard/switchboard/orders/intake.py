@@ -6,7 +6,7 @@
       -> the event's record exists (GetItem through `seen`): 200 {"duplicate": true}, nothing queued
       -> SendMessage to OrderEventsQueue: 202 {"accepted": true}
 
-Nothing is written to the table here: the processor records each event once (orders/processor.py). A duplicate is
+Nothing is written to the table here: the processor records each event once (proactive/order_events.py). A duplicate is
 told by the event's record, written when the event is applied, so a copy arriving while the first is still queued is
 accepted twice; the queue's deduplication and the record's condition apply it once.
 

@@ -5,7 +5,7 @@ throughput FIFO, deduplication per message group).
 | attribute              | value                                                                                     |
 |------------------------|-------------------------------------------------------------------------------------------|
 | MessageGroupId         | sha256(order_key) in hex (64 characters): a shop's order id is neither bounded nor in the characters SQS allows ("alphanumeric and punctuation", at most 128) |
-| MessageDeduplicationId | sha256(dedup_key) in hex: the same event accepted twice within SQS's 5 minutes is queued once; the event's record in the table catches every later copy (orders/processor.py) |
+| MessageDeduplicationId | sha256(dedup_key) in hex: the same event accepted twice within SQS's 5 minutes is queued once; the event's record in the table catches every later copy (proactive/order_events.py) |
 | MessageBody            | the OrderEvent as JSON                                                                    |
 """
 

@@ -17,6 +17,8 @@ wait; the wait never counts against the attempt's tries (outbound/sender.py).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from switchboard.channels.sending import OutboundRequest
@@ -57,6 +59,11 @@ def limits_of(request: OutboundRequest, alimtalk_rate: float = DEFAULT_ALIMTALK_
     return [Limit(f"{request.channel.value}#{account}", rate)] if rate else []
 
 
+# A wait for the account's sending rate shorter than this is slept out in the sender; a longer one goes back to the
+# queue (a reply's visibility delayed as long, keeping the conversation's order; a notification deferred).
+MAX_SLEEP_SECONDS = 1.5
+
+
 class Pacer:
     """How long a send must wait for its account's rate; 0 when it may go now (its slot is then reserved)."""
 
@@ -81,3 +88,13 @@ class Pacer:
             if wait > 0:
                 return wait
         return 0.0
+
+    def slot(self, request: OutboundRequest, sleep: Callable[[float], None]) -> float:
+        """0 once a slot is reserved, sleeping out short waits (up to 3 times); else the longer wait left."""
+        wait = self.wait_for(request, time.time())
+        for _ in range(3):
+            if not 0 < wait <= MAX_SLEEP_SECONDS:
+                break
+            sleep(wait)
+            wait = self.wait_for(request, time.time())
+        return wait

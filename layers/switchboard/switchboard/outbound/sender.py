@@ -43,9 +43,6 @@ MAX_TRIES = 8
 # Longer than one provider call can take (SendHttp's connect + read timeouts) and than the function's timeout,
 # so a live sender's claim never runs out under it.
 LEASE = timedelta(seconds=120)
-# A wait for the account's sending rate shorter than this is slept out in the sender; a longer one goes back to
-# the queue (its visibility delayed as long), keeping the conversation's order.
-MAX_PACING_SLEEP_SECONDS = 1.5
 BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 300
 
@@ -155,15 +152,7 @@ class ChannelSender:
 
     def _paced(self, request: OutboundRequest) -> float:
         """0 once the account's rate has a slot for this send (reserved), else how long it must wait."""
-        if self._pacer is None:
-            return 0.0
-        wait = self._pacer.wait_for(request, time.time())
-        for _ in range(3):
-            if not 0 < wait <= MAX_PACING_SLEEP_SECONDS:
-                break
-            self._sleep(wait)
-            wait = self._pacer.wait_for(request, time.time())
-        return wait
+        return 0.0 if self._pacer is None else self._pacer.slot(request, self._sleep)
 
     def _call(self, adapter: Sends, request: OutboundRequest) -> SendOutcome:
         try:

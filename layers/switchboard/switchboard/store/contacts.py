@@ -204,7 +204,7 @@ class ContactRepository:
             )
         return actions
 
-    # -- a shop's customers (orders/processor.py) ------------------------------------------------
+    # -- a shop's customers (proactive/order_events.py) ------------------------------------------------
 
     def customer_links(self, source: str, shop: str, customer: OrderCustomer) -> CustomerLinks:
         """The contacts a shop customer's id, phone and email name, in one BatchGetItem (the email also as the

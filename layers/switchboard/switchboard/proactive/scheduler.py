@@ -8,7 +8,7 @@
         with rules.delay_detection.open_ticket, first a ticket for the team, once
     advance the cursor over the buckets left with nothing to do
 
-It settles nothing itself: sending and settling are the sender's (notifications/sender.py). A notification still
+It settles nothing itself: sending and settling are the sender's (proactive/sender.py). A notification still
 queued LOST_AFTER past its due time lost its queue message (the processor died before enqueueing, SQS lost it, a
 deferral longer than SQS's 15-minute delay), so it is queued again; one due more recently is in a sender's hands.
 The clock is a parameter, so tests run an order's life at chosen instants.
@@ -42,8 +42,8 @@ from switchboard.notifications.queue import NotificationQueue
 from switchboard.notifications.templates import facts_of
 from switchboard.observability import logger, metrics
 from switchboard.orders.events import OrderEventType
-from switchboard.orders.processor import notification_id_for
 from switchboard.orders.state import OrderState, ShipmentState, delay_apologized, delay_due_at, overdue_shipments
+from switchboard.proactive.order_events import notification_id_for
 from switchboard.sla import clocks
 from switchboard.store.due_index import DueTimer
 from switchboard.store.messages import timeline_key

@@ -84,10 +84,10 @@ from switchboard.notifications.models import (
     NotificationState,
 )
 from switchboard.notifications.queue import MAX_DELAY_SECONDS, NotificationQueue, notification_id_of_body
-from switchboard.notifications.scheduler import DELAY_TEMPLATES, TEMPLATES_FACT
 from switchboard.notifications.templates import Rendered, RenderedAlimTalk, pick_locale, render_for
 from switchboard.observability import logger, metrics
 from switchboard.outbound.pacing import Pacer
+from switchboard.proactive.scheduler import DELAY_TEMPLATES, TEMPLATES_FACT
 from switchboard.proof import ChannelSecrets
 from switchboard.store.notifications import CLAIM_EARLY, Claim
 from switchboard.store.repositories import Repositories
@@ -98,9 +98,6 @@ MAX_CALLS = 8
 # Longer than one provider call can take (SendHttp's connect + read timeouts) and than the function's timeout, so a
 # live sender's claim never runs out under it.
 LEASE = timedelta(seconds=120)
-# A wait for the account's sending rate up to this long is slept out in the sender; a longer one goes back to the
-# queue (DelaySeconds) without counting a call.
-MAX_PACING_SLEEP_SECONDS = 1.5
 BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 300
 RETRY_AFTER_MAX_SECONDS = 1200
@@ -484,15 +481,7 @@ class NotificationSender:
 
     def _paced(self, request: OutboundRequest) -> float:
         """0 once the account's rate has a slot for this send (reserved), else how long it must wait."""
-        if self._pacer is None:
-            return 0.0
-        wait = self._pacer.wait_for(request, time.time())
-        for _ in range(3):
-            if not 0 < wait <= MAX_PACING_SLEEP_SECONDS:
-                break
-            self._sleep(wait)
-            wait = self._pacer.wait_for(request, time.time())
-        return wait
+        return 0.0 if self._pacer is None else self._pacer.slot(request, self._sleep)
 
     def _call(self, adapter: Sends, request: OutboundRequest, secrets: ChannelSecrets) -> SendOutcome:
         try:
