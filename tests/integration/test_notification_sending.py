@@ -321,3 +321,26 @@ def test_a_number_alimtalk_refuses_falls_back_to_sms(stack, fake_providers):
     sent = shop.notification(notification_id)
     assert [(t.channel, t.outcome) for t in sent.tries_by_channel] == [(A, "rejected"), (S, "sent")]
     assert [form["To"] for form in twilio_sends(fake_providers)] == ["+14155550123"]
+
+
+def test_twilio_refusing_an_unsubscribed_number_records_the_opt_out_and_the_mail_carries_it(stack, fake_providers):
+    # Given SMS first in the chain, and a customer whose number texted STOP to Twilio (the fake's 21610 number)
+    shop = Shop(stack, rules(S, M))
+    customer = MINJUN.model_copy(update={"phone": "+15005550004"})
+    notification_id = shop.event(customer=customer)
+    # When the sender function runs
+    shop.send_all()
+    # Then Twilio's refusal (21610) is recorded as the contact's opt-out of SMS, by Twilio, and the mail carries it
+    sent = shop.notification(notification_id)
+    assert [(t.channel, t.outcome, t.code) for t in sent.tries_by_channel] == [
+        (S, "rejected", "21610"),
+        (M, "sent", None),
+    ]
+    contact = stack.repositories().contacts.contact(sent.contact_id)
+    assert contact is not None
+    (opted_out, by) = (contact.consent.channels["sms"].opted_out, contact.consent.channels["sms"].by)
+    assert (opted_out, by) == (True, "twilio")
+    # And the next notification skips SMS without a call
+    shop.event(E.SHIPMENT_OUT_FOR_DELIVERY, customer=customer)
+    shop.send_all()
+    assert len(twilio_sends(fake_providers)) == 1

@@ -2,6 +2,7 @@
 their consent on the channel they wrote on, in the transaction that stores the message, and they get one
 confirmation there, whatever redeliveries, retries and failed AWS calls happen (tickets/consent_replies.py)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -220,3 +221,17 @@ def test_any_failed_aws_call_while_writing_a_keyword_leaves_one_consent_change_a
                 differences.append(f"call {call_number} ({operation}) {fault.value}")
     # Then every run ends with the clean run's table: one consent change and one confirmation per keyword
     assert differences == []
+
+
+def test_kakao_chatbot_tells_the_customer_in_its_own_answer(stack):
+    # Given a KakaoTalk chatbot conversation
+    kakao = stack.channel(KakaoDriver())
+    # When the customer says 수신거부, then 재수신
+    stopped = kakao.deliver(writes(kakao, "stop", "수신거부"))
+    restarted = kakao.deliver(writes(kakao, "start", "재수신", sent_at=SENT + timedelta(minutes=1)))
+    # Then the skill's answer is the confirmation, in Korean: the one place a chatbot can say it
+    said = [json.loads(answer.body)["template"]["outputs"][0]["simpleText"]["text"] for answer in (stopped, restarted)]
+    assert said == [
+        "수신거부가 처리되었습니다. 다시 받으시려면 '재수신'을 보내 주세요.",
+        "알림 수신이 다시 시작되었습니다. 받지 않으시려면 '수신거부'를 보내 주세요.",
+    ]

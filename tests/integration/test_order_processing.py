@@ -174,6 +174,21 @@ def test_a_known_contact_is_found_by_phone_and_only_what_it_lacks_is_filled(stac
     assert store.contacts.contact_for_customer("generic", "x", OrderCustomer(email="min@example.com")) == "c_known"
 
 
+def test_a_contact_known_without_a_phone_takes_the_orders_number_and_is_found_by_it(stack, store, probe):
+    # Given a contact the shop knows by its customer id only (an earlier order gave no phone)
+    run(store, probe, shop_event(E.ORDER_PLACED, order_id="A-1", customer=OrderCustomer(id="cus_77", name="민준")))
+    # When a later order of that customer names their number
+    run(
+        store,
+        probe,
+        shop_event(E.ORDER_PLACED, order_id="A-2", customer=OrderCustomer(id="cus_77", phone="+821012345678")),
+    )
+    # Then the contact has it (AlimTalk and SMS can reach them), and the number finds them
+    (contact,) = stack.contacts()
+    assert contact.phone_e164 == "+821012345678"
+    assert store.contacts.contact_for_customer("generic", "x", OrderCustomer(phone="+821012345678")) == contact.id
+
+
 def test_the_shops_customer_id_comes_before_the_phone_and_the_phone_before_the_email(stack, store, probe):
     # Given three contacts: one the shop's customer id names, one with the phone, one with the email
     for order_id, customer in (

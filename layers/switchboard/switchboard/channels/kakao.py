@@ -130,8 +130,17 @@ class KakaoAdapter(ChannelAdapter, Acknowledges, Sends):
             return [_message(payload, received_at)]
 
     def acknowledge(self, events: Sequence[InboundEvent]) -> dict:
-        """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text."""
-        response = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": self.ack_text}}]}}
+        """The SkillResponse Kakao shows the customer at once: a simpleText with the configured text, or, when the
+        utterance is an opt-out or opt-in keyword (수신거부, 재수신 ...), its confirmation: a chatbot speaks only in
+        its answer, so this is the one place the customer can be told (tickets/consent_replies.py records it)."""
+        text = self.ack_text
+        if len(events) == 1 and isinstance(events[0], InboundMessage):
+            from switchboard.notifications.consent import confirmation_for, keyword_in
+
+            keyword = keyword_in(events[0].text)
+            if keyword is not None:
+                text = confirmation_for(keyword[1], keyword[0] == "opt_out")
+        response = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": text}}]}}
         return json_response(200, response, headers={"content-type": "application/json; charset=utf-8"})
 
     def refusal(self, request: OutboundRequest) -> str | None:

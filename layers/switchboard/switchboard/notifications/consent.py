@@ -193,3 +193,31 @@ def _transition_between(start: datetime, end: datetime, zone: ZoneInfo) -> datet
             high = middle
     # Offsets change on whole seconds: the first whole second after `low` is the change.
     return high.replace(microsecond=0)
+
+
+# -- the one confirmation a keyword gets -----------------------------------------------------------------------
+
+Language = Literal["ko", "en", "ja"]
+
+_CONFIRMATIONS: dict[tuple[Language, bool], str] = {
+    ("ko", True): "수신거부가 처리되었습니다. 다시 받으시려면 '재수신'을 보내 주세요.",
+    ("ko", False): "알림 수신이 다시 시작되었습니다. 받지 않으시려면 '수신거부'를 보내 주세요.",
+    ("en", True): "You have been unsubscribed from notifications. Reply START to subscribe again.",
+    ("en", False): "You are subscribed to notifications again. Reply STOP to unsubscribe.",
+    ("ja", True): "配信を停止しました。再開するには「START」と送信してください。",
+    ("ja", False): "配信を再開しました。停止するには「配信停止」と送信してください。",
+}
+
+
+def language_of(word: str) -> Language:
+    """The language a keyword is in: Hangul is Korean, kana or kanji Japanese, anything else English."""
+    if any("\uac00" <= character <= "\ud7a3" or "\u3131" <= character <= "\u318e" for character in word):
+        return "ko"
+    if any("\u3040" <= character <= "\u30ff" or "\u4e00" <= character <= "\u9fff" for character in word):
+        return "ja"
+    return "en"
+
+
+def confirmation_for(word: str, opted_out: bool) -> str:
+    """What the customer is told after their keyword, in the keyword's language."""
+    return _CONFIRMATIONS[(language_of(word), opted_out)]

@@ -115,6 +115,8 @@ SETTLE_TRIES = 3
 INTERRUPTED = "interrupted"
 NO_ANSWER = "no_answer"
 _FINAL_OUTCOMES = ("sent", "rejected", "skipped")
+# Twilio's error for a number that opted out of ours (www.twilio.com/docs/api/errors/21610).
+TWILIO_UNSUBSCRIBED = "21610"
 _UNCERTAIN_OUTCOMES = ("retry", "unknown")
 _TIMELINE_TEXT_CHARS = 4000
 # 정보통신망법 제50조 제4항 and its decree (시행령 제61조, 별표 6): an advertising mail's subject starts with "(광고)".
@@ -417,6 +419,12 @@ class NotificationSender:
                 ChannelTry(channel=channel, outcome="rejected", code=outcome.code, reason=outcome.reason, at=now)
             )
             run.exposed = run.tainted
+            if channel is NotifyChannel.SMS and outcome.code == TWILIO_UNSUBSCRIBED:
+                # Twilio refuses a number that texted STOP to ours (error 21610, "Attempt to send to unsubscribed
+                # recipient") and blocks it by itself: the contact's consent records what Twilio already enforces.
+                self._store.contacts.record_consent(
+                    run.notification.contact_id, NotifyChannel.SMS, True, at=now, by="twilio"
+                )
             logger.info(
                 "notification refused on a channel",
                 extra={"notification": run.notification.id, "channel": channel.value, "code": outcome.code},

@@ -253,15 +253,23 @@ class ContactRepository:
 
     def fill_actions(self, contact: Contact, customer: OrderCustomer, links: CustomerLinks) -> list[dict[str, Any]]:
         """The known contact's keys not claimed yet (the shop's customer id, the email address) claimed for it, and
-        its missing email, locale and time zone filled from the customer: never overwriting what it has."""
+        its missing email, phone, locale and time zone filled from the customer: never overwriting what it has."""
         fill: dict[str, str] = {}
         if contact.email is None and links.email and links.by_email in (None, contact.id):
             fill["email"] = links.email
+        # A contact known by the shop's id or an email, without a phone: the order's number reaches them by AlimTalk
+        # and SMS, once no one else has claimed it (PHONE# claimed in the same transaction).
+        if contact.phone_e164 is None and links.phone_e164 and links.by_phone is None:
+            fill["phone_e164"] = links.phone_e164
         if contact.locale is None and customer.locale:
             fill["locale"] = customer.locale
         if contact.timezone is None and customer.timezone:
             fill["timezone"] = customer.timezone
-        return self._customer_claims(contact.id, links) + self._fill_actions(contact.id, fill)
+        return [
+            *self._customer_claims(contact.id, links),
+            *self._phone_claims(contact, links),
+            *self._fill_actions(contact.id, fill),
+        ]
 
     def _customer_claims(self, contact_id: str, links: CustomerLinks) -> list[dict[str, Any]]:
         claims = []
@@ -270,6 +278,11 @@ class ContactRepository:
         if links.email and links.by_email is None:
             claims.append(self._claim(email_key(links.email), contact_id))
         return claims
+
+    def _phone_claims(self, contact: Contact, links: CustomerLinks) -> list[dict[str, Any]]:
+        if contact.phone_e164 is None and links.phone_e164 and links.by_phone is None:
+            return [self._claim(phone_key(links.phone_e164), contact.id)]
+        return []
 
     def _claim(self, link_key: dict[str, Any], contact_id: str) -> dict[str, Any]:
         return self._table.put_action({**link_key, "contact_id": {"S": contact_id}}, "attribute_not_exists(pk)")

@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from switchboard.models import (
     AttemptIntent,
@@ -54,25 +53,20 @@ from switchboard.models import (
     TicketMessage,
     stable_id,
 )
-from switchboard.notifications.consent import MAX_KEYWORD_MESSAGE_CHARS, keyword_in
+from switchboard.notifications.consent import (
+    MAX_KEYWORD_MESSAGE_CHARS,
+    Language,
+    confirmation_for,
+    keyword_in,
+    language_of,
+)
 from switchboard.outbound.adapters import sending_adapter
 from switchboard.tickets import lifecycle
 from switchboard.tickets.replies import attempt_id_of, recipient_of
 
-Language = Literal["ko", "en", "ja"]
-
 # Twilio's own keywords on long codes (the module docstring): it blocks or unblocks by itself and answers itself.
 TWILIO_OPT_OUT = frozenset({"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"})
 TWILIO_OPT_IN = frozenset({"START", "YES", "UNSTOP"})
-
-_CONFIRMATIONS: dict[tuple[Language, bool], str] = {
-    ("ko", True): "수신거부가 처리되었습니다. 다시 받으시려면 '재수신'을 보내 주세요.",
-    ("ko", False): "알림 수신이 다시 시작되었습니다. 받지 않으시려면 '수신거부'를 보내 주세요.",
-    ("en", True): "You have been unsubscribed from notifications. Reply START to subscribe again.",
-    ("en", False): "You are subscribed to notifications again. Reply STOP to unsubscribe.",
-    ("ja", True): "配信を停止しました。再開するには「START」と送信してください。",
-    ("ja", False): "配信を再開しました。停止するには「配信停止」と送信してください。",
-}
 
 
 @dataclass(frozen=True)
@@ -136,17 +130,8 @@ def with_consent(contact: Contact, change: ConsentChange) -> Contact:
     return contact.model_copy(update={"consent": contact.consent.model_copy(update={"channels": channels})})
 
 
-def language_of(word: str) -> Language:
-    """The language a keyword is in: Hangul is Korean, kana or kanji Japanese, anything else English."""
-    if any("\uac00" <= character <= "\ud7a3" or "\u3131" <= character <= "\u318e" for character in word):
-        return "ko"
-    if any("\u3040" <= character <= "\u30ff" or "\u4e00" <= character <= "\u9fff" for character in word):
-        return "ja"
-    return "en"
-
-
 def confirmation_text(change: ConsentChange) -> str:
-    return _CONFIRMATIONS[(change.language, change.opted_out)]
+    return confirmation_for(change.word, change.opted_out)
 
 
 def confirmation_on(
