@@ -41,8 +41,8 @@ def quick_sender(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead sender's lease runs out at once, a provider's late answer is a timeout after 0.3 s, a retry waits a
     second: the test's clock is its own."""
     from switchboard.channels import sending
-    from switchboard.proactive import sender
     from switchboard.outbound import pacing
+    from switchboard.proactive import sender
 
     monkeypatch.setattr(sender, "LEASE", timedelta(0))
     monkeypatch.setattr(sender, "BACKOFF_BASE_SECONDS", 1)
