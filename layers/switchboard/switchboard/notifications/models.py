@@ -4,9 +4,10 @@ notification (`Notification`, one per order, event type and contact), and the co
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Annotated
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from switchboard.models import NotifyChannel
 from switchboard.orders.events import OrderEventType
@@ -74,12 +75,26 @@ class EventRule(_Model):
     templates: dict[str, ChannelTemplates] = Field(min_length=1)
 
 
+# A wall-clock time in the customer's own zone: OpenAPI's "time" format (RFC 3339) would demand an offset, which a
+# quiet hour never has, so the schema says what is taken: HH:MM or HH:MM:SS.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+            "description": "A local wall-clock time, HH:MM[:SS], in the customer's time zone",
+        }
+    ),
+]
+
+
 class QuietHours(_Model):
     """Transactional messages held back overnight in the customer's time zone: deferred to the end, never dropped."""
 
     enabled: bool = False
-    start: time = time(21, 0)
-    end: time = time(8, 0)
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
 
 
 class DelayDetection(_Model):
