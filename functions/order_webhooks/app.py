@@ -12,11 +12,12 @@ from switchboard.orders.intake import accept_order_event
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    settings, orders = runtime.order_webhook_settings(), runtime.repositories().orders
+    settings = runtime.order_webhook_settings()
+    store = runtime.repositories()
     return accept_order_event(
         event,
         secrets_of=runtime.order_secrets(),
         queue=runtime.order_event_queue(settings.order_events_queue_url),
-        seen=lambda dedup_key: orders.event_seen(dedup_key),
+        seen=lambda dedup_key: store.orders.event_seen(dedup_key),
         now=utc_now(),
     )

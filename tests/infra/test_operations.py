@@ -26,8 +26,14 @@ TEMPLATE = load_template()
 FUNCTION_IDS = [spec.logical_id for spec in functions(TEMPLATE)]
 QUEUES = resources_of_type(TEMPLATE, "AWS::SQS::Queue")
 SOURCE_QUEUES = {q: body for q, body in QUEUES.items() if "RedrivePolicy" in body["Properties"]}
+# Dead-letter queues of the queues, and of the functions EventBridge invokes (their failed events land there).
 DEAD_LETTER_QUEUES = sorted(
     {body["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for body in SOURCE_QUEUES.values()}
+    | {
+        function["Properties"]["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0]
+        for function in TEMPLATE["Resources"].values()
+        if function["Type"] == "AWS::Serverless::Function" and "DeadLetterQueue" in function["Properties"]
+    }
 )
 ALARM_ACTIONS = [
     {"Ref": "AlarmTopic"},

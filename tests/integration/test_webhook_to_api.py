@@ -66,6 +66,8 @@ def test_text_message_opens_a_ticket_agents_can_read(stack, whatsapp):
         "reply_token_expires_at": None,
         # No SLA policy is set: no clock runs.
         "sla": None,
+        # Not opened as an answer to a notification.
+        "order_ref": None,
     }
     (message,) = found["messages"]
     assert (

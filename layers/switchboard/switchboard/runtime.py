@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from switchboard.config import (
     AccessSettings,
@@ -349,7 +349,15 @@ def channel_sender() -> ChannelSender:
     )
 
 
-def _send_context(settings: SenderSettings | NotificationSenderSettings, ses, *, alimtalk: str = ""):
+class _ProviderBases(Protocol):
+    graph_api_base_url: str
+    instagram_graph_api_base_url: str
+    line_api_base_url: str
+    telegram_api_base_url: str
+    twilio_api_base_url: str
+
+
+def _send_context(settings: _ProviderBases, ses, *, alimtalk: str = ""):
     """What replies and notifications send through alike: provider HTTP without retries of its own (whether a send
     may be repeated is each provider's rule), the providers' base URLs, and SES."""
     from switchboard.channels.sending import SendContext, SendEndpoints, SendHttp

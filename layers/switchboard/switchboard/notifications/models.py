@@ -4,8 +4,8 @@ notification (`Notification`, one per order, event type and contact), and the co
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
