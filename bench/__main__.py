@@ -21,6 +21,8 @@ from bench import (
     email_cost,
     email_parse,
     large_delivery,
+    notification_cost,
+    notifications,
     replies,
     reply_cost,
     sla,
@@ -247,6 +249,32 @@ def _sla_row(table: sla_cost.SlaCostTable):
     return table.per_message_row(cost.MESSAGES_PER_CUSTOMER, cost.MESSAGES_PER_MONTH)
 
 
+def _measure_notifications(session) -> notifications.NotificationSection:
+    """Section 10 on stacks of its own: the burst and the channels' sends against fake providers in a child process,
+    the DynamoDB units and the cost's round trip against in-process ones (whose receipts the bench posts)."""
+    started = time.perf_counter()
+    with replies.provider_process() as provider:
+        burst = notifications.measure_burst(session, provider.template_parameters)
+        live = notifications.measure_live_runs(session, provider)
+    with _fake_providers() as fakes:
+        units = notifications.measure_units(session, fakes)
+        costs, cost_stack = notification_cost.measure(session, fakes)
+    schedule = notifications.measure_scheduler(session)
+    return notifications.NotificationSection(
+        burst, live, units, costs, cost_stack, schedule, time.perf_counter() - started
+    )
+
+
+def _report_notifications(section: notifications.NotificationSection) -> None:
+    table = notification_cost.model(section.cost, section.units, section.cost_stack)
+    notifications.report_sends(section, table.billed_ms)
+    notifications.report_units(section.units)
+    segments = max((run.sms_segments for run in section.live), default=0)
+    notification_cost.print_report(section.cost, section.units, section.cost_stack, segments)
+    notifications.report_schedule(section.schedule)
+    print(f"    (section 10 took {section.seconds:.0f} s)")
+
+
 @contextlib.contextmanager
 def _fake_providers() -> Iterator[FakeProviders]:
     fakes = FakeProviders().start()
@@ -283,11 +311,22 @@ def main_sla() -> None:
     print(f"\nSection 9 took {time.perf_counter() - started:.0f} s")
 
 
+def main_notifications() -> None:
+    """`python -m bench notifications`: section 10 alone (the sale-day burst, DynamoDB and the AWS cost per
+    notification, the scheduler's reads)."""
+    with mock_aws():
+        moto_atomic.install()
+        section = _measure_notifications(boto3.Session(region_name=REGION))
+    _report_notifications(section)
+
+
 def main() -> None:
     if sys.argv[1:] == ["cost"]:
         return main_cost()
     if sys.argv[1:] == ["sla"]:
         return main_sla()
+    if sys.argv[1:] == ["notifications"]:
+        return main_notifications()
     started = time.perf_counter()
     with mock_aws():
         moto_atomic.install()
@@ -305,6 +344,7 @@ def main() -> None:
             reply_units, reply_costs, reply_stack = _measure_replies(session, fakes)
             reply_figures = replies.measure(session, provider, reply_units)
         replies_seconds = time.perf_counter() - replies_started
+        notification_section = _measure_notifications(session)
         sla_started = time.perf_counter()
         sla_sweeps = sla.measure_sweeps(session)
         sla_costs, sla_stack = _measure_sla_cost(session)
@@ -336,6 +376,7 @@ def main() -> None:
     print(f"    (sections 7b and 8 took {replies_seconds:.0f} s)")
     _report_sla(sla_sweeps, sla_delays, sla_costs, sla_table, sla_stack)
     print(f"    (section 9 took {sla_seconds:.0f} s)")
+    _report_notifications(notification_section)
     print(f"\nTotal bench time {time.perf_counter() - started:.0f} s")
 
 
