@@ -6,6 +6,7 @@ template, with intrinsic functions (Ref, GetAtt, Sub, If ...) resolved against l
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's loader where PyYAML was built with it: the pure-Python one takes most of a second on the template, and
+# the test stack reads it for every test.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):
     """SafeLoader that understands CloudFormation's short-form tags (!Ref, !GetAtt, !Sub ...)."""
 
 
@@ -58,8 +64,16 @@ for _short in (
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)
+    """The template as a fresh dict (callers resolve and change it), parsed once per file version."""
+    stat = path.stat()
+    version = (str(path), stat.st_mtime_ns, stat.st_size)
+    if version not in _PARSED:
+        _PARSED[version] = yaml.load(path.read_text(), Loader=_CfnLoader)
+    return copy.deepcopy(_PARSED[version])
 
 
 @dataclass(frozen=True)
