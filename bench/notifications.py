@@ -1076,8 +1076,8 @@ def _watched_order_items(count: int, now: datetime) -> Iterator[dict[str, Any]]:
     the repository's own _order_item, so the shape cannot drift from it."""
     from switchboard.models import sortable_time
     from switchboard.orders.state import delay_due_at
+    from switchboard.store.customers import customer_pk
     from switchboard.store.due_index import DueKeys
-    from switchboard.store.notifications import customer_pk
     from switchboard.store.orders import _order_item, order_part, order_pk
     from switchboard.store.table import to_attributes
 

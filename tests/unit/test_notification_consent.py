@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from switchboard.models import ChannelConsent, Consent, NotifyChannel
-from switchboard.notifications.consent import (
-    MAX_KEYWORD_MESSAGE_CHARS,
-    Verdict,
-    advertising_text,
-    keyword_in,
-    may_send,
-    zone_of,
-)
+from switchboard.notifications.consent import Verdict, advertising_text, may_send, zone_of
+from switchboard.notifications.keywords import MAX_KEYWORD_MESSAGE_CHARS, keyword_in
 from switchboard.notifications.models import Category
 
 SEOUL = ZoneInfo("Asia/Seoul")

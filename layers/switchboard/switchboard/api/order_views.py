@@ -84,32 +84,10 @@ def order_view(order: OrderState) -> OrderView:
 
 
 def shipment_view(shipment: ShipmentState) -> ShipmentView:
-    return ShipmentView(
-        id=shipment.id,
-        status=shipment.status,
-        carrier=shipment.carrier,
-        tracking_number=shipment.tracking_number,
-        tracking_url=shipment.tracking_url,
-        promised_delivery_at=shipment.promised_delivery_at,
-        delivered_at=shipment.delivered_at,
-        updated_at=shipment.updated_at,
-    )
+    return ShipmentView.model_validate(shipment.model_dump(include=set(ShipmentView.model_fields)))
 
 
 def notification_view(notification: Notification) -> NotificationView:
-    return NotificationView(
-        id=notification.id,
-        order_key=notification.order_key,
-        order_id=notification.order_id,
-        order_number=notification.order_number,
-        event_type=notification.event_type,
-        category=notification.category,
-        state=notification.state,
-        channel=notification.channel,
-        delivery_status=notification.delivery_status,
-        deferred_reason=notification.deferred_reason,
-        due_at=notification.due_at,
-        created_at=notification.created_at,
-        tries=list(notification.tries_by_channel),
-        ticket_id=notification.ticket_id,
-    )
+    # The view's fields are the notification's, but for `tries` (its tries_by_channel, as the API names them).
+    fields = notification.model_dump(include=set(NotificationView.model_fields))
+    return NotificationView.model_validate({**fields, "tries": notification.tries_by_channel})

@@ -135,7 +135,7 @@ class KakaoAdapter(ChannelAdapter, Acknowledges, Sends):
         its answer, so this is the one place the customer can be told (tickets/consent_replies.py records it)."""
         text = self.ack_text
         if len(events) == 1 and isinstance(events[0], InboundMessage):
-            from switchboard.notifications.consent import confirmation_for, keyword_in
+            from switchboard.notifications.keywords import confirmation_for, keyword_in
 
             keyword = keyword_in(events[0].text)
             if keyword is not None:

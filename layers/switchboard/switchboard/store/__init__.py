@@ -1,6 +1,6 @@
 """The store: the only code that touches DynamoDB and S3. One DynamoDB table holds every aggregate, each with
 its repository over the shared table layer (table.py): tickets.py, messages.py, audits.py, contacts.py,
-held_mail.py, replay_tokens.py, outbox.py, send_rates.py, sla_rules.py, sla_timers.py, sla_notices.py, due_index.py, orders.py, notifications.py and
+held_mail.py, replay_tokens.py, outbox.py, send_rates.py, sla_rules.py, sla_timers.py, sla_notices.py, due_index.py, orders.py, notifications.py, customers.py and
 notification_rules.py;
 repositories.py bundles them. The key schema of the table:
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.models import (
     MAX_CONTACT_FOLLOWS,
@@ -28,7 +28,10 @@ from switchboard.models import (
     NotifyChannel,
     sortable_time,
 )
-from switchboard.orders.events import OrderCustomer
+
+if TYPE_CHECKING:
+    from switchboard.orders.events import OrderCustomer
+
 from switchboard.store.table import (
     Table,
     WriteConflict,

@@ -34,7 +34,7 @@ from switchboard.models import (
     utc_now,
 )
 from switchboard.notifications.models import ChannelTry, Notification, NotificationState
-from switchboard.store.cursors import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, CursorShape, FreeKey
+from switchboard.store.customers import customer_items, customer_pk
 from switchboard.store.due_index import DueIndex, DueSweep, DueTimer, due_bound
 from switchboard.store.table import (
     TICKET_SK,
@@ -55,7 +55,6 @@ CLAIM_EARLY = timedelta(seconds=2)
 # Kept on the item for operators, never part of the model.
 _RECORD_ONLY = ("settled_at", "delivery_at")
 _MAX_TICKET_TRIES = 5
-_MAX_CONTACT_ID_CHARS = 128
 
 
 def notification_pk(notification_id: str) -> str:
@@ -64,10 +63,6 @@ def notification_pk(notification_id: str) -> str:
 
 def notification_key(notification_id: str) -> dict[str, Any]:
     return key(notification_pk(notification_id), NOTIFY_SK)
-
-
-def customer_pk(contact_id: str) -> str:
-    return f"CUSTOMER#{contact_id}"
 
 
 @dataclass(frozen=True)
@@ -102,17 +97,7 @@ class NotificationRepository:
         self, contact_id: str, *, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[Notification], str | None]:
         """A contact's notifications, newest first, a page at a time (ByCustomer)."""
-        if not contact_id or len(contact_id) > _MAX_CONTACT_ID_CHARS:
-            return [], None  # no contact of ours has such an id; DynamoDB would refuse a key past its limit
-        partition = customer_pk(contact_id)
-        request = {
-            "IndexName": "ByCustomer",
-            "KeyConditionExpression": "customer_pk = :customer AND begins_with(customer_sk, :kind)",
-            "ExpressionAttributeValues": {":customer": {"S": partition}, ":kind": {"S": "NOTIFY#"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        items, next_cursor = self._table.query_page(request, customer_cursor(partition, NOTIFY_SK), cursor)
+        items, next_cursor = customer_items(self._table, contact_id, NOTIFY_SK, limit=limit, cursor=cursor)
         return [_notification_of(item) for item in items], next_cursor
 
     # -- the sender -----------------------------------------------------------------------------
@@ -417,16 +402,6 @@ def _due_values(due_keys: dict[str, Any]) -> dict[str, Any]:
 
 def _tries_value(tries: tuple[ChannelTry, ...]) -> dict[str, Any]:
     return serialize([attempt.model_dump(mode="json") for attempt in tries])
-
-
-def customer_cursor(partition: str, item_sk: str) -> CursorShape:
-    """A ByCustomer listing's cursor (a contact's orders, or notifications): the customer's partition and the
-    items' sort key fixed; their pk and index sort key, both starting with the kind ("ORDER#", "NOTIFY#"), carried."""
-    kind = f"{item_sk}#"
-    return CursorShape(
-        fixed={"customer_pk": partition, "sk": item_sk},
-        free={"pk": FreeKey(kind, MAX_PARTITION_KEY_BYTES), "customer_sk": FreeKey(kind, MAX_SORT_KEY_BYTES)},
-    )
 
 
 def _notification_of(item: dict[str, Any]) -> Notification:

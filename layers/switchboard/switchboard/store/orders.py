@@ -24,15 +24,14 @@ from typing import Any
 from switchboard.models import sortable_time
 from switchboard.orders.events import OrderEvent
 from switchboard.orders.state import OrderState
+from switchboard.store.customers import customer_items, customer_pk
 from switchboard.store.due_index import DueKeys
-from switchboard.store.notifications import customer_cursor, customer_pk
 from switchboard.store.table import Table, from_attributes, key, key_part, to_attributes
 
 ORDER_SK = "ORDER"
 EVENT_SK = "ORDEREVENT"
 EVENT_RECORD_DAYS = 30
 _NOTIFY_DUE = DueKeys()
-_MAX_CONTACT_ID_CHARS = 128
 # The order's key part also goes into index sort keys (ByNotifyDue's "<due>#<pk>", ByCustomer's), which DynamoDB caps
 # at 1,024 bytes ("Service, account, and table quotas in Amazon DynamoDB", sort key length): a shop and an order id
 # in a script of 3-byte characters could pass that while under key_part's 512 characters.
@@ -79,17 +78,7 @@ class OrderRepository:
         self, contact_id: str, *, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[OrderState], str | None]:
         """A contact's orders, newest first (by when placed, else first seen), a page at a time (ByCustomer)."""
-        if not contact_id or len(contact_id) > _MAX_CONTACT_ID_CHARS:
-            return [], None  # no contact of ours has such an id; DynamoDB would refuse a key past its limit
-        partition = customer_pk(contact_id)
-        request = {
-            "IndexName": "ByCustomer",
-            "KeyConditionExpression": "customer_pk = :customer AND begins_with(customer_sk, :kind)",
-            "ExpressionAttributeValues": {":customer": {"S": partition}, ":kind": {"S": "ORDER#"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        items, next_cursor = self._table.query_page(request, customer_cursor(partition, ORDER_SK), cursor)
+        items, next_cursor = customer_items(self._table, contact_id, ORDER_SK, limit=limit, cursor=cursor)
         return [_order_of(item) for item in items], next_cursor
 
     # -- writes ---------------------------------------------------------------------------------

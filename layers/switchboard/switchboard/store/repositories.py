@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from switchboard.models import utc_now
 from switchboard.store.audits import AuditRepository
 from switchboard.store.contacts import ContactRepository
 from switchboard.store.held_mail import HeldMailRepository
 from switchboard.store.messages import MessageRepository
-from switchboard.store.notification_rules import NotificationRulesRepository
-from switchboard.store.notifications import NotificationRepository
-from switchboard.store.orders import OrderRepository
 from switchboard.store.outbox import OutboxRepository
 from switchboard.store.replay_tokens import ReplayTokenRepository
 from switchboard.store.send_rates import SendRates
@@ -22,6 +21,11 @@ from switchboard.store.sla_rules import SlaRulesRepository
 from switchboard.store.sla_timers import SlaTimers
 from switchboard.store.table import Table
 from switchboard.store.tickets import TicketRepository
+
+if TYPE_CHECKING:
+    from switchboard.store.notification_rules import NotificationRulesRepository
+    from switchboard.store.notifications import NotificationRepository
+    from switchboard.store.orders import OrderRepository
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,28 @@ class Repositories:
     sla_rules: SlaRulesRepository
     sla_timers: SlaTimers
     sla_notices: SlaNotices
-    notification_rules: NotificationRulesRepository
-    orders: OrderRepository
-    notifications: NotificationRepository
+    table: Table = field(repr=False)
+    clock: Callable[[], datetime] = field(default=utc_now, repr=False)
+
+    # Orders and notifications are built (and their models imported) on first use: the writer and the agents' API
+    # mostly never touch them, and a Lambda cold start pays for every import.
+    @cached_property
+    def notification_rules(self) -> NotificationRulesRepository:
+        from switchboard.store.notification_rules import NotificationRulesRepository
+
+        return NotificationRulesRepository(self.table)
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        from switchboard.store.orders import OrderRepository
+
+        return OrderRepository(self.table)
+
+    @cached_property
+    def notifications(self) -> NotificationRepository:
+        from switchboard.store.notifications import NotificationRepository
+
+        return NotificationRepository(self.table, self.clock)
 
     @classmethod
     def on(cls, dynamodb_client, table_name: str, clock: Callable[[], datetime] = utc_now) -> Repositories:
@@ -60,7 +83,6 @@ class Repositories:
             sla_rules=SlaRulesRepository(table),
             sla_timers=SlaTimers(table),
             sla_notices=notices,
-            notification_rules=NotificationRulesRepository(table),
-            orders=OrderRepository(table),
-            notifications=NotificationRepository(table, clock),
+            table=table,
+            clock=clock,
         )

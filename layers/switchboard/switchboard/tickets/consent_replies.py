@@ -53,7 +53,7 @@ from switchboard.models import (
     TicketMessage,
     stable_id,
 )
-from switchboard.notifications.consent import (
+from switchboard.notifications.keywords import (
     MAX_KEYWORD_MESSAGE_CHARS,
     Language,
     confirmation_for,
